@@ -1,0 +1,179 @@
+"""How every tempen consumer treats a batch of Kafka records (arroyo's error taxonomy).
+
+* A record that can never succeed (malformed, invalid, unknown tenant) is a `PoisonMessageError`:
+  it becomes a dead letter, written to the service's outbox in the same transaction as the rest
+  of the batch, and the offset is committed. The consumer keeps going.
+* The database being unreachable is an outage (`StoreUnavailableError`): back off, hand the
+  batch back to Kafka (NACK seeks to its first offsets) and try again until the outage ends.
+  Never dead-letter because of an outage.
+* Anything else is a bug: retry the batch a few times (it may be a race), then process the records
+  one by one so only the record that triggers the bug is dead-lettered, with the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from tempen_shared.db import StoreUnavailableError
+from tempen_shared.events import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class PoisonMessageError(Exception):
+    """This record can never be processed. `reason` is short and low-cardinality (a metric label)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The parts of a Kafka record a consumer needs; built from aiokafka's ConsumerRecord."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        return next((v.decode(errors="replace") for k, v in self.headers if k == name), None)
+
+
+def records_of(raw: Any) -> list[Record]:
+    """Accept what FastStream hands a batch subscriber (a tuple, or a list under TestKafkaBroker)."""
+    items = raw if isinstance(raw, list | tuple) else (raw,)
+    return [
+        Record(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers or ())) for r in items
+    ]
+
+
+def dead_letter(record: Record, *, reason: str, detail: str, consumer: str) -> DeadLetter:
+    return DeadLetter(
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key.decode(errors="replace") if record.key is not None else None,
+        value=record.value.decode(errors="replace"),
+        reason=reason,
+        detail=detail[:4000],
+        consumer=consumer,
+        dead_lettered_at=datetime.now(UTC),
+    )
+
+
+def validation_detail(exc: ValidationError) -> str:
+    """Which fields were wrong and why, without echoing the values (they may be answers)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in exc.errors())
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[T]):
+    record: Record
+    value: T
+
+
+Handle = Callable[[Sequence[Parsed[T]], Sequence[DeadLetter]], Awaitable[None]]
+
+
+class BatchConsumer(Generic[T]):
+    """Applies the error taxonomy above around a service's `handle(parsed, dead_letters)`.
+
+    `handle` must write its results and the dead letters in one transaction, so a batch is either
+    wholly durable or not at all; the offsets are committed only after it returns.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        parse: Callable[[Record], T],
+        handle: Handle[T],
+        max_attempts: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        on_dead_letter: Callable[[DeadLetter], None] | None = None,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._parse = parse
+        self._handle = handle
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._on_dead_letter = on_dead_letter
+        self._on_retry = on_retry
+        self._attempts: Counter[tuple[str, int, int]] = Counter()  # per process; a rebalance resets it, harmlessly
+
+    def _split(self, records: Sequence[Record]) -> tuple[list[Parsed[T]], list[DeadLetter]]:
+        parsed: list[Parsed[T]] = []
+        dead: list[DeadLetter] = []
+        for record in records:
+            try:
+                parsed.append(Parsed(record, self._parse(record)))
+            except PoisonMessageError as exc:
+                dead.append(dead_letter(record, reason=exc.reason, detail=exc.detail, consumer=self.name))
+            except ValidationError as exc:
+                dead.append(dead_letter(record, reason="invalid", detail=validation_detail(exc), consumer=self.name))
+            except ValueError as exc:  # orjson.JSONDecodeError and friends
+                dead.append(dead_letter(record, reason="malformed", detail=str(exc), consumer=self.name))
+        return parsed, dead
+
+    async def consume(self, records: Sequence[Record]) -> None:
+        """Process one batch; return to commit it, raise to have Kafka deliver it again."""
+        if not records:
+            return
+        first = (records[0].topic, records[0].partition, records[0].offset)
+        parsed, dead = self._split(records)
+        try:
+            await self._handle(parsed, dead)
+        except StoreUnavailableError:
+            self._attempts[first] += 1
+            delay = min(self._max_backoff_s, self._backoff_s * 2 ** min(self._attempts[first], 16))
+            logger.warning("%s: database unavailable, retrying batch at %s in %.1fs", self.name, first, delay)
+            if self._on_retry:
+                self._on_retry("transient")
+            await asyncio.sleep(delay)
+            raise
+        except Exception:
+            self._attempts[first] += 1
+            if self._attempts[first] < self._max_attempts:
+                logger.exception("%s: batch at %s failed (attempt %d)", self.name, first, self._attempts[first])
+                if self._on_retry:
+                    self._on_retry("unexpected")
+                await asyncio.sleep(self._backoff_s)
+                raise
+            await self._isolate(parsed, dead)
+        self._attempts.pop(first, None)
+        for letter in dead:
+            if self._on_dead_letter:
+                self._on_dead_letter(letter)
+
+    async def _isolate(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter]) -> None:
+        # Still failing after retries: find the record(s) that trigger the bug by going one by one.
+        for item in parsed:
+            try:
+                await self._handle([item], [])
+            except StoreUnavailableError:
+                raise
+            except Exception as exc:
+                logger.exception("%s: dead-lettering %s:%d@%d", self.name, item.record.topic,
+                                 item.record.partition, item.record.offset)
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                dead.append(dead_letter(item.record, reason="unexpected", detail=detail, consumer=self.name))
+        await self._handle([], dead)

@@ -1,0 +1,25 @@
+from tempen_shared.events.alerts import AlertState, AlertTransitioned, AlertTransitionedV1
+from tempen_shared.events.base import Event
+from tempen_shared.events.dead_letters import DeadLetter, DeadLetterV1
+from tempen_shared.events.scores import UnitScored, UnitScoredV1
+from tempen_shared.events.submissions import (
+    CanonicalSubmission,
+    SubmissionAccepted,
+    SubmissionAcceptedV1,
+    submission_event_id,
+)
+
+__all__ = [
+    "AlertState",
+    "AlertTransitioned",
+    "AlertTransitionedV1",
+    "CanonicalSubmission",
+    "DeadLetter",
+    "DeadLetterV1",
+    "Event",
+    "SubmissionAccepted",
+    "SubmissionAcceptedV1",
+    "UnitScored",
+    "UnitScoredV1",
+    "submission_event_id",
+]

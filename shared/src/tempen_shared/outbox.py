@@ -1,0 +1,215 @@
+"""The transactional outbox: every message a service publishes is first a row in its own database,
+written in the same transaction as the state it announces, and then relayed to Kafka.
+
+Nothing is lost: a row is marked published only after the broker acknowledged it, and rows
+acknowledged by a broker that has since lost its memory (a new cluster id) are published again.
+Nothing is doubled downstream: every message carries a stable event id that consumers deduplicate on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel
+
+from tempen_shared.db import TRANSIENT_DB_ERRORS
+from tempen_shared.kafka import ensure_topics, fetch_cluster_id
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    topic: str
+    key: bytes
+    payload: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, topic: str, key: bytes, event: BaseModel, headers: Mapping[str, str] | None = None) -> OutboxMessage:
+        return cls(topic, key, event.model_dump_json().encode(), dict(headers or {}))
+
+    @classmethod
+    def of_json(cls, topic: str, key: bytes, payload: Any, headers: Mapping[str, str] | None = None) -> OutboxMessage:
+        return cls(topic, key, orjson.dumps(payload), dict(headers or {}))
+
+
+async def enqueue(conn: asyncpg.Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
+    """Add messages to the outbox inside the caller's transaction."""
+    if not messages:
+        return
+    await conn.copy_records_to_table(
+        "outbox",
+        schema_name=schema,
+        columns=("topic", "key", "payload", "headers"),
+        records=[(m.topic, m.key, m.payload, dict(m.headers)) for m in messages],
+    )
+
+
+@dataclass
+class OutboxStats:
+    backlog: int = 0
+    oldest_age_s: float = 0.0
+    published_total: int = 0
+    republished_total: int = 0
+    epoch: str = ""
+
+
+class OutboxRelay:
+    """Publishes a service's outbox rows in id order. One relay per service is active at a time
+    (a PostgreSQL advisory lock), which keeps per-key order when a service runs several replicas."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        schema: str,
+        bootstrap_servers: str,
+        topics: Mapping[str, int],
+        replication_factor: int = 1,
+        batch_size: int = 2000,
+        poll_interval_s: float = 0.25,
+        retention_hours: int = 168,
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._bootstrap = bootstrap_servers
+        self._topics = dict(topics)
+        self._replication_factor = replication_factor
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retention_hours = retention_hours
+        self._on_published = on_published
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.stats = OutboxStats()
+        self._lock_id = int.from_bytes(hashlib.sha256(f"tempen-outbox-{schema}".encode()).digest()[:8], "big", signed=True)
+
+    def notify(self) -> None:
+        """Wake the relay now (a transaction just committed rows) instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                await self._lead()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, *TRANSIENT_DB_ERRORS) as exc:
+                logger.warning("outbox relay for %s paused: %r; retrying in %.1fs", self._schema, exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def _lead(self) -> None:
+        async with self._pool.acquire() as lock_conn:
+            while not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_id):
+                if self._stopping.is_set():
+                    return
+                await self._sleep(1.0)
+            try:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    linger_ms=5,
+                    max_batch_size=1 << 20,
+                    request_timeout_ms=15_000,
+                )
+                await producer.start()
+                try:
+                    await self._relay(producer)
+                finally:
+                    await producer.stop()
+            finally:
+                with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                    await lock_conn.execute("SELECT pg_advisory_unlock($1)", self._lock_id)
+
+    async def _relay(self, producer: AIOKafkaProducer) -> None:
+        schema = self._schema
+        last_prune = 0.0
+        while not self._stopping.is_set():
+            epoch = await fetch_cluster_id(producer.client)
+            if epoch != self.stats.epoch:
+                await self._on_new_epoch(epoch)
+            rows = await self._pool.fetch(
+                f"SELECT id, topic, key, payload, headers FROM {schema}.outbox"
+                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            if rows:
+                futures = [
+                    await producer.send(
+                        row["topic"],
+                        value=row["payload"],
+                        key=row["key"],
+                        headers=[(k, str(v).encode()) for k, v in row["headers"].items()],
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*futures)
+                ids = [row["id"] for row in rows]
+                await self._pool.execute(
+                    f"UPDATE {schema}.outbox SET published_at = now(), broker_epoch = $2 WHERE id = ANY($1::bigint[])",
+                    ids,
+                    epoch,
+                )
+                self.stats.published_total += len(ids)
+                if self._on_published:
+                    self._on_published(len(ids))
+            now = time.monotonic()
+            if now - last_prune > 300:
+                last_prune = now
+                await self._pool.execute(
+                    f"DELETE FROM {schema}.outbox WHERE published_at < now() - make_interval(hours => $1)",
+                    self._retention_hours,
+                )
+            if len(rows) < self._batch_size:
+                await self._sleep(self._poll_interval_s)
+
+    async def _on_new_epoch(self, epoch: str) -> None:
+        # A broker we have not published to before: make sure our topics exist, and publish again
+        # whatever an earlier broker acknowledged, because a memory-only broker that restarted has
+        # lost it. Consumers deduplicate by event id, so re-publishing is always safe.
+        await ensure_topics(self._bootstrap, self._topics, replication_factor=self._replication_factor)
+        status = await self._pool.execute(
+            f"UPDATE {self._schema}.outbox SET published_at = NULL"
+            " WHERE published_at IS NOT NULL AND broker_epoch IS DISTINCT FROM $1",
+            epoch,
+        )
+        count = int(status.split()[-1])
+        if count:
+            logger.warning("broker %s is new to %s: re-publishing %d outbox rows", epoch, self._schema, count)
+            self.stats.republished_total += count
+        self.stats.epoch = epoch
+
+    async def refresh_stats(self) -> OutboxStats:
+        row = await self._pool.fetchrow(
+            f"SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+            f" FROM {self._schema}.outbox WHERE published_at IS NULL"
+        )
+        if row is not None:
+            self.stats.backlog = int(row["backlog"])
+            self.stats.oldest_age_s = float(row["age"])
+        return self.stats

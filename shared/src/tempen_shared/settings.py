@@ -1,0 +1,35 @@
+"""Settings every service shares. Read from the environment when a service starts, never at import."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. The broker and database URLs carry no service prefix, so one environment
+    (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`) configures the whole deployment; each service's own
+    settings class adds its fields under its prefix (`TEMPEN_INGEST_PORT`, ...)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    database_url: SecretStr = Field(validation_alias="DATABASE_URL")
+    config_dir: Path = Field(default=Path("config"), validation_alias="TEMPEN_CONFIG_DIR")
+    state_dir: Path = Field(default=Path(".tempen"), validation_alias="TEMPEN_STATE_DIR")
+    topic_prefix: str = Field(default="", validation_alias="TEMPEN_TOPIC_PREFIX")
+    replication_factor: int = Field(default=1, ge=1, validation_alias="TEMPEN_KAFKA_REPLICATION_FACTOR")
+    # Short group timeouts make the embedded broker start fast; on a real cluster keep Kafka's defaults.
+    session_timeout_ms: int = Field(default=10_000, ge=1_000, validation_alias="TEMPEN_KAFKA_SESSION_TIMEOUT_MS")
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100, validation_alias="TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS")
+    max_batch: int = Field(default=500, ge=1, le=10_000, validation_alias="TEMPEN_KAFKA_MAX_BATCH")
+    pool_max_size: int = Field(default=10, ge=2, validation_alias="TEMPEN_DB_POOL_MAX_SIZE")
+    log_level: str = Field(default="INFO", validation_alias="TEMPEN_LOG_LEVEL")
+    host: str = Field(default="127.0.0.1", validation_alias="TEMPEN_HTTP_HOST")
+    retry_backoff_s: float = Field(default=0.5, ge=0, validation_alias="TEMPEN_RETRY_BACKOFF_S")
+    retry_max_backoff_s: float = Field(default=30.0, ge=0, validation_alias="TEMPEN_RETRY_MAX_BACKOFF_S")
+    retry_max_attempts: int = Field(default=3, ge=1, validation_alias="TEMPEN_RETRY_MAX_ATTEMPTS")
+    outbox_retention_hours: int = Field(default=168, ge=1, validation_alias="TEMPEN_OUTBOX_RETENTION_HOURS")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"

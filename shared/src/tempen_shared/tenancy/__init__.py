@@ -1,0 +1,1 @@
+"""Tenants, leadership models, instruments and org trees: configuration as code, pure (no I/O but reading files)."""

@@ -1,0 +1,46 @@
+"""The topic registry: every topic tempen uses, who writes it, who reads it, and how it is keyed.
+
+Keys are `tenant:unit`, so everything about one unit stays in order on one partition, and a Kafka
+cluster spreads tenants and units over partitions and consumer-group members.
+"""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from tempen_shared.events import AlertTransitionedV1, CanonicalSubmission, SubmissionAcceptedV1, UnitScoredV1
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    partitions: int
+    current: type[BaseModel]
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    key: str = "tenant:unit"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.name}.dlq"
+
+
+INTAKE = Topic("tempen.intake", 4, CanonicalSubmission, ("survey platforms",), ("ingest",))
+SUBMISSIONS = Topic("tempen.submissions", 4, SubmissionAcceptedV1, ("ingest",), ("scoring",))
+SCORES = Topic("tempen.scores", 4, UnitScoredV1, ("scoring",), ("alerts",))
+ALERTS = Topic("tempen.alerts", 4, AlertTransitionedV1, ("alerts",), ("other systems",))
+
+TOPICS: tuple[Topic, ...] = (INTAKE, SUBMISSIONS, SCORES, ALERTS)
+DLQ_PARTITIONS = 1
+
+
+def all_topic_names() -> dict[str, int]:
+    """Every topic to create, with its partition count, dead-letter topics included."""
+    names = {topic.name: topic.partitions for topic in TOPICS}
+    names.update({topic.dead_letters: DLQ_PARTITIONS for topic in TOPICS})
+    return names
+
+
+def partition_key(tenant: str, unit: str) -> bytes:
+    """The partition key of anything about one unit of one tenant."""
+    return f"{tenant}:{unit}".encode()
