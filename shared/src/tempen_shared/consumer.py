@@ -58,9 +58,7 @@ class Record:
 def records_of(raw: Any) -> list[Record]:
     """Accept what FastStream hands a batch subscriber (a tuple, or a list under TestKafkaBroker)."""
     items = raw if isinstance(raw, list | tuple) else (raw,)
-    return [
-        Record(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers or ())) for r in items
-    ]
+    return [Record(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers or ())) for r in items]
 
 
 def dead_letter(record: Record, *, reason: str, detail: str, consumer: str) -> DeadLetter:
@@ -172,8 +170,13 @@ class BatchConsumer(Generic[T]):
             except StoreUnavailableError:
                 raise
             except Exception as exc:
-                logger.exception("%s: dead-lettering %s:%d@%d", self.name, item.record.topic,
-                                 item.record.partition, item.record.offset)
+                logger.exception(
+                    "%s: dead-lettering %s:%d@%d",
+                    self.name,
+                    item.record.topic,
+                    item.record.partition,
+                    item.record.offset,
+                )
                 detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 dead.append(dead_letter(item.record, reason="unexpected", detail=detail, consumer=self.name))
         await self._handle([], dead)

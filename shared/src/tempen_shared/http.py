@@ -77,8 +77,9 @@ class BadRequestError(Exception):
 
 def http_app(routes: Sequence[BaseRoute]) -> Starlette:
     async def bad_request(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, BadRequestError)
-        return exc.response
+        if isinstance(exc, BadRequestError):
+            return exc.response
+        raise exc
 
     async def not_found(_request: Request, _exc: Exception) -> Response:
         return problem(404, "Not found", "no such resource")

@@ -95,7 +95,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.stats = OutboxStats()
-        self._lock_id = int.from_bytes(hashlib.sha256(f"tempen-outbox-{schema}".encode()).digest()[:8], "big", signed=True)
+        self._lock_id = int.from_bytes(
+            hashlib.sha256(f"tempen-outbox-{schema}".encode()).digest()[:8], "big", signed=True
+        )
 
     def notify(self) -> None:
         """Wake the relay now (a transaction just committed rows) instead of at the next poll."""

@@ -25,4 +25,6 @@ class AlertTransitionedV1(Event):
     level: int = Field(ge=0)
     reason: str
     period: str
+
+
 AlertTransitioned = AlertTransitionedV1

@@ -141,27 +141,58 @@ def load_catalog(config_dir: Path) -> Catalog:
     for instrument_id, instrument in instruments.items():
         path = instrument_files[instrument_id]
         text = path.read_text(encoding="utf-8")
-        model = models.get(instrument.model)
-        if model is None:
-            problems.append(
-                ConfigProblem(str(path), _line_of(text, ("model",)), "model", f"unknown model {instrument.model!r}",
-                              f"known models: {', '.join(sorted(models)) or 'none'}")
-            )
-            continue
-        dimension_ids = {d.id for d in model.dimensions}
+        for index, model_id in enumerate(instrument.models):
+            if model_id not in models:
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        _line_of(text, ("models", index)),
+                        f"models.{index}",
+                        f"unknown model {model_id!r}",
+                        f"known models: {', '.join(sorted(models)) or 'none'}",
+                    )
+                )
         for index, item in enumerate(instrument.items):
+            model_id = instrument.model_of(item)
+            model = models.get(model_id)
+            if model is None:
+                if model_id not in instrument.models:
+                    problems.append(
+                        ConfigProblem(
+                            str(path),
+                            _line_of(text, ("items", index, "model")),
+                            f"items.{index}.model",
+                            f"item {item.id!r} names model {model_id!r}, which the instrument does not list",
+                            "add it to the instrument's models",
+                        )
+                    )
+                continue
+            dimension_ids = {d.id for d in model.dimensions}
             if item.dimension not in dimension_ids:
                 problems.append(
-                    ConfigProblem(str(path), _line_of(text, ("items", index, "dimension")), f"items.{index}.dimension",
-                                  f"item {item.id!r} maps to unknown dimension {item.dimension!r}",
-                                  f"dimensions of {model.id}: {', '.join(sorted(dimension_ids))}")
+                    ConfigProblem(
+                        str(path),
+                        _line_of(text, ("items", index, "dimension")),
+                        f"items.{index}.dimension",
+                        f"item {item.id!r} maps to unknown dimension {item.dimension!r} of {model_id}",
+                        f"dimensions of {model_id}: {', '.join(sorted(dimension_ids))}",
+                    )
                 )
-        empty = sorted(dimension_ids - {i.dimension for i in instrument.items})
-        if empty:
-            problems.append(
-                ConfigProblem(str(path), _line_of(text, ("items",)), "items",
-                              f"dimensions with no item: {', '.join(empty)}", "map at least one item to each dimension")
-            )
+        for model_id in instrument.models:
+            model = models.get(model_id)
+            if model is None:
+                continue
+            empty = sorted({d.id for d in model.dimensions} - {i.dimension for i in instrument.items_of(model_id)})
+            if empty:
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        _line_of(text, ("items",)),
+                        "items",
+                        f"dimensions of {model_id} with no item: {', '.join(empty)}",
+                        "map at least one item to each dimension",
+                    )
+                )
     tenants: dict[str, Tenant] = {}
     for path in sorted((config_dir / "tenants").glob("*.yaml")):
         config = _load_yaml_model(path, TenantConfig, problems)
@@ -169,21 +200,40 @@ def load_catalog(config_dir: Path) -> Catalog:
             continue
         text = path.read_text(encoding="utf-8")
         if config.id != path.stem:
-            problems.append(ConfigProblem(str(path), _line_of(text, ("id",)), "id",
-                                          f"tenant id {config.id!r} differs from the file name",
-                                          f"rename the file to {config.id}.yaml"))
+            problems.append(
+                ConfigProblem(
+                    str(path),
+                    _line_of(text, ("id",)),
+                    "id",
+                    f"tenant id {config.id!r} differs from the file name",
+                    f"rename the file to {config.id}.yaml",
+                )
+            )
         missing = [i for i in config.instruments if i not in instruments]
         for index, instrument_id in enumerate(config.instruments):
             if instrument_id in missing:
-                problems.append(ConfigProblem(str(path), _line_of(text, ("instruments", index)), f"instruments.{index}",
-                                              f"unknown instrument {instrument_id!r}",
-                                              f"known: {', '.join(sorted(instruments))}"))
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        _line_of(text, ("instruments", index)),
+                        f"instruments.{index}",
+                        f"unknown instrument {instrument_id!r}",
+                        f"known: {', '.join(sorted(instruments))}",
+                    )
+                )
         org_path = (config_dir / config.org_file).resolve()
         try:
             org = OrgTree.build(read_org_file(org_path))
         except FileNotFoundError:
-            problems.append(ConfigProblem(str(path), _line_of(text, ("org_file",)), "org_file",
-                                          f"org file {config.org_file} not found", "paths are relative to the config directory"))
+            problems.append(
+                ConfigProblem(
+                    str(path),
+                    _line_of(text, ("org_file",)),
+                    "org_file",
+                    f"org file {config.org_file} not found",
+                    "paths are relative to the config directory",
+                )
+            )
             continue
         except OrgTreeError as exc:
             problems.extend(ConfigProblem(str(org_path), None, unit, reason) for unit, reason in exc.problems)
@@ -197,7 +247,7 @@ def load_catalog(config_dir: Path) -> Catalog:
         tenants[config.id] = Tenant(
             config=config,
             instruments=chosen,
-            models={m.model: models[m.model] for m in chosen.values() if m.model in models},
+            models={m: models[m] for i in chosen.values() for m in i.models if m in models},
             org=org,
         )
     if problems:

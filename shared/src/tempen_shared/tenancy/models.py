@@ -68,6 +68,7 @@ class Item(_Frozen):
     id: Slug
     text_sv: str
     text_en: str = ""
+    model: Slug | None = None  # None: the instrument's first model
     dimension: Slug
     reverse: bool = False
     weight: float = Field(default=1.0, gt=0)
@@ -80,7 +81,7 @@ class Instrument(_Frozen):
 
     id: Slug
     version: str
-    model: Slug
+    models: tuple[Slug, ...] = Field(min_length=1)  # an instrument may feed several models (Hjo's pulse + HME)
     name: str
     cadence: Cadence
     scale: Scale = Scale()
@@ -99,6 +100,12 @@ class Instrument(_Frozen):
 
     def scale_of(self, item: Item) -> Scale:
         return item.scale or self.scale
+
+    def model_of(self, item: Item) -> str:
+        return item.model or self.models[0]
+
+    def items_of(self, model_id: str) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if self.model_of(i) == model_id)
 
 
 class AlertPolicy(_Frozen):
@@ -132,7 +139,7 @@ class SecretRef(_Frozen):
 
 class Notifications(_Frozen):
     language: Literal["sv", "en"] = "sv"
-    from_address: EmailStr = "tempen@localhost"  # type: ignore[assignment]
+    from_address: EmailStr = "tempen@localhost"
     webhook_url: str | None = None
     webhook_secret: SecretRef | None = None
 
