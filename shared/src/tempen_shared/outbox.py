@@ -215,3 +215,11 @@ class OutboxRelay:
             self.stats.backlog = int(row["backlog"])
             self.stats.oldest_age_s = float(row["age"])
         return self.stats
+
+
+def dead_letter_messages(dead_letters: Sequence[Any]) -> list[OutboxMessage]:
+    """Outbox messages for dead letters: to `<source topic>.dlq`, keyed like the original record."""
+    return [
+        OutboxMessage.of(f"{d.source_topic}.dlq", (d.key or "").encode(), d, {"reason": d.reason})
+        for d in dead_letters
+    ]

@@ -1,9 +1,11 @@
-"""Org trees and "the next management level", as pure functions over frozen values."""
+"""Org trees, their history, and "the next management level", as pure functions over frozen values."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import bisect
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,17 @@ class OrgUnit:
     name: str
     parent: str | None
     manager: Manager | None  # None: the post is vacant
-    headcount: int | None = None
+    headcount: int | None = None  # people placed directly in this unit, not counting the units below it
+
+
+@dataclass(frozen=True, slots=True)
+class TreeProblem:
+    """Why a list of units is not one tree. `index` is the offending unit's position in the input."""
+
+    index: int | None  # None: the list as a whole (no root at all)
+    unit_id: str
+    reason: str
+    duplicate_of: int | None = None  # for a repeated id: the index of its first definition
 
 
 class OrgTreeError(ValueError):
@@ -32,6 +44,58 @@ class OrgTreeError(ValueError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{unit}: {reason}" for unit, reason in problems))
         self.problems = problems
+
+
+def tree_problems(units: Sequence[OrgUnit]) -> list[TreeProblem]:
+    """Every reason `units` do not form one tree: duplicate ids, unknown parents, root count, cycles.
+
+    All of them are reported at once, in input order, so a whole file can be fixed in one pass.
+    """
+    problems: list[TreeProblem] = []
+    first_index: dict[str, int] = {}
+    for index, unit in enumerate(units):
+        if unit.id in first_index:
+            problems.append(TreeProblem(index, unit.id, "duplicate unit id", duplicate_of=first_index[unit.id]))
+        else:
+            first_index[unit.id] = index
+    parent_of = {unit.id: unit.parent for unit in units}
+    roots = [index for index, unit in enumerate(units) if unit.parent is None]
+    if not roots:
+        problems.append(TreeProblem(None, "", "no root unit: exactly one unit must have an empty parent"))
+    elif len(roots) > 1:
+        names = ", ".join(units[i].id for i in roots)
+        problems.extend(
+            TreeProblem(i, units[i].id, f"more than one root unit ({names}); only the top unit may have no parent")
+            for i in roots
+        )
+    for index, unit in enumerate(units):
+        if unit.parent is not None and unit.parent not in parent_of:
+            problems.append(TreeProblem(index, unit.id, f"unknown parent {unit.parent!r}"))
+    cycles = _cycles(parent_of)
+    for index, unit in enumerate(units):
+        if unit.id in cycles and first_index.get(unit.id) == index:
+            problems.append(TreeProblem(index, unit.id, f"is part of a cycle: {cycles[unit.id]}"))
+    return sorted(problems, key=lambda p: -1 if p.index is None else p.index)
+
+
+def _cycles(parent_of: Mapping[str, str | None]) -> dict[str, str]:
+    """Each unit on a cycle, mapped to the cycle written out (`a -> b -> a`)."""
+    done: set[str] = set()
+    found: dict[str, str] = {}
+    for start in parent_of:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = start
+        while current is not None and current in parent_of and current not in done and current not in on_path:
+            path.append(current)
+            on_path.add(current)
+            current = parent_of[current]
+        if current is not None and current in on_path:
+            loop = path[path.index(current) :]
+            text = " -> ".join([*loop, current])
+            found.update(dict.fromkeys(loop, text))
+        done.update(path)
+    return found
 
 
 @dataclass(frozen=True)
@@ -44,30 +108,24 @@ class OrgTree:
 
     @classmethod
     def build(cls, units: Iterable[OrgUnit]) -> OrgTree:
-        by_id: dict[str, OrgUnit] = {}
-        problems: list[tuple[str, str]] = []
-        for unit in units:
-            if unit.id in by_id:
-                problems.append((unit.id, "duplicate unit id"))
-            by_id[unit.id] = unit
-        roots = [u.id for u in by_id.values() if u.parent is None]
-        if len(roots) != 1:
-            problems.append((",".join(roots) or "-", f"expected exactly one root unit, found {len(roots)}"))
-        for unit in by_id.values():
-            if unit.parent is not None and unit.parent not in by_id:
-                problems.append((unit.id, f"unknown parent {unit.parent!r}"))
-        if not problems:
-            problems.extend((uid, "is part of a cycle") for uid in _units_in_cycles(by_id))
+        """Build the tree, or raise OrgTreeError listing every problem (see `tree_problems`)."""
+        listed = list(units)
+        problems = tree_problems(listed)
         if problems:
-            raise OrgTreeError(problems)
+            raise OrgTreeError([(p.unit_id or "-", p.reason) for p in problems])
+        by_id = {unit.id: unit for unit in listed}
         children: dict[str, list[str]] = {uid: [] for uid in by_id}
-        for unit in by_id.values():
+        for unit in listed:
             if unit.parent is not None:
                 children[unit.parent].append(unit.id)
-        return cls(units=by_id, children={k: tuple(v) for k, v in children.items()}, root=roots[0])
+        root = next(unit.id for unit in listed if unit.parent is None)
+        return cls(units=by_id, children={k: tuple(v) for k, v in children.items()}, root=root)
 
     def __contains__(self, unit_id: object) -> bool:
         return unit_id in self.units
+
+    def __len__(self) -> int:
+        return len(self.units)
 
     def ancestors(self, unit_id: str) -> Iterator[OrgUnit]:
         """The units above `unit_id`, nearest first."""
@@ -85,30 +143,20 @@ class OrgTree:
             yield current
             stack.extend(self.children[current])
 
-
-def _units_in_cycles(by_id: Mapping[str, OrgUnit]) -> list[str]:
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = known to reach the root
-    in_cycle: set[str] = set()
-    for start in by_id:
-        path: list[str] = []
-        current: str | None = start
-        while current is not None and state.get(current) is None:
-            state[current] = 1
-            path.append(current)
-            current = by_id[current].parent
-        if current is not None and state.get(current) == 1:
-            in_cycle.update(path[path.index(current) :])
-        for uid in path:
-            state[uid] = 2
-    return sorted(in_cycle)
+    def is_leaf(self, unit_id: str) -> bool:
+        return not self.children[unit_id]
 
 
 def management_chain(tree: OrgTree, unit_id: str) -> list[Manager]:
     """The distinct managers above the unit's own manager, nearest first.
 
-    Vacant posts are skipped, and so is anyone who is the same person as someone already below in
-    the chain (one manager heading two levels), so an alert never goes back to the manager it is
-    about. The first element is "the next management level".
+    Vacant posts are skipped, and so is anyone who is the same person (by case-insensitive e-mail)
+    as someone already below in the chain (one manager heading two levels), so an alert never goes
+    back to the manager it is about. The first element is "the next management level"; the list is
+    empty for the root unit, or when nobody above is both present and a different person.
+
+    Raises:
+        KeyError: `unit_id` is not in the tree.
     """
     own = tree.units[unit_id].manager
     seen = {own.identity} if own else set()
@@ -120,3 +168,67 @@ def management_chain(tree: OrgTree, unit_id: str) -> list[Manager]:
         seen.add(manager.identity)
         chain.append(manager)
     return chain
+
+
+def next_management_level(tree: OrgTree, unit_id: str) -> Manager | None:
+    """The manager an alert about `unit_id` goes to first: `management_chain(tree, unit_id)[0]`, or None."""
+    chain = management_chain(tree, unit_id)
+    return chain[0] if chain else None
+
+
+class NoOrgVersionError(LookupError):
+    """No org version was in force on `day` (it lies before the first effective date, or there is none)."""
+
+    def __init__(self, day: date, first_effective: date | None) -> None:
+        if first_effective is None:
+            message = f"no org version is stored, so none was in force on {day.isoformat()}"
+        else:
+            message = (
+                f"no org version was in force on {day.isoformat()}: "
+                f"the first one takes effect on {first_effective.isoformat()}"
+            )
+        super().__init__(message)
+        self.day = day
+        self.first_effective = first_effective
+
+
+@dataclass(frozen=True, slots=True)
+class OrgVersion:
+    effective_from: date
+    tree: OrgTree
+
+
+@dataclass(frozen=True, slots=True)
+class OrgHistory:
+    """The org trees of one tenant over time, so a past period is routed against the org as it was then.
+
+    A version is in force from its effective date (inclusive) until the next version's date.
+    """
+
+    versions: tuple[OrgVersion, ...] = ()
+
+    def __post_init__(self) -> None:
+        dates = [v.effective_from for v in self.versions]
+        if dates != sorted(set(dates)):
+            raise ValueError("org versions must have distinct effective dates, oldest first")
+
+    @classmethod
+    def of(cls, versions: Iterable[tuple[date, OrgTree]]) -> OrgHistory:
+        """A history from (effective date, tree) pairs in any order; raises ValueError on a repeated date."""
+        return cls(tuple(OrgVersion(d, t) for d, t in sorted(versions, key=lambda pair: pair[0])))
+
+    def with_version(self, effective_from: date, tree: OrgTree) -> OrgHistory:
+        """A new history with `tree` in force from `effective_from`; a version with the same date is replaced."""
+        kept = [v for v in self.versions if v.effective_from != effective_from]
+        return OrgHistory.of([*((v.effective_from, v.tree) for v in kept), (effective_from, tree)])
+
+    def at(self, day: date) -> OrgTree:
+        """The org tree in force on `day`.
+
+        Raises:
+            NoOrgVersionError: `day` lies before the first version (the org is not known then).
+        """
+        position = bisect.bisect_right([v.effective_from for v in self.versions], day)
+        if position == 0:
+            raise NoOrgVersionError(day, self.versions[0].effective_from if self.versions else None)
+        return self.versions[position - 1].tree

@@ -1,0 +1,14 @@
+from tempen_ingest.app import create_app
+from tempen_ingest.config import IngestSettings
+from tempen_shared.logs import configure_logging
+from tempen_shared.serve import serve
+
+
+def main() -> None:
+    settings = IngestSettings()  # type: ignore[call-arg]
+    configure_logging("ingest", settings.log_level)
+    serve(create_app(settings), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Ingest's composition root: the one place that builds and wires everything."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from faststream import ContextRepo
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry, make_asgi_app
+
+from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore
+from tempen_ingest.config import IngestSettings
+from tempen_ingest.entrypoints.http import routes
+from tempen_ingest.entrypoints.kafka import build_router
+from tempen_ingest.metrics import IngestMetrics
+from tempen_ingest.service import IngestService
+from tempen_shared.http import ServiceApp, http_app, liveness, readiness
+from tempen_shared.runtime import service_resources
+from tempen_shared.secrets import pseudonym_keys
+from tempen_shared.tenancy.loader import Catalog, load_catalog
+
+
+class _Holder:
+    service: IngestService | None = None
+
+    def get(self) -> IngestService:
+        if self.service is None:
+            raise RuntimeError("ingest is still starting")
+        return self.service
+
+
+def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | None = None) -> ServiceApp:
+    settings = settings or IngestSettings()  # type: ignore[call-arg]  # read from the environment at startup
+    catalog = catalog or load_catalog(settings.config_dir)
+    keys = pseudonym_keys(catalog, fallback=settings.pseudonym_key, allow_fallback=settings.allow_development_key)
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    holder = _Holder()
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name="ingest"),),
+        client_id="tempen-ingest",
+    )
+    broker.include_router(build_router(settings, group_id=settings.group_id, service=holder.get, metrics=metrics))
+
+    @asynccontextmanager
+    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
+        async with service_resources(settings, schema=SCHEMA, package="tempen_ingest", metrics=metrics) as res:
+            store = PostgresSubmissionStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
+            holder.service = IngestService(
+                catalog=catalog,
+                store=store,
+                pseudonym_keys=keys,
+                clock=lambda: datetime.now(UTC),
+                max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
+            )
+            yield
+            holder.service = None
+
+    async def database_ready() -> bool:
+        return holder.service is not None and await holder.service.ping()
+
+    async def broker_ready() -> bool:
+        return await broker.ping(timeout=2.0)
+
+    return ServiceApp(
+        broker,
+        lifespan=lifespan,
+        asgi_routes=[
+            ("/healthz", liveness()),
+            ("/readyz", readiness({"broker": broker_ready, "database": database_ready})),
+            ("/metrics", make_asgi_app(registry)),
+        ],
+        http=http_app(routes(holder.get, metrics, max_items=settings.max_batch_items)),
+    )

@@ -1,0 +1,96 @@
+"""The resources every service owns for its lifetime: a pool, its schema, and its outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from tempen_shared.db import create_pool, migrate
+from tempen_shared.metrics import CommonMetrics
+from tempen_shared.outbox import OutboxRelay
+from tempen_shared.settings import ServiceSettings
+from tempen_shared.topics import all_topic_names
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceResources:
+    pool: asyncpg.Pool
+    relay: OutboxRelay
+
+
+@asynccontextmanager
+async def service_resources(
+    settings: ServiceSettings,
+    *,
+    schema: str,
+    package: str,
+    metrics: CommonMetrics,
+    topics: Mapping[str, int] | None = None,
+    wait_for_database_s: float = 60.0,
+) -> AsyncIterator[ServiceResources]:
+    """Open the pool (waiting for the database to come up), migrate, and run the outbox relay."""
+    pool = await _pool_when_ready(settings, wait_for_database_s)
+    try:
+        applied = await migrate(pool, schema=schema, package=package)
+        if applied:
+            logger.info("applied migrations %s to schema %s", ", ".join(applied), schema)
+        names = topics or {settings.topic(n): p for n, p in all_topic_names().items()}
+        relay = OutboxRelay(
+            pool,
+            schema=schema,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topics=names,
+            replication_factor=settings.replication_factor,
+            retention_hours=settings.outbox_retention_hours,
+            on_published=metrics.outbox_published.inc,
+        )
+        relay_task = asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay")
+        stats_task = asyncio.create_task(_refresh_outbox_metrics(relay, metrics), name=f"{schema}-outbox-stats")
+        try:
+            yield ServiceResources(pool=pool, relay=relay)
+        finally:
+            relay.stop()
+            stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(relay_task, timeout=10)
+            with contextlib.suppress(asyncio.CancelledError):
+                await stats_task
+    finally:
+        await pool.close()
+
+
+async def _pool_when_ready(settings: ServiceSettings, wait_s: float) -> asyncpg.Pool:
+    deadline = asyncio.get_running_loop().time() + wait_s
+    delay = 0.2
+    while True:
+        try:
+            return await create_pool(settings.database_url.get_secret_value(), max_size=settings.pool_max_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            logger.warning("database not reachable yet (%r); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _refresh_outbox_metrics(relay: OutboxRelay, metrics: CommonMetrics, interval_s: float = 2.0) -> None:
+    republished_seen = 0
+    while True:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            stats = await relay.refresh_stats()
+            metrics.outbox_backlog.set(stats.backlog)
+            metrics.outbox_oldest_age.set(stats.oldest_age_s)
+            if stats.republished_total > republished_seen:
+                metrics.outbox_republished.inc(stats.republished_total - republished_seen)
+                republished_seen = stats.republished_total
+        await asyncio.sleep(interval_s)
+
+

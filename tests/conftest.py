@@ -1,0 +1,95 @@
+"""Fixtures that start real parts: the embedded Kafka-protocol broker and PostgreSQL, unless
+KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point at real ones. Integration tests never skip for want
+of them: if a part cannot start, the test errors with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tempen.embedded import EmbeddedBroker, EmbeddedPostgres
+
+FIXTURE_CONFIG = Path(__file__).parent / "fixtures" / "config"
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap_servers: str
+    admin_database_url: str
+
+    def database_url(self, name: str) -> str:
+        base, _, _ = self.admin_database_url.rpartition("/")
+        return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    admin_url = os.environ.get("DATABASE_URL")
+    try:
+        if not bootstrap:
+            broker = EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        if not admin_url:
+            postgres = EmbeddedPostgres(pgdata=tmp_path_factory.mktemp("pg") / "pgdata")
+            postgres.start()
+            admin_url = postgres.admin_url
+        yield Infra(bootstrap_servers=bootstrap, admin_database_url=admin_url)
+    finally:
+        if broker:
+            broker.stop()
+        if postgres:
+            postgres.stop()
+
+
+@pytest.fixture
+async def database_url(infra: Infra) -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.admin_database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield infra.database_url(name)
+    admin = await asyncpg.connect(infra.admin_database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Topics of one test never meet another test's: every test gets its own prefix."""
+    return f"t{uuid.uuid4().hex[:8]}."
+
+
+@pytest.fixture
+def fixture_config() -> Path:
+    return FIXTURE_CONFIG
+
+
+@pytest.fixture(autouse=True)
+async def fail_on_event_loop_errors() -> AsyncIterator[None]:
+    """Fail any test whose tasks died with an exception nobody awaited (asyncpg's _testbase idea)."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    yield
+    gc.collect()
+    loop.set_exception_handler(previous)
+    assert not errors, f"unhandled exceptions in the event loop: {errors}"

@@ -1,0 +1,73 @@
+"""Helpers for tests that run services for real (a plain module: never import from conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
+    """Run an ASGI app (lifespan included) on a real loopback port; yields its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during startup")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=30)
+
+
+async def eventually(predicate: Callable[[], Any], *, timeout_s: float = 30.0, interval_s: float = 0.1) -> Any:
+    """Await `predicate()` (sync or async) until it returns something truthy; fail after the timeout."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+
+
+async def read_topic(bootstrap: str, topic: str, *, count: int, timeout_s: float = 30.0) -> list[dict[str, Any]]:
+    """Read `count` JSON records from the start of `topic` (all partitions), with their keys and headers."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(out) < count and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    out.append({"key": record.key, "value": orjson.loads(record.value),
+                                "headers": dict(record.headers or ()), "partition": record.partition})
+    finally:
+        await consumer.stop()
+    return out
