@@ -1,0 +1,439 @@
+"""The e-mail an alert sends, in Swedish or English, as plain text and HTML.
+
+Only what the rules saw goes in: the unit's index per period against the threshold, with the number
+of respondents. Never an individual answer, never free text, and nothing about a suppressed period
+but that it had too few responses.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from tempen_alerts.domain.routing import Recipient
+from tempen_alerts.domain.rules import PeriodScore
+
+Language = Literal["sv", "en"]
+NotificationKind = Literal["opened", "escalated", "resolved"]
+
+# A change smaller than this between two periods is reported as "about the same": small groups move
+# a point or two from month to month without anything having happened.
+STABLE_WITHIN_POINTS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Wording:
+    titles: Mapping[NotificationKind, str]
+    subject: str  # {tenant} {title} {dimension} {unit}
+    for_information: str
+    greeting: str  # {name}
+    asked: Mapping[NotificationKind, tuple[str, ...]]  # {unit} {dimension}
+    informed: Mapping[NotificationKind, str]  # {unit} {dimension}
+    hr_note: str
+    organisation: str
+    unit: str
+    dimension: str
+    threshold: str
+    scale: str
+    results: str
+    period: str
+    index: str
+    against: str  # {threshold}
+    respondents: str
+    tenant_index: str
+    below: str
+    at_or_above: str
+    too_few: str
+    trend: str
+    trend_up: str
+    trend_down: str
+    trend_flat: str
+    trend_from_to: str  # {before} {before_period} {after} {after_period}
+    trend_unknown: str
+    rule: str
+    acknowledge: str
+    view: str
+    privacy: str
+    decimal_comma: bool
+
+
+_SV = _Wording(
+    titles={
+        "opened": "Ihållande låga resultat",
+        "escalated": "Eskalerat till nästa chefsnivå",
+        "resolved": "Återhämtat",
+    },
+    subject="[{tenant}] {title}: {dimension} i {unit}",
+    for_information="För kännedom – ",
+    greeting="Hej {name},",
+    asked={
+        "opened": (
+            "{unit} har haft ihållande låga resultat på {dimension}. Enligt ledarskapsmodellen tar man upp det "
+            "med chefen när ledarskapet utmanas, och leder det inte till förbättring går man vidare till nästa "
+            "chefsnivå. Därför får du, som nästa chefsnivå, det här meddelandet.",
+            "Vi ber dig att prata med enhetens chef om resultatet och att ni tillsammans kommer överens om en "
+            "handlingsplan med ett datum för uppföljning.",
+        ),
+        "escalated": (
+            "Resultatet för {unit} på {dimension} har inte förbättrats tillräckligt sedan chefsnivån under dig "
+            "fick ett meddelande, eller så kvitterade ingen det i tid. Enligt ledarskapsmodellen går frågan då "
+            "vidare till nästa chefsnivå, som är du.",
+            "Vi ber dig att prata med enhetens chef och med chefen på nivån under dig, gå igenom "
+            "handlingsplanen och komma överens om vad som behöver göras annorlunda.",
+        ),
+        "resolved": (
+            "Resultatet för {unit} på {dimension} har återhämtat sig, och ärendet är avslutat.",
+            "Ingen åtgärd krävs. Följ gärna upp med enhetens chef att det som hjälpte fortsätter.",
+        ),
+    },
+    informed={
+        "opened": "Det här är för din kännedom. {unit} har haft ihållande låga resultat på {dimension}, och din "
+        "chef har ombetts att prata med dig om resultatet och tillsammans med dig komma överens om en "
+        "handlingsplan.",
+        "escalated": "Det här är för din kännedom. Resultatet för {unit} på {dimension} har inte förbättrats "
+        "tillräckligt, så frågan har gått vidare till nästa chefsnivå, som har ombetts att prata med dig.",
+        "resolved": "Det här är för din kännedom. Resultatet för {unit} på {dimension} har återhämtat sig, och "
+        "ärendet är avslutat.",
+    },
+    hr_note="Du får meddelandet som HR eftersom det inte finns någon chef att gå vidare till ovanför enhetens "
+    "chef i organisationsträdet, eller för att enheten inte längre finns där. Se till att rätt chef får frågan.",
+    organisation="Organisation",
+    unit="Enhet",
+    dimension="Dimension",
+    threshold="Gräns",
+    scale="index 0–100",
+    results="Resultat per period",
+    period="Period",
+    index="Index",
+    against="Mot gränsen {threshold}",
+    respondents="Svarande",
+    tenant_index="Hela organisationen",
+    below="under gränsen",
+    at_or_above="på eller över gränsen",
+    too_few="för få svar",
+    trend="Trend",
+    trend_up="↑ bättre",
+    trend_down="↓ sämre",
+    trend_flat="→ ungefär oförändrat",
+    trend_from_to="från {before} ({before_period}) till {after} ({after_period})",
+    trend_unknown="för få perioder med resultat för att visa en trend",
+    rule="Regeln som utlöste meddelandet",
+    acknowledge="Kvittera när ni har pratat, gärna med en kort anteckning om handlingsplanen och ett datum för "
+    "uppföljning:",
+    view="Ärendet:",
+    privacy="Meddelandet bygger bara på sammanställda resultat för grupper med tillräckligt många svar. Det "
+    "innehåller aldrig enskilda svar eller fritextsvar, och för perioder med för få svar visas inga siffror.",
+    decimal_comma=True,
+)
+
+_EN = _Wording(
+    titles={
+        "opened": "Sustained low results",
+        "escalated": "Escalated to the next management level",
+        "resolved": "Recovered",
+    },
+    subject="[{tenant}] {title}: {dimension} in {unit}",
+    for_information="For your information – ",
+    greeting="Hello {name},",
+    asked={
+        "opened": (
+            "{unit} has had sustained low results on {dimension}. The leadership model says: when leadership "
+            "is challenged, raise it with the manager, and if that does not lead to improvement, go to the "
+            "next management level. That is why you, as the next management level, receive this message.",
+            "Please talk with the unit's manager about the results and agree together on an action plan with "
+            "a date for following it up.",
+        ),
+        "escalated": (
+            "The results of {unit} on {dimension} have not improved enough since the management level below "
+            "you was notified, or nobody acknowledged the notice in time. The leadership model then takes the "
+            "matter to the next management level, which is you.",
+            "Please talk with the unit's manager and with the manager on the level below you, go through the "
+            "action plan and agree on what needs to be done differently.",
+        ),
+        "resolved": (
+            "The results of {unit} on {dimension} have recovered, and the case is closed.",
+            "No action is needed. You may want to check with the unit's manager that what helped continues.",
+        ),
+    },
+    informed={
+        "opened": "This is for your information. {unit} has had sustained low results on {dimension}, and your "
+        "manager has been asked to talk with you about the results and agree with you on an action plan.",
+        "escalated": "This is for your information. The results of {unit} on {dimension} have not improved "
+        "enough, so the matter has gone to the next management level, who has been asked to talk with you.",
+        "resolved": "This is for your information. The results of {unit} on {dimension} have recovered, and the "
+        "case is closed.",
+    },
+    hr_note="You receive this message as HR because the org tree has no manager to go to above the unit's "
+    "manager, or the unit is no longer in it. Please make sure the right manager takes this up.",
+    organisation="Organisation",
+    unit="Unit",
+    dimension="Dimension",
+    threshold="Threshold",
+    scale="index 0–100",
+    results="Results per period",
+    period="Period",
+    index="Index",
+    against="Against the threshold {threshold}",
+    respondents="Respondents",
+    tenant_index="Whole organisation",
+    below="below the threshold",
+    at_or_above="at or above the threshold",
+    too_few="too few responses",
+    trend="Trend",
+    trend_up="↑ improving",
+    trend_down="↓ declining",
+    trend_flat="→ about the same",
+    trend_from_to="from {before} ({before_period}) to {after} ({after_period})",
+    trend_unknown="not enough periods with results to show a trend",
+    rule="Rule that fired",
+    acknowledge="Acknowledge once you have talked, ideally with a short note on the action plan and a follow-up date:",
+    view="The case:",
+    privacy="This message is based only on aggregated results for groups with enough responses. It never "
+    "contains individual answers or free-text comments, and periods with too few responses show no numbers.",
+    decimal_comma=False,
+)
+
+_WORDING: Mapping[Language, _Wording] = {"sv": _SV, "en": _EN}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    period: str
+    index: str | None  # None: suppressed, show only that there were too few responses
+    status: str
+    respondents: str
+    tenant_index: str
+
+
+def render_notification(
+    *,
+    language: Language,
+    kind: NotificationKind,
+    recipient: Recipient,
+    tenant_name: str,
+    unit_name: str,
+    dimension_name: str,
+    history: Sequence[PeriodScore],
+    threshold: float,
+    reason: str,
+    acknowledge_url: str,
+) -> Email:
+    """The notification for one recipient of an alert that opened, escalated or resolved.
+
+    `history` is the periods to show, oldest first; suppressed periods appear as "too few responses"
+    with no numbers at all. `reason` is the decision's reason (rule and numbers, no personal data).
+    Every interpolated string is HTML-escaped in the HTML part.
+
+    Raises:
+        ValueError: `acknowledge_url` is not an absolute http(s) address.
+    """
+    _check_url(acknowledge_url)
+    words = _WORDING[language]
+    informed = recipient.role == "unit_manager"
+    title = words.titles[kind]
+    subject = _one_line(
+        words.subject.format(
+            tenant=tenant_name,
+            title=f"{words.for_information}{title}" if informed else title,
+            dimension=dimension_name,
+            unit=unit_name,
+        )
+    )
+    if informed:
+        paragraphs = [words.informed[kind].format(unit=unit_name, dimension=dimension_name)]
+    else:
+        paragraphs = [p.format(unit=unit_name, dimension=dimension_name) for p in words.asked[kind]]
+        if recipient.role == "hr":
+            paragraphs.append(words.hr_note)
+    facts = [
+        (words.organisation, tenant_name),
+        (words.unit, unit_name),
+        (words.dimension, dimension_name),
+        (words.threshold, f"{_number(threshold, words)} ({words.scale})"),
+    ]
+    rows = [_row(score, threshold, words) for score in history]
+    show_tenant = any(row.tenant_index for row in rows)
+    trend = _trend(history, words)
+    link_label = words.acknowledge if kind != "resolved" and not informed else words.view
+    greeting = words.greeting.format(name=recipient.name)
+
+    text = _text(
+        greeting=greeting,
+        paragraphs=paragraphs,
+        facts=facts,
+        rows=rows,
+        show_tenant=show_tenant,
+        trend=trend,
+        reason=reason,
+        link_label=link_label,
+        url=acknowledge_url,
+        words=words,
+    )
+    page = _html(
+        language=language,
+        subject=subject,
+        greeting=greeting,
+        paragraphs=paragraphs,
+        facts=facts,
+        rows=rows,
+        show_tenant=show_tenant,
+        threshold=_number(threshold, words),
+        trend=trend,
+        reason=reason,
+        link_label=link_label,
+        url=acknowledge_url,
+        words=words,
+    )
+    return Email(subject=subject, text=text, html=page)
+
+
+def _text(
+    *,
+    greeting: str,
+    paragraphs: Sequence[str],
+    facts: Sequence[tuple[str, str]],
+    rows: Sequence[_Row],
+    show_tenant: bool,
+    trend: str,
+    reason: str,
+    link_label: str,
+    url: str,
+    words: _Wording,
+) -> str:
+    lines = [greeting, ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += [f"{label}: {value}" for label, value in facts]
+    lines += ["", f"{words.results}:"]
+    for row in rows:
+        if row.index is None:
+            lines.append(f"  {row.period}: {words.too_few}")
+            continue
+        tenant = f"; {words.tenant_index.lower()} {row.tenant_index}" if show_tenant and row.tenant_index else ""
+        lines.append(f"  {row.period}: {row.index} – {row.status} (n = {row.respondents}{tenant})")
+    lines += [
+        f"{words.trend}: {trend}",
+        "",
+        f"{words.rule}: {reason}",
+        "",
+        f"{link_label} {url}",
+        "",
+        words.privacy,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _html(
+    *,
+    language: Language,
+    subject: str,
+    greeting: str,
+    paragraphs: Sequence[str],
+    facts: Sequence[tuple[str, str]],
+    rows: Sequence[_Row],
+    show_tenant: bool,
+    threshold: str,
+    trend: str,
+    reason: str,
+    link_label: str,
+    url: str,
+    words: _Wording,
+) -> str:
+    e = _escape
+    headers = [words.period, words.index, words.against.format(threshold=threshold), words.respondents]
+    if show_tenant:
+        headers.append(words.tenant_index)
+    body_rows: list[str] = []
+    for row in rows:
+        if row.index is None:
+            body_rows.append(
+                f'<tr><td>{e(row.period)}</td><td colspan="{len(headers) - 1}">{e(words.too_few)}</td></tr>'
+            )
+            continue
+        cells = [row.period, row.index, row.status, row.respondents]
+        if show_tenant:
+            cells.append(row.tenant_index or "–")
+        body_rows.append("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in cells) + "</tr>")
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
+        f"<p>{e(greeting)}</p>",
+        *(f"<p>{e(paragraph)}</p>" for paragraph in paragraphs),
+        "<table>",
+        *(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts),
+        "</table>",
+        f"<h3>{e(words.results)}</h3>",
+        "<table>",
+        "<tr>" + "".join(f"<th>{e(header)}</th>" for header in headers) + "</tr>",
+        *body_rows,
+        "</table>",
+        f"<p>{e(words.trend)}: {e(trend)}</p>",
+        f"<p>{e(words.rule)}: {e(reason)}</p>",
+        f'<p>{e(link_label)} <a href="{e(url)}">{e(url)}</a></p>',
+        f"<p><small>{e(words.privacy)}</small></p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _row(score: PeriodScore, threshold: float, words: _Wording) -> _Row:
+    if score.index is None:
+        return _Row(period=score.period, index=None, status="", respondents="", tenant_index="")
+    return _Row(
+        period=score.period,
+        index=_number(score.index, words),
+        status=words.below if score.index < threshold else words.at_or_above,
+        respondents=str(score.respondents),
+        tenant_index=_number(score.tenant_index, words) if score.tenant_index is not None else "",
+    )
+
+
+def _trend(history: Sequence[PeriodScore], words: _Wording) -> str:
+    scored = [(score.period, score.index) for score in history if score.index is not None]
+    if len(scored) < 2:
+        return words.trend_unknown
+    (before_period, before), (after_period, after) = scored[-2], scored[-1]
+    change = after - before
+    if change >= STABLE_WITHIN_POINTS:
+        direction = words.trend_up
+    elif change <= -STABLE_WITHIN_POINTS:
+        direction = words.trend_down
+    else:
+        direction = words.trend_flat
+    span = words.trend_from_to.format(
+        before=_number(before, words),
+        before_period=before_period,
+        after=_number(after, words),
+        after_period=after_period,
+    )
+    return f"{direction}, {span}"
+
+
+def _number(value: float, words: _Wording) -> str:
+    shown = f"{value:.1f}"
+    return shown.replace(".", ",") if words.decimal_comma else shown
+
+
+def _one_line(value: str) -> str:
+    # Names come from configuration; a line break in a subject would let them write mail headers.
+    return " ".join(value.split())
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in url):
+        raise ValueError(f"acknowledge_url must be an absolute http(s) address, got {url!r}")
+
+
+def _escape(value: str) -> str:
+    return html.escape(value, quote=True)
