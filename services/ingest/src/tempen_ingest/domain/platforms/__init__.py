@@ -1,0 +1,38 @@
+"""Parsers for survey platforms' deliveries: each turns a platform's own payload into CanonicalSubmissions.
+
+Pure: bytes and a PlatformMapping in, a ParsedDelivery (or a DeliveryError) out. Verifying where a
+delivery comes from is `tempen_ingest.domain.signatures`, and runs on the raw bytes first.
+"""
+
+from tempen_ingest.domain.platforms.delivery import Choice, DeliveryError, FreeTextAnswer, ParsedDelivery
+from tempen_ingest.domain.platforms.formbricks import is_formbricks_test_ping, parse_formbricks
+from tempen_ingest.domain.platforms.kobo import parse_kobo
+from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, parse_limesurvey_json
+from tempen_ingest.domain.platforms.mapping import (
+    PLATFORMS,
+    Platform,
+    PlatformMapping,
+    QuestionMapping,
+    UnitSource,
+    Verification,
+)
+from tempen_ingest.domain.platforms.typeform import parse_typeform
+
+__all__ = [
+    "PLATFORMS",
+    "Choice",
+    "DeliveryError",
+    "FreeTextAnswer",
+    "ParsedDelivery",
+    "Platform",
+    "PlatformMapping",
+    "QuestionMapping",
+    "UnitSource",
+    "Verification",
+    "is_formbricks_test_ping",
+    "parse_formbricks",
+    "parse_kobo",
+    "parse_limesurvey_csv",
+    "parse_limesurvey_json",
+    "parse_typeform",
+]

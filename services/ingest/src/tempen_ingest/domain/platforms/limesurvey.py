@@ -1,0 +1,162 @@
+"""LimeSurvey response exports (RemoteControl `export_responses`, or the admin "Export results" page).
+
+LimeSurvey has no webhook in core, so responses arrive as a file that `tempen submissions import`
+reads. Both export formats are accepted, with headings as question codes ("code" heading type):
+
+- JSON: `{"responses": [{...}, ...]}` (LimeSurvey 5 and later, application/helpers/admin/export/JsonWriter.php),
+  or `{"responses": [{"<id>": {...}}, ...]}`, each response wrapped in an object keyed by its id
+  (older versions);
+- CSV: `;`-separated, every value quoted, UTF-8 with a byte order mark (CsvWriter.php); `,` and tab
+  separators are accepted too.
+
+A response has `id`, `submitdate` (empty or null while incomplete), `startlanguage`, `token`, and one
+column per question code (`G01Q01`) or sub-question (`G01Q02[SQ001]`), holding answer codes (`A1`, `Y`,
+`3`). Dates have no offset and are read in the mapping's time zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from tempen_ingest.domain.platforms.delivery import (
+    DeliveryError,
+    FreeTextAnswer,
+    ParsedDelivery,
+    RawAnswer,
+    parse_timestamp,
+    scalar_text,
+    translate_response,
+)
+from tempen_ingest.domain.platforms.mapping import PlatformMapping
+from tempen_shared.events.submissions import CanonicalSubmission
+
+INCOMPLETE = "incomplete"
+NO_SUBMIT_DATE = "no_submit_date"
+_SUB_QUESTION = re.compile(r"^(?P<question>[^\[\]]+)\[(?P<row>[^\[\]]+)\]$")
+# LimeSurvey stores 1980-01-01 00:00:00, not the real time, when a survey does not record date stamps.
+_DATE_STAMPS_OFF = (1980, 1, 1, 0, 0, 0)
+_SEPARATORS = (";", ",", "\t")
+
+
+def parse_limesurvey_json(
+    data: bytes, mapping: PlatformMapping, *, received_at: datetime | None = None
+) -> ParsedDelivery:
+    """Turn a LimeSurvey JSON export into submissions, skipping incomplete responses.
+
+    `received_at` stamps responses of surveys that record no dates (LimeSurvey then stores 1980-01-01
+    as every submit date); without it those responses are skipped.
+
+    Raises:
+        DeliveryError: the file is not a LimeSurvey JSON export, or a response cannot be mapped.
+    """
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DeliveryError("body", "malformed", f"not JSON: {exc}") from None
+    entries = document.get("responses") if isinstance(document, dict) else document
+    if not isinstance(entries, list):
+        raise DeliveryError("responses", "malformed", 'expected {"responses": [...]}')
+    return _parse_records((_unwrap(entry) for entry in entries), mapping, received_at)
+
+
+def parse_limesurvey_csv(
+    data: bytes, mapping: PlatformMapping, *, received_at: datetime | None = None
+) -> ParsedDelivery:
+    """Turn a LimeSurvey CSV export into submissions, skipping incomplete responses (see parse_limesurvey_json).
+
+    Raises:
+        DeliveryError: the file is not a LimeSurvey CSV export, or a response cannot be mapped.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DeliveryError("body", "malformed", "not UTF-8") from None
+    header_line = text.split("\n", 1)[0]
+    separator = max(_SEPARATORS, key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"')
+    header = next(reader, None)
+    if not header or "id" not in header:
+        raise DeliveryError("id", "missing", "the header row has no id column")
+    records = (
+        {column: (value if value != "" else None) for column, value in zip(header, row, strict=False)}
+        for row in reader
+        if any(value.strip() for value in row)
+    )
+    return _parse_records(records, mapping, received_at)
+
+
+def _unwrap(entry: object) -> Mapping[str, object]:
+    if not isinstance(entry, dict):
+        raise DeliveryError("responses", "malformed", "expected response objects")
+    if "id" not in entry and len(entry) == 1:
+        (inner,) = entry.values()
+        if isinstance(inner, dict):
+            return inner
+    return entry
+
+
+def _parse_records(
+    records: Iterable[Mapping[str, object]], mapping: PlatformMapping, received_at: datetime | None
+) -> ParsedDelivery:
+    submissions: list[CanonicalSubmission] = []
+    skipped: list[tuple[str, str]] = []
+    texts: list[FreeTextAnswer] = []
+    for record in records:
+        response_id = scalar_text(record.get("id"))
+        if response_id is None:
+            raise DeliveryError("id", "missing", "a response has no id")
+        submitted_at = _submitted_at(record, mapping, response_id, received_at)
+        if isinstance(submitted_at, str):
+            skipped.append((response_id, submitted_at))
+            continue
+        translated = translate_response(
+            mapping=mapping,
+            submission_id=f"{mapping.form_id}:{response_id}",
+            submitted_at=submitted_at,
+            answers=_answers(record, mapping),
+            fields={column: text for column, value in record.items() if (text := scalar_text(value)) is not None},
+            response_id=response_id,
+        )
+        if translated.submission is None:
+            skipped.append((response_id, translated.skip_reason or ""))
+            continue
+        submissions.append(translated.submission)
+        texts.extend(translated.free_text)
+    return ParsedDelivery(submissions=tuple(submissions), skipped=tuple(skipped), free_text=tuple(texts))
+
+
+def _submitted_at(
+    record: Mapping[str, object], mapping: PlatformMapping, response_id: str, received_at: datetime | None
+) -> datetime | str:
+    """The submit time, or the reason the response is skipped."""
+    raw = record.get("submitdate")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return INCOMPLETE
+    submitted_at = parse_timestamp(raw, field="submitdate", naive_zone=mapping.zone, response_id=response_id)
+    if submitted_at.timetuple()[:6] == _DATE_STAMPS_OFF:
+        if received_at is None:
+            return NO_SUBMIT_DATE
+        if received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+        return received_at
+    return submitted_at
+
+
+def _answers(record: Mapping[str, object], mapping: PlatformMapping) -> dict[str, RawAnswer]:
+    found: dict[str, RawAnswer] = {}
+    rows: dict[str, dict[str, str | int | float]] = {}
+    for column, value in record.items():
+        if not isinstance(value, str | int | float):
+            continue
+        found[column] = value
+        sub_question = _SUB_QUESTION.match(column)
+        if sub_question and column not in mapping.questions:
+            rows.setdefault(sub_question["question"], {})[sub_question["row"]] = value
+    for question, answers in rows.items():
+        found.setdefault(question, answers)
+    return found

@@ -1,0 +1,198 @@
+# Exports: tests/ingest/fixtures/platforms/limesurvey, shaped like LimeSurvey's JsonWriter.php and
+# CsvWriter.php (application/helpers/admin/export/) and the citric client's tests; responses_keyed.json
+# is the older {"responses": [{"<id>": {...}}]} shape (see the fixtures' README).
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tempen_ingest.domain.platforms import (
+    DeliveryError,
+    ParsedDelivery,
+    PlatformMapping,
+    parse_limesurvey_csv,
+    parse_limesurvey_json,
+)
+from tests.ingest.unit.platforms.fixture_files import as_body, fixture_bytes, fixture_json
+
+FIVE_POINT = {"A1": 1, "A2": 2, "A3": 3, "A4": 4, "A5": 5}
+
+
+def mapping(**overrides: Any) -> PlatformMapping:
+    spec: dict[str, Any] = {
+        "id": "hjo-puls-limesurvey",
+        "platform": "limesurvey",
+        "form_id": "462175",
+        "tenant": "hjo",
+        "instrument": "medarbetarpuls",
+        "values": FIVE_POINT,
+        "questions": {
+            "G01Q01": "lead-trust",
+            "G01Q02": {
+                "rows": {"SQ001": "lead-listens", "SQ002": "lead-feedback", "SQ003": "lead-available"},
+                "values": {"A6": 9},
+            },
+            "G01Q03": {"item": "workload", "values": {"A1": 1, "A2": 2, "A3": 3, "A4": 4}},
+            "G01Q04": {
+                "rows": {"SQ001": "support-manager", "SQ002": "support-colleagues", "SQ003": "support-hr"},
+                "values": {"Y": 1},
+            },
+        },
+        "unit": {"field": "enhet"},
+        "respondent_field": "token",
+        "free_text": ["G01Q05"],
+    }
+    spec.update(overrides)
+    return PlatformMapping.model_validate(spec)
+
+
+def responses() -> list[dict[str, Any]]:
+    document: dict[str, Any] = fixture_json("limesurvey", "responses.json")
+    records: list[dict[str, Any]] = document["responses"]
+    return records
+
+
+def export(records: list[dict[str, Any]]) -> bytes:
+    return as_body({"responses": records})
+
+
+def answers_by_id(parsed: ParsedDelivery) -> dict[str, dict[str, int]]:
+    return {submission.submission_id: submission.answers for submission in parsed.submissions}
+
+
+EXPECTED = {
+    "462175:1": {
+        "lead-trust": 4,
+        "lead-listens": 5,
+        "lead-feedback": 4,
+        "lead-available": 9,
+        "workload": 3,
+        "support-manager": 1,
+        "support-colleagues": 1,
+    },
+    "462175:2": {"lead-trust": 2, "lead-listens": 3, "lead-available": 2, "support-colleagues": 1},
+}
+
+
+def test_complete_responses_of_a_json_export_become_submissions_with_sub_questions_as_rows() -> None:
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
+
+    assert answers_by_id(parsed) == EXPECTED
+
+
+def test_an_incomplete_response_is_skipped_with_a_reason() -> None:
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
+
+    assert parsed.skipped == (("3", "incomplete"),)
+
+
+def test_the_older_export_with_each_response_keyed_by_its_id_reads_the_same() -> None:
+    keyed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses_keyed.json"), mapping())
+
+    assert answers_by_id(keyed) == EXPECTED
+    assert keyed.skipped == (("3", "incomplete"),)
+
+
+def test_a_csv_export_reads_the_same_as_the_json_export() -> None:
+    from_csv = parse_limesurvey_csv(fixture_bytes("limesurvey", "responses.csv"), mapping())
+    from_json = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
+
+    assert from_csv == from_json
+
+
+def test_a_comma_separated_csv_export_is_read_too() -> None:
+    semicolons = fixture_bytes("limesurvey", "responses.csv").decode("utf-8-sig")
+    commas = semicolons.replace('";"', '","').encode()
+
+    parsed = parse_limesurvey_csv(commas, mapping())
+
+    assert answers_by_id(parsed) == EXPECTED
+
+
+def test_submit_dates_without_offset_are_read_in_the_mapping_time_zone() -> None:
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
+
+    assert parsed.submissions[0].submitted_at == datetime(2026, 3, 4, 8, 12, 33, tzinfo=UTC)
+    helsinki = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping(timezone="Europe/Helsinki"))
+    assert helsinki.submissions[0].submitted_at == datetime(2026, 3, 4, 7, 12, 33, tzinfo=UTC)
+
+
+def test_the_participant_token_is_the_respondent_and_the_unit_comes_from_a_question() -> None:
+    first = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping()).submissions[0]
+
+    assert (first.respondent, first.unit) == ("tok0042", "hjo-hemtjanst-norr")
+
+
+def test_a_sub_question_may_be_mapped_by_its_full_column_name() -> None:
+    columns = mapping(questions={"G01Q02[SQ001]": {"item": "lead-listens"}})
+
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), columns)
+
+    assert answers_by_id(parsed) == {"462175:1": {"lead-listens": 5}, "462175:2": {"lead-listens": 3}}
+
+
+def test_free_text_is_dropped_unless_the_tenant_opts_in() -> None:
+    dropped = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
+    kept = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping(keep_free_text=True))
+
+    assert dropped.free_text == ()
+    assert [(t.submission_id, t.question) for t in kept.free_text] == [("462175:1", "G01Q05")]
+
+
+def test_a_response_from_a_survey_without_date_stamps_is_skipped_unless_given_a_receipt_time() -> None:
+    records = responses()
+    records[0]["submitdate"] = "1980-01-01 00:00:00"
+    received = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+    skipped = parse_limesurvey_json(export(records), mapping())
+    stamped = parse_limesurvey_json(export(records), mapping(), received_at=received)
+
+    assert ("1", "no_submit_date") in skipped.skipped
+    assert stamped.submissions[0].submitted_at == received
+
+
+def test_a_response_without_a_unit_is_refused_naming_the_field_and_the_response() -> None:
+    records = responses()
+    records[1]["enhet"] = ""
+
+    with pytest.raises(DeliveryError) as caught:
+        parse_limesurvey_json(export(records), mapping())
+
+    assert (caught.value.field, caught.value.reason, caught.value.response_id) == ("enhet", "missing_unit", "2")
+
+
+def test_the_unit_may_be_looked_up_by_participant_token() -> None:
+    by_token = mapping(unit={"field": "token", "units": {"tok0042": "hjo-ekonomi", "tok0043": "hjo-kultur"}})
+
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), by_token)
+
+    assert [s.unit for s in parsed.submissions] == ["hjo-ekonomi", "hjo-kultur"]
+
+
+def test_an_answer_code_without_a_value_is_refused_naming_the_sub_question() -> None:
+    records = responses()
+    records[0]["G01Q02[SQ002]"] = "A7"
+
+    with pytest.raises(DeliveryError) as caught:
+        parse_limesurvey_json(export(records), mapping())
+
+    assert (caught.value.field, caught.value.reason) == ("G01Q02[SQ002]", "unmapped_answer")
+
+
+def test_numeric_answer_codes_are_taken_as_values() -> None:
+    records = responses()[:1]
+    records[0]["G01Q01"] = "4"
+
+    parsed = parse_limesurvey_json(export(records), mapping(values={}, questions={"G01Q01": "lead-trust"}))
+
+    assert parsed.submissions[0].answers["lead-trust"] == 4
+
+
+def test_a_file_that_is_not_a_json_export_is_refused() -> None:
+    with pytest.raises(DeliveryError) as caught:
+        parse_limesurvey_json(json.dumps({"result": "eyJyZXNwb25zZXMiOiBbXX0="}).encode(), mapping())
+
+    assert (caught.value.field, caught.value.reason) == ("responses", "malformed")
