@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -43,7 +45,11 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             broker.start()
             bootstrap = broker.bootstrap_servers
         if not admin_url:
-            postgres = EmbeddedPostgres(pgdata=tmp_path_factory.mktemp("pg") / "pgdata")
+            # Not under pytest's tmp dir: pytest makes that 0700 at every session start, which would lock
+            # out the unprivileged user the server runs as when another pytest session starts.
+            pg_root = Path(tempfile.mkdtemp(prefix="tempen-test-pg-"))
+            pg_root.chmod(0o755)
+            postgres = EmbeddedPostgres(pgdata=pg_root / "pgdata")
             postgres.start()
             admin_url = postgres.admin_url
         yield Infra(bootstrap_servers=bootstrap, admin_database_url=admin_url)
@@ -52,6 +58,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             broker.stop()
         if postgres:
             postgres.stop()
+            shutil.rmtree(postgres.pgdata.parent, ignore_errors=True)
 
 
 @pytest.fixture

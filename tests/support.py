@@ -56,8 +56,9 @@ async def eventually(predicate: Callable[[], Any], *, timeout_s: float = 30.0, i
 
 async def read_topic(bootstrap: str, topic: str, *, count: int, timeout_s: float = 30.0) -> list[dict[str, Any]]:
     """Read `count` JSON records from the start of `topic` (all partitions), with their keys and headers."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     out: list[dict[str, Any]] = []
     try:
@@ -66,8 +67,45 @@ async def read_topic(bootstrap: str, topic: str, *, count: int, timeout_s: float
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    out.append({"key": record.key, "value": orjson.loads(record.value),
-                                "headers": dict(record.headers or ()), "partition": record.partition})
+                    out.append(
+                        {
+                            "key": record.key,
+                            "value": orjson.loads(record.value),
+                            "headers": dict(record.headers or ()),
+                            "partition": record.partition,
+                        }
+                    )
     finally:
         await consumer.stop()
     return out
+
+
+class MailSink:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.port = free_port()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+                import email
+                from email import policy
+
+                sink.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                return "250 Message accepted for delivery"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> "MailSink":
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]

@@ -75,11 +75,16 @@ class EmbeddedBroker:
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [
-                str(tansu_binary()), "broker",
-                "--cluster-id", self.cluster_id,
-                "--listener-url", url,
-                "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/",
+                str(tansu_binary()),
+                "broker",
+                "--cluster-id",
+                self.cluster_id,
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -147,15 +152,35 @@ class EmbeddedPostgres:
         self._user = _prepare_system_user(self.pgdata)
         bin_path = _pg_bin()
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run([str(bin_path / "initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", "postgres",
-                       "--encoding=UTF8", "--no-instructions"])
+            self._run(
+                [
+                    str(bin_path / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ]
+            )
         self._stop_stale()
-        socket_dir = "/tmp"  # a deep state folder can exceed the 107-byte limit of a Unix socket path
-        self._run([
-            str(bin_path / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
-            "-o", f"-h 127.0.0.1 -p {self.port} -k {socket_dir} -c max_connections=200 -c fsync=on",
-            "start",
-        ])
+        socket_dir = "/tmp"  # noqa: S108 - a deep state folder can exceed the 107-byte limit of a socket path
+        self._run(
+            [
+                str(bin_path / "pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {socket_dir} -c max_connections=200 -c fsync=on",
+                "start",
+            ]
+        )
         self._ensure_database()
 
     def _stop_stale(self) -> None:
@@ -177,8 +202,9 @@ class EmbeddedPostgres:
 
     def _run(self, argv: list[str]) -> str:
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-        result = subprocess.run(argv, user=self._user, env=env, capture_output=True, text=True, check=False,
-                                cwd="/", timeout=120)
+        result = subprocess.run(
+            argv, user=self._user, env=env, capture_output=True, text=True, check=False, cwd="/", timeout=120
+        )
         if result.returncode != 0:
             log = self.pgdata / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from importlib import resources
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
 from asyncpg import exceptions as pg
+from asyncpg.pool import PoolConnectionProxy
+
+# What a transaction body receives: a plain connection or one borrowed from a pool.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 # Errors after which the same work may succeed later. Everything else (constraint violations, bad
 # SQL) is a bug and must not be retried as if it were an outage.

@@ -14,38 +14,56 @@ class CommonMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         self.service = service
         self.http_requests = Counter(
-            "tempen_http_requests_total", "HTTP requests, by route template, method and status.",
-            ["route", "method", "status"], registry=registry,
+            "tempen_http_requests_total",
+            "HTTP requests, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
         )
         self.http_duration = Histogram(
-            "tempen_http_request_duration_seconds", "HTTP request latency, by route template.",
-            ["route"], registry=registry, buckets=LATENCY_BUCKETS,
+            "tempen_http_request_duration_seconds",
+            "HTTP request latency, by route template.",
+            ["route"],
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
         )
         self.consumed = Counter(
-            "tempen_messages_consumed_total", "Kafka records processed and committed, by topic.",
-            ["topic"], registry=registry,
+            "tempen_messages_consumed_total",
+            "Kafka records processed and committed, by topic.",
+            ["topic"],
+            registry=registry,
         )
         self.dead_letters = Counter(
-            "tempen_dead_letters_total", "Records sent to a dead-letter topic, by source topic and reason.",
-            ["topic", "reason"], registry=registry,
+            "tempen_dead_letters_total",
+            "Records sent to a dead-letter topic, by source topic and reason.",
+            ["topic", "reason"],
+            registry=registry,
         )
         self.retries = Counter(
-            "tempen_consumer_retries_total", "Batches handed back to Kafka for retry, by kind (transient, unexpected).",
-            ["kind"], registry=registry,
+            "tempen_consumer_retries_total",
+            "Batches handed back to Kafka for retry, by kind (transient, unexpected).",
+            ["kind"],
+            registry=registry,
         )
         self.consumer_lag = Gauge(
-            "tempen_consumer_lag", "Records behind the end of each partition this service consumes.",
-            ["topic", "partition"], registry=registry,
+            "tempen_consumer_lag",
+            "Records behind the end of each partition this service consumes.",
+            ["topic", "partition"],
+            registry=registry,
         )
         self.outbox_backlog = Gauge(
-            "tempen_outbox_backlog", "Outbox rows not yet acknowledged by the broker.", registry=registry,
+            "tempen_outbox_backlog",
+            "Outbox rows not yet acknowledged by the broker.",
+            registry=registry,
         )
         self.outbox_oldest_age = Gauge(
-            "tempen_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row (0 when empty).",
+            "tempen_outbox_oldest_age_seconds",
+            "Age of the oldest unpublished outbox row (0 when empty).",
             registry=registry,
         )
         self.outbox_published = Counter(
-            "tempen_outbox_published_total", "Outbox rows published and acknowledged.", registry=registry,
+            "tempen_outbox_published_total",
+            "Outbox rows published and acknowledged.",
+            registry=registry,
         )
         self.outbox_republished = Counter(
             "tempen_outbox_republished_total",

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
-from tempen_shared.db import TRANSIENT_DB_ERRORS
+from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection
 from tempen_shared.kafka import ensure_topics, fetch_cluster_id
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class OutboxMessage:
         return cls(topic, key, orjson.dumps(payload), dict(headers or {}))
 
 
-async def enqueue(conn: asyncpg.Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
+async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
     """Add messages to the outbox inside the caller's transaction."""
     if not messages:
         return
@@ -220,6 +220,5 @@ class OutboxRelay:
 def dead_letter_messages(dead_letters: Sequence[Any]) -> list[OutboxMessage]:
     """Outbox messages for dead letters: to `<source topic>.dlq`, keyed like the original record."""
     return [
-        OutboxMessage.of(f"{d.source_topic}.dlq", (d.key or "").encode(), d, {"reason": d.reason})
-        for d in dead_letters
+        OutboxMessage.of(f"{d.source_topic}.dlq", (d.key or "").encode(), d, {"reason": d.reason}) for d in dead_letters
     ]

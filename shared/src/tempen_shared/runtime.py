@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -92,5 +92,3 @@ async def _refresh_outbox_metrics(relay: OutboxRelay, metrics: CommonMetrics, in
                 metrics.outbox_republished.inc(stats.republished_total - republished_seen)
                 republished_seen = stats.republished_total
         await asyncio.sleep(interval_s)
-
-

@@ -67,8 +67,9 @@ async def test_redelivery_is_a_duplicate_and_a_changed_answer_is_a_correction(
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
         first = await http.post("/v1/tenants/testkommun/submissions", json=_submission("s-2"))
         again = await http.post("/v1/tenants/testkommun/submissions", json=_submission("s-2"))
-        changed = await http.post("/v1/tenants/testkommun/submissions",
-                                  json=_submission("s-2", answers={"q1": 1, "q2": 1, "q3": 1}))
+        changed = await http.post(
+            "/v1/tenants/testkommun/submissions", json=_submission("s-2", answers={"q1": 1, "q2": 1, "q3": 1})
+        )
         records = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{SUBMISSIONS.name}", count=2)
     assert [r.json()["status"] for r in (first, again, changed)] == ["accepted", "duplicate", "corrected"]
     assert sorted(r["value"]["revision"] for r in records) == [1, 2]
@@ -78,12 +79,17 @@ async def test_invalid_submission_gets_problem_json_naming_each_field_and_nothin
     infra: "Infra", database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(_settings(infra, database_url, topic_prefix, fixture_config))
-    bad = _submission("s-3", unit="no-such-unit", answers={"q1": 9, "zz": 3},
-                      submitted_at=(datetime.now(UTC) + timedelta(days=2)).isoformat())
+    bad = _submission(
+        "s-3",
+        unit="no-such-unit",
+        answers={"q1": 9, "zz": 3},
+        submitted_at=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
+    )
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
         response = await http.post("/v1/tenants/testkommun/submissions", json=bad)
-        malformed = await http.post("/v1/tenants/testkommun/submissions", content=b"{not json",
-                                    headers={"content-type": "application/json"})
+        malformed = await http.post(
+            "/v1/tenants/testkommun/submissions", content=b"{not json", headers={"content-type": "application/json"}
+        )
         missing = await http.post("/v1/tenants/testkommun/submissions", json={"unit": "grupp-a1"})
         unknown_tenant = await http.post("/v1/tenants/nowhere/submissions", json=_submission("s-4"))
     assert response.status_code == 422
@@ -112,8 +118,9 @@ async def test_batch_reports_a_status_per_item_and_refuses_more_than_the_limit(
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
         response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
         too_many = await http.post("/v1/tenants/testkommun/submissions", json=[_submission(f"x{i}") for i in range(4)])
-        lines = await http.post("/v1/tenants/testkommun/submissions", content=ndjson,
-                                headers={"content-type": "application/x-ndjson"})
+        lines = await http.post(
+            "/v1/tenants/testkommun/submissions", content=ndjson, headers={"content-type": "application/x-ndjson"}
+        )
     assert response.status_code == 202
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "rejected", "duplicate"]
     assert response.json()["results"][1]["errors"][0]["field"] == "answers.q1"
@@ -137,10 +144,14 @@ async def test_malformed_intake_record_is_dead_lettered_and_the_valid_one_is_ing
     try:
         intake = f"{topic_prefix}{INTAKE.name}"
         await producer.send_and_wait(intake, b"{not json", key=b"testkommun:grupp-a1")
-        await producer.send_and_wait(intake, orjson.dumps({**_submission("k-1"), "tenant": "testkommun"}),
-                                     key=b"testkommun:grupp-a1")
-        await producer.send_and_wait(intake, orjson.dumps({**_submission("k-2", answers={"q1": 42}),
-                                                           "tenant": "testkommun"}), key=b"testkommun:grupp-a1")
+        await producer.send_and_wait(
+            intake, orjson.dumps({**_submission("k-1"), "tenant": "testkommun"}), key=b"testkommun:grupp-a1"
+        )
+        await producer.send_and_wait(
+            intake,
+            orjson.dumps({**_submission("k-2", answers={"q1": 42}), "tenant": "testkommun"}),
+            key=b"testkommun:grupp-a1",
+        )
     finally:
         await producer.stop()
     app = create_app(_settings(infra, database_url, topic_prefix, fixture_config))

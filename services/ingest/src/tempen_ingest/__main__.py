@@ -5,7 +5,7 @@ from tempen_shared.serve import serve
 
 
 def main() -> None:
-    settings = IngestSettings()  # type: ignore[call-arg]
+    settings = IngestSettings()
     configure_logging("ingest", settings.log_level)
     serve(create_app(settings), host=settings.host, port=settings.port)
 

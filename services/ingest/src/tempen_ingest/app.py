@@ -33,7 +33,7 @@ class _Holder:
 
 
 def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | None = None) -> ServiceApp:
-    settings = settings or IngestSettings()  # type: ignore[call-arg]  # read from the environment at startup
+    settings = settings or IngestSettings()  # read from the environment at startup
     catalog = catalog or load_catalog(settings.config_dir)
     keys = pseudonym_keys(catalog, fallback=settings.pseudonym_key, allow_fallback=settings.allow_development_key)
     registry = CollectorRegistry()

@@ -100,8 +100,9 @@ class IngestService:
                 valid.append((index, prepared))
             else:
                 sid = raw.get("submission_id") if isinstance(raw, dict) else None
-                results[index] = ItemResult(index, sid if isinstance(sid, str) else None, Outcome.REJECTED,
-                                            errors=tuple(prepared))
+                results[index] = ItemResult(
+                    index, sid if isinstance(sid, str) else None, Outcome.REJECTED, errors=tuple(prepared)
+                )
         stored = await self._store.store([p for _, p in valid]) if valid else []
         for (index, prepared), outcome in zip(valid, stored, strict=True):
             results[index] = ItemResult(index, prepared.submission.submission_id, outcome.outcome, outcome.revision)

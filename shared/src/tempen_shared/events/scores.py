@@ -21,6 +21,7 @@ class UnitScoredV1(Event):
     scope: Literal["unit", "subtree"]
     model: str
     model_version: str
+    instrument: str
     dimension: str
     period: str
     period_start: AwareDatetime

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from tempen_ingest.ports import Outcome, PreparedSubmission, StoredSubmission
-from tempen_shared.db import TRANSIENT_DB_ERRORS, StoreUnavailableError
+from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, SubmissionAccepted, submission_event_id
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
 from tempen_shared.topics import SUBMISSIONS, partition_key
@@ -68,7 +68,7 @@ class PostgresSubmissionStore:
         return outcomes
 
     async def _store(
-        self, conn: asyncpg.Connection, submissions: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter]
+        self, conn: Connection, submissions: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter]
     ) -> list[StoredSubmission]:
         keys = sorted({(p.submission.tenant, p.submission.submission_id) for p in submissions})
         known = await self._lock(conn, keys)
@@ -94,7 +94,7 @@ class PostgresSubmissionStore:
         await enqueue(conn, SCHEMA, messages)
         return outcomes
 
-    async def _lock(self, conn: asyncpg.Connection, keys: Sequence[Key]) -> dict[Key, tuple[int, str]]:
+    async def _lock(self, conn: Connection, keys: Sequence[Key]) -> dict[Key, tuple[int, str]]:
         if not keys:
             return {}
         rows = await conn.fetch(_LOCK_EXISTING, [k[0] for k in keys], [k[1] for k in keys])
@@ -130,8 +130,17 @@ def _columns(rows: Sequence[tuple[Key, tuple[int, PreparedSubmission]]]) -> list
         s = prepared.submission
         for col, value in zip(
             cols,
-            (tenant, submission_id, revision, prepared.fingerprint, s.instrument, s.unit, s.submitted_at,
-             prepared.respondent, s.answers),
+            (
+                tenant,
+                submission_id,
+                revision,
+                prepared.fingerprint,
+                s.instrument,
+                s.unit,
+                s.submitted_at,
+                prepared.respondent,
+                s.answers,
+            ),
             strict=True,
         ):
             col.append(value)
@@ -153,6 +162,9 @@ def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmi
         respondent=prepared.respondent,
     )
     return OutboxMessage.of(
-        topic(SUBMISSIONS.name), partition_key(s.tenant, s.unit), event,
-        {"correlation_id": prepared.correlation_id, "submitted_at": s.submitted_at.isoformat()},
+        topic(SUBMISSIONS.name),
+        partition_key(s.tenant, s.unit),
+        event,
+        # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
+        {"correlation_id": prepared.correlation_id, "ingested_at": datetime.now(UTC).isoformat()},
     )

@@ -35,8 +35,12 @@ def routes(service: Callable[[], IngestService], metrics: IngestMetrics, *, max_
         svc = service()
         tenant = request.path_params["tenant"]
         if tenant not in svc.catalog.tenants:
-            return problem(404, "Unknown tenant", "no tenant with this id is served here",
-                           errors=[{"field": "tenant", "reason": "unknown tenant"}])
+            return problem(
+                404,
+                "Unknown tenant",
+                "no tenant with this id is served here",
+                errors=[{"field": "tenant", "reason": "unknown tenant"}],
+            )
         try:
             items, single = await _read_items(request, max_items=max_items)
         except BadRequestError as exc:
@@ -45,20 +49,30 @@ def routes(service: Callable[[], IngestService], metrics: IngestMetrics, *, max_
         try:
             results = await svc.submit(items, tenant_id=tenant)
         except StoreUnavailableError:
-            return problem(503, "Storage unavailable", "the database cannot be reached; retry later",
-                           headers={"Retry-After": "5"})
+            return problem(
+                503, "Storage unavailable", "the database cannot be reached; retry later", headers={"Retry-After": "5"}
+            )
         _count(metrics, results)
         if single:
             result = results[0]
             if result.outcome is Outcome.REJECTED:
-                return problem(422, "Invalid submission", "the submission was not stored",
-                               errors=[e.as_problem() for e in result.errors])
+                return problem(
+                    422,
+                    "Invalid submission",
+                    "the submission was not stored",
+                    errors=[e.as_problem() for e in result.errors],
+                )
             return JSONResponse(result.as_json(), status_code=202)
         counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
         return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
 
-    return [Route("/v1/tenants/{tenant}/submissions", measured("/v1/tenants/{tenant}/submissions", post_submissions),
-                  methods=["POST"])]
+    return [
+        Route(
+            "/v1/tenants/{tenant}/submissions",
+            measured("/v1/tenants/{tenant}/submissions", post_submissions),
+            methods=["POST"],
+        )
+    ]
 
 
 def _count(metrics: IngestMetrics, results: list[ItemResult]) -> None:
@@ -79,14 +93,21 @@ async def _read_items(request: Request, *, max_items: int) -> tuple[list[Any], b
             try:
                 items.append(orjson.loads(line))
             except orjson.JSONDecodeError:
-                raise BadRequestError(problem(400, "Malformed NDJSON", f"line {number} is not valid JSON",
-                                              errors=[{"field": f"line {number}", "reason": "not valid JSON"}])) from None
+                raise BadRequestError(
+                    problem(
+                        400,
+                        "Malformed NDJSON",
+                        f"line {number} is not valid JSON",
+                        errors=[{"field": f"line {number}", "reason": "not valid JSON"}],
+                    )
+                ) from None
         return items, False
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequestError(problem(400, "Malformed JSON", str(exc),
-                                      errors=[{"field": "(body)", "reason": "not valid JSON"}])) from None
+        raise BadRequestError(
+            problem(400, "Malformed JSON", str(exc), errors=[{"field": "(body)", "reason": "not valid JSON"}])
+        ) from None
     if isinstance(parsed, list):
         _check_size(len(parsed), max_items)
         if not parsed:
@@ -94,12 +115,23 @@ async def _read_items(request: Request, *, max_items: int) -> tuple[list[Any], b
         return parsed, False
     if isinstance(parsed, dict):
         return [parsed], True
-    raise BadRequestError(problem(422, "Invalid body", "send a submission object, an array of them, or NDJSON",
-                                  errors=[{"field": "(body)", "reason": "must be an object or an array"}]))
+    raise BadRequestError(
+        problem(
+            422,
+            "Invalid body",
+            "send a submission object, an array of them, or NDJSON",
+            errors=[{"field": "(body)", "reason": "must be an object or an array"}],
+        )
+    )
 
 
 def _check_size(count: int, max_items: int) -> None:
     if count > max_items:
-        raise BadRequestError(problem(413, "Too many submissions",
-                                      f"{count} submissions in one request; the limit is {max_items}",
-                                      errors=[{"field": "(body)", "reason": f"more than {max_items} items"}]))
+        raise BadRequestError(
+            problem(
+                413,
+                "Too many submissions",
+                f"{count} submissions in one request; the limit is {max_items}",
+                errors=[{"field": "(body)", "reason": f"more than {max_items} items"}],
+            )
+        )

@@ -1,0 +1,342 @@
+"""Alerts' store. SQL lives here only; the judging itself is in service.py and the domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
+from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
+from tempen_shared.events import UnitScored
+from tempen_shared.outbox import OutboxMessage, enqueue
+
+SCHEMA = "alerts"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    tenant: str
+    unit: str
+    instrument: str
+    model: str
+    dimension: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    alert_id: str
+    snapshot: AlertSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    notification_id: UUID
+    channel: str
+    recipient: str
+    recipient_role: str
+    subject: str
+    body_text: str
+    body_html: str
+
+
+class AlertsRepository:
+    """Everything alerts reads and writes, bound to one connection inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def upsert_scores(self, scores: Sequence[UnitScored]) -> list[SeriesKey]:
+        rows = [s for s in scores if s.scope == "unit"]
+        if not rows:
+            return []
+        cols: list[list[Any]] = [[] for _ in range(13)]
+        for s in rows:
+            values = (
+                s.tenant,
+                s.unit,
+                s.instrument,
+                s.model,
+                s.dimension,
+                s.period,
+                s.period_start,
+                s.period_end,
+                s.index,
+                s.respondents,
+                s.standard_error,
+                s.tenant_index,
+                s.sequence,
+            )
+            for col, v in zip(cols, values, strict=True):
+                col.append(v)
+        changed = await self.conn.fetch(
+            f"""INSERT INTO {SCHEMA}.period_scores (tenant, unit, instrument, model, dimension, period, period_start,
+                    period_end, index, respondents, standard_error, tenant_index, sequence)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::timestamptz[], $8::timestamptz[], $9::float8[], $10::int[], $11::float8[], $12::float8[],
+                    $13::int[])
+                ON CONFLICT (tenant, unit, instrument, model, dimension, period) DO UPDATE SET
+                    index = EXCLUDED.index, respondents = EXCLUDED.respondents,
+                    standard_error = EXCLUDED.standard_error, tenant_index = EXCLUDED.tenant_index,
+                    sequence = EXCLUDED.sequence, received_at = now()
+                WHERE period_scores.sequence < EXCLUDED.sequence
+                RETURNING tenant, unit, instrument, model, dimension""",
+            *cols,
+        )
+        keys = sorted(
+            {SeriesKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["dimension"]) for r in changed},
+            key=lambda k: (k.tenant, k.unit, k.instrument, k.model, k.dimension),
+        )
+        if keys:
+            await self.conn.execute(
+                f"""INSERT INTO {SCHEMA}.series (tenant, unit, instrument, model, dimension)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                    ON CONFLICT (tenant, unit, instrument, model, dimension) DO UPDATE SET rejudge = true""",
+                *_key_columns(keys),
+            )
+        return keys
+
+    async def series_due(self, *, now: datetime, limit: int = 500) -> list[SeriesKey]:
+        """Series with a period that has closed since they were last judged, a rejudge flag, or an active alert."""
+        rows = await self.conn.fetch(
+            f"""SELECT s.tenant, s.unit, s.instrument, s.model, s.dimension FROM {SCHEMA}.series s
+                WHERE s.rejudge
+                   OR EXISTS (SELECT 1 FROM {SCHEMA}.period_scores p
+                              WHERE (p.tenant, p.unit, p.instrument, p.model, p.dimension)
+                                  = (s.tenant, s.unit, s.instrument, s.model, s.dimension)
+                                AND p.period_end > coalesce(s.judged_through, '-infinity') AND p.period_end <= $1)
+                   OR EXISTS (SELECT 1 FROM {SCHEMA}.alerts a
+                              WHERE (a.tenant, a.unit, a.instrument, a.model, a.dimension)
+                                  = (s.tenant, s.unit, s.instrument, s.model, s.dimension)
+                                AND a.state <> 'resolved')
+                ORDER BY 1, 2, 3, 4, 5 LIMIT $2""",
+            now,
+            limit,
+        )
+        return [SeriesKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["dimension"]) for r in rows]
+
+    async def lock_series(self, key: SeriesKey) -> tuple[bool, datetime | None]:
+        """Lock the series row (serialises judging across replicas); returns (exists, judged_through)."""
+        row = await self.conn.fetchrow(
+            f"""SELECT judged_through FROM {SCHEMA}.series
+                WHERE tenant = $1 AND unit = $2 AND instrument = $3 AND model = $4 AND dimension = $5 FOR UPDATE""",
+            key.tenant,
+            key.unit,
+            key.instrument,
+            key.model,
+            key.dimension,
+        )
+        return (row is not None, row["judged_through"] if row else None)
+
+    async def history(self, key: SeriesKey, *, closed_before: datetime) -> list[PeriodScore]:
+        rows = await self.conn.fetch(
+            f"""SELECT period, period_end, index, respondents, standard_error, tenant_index
+                FROM {SCHEMA}.period_scores
+                WHERE tenant = $1 AND unit = $2 AND instrument = $3 AND model = $4 AND dimension = $5
+                  AND period_end <= $6
+                ORDER BY period_start""",
+            key.tenant,
+            key.unit,
+            key.instrument,
+            key.model,
+            key.dimension,
+            closed_before,
+        )
+        return [
+            PeriodScore(
+                period=r["period"],
+                period_end=r["period_end"],
+                index=r["index"],
+                respondents=r["respondents"],
+                standard_error=r["standard_error"],
+                tenant_index=r["tenant_index"],
+            )
+            for r in rows
+        ]
+
+    async def mark_judged(self, key: SeriesKey, through: datetime | None) -> None:
+        await self.conn.execute(
+            f"""UPDATE {SCHEMA}.series
+                SET rejudge = false, judged_through = greatest(judged_through, $6)
+                WHERE tenant = $1 AND unit = $2 AND instrument = $3 AND model = $4 AND dimension = $5""",
+            key.tenant,
+            key.unit,
+            key.instrument,
+            key.model,
+            key.dimension,
+            through,
+        )
+
+    async def active_alert(self, key: SeriesKey) -> StoredAlert | None:
+        row = await self.conn.fetchrow(
+            f"""SELECT * FROM {SCHEMA}.alerts
+                WHERE tenant = $1 AND unit = $2 AND instrument = $3 AND model = $4 AND dimension = $5
+                  AND state <> 'resolved' FOR UPDATE""",
+            key.tenant,
+            key.unit,
+            key.instrument,
+            key.model,
+            key.dimension,
+        )
+        return _stored(row) if row else None
+
+    async def alert(self, tenant: str, alert_id: str, *, for_update: bool = False) -> StoredAlert | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(
+            f"SELECT * FROM {SCHEMA}.alerts WHERE tenant = $1 AND alert_id = $2{lock}", tenant, alert_id
+        )
+        return _stored(row) if row else None
+
+    async def save_alert(
+        self,
+        alert_id: str,
+        key: SeriesKey,
+        snapshot: AlertSnapshot,
+        *,
+        now: datetime,
+        action_plan: str | None = None,
+        follow_up: date | None = None,
+    ) -> None:
+        await self.conn.execute(
+            f"""INSERT INTO {SCHEMA}.alerts (alert_id, tenant, unit, instrument, model, dimension, state, level,
+                    opened_period, opened_at, baseline_period, baseline_index, acknowledged_at, last_escalated_at,
+                    resolved_at, action_plan, follow_up_date, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                        CASE WHEN $7 = 'resolved' THEN $15::timestamptz END, $16, $17, $15)
+                ON CONFLICT (alert_id) DO UPDATE SET state = EXCLUDED.state, level = EXCLUDED.level,
+                    baseline_period = EXCLUDED.baseline_period, baseline_index = EXCLUDED.baseline_index,
+                    acknowledged_at = EXCLUDED.acknowledged_at, last_escalated_at = EXCLUDED.last_escalated_at,
+                    resolved_at = coalesce(EXCLUDED.resolved_at, alerts.resolved_at),
+                    action_plan = coalesce(EXCLUDED.action_plan, alerts.action_plan),
+                    follow_up_date = coalesce(EXCLUDED.follow_up_date, alerts.follow_up_date),
+                    updated_at = EXCLUDED.updated_at""",
+            alert_id,
+            key.tenant,
+            key.unit,
+            key.instrument,
+            key.model,
+            key.dimension,
+            snapshot.state,
+            snapshot.level,
+            snapshot.opened_period,
+            snapshot.opened_at,
+            snapshot.baseline_period,
+            snapshot.baseline_index,
+            snapshot.acknowledged_at,
+            snapshot.last_escalated_at,
+            now,
+            action_plan,
+            follow_up,
+        )
+
+    async def add_transition(
+        self,
+        *,
+        transition_id: UUID,
+        alert_id: str,
+        tenant: str,
+        from_state: str | None,
+        to_state: str,
+        level: int,
+        rule: str,
+        reason: str,
+        period: str,
+        actor: str,
+        evidence: list[dict[str, Any]],
+    ) -> None:
+        await self.conn.execute(
+            f"""INSERT INTO {SCHEMA}.transitions (transition_id, alert_id, tenant, from_state, to_state, level, rule,
+                    reason, period, actor, evidence)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+            transition_id,
+            alert_id,
+            tenant,
+            from_state,
+            to_state,
+            level,
+            rule,
+            reason,
+            period,
+            actor,
+            evidence,
+        )
+
+    async def add_notifications(
+        self, *, transition_id: UUID, alert_id: str, tenant: str, rows: Sequence[NotificationRow]
+    ) -> None:
+        await self.conn.executemany(
+            f"""INSERT INTO {SCHEMA}.notifications (notification_id, transition_id, alert_id, tenant, channel,
+                    recipient, recipient_role, subject, body_text, body_html)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (transition_id, recipient, channel) DO NOTHING""",
+            [
+                (
+                    r.notification_id,
+                    transition_id,
+                    alert_id,
+                    tenant,
+                    r.channel,
+                    r.recipient,
+                    r.recipient_role,
+                    r.subject,
+                    r.body_text,
+                    r.body_html,
+                )
+                for r in rows
+            ],
+        )
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        await enqueue(self.conn, SCHEMA, messages)
+
+
+class PostgresAlertsStore:
+    def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None]) -> None:
+        self.pool = pool
+        self._on_commit = on_commit
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AlertsRepository]:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield AlertsRepository(conn)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        self._on_commit()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.pool.fetchval("SELECT true"))
+        except TRANSIENT_DB_ERRORS:
+            return False
+
+
+def _stored(row: asyncpg.Record) -> StoredAlert:
+    return StoredAlert(
+        alert_id=row["alert_id"],
+        snapshot=AlertSnapshot(
+            state=row["state"],
+            level=row["level"],
+            opened_period=row["opened_period"],
+            opened_at=row["opened_at"],
+            baseline_period=row["baseline_period"],
+            baseline_index=row["baseline_index"],
+            acknowledged_at=row["acknowledged_at"],
+            last_escalated_at=row["last_escalated_at"],
+        ),
+    )
+
+
+def _key_columns(keys: Sequence[SeriesKey]) -> list[list[str]]:
+    return [
+        [k.tenant for k in keys],
+        [k.unit for k in keys],
+        [k.instrument for k in keys],
+        [k.model for k in keys],
+        [k.dimension for k in keys],
+    ]

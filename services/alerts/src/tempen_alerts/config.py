@@ -1,0 +1,30 @@
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from tempen_shared.settings import ServiceSettings
+
+
+class AlertsSettings(ServiceSettings):
+    """Alerts' settings: the common ones plus TEMPEN_ALERTS_* (port, SMTP, judging cadence)."""
+
+    model_config = SettingsConfigDict(env_prefix="TEMPEN_ALERTS_", frozen=True, extra="ignore", populate_by_name=True)
+
+    port: int = 8003
+    group_id: str = "alerts"
+    public_url: str = "http://127.0.0.1:8003"  # where recipients acknowledge; put your reverse proxy's URL here
+    smtp_host: str | None = None  # unset: write e-mails to a local mail folder instead
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 15.0
+    mail_dir: Path | None = None  # default: <state dir>/mail
+    notify_max_attempts: int = Field(default=8, ge=1)
+    notify_backoff_s: float = Field(default=5.0, ge=0)
+    sweep_interval_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def mail_folder(self) -> Path:
+        return self.mail_dir or self.state_dir / "mail"

@@ -1,0 +1,194 @@
+"""Alerts' HTTP API: list alerts, one alert with its evidence and history, acknowledge, resolve."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_alerts.metrics import AlertsMetrics
+from tempen_alerts.service import AlertsService
+from tempen_shared.http import JSONResponse, field_errors, problem, read_json
+
+
+class AcknowledgeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action_plan: str = Field(min_length=3, max_length=5000)
+    follow_up_date: date | None = None
+    acknowledged_by: str = Field(default="", max_length=200)
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=3, max_length=2000)
+    resolved_by: str = Field(default="", max_length=200)
+
+
+def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, metrics: AlertsMetrics) -> list[Route]:
+    def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
+        async def wrapper(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await handler(request)
+            metrics.http_duration.labels(route).observe(time.perf_counter() - started)
+            metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
+            return response
+
+        return wrapper
+
+    def tenant_or_problem(request: Request) -> str | Response:
+        tenant = request.path_params["tenant"]
+        if tenant not in service.catalog.tenants:
+            return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
+        return str(tenant)
+
+    async def list_alerts(request: Request) -> Response:
+        tenant = tenant_or_problem(request)
+        if isinstance(tenant, Response):
+            return tenant
+        q = request.query_params
+        rows = await store().pool.fetch(
+            f"""SELECT a.* FROM {SCHEMA}.alerts a WHERE a.tenant = $1
+                  AND ($2::text IS NULL OR a.state = $2) AND ($3::text IS NULL OR a.unit = $3)
+                  AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM {SCHEMA}.notifications n
+                        WHERE n.alert_id = a.alert_id AND lower(n.recipient) = lower($4)))
+                ORDER BY a.updated_at DESC LIMIT 500""",
+            tenant,
+            q.get("status"),
+            q.get("unit"),
+            q.get("recipient"),
+        )
+        return JSONResponse({"alerts": [_alert_json(r) for r in rows]})
+
+    async def get_alert(request: Request) -> Response:
+        tenant = tenant_or_problem(request)
+        if isinstance(tenant, Response):
+            return tenant
+        alert_id = request.path_params["alert_id"]
+        row = await store().pool.fetchrow(
+            f"SELECT * FROM {SCHEMA}.alerts WHERE tenant = $1 AND alert_id = $2", tenant, alert_id
+        )
+        if row is None:
+            return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
+        history = await store().pool.fetch(
+            f"""SELECT from_state, to_state, level, rule, reason, period, actor, evidence, created_at
+                FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY created_at""",
+            alert_id,
+        )
+        notes = await store().pool.fetch(
+            f"""SELECT recipient_role, channel, state, created_at, sent_at FROM {SCHEMA}.notifications
+                WHERE alert_id = $1 ORDER BY created_at""",
+            alert_id,
+        )
+        body = _alert_json(row)
+        body["history"] = [{**dict(h), "created_at": h["created_at"].isoformat()} for h in history]
+        body["notifications"] = [
+            {
+                "recipient_role": n["recipient_role"],
+                "channel": n["channel"],
+                "state": n["state"],
+                "created_at": n["created_at"].isoformat(),
+                "sent_at": n["sent_at"].isoformat() if n["sent_at"] else None,
+            }
+            for n in notes
+        ]
+        return JSONResponse(body)
+
+    async def acknowledge(request: Request) -> Response:
+        tenant = tenant_or_problem(request)
+        if isinstance(tenant, Response):
+            return tenant
+        try:
+            body = AcknowledgeBody.model_validate(await read_json(request))
+        except ValidationError as exc:
+            return problem(422, "Invalid acknowledgement", errors=field_errors(exc))
+        async with store().transaction() as repo:
+            stored = await service.acknowledge(
+                repo,
+                tenant_id=tenant,
+                alert_id=request.path_params["alert_id"],
+                now=datetime.now(UTC),
+                action_plan=body.action_plan,
+                follow_up=body.follow_up_date,
+                actor=body.acknowledged_by or "manager",
+            )
+        if stored is None:
+            return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
+        if stored.snapshot.state != "acknowledged":
+            return problem(409, "Alert not active", f"the alert is {stored.snapshot.state}")
+        metrics.transitions.labels("acknowledged").inc()
+        return JSONResponse({"alert_id": stored.alert_id, "state": stored.snapshot.state})
+
+    async def resolve(request: Request) -> Response:
+        tenant = tenant_or_problem(request)
+        if isinstance(tenant, Response):
+            return tenant
+        try:
+            body = ResolveBody.model_validate(await read_json(request))
+        except ValidationError as exc:
+            return problem(422, "Invalid resolution", errors=field_errors(exc))
+        alert_id = request.path_params["alert_id"]
+        async with store().transaction() as repo:
+            stored = await repo.alert(tenant, alert_id, for_update=True)
+            if stored is None:
+                return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
+            if not stored.snapshot.is_active:
+                return problem(409, "Alert not active", f"the alert is {stored.snapshot.state}")
+            await repo.conn.execute(
+                f"UPDATE {SCHEMA}.alerts SET state = 'resolved', resolved_at = now(), updated_at = now()"
+                " WHERE alert_id = $1",
+                alert_id,
+            )
+            await repo.add_transition(
+                transition_id=uuid.uuid4(),
+                alert_id=alert_id,
+                tenant=tenant,
+                from_state=stored.snapshot.state,
+                to_state="resolved",
+                level=stored.snapshot.level,
+                rule="resolved_by_hand",
+                reason=body.reason,
+                period=stored.snapshot.baseline_period,
+                actor=body.resolved_by or "manager",
+                evidence=[],
+            )
+        metrics.transitions.labels("resolved").inc()
+        return JSONResponse({"alert_id": alert_id, "state": "resolved"})
+
+    base = "/v1/tenants/{tenant}/alerts"
+    return [
+        Route(base, measured(base, list_alerts), methods=["GET"]),
+        Route(base + "/{alert_id}", measured(base + "/{alert_id}", get_alert), methods=["GET"]),
+        Route(
+            base + "/{alert_id}/acknowledge", measured(base + "/{alert_id}/acknowledge", acknowledge), methods=["POST"]
+        ),
+        Route(base + "/{alert_id}/resolve", measured(base + "/{alert_id}/resolve", resolve), methods=["POST"]),
+    ]
+
+
+def _alert_json(row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in (
+        "alert_id",
+        "unit",
+        "instrument",
+        "model",
+        "dimension",
+        "state",
+        "level",
+        "opened_period",
+        "baseline_period",
+        "baseline_index",
+        "action_plan",
+    ):
+        out[key] = row[key]
+    for key in ("opened_at", "acknowledged_at", "last_escalated_at", "resolved_at", "updated_at", "follow_up_date"):
+        out[key] = row[key].isoformat() if row[key] else None
+    return out

@@ -1,0 +1,33 @@
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from tempen_shared.metrics import LATENCY_BUCKETS, CommonMetrics
+
+
+class AlertsMetrics(CommonMetrics):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry, "alerts")
+        self.decision_latency = Histogram(
+            "tempen_alert_decision_latency_seconds",
+            "From a score being computed to the alert decision on it.",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.transitions = Counter(
+            "tempen_alert_transitions_total",
+            "Alert state changes, by the state reached.",
+            ["to_state"],
+            registry=registry,
+        )
+        self.open_alerts = Gauge("tempen_alerts_open", "Active alerts, by state.", ["state"], registry=registry)
+        self.notifications = Counter(
+            "tempen_notifications_total",
+            "Notification deliveries, by channel and outcome.",
+            ["channel", "outcome"],
+            registry=registry,
+        )
+        self.delivery_latency = Histogram(
+            "tempen_notification_delivery_latency_seconds",
+            "From an alert transition to its notification delivered.",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )

@@ -1,0 +1,57 @@
+"""Wires a BatchConsumer to a FastStream Kafka subscriber with tempen's delivery settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaMessage, KafkaRouter
+
+from tempen_shared.consumer import BatchConsumer, Handle, Record, T, records_of
+from tempen_shared.metrics import CommonMetrics
+from tempen_shared.settings import ServiceSettings
+
+
+def consume_topic(
+    router: KafkaRouter,
+    *,
+    name: str,
+    topic: str,
+    group_id: str,
+    settings: ServiceSettings,
+    metrics: CommonMetrics,
+    parse: Callable[[Record], T],
+    handle: Handle[T],
+) -> BatchConsumer[T]:
+    """Subscribe `handle` to `topic` in batches, at least once, committing only after it returns."""
+    consumer: BatchConsumer[T] = BatchConsumer(
+        name=name,
+        parse=parse,
+        handle=handle,
+        max_attempts=settings.retry_max_attempts,
+        backoff_s=settings.retry_backoff_s,
+        max_backoff_s=settings.retry_max_backoff_s,
+        on_dead_letter=lambda d: metrics.dead_letters.labels(topic, d.reason).inc(),
+        on_retry=lambda kind: metrics.retries.labels(kind).inc(),
+    )
+
+    # NACK_ON_ERROR: returning commits the batch's offsets; raising seeks back so Kafka redelivers it.
+    # Offsets start at the earliest record for a new group: nothing published before a consumer
+    # first joined may be skipped.
+    @router.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=settings.max_batch,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        title=f"{name}:{topic}",
+    )
+    async def on_batch(msg: KafkaMessage) -> None:
+        records = records_of(msg.raw_message)
+        await consumer.consume(records)
+        metrics.consumed.labels(topic).inc(len(records))
+
+    return consumer

@@ -1,0 +1,200 @@
+"""The `tempen` command: the user's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tempen.embedded import EmbeddedError
+
+EPILOG = """\
+Start here:
+  tempen up                          run everything (embedded broker and database unless URLs are set)
+  tempen config check                validate tenants, models, instruments and org files
+  tempen scores hjo hjo-skola-ost    a unit's scores per period, as a table
+Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL (real Kafka/PostgreSQL), TEMPEN_CONFIG_DIR (default ./config),
+TEMPEN_STATE_DIR (default ./.tempen). Docs: README.md and docs/.
+"""
+
+
+def _default_config() -> Path:
+    return Path(os.environ.get("TEMPEN_CONFIG_DIR", "config"))
+
+
+def _default_state() -> Path:
+    return Path(os.environ.get("TEMPEN_STATE_DIR", ".tempen"))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tempen.supervisor import Supervisor
+    from tempen_shared.tenancy.loader import ConfigError, load_catalog
+
+    console = Console()
+    try:
+        catalog = load_catalog(args.config)
+    except ConfigError as exc:
+        console.print("[red]The configuration has problems; fix them first (tempen config check):[/red]")
+        for problem in exc.problems:
+            console.print(f"  {problem}")
+        return 2
+    supervisor = Supervisor(config_dir=args.config, state_dir=args.state)
+    stopping = False
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    try:
+        with console.status("Starting the broker and the database..."):
+            supervisor.start_infrastructure()
+        with console.status("Starting ingest, scoring and alerts..."):
+            supervisor.start_services()
+            supervisor.wait_ready(timeout_s=args.timeout)
+        _print_summary(console, supervisor, catalog, time.monotonic() - started)
+        while not stopping:
+            for name in supervisor.watch_once():
+                console.print(f"[yellow]{name} stopped unexpectedly and was restarted[/yellow]")
+            time.sleep(0.5)
+    except EmbeddedError as exc:
+        console.print(f"[red]Could not start:[/red] {exc}")
+        return 1
+    finally:
+        with console.status("Stopping..."):
+            supervisor.stop()
+        console.print("Stopped. Data is kept in", str(args.state / "pgdata") if supervisor.postgres else "PostgreSQL")
+    return 0
+
+
+def _print_summary(console: Any, supervisor: Any, catalog: Any, seconds: float) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"tempen is up ({seconds:.1f}s)", show_lines=False)
+    table.add_column("part")
+    table.add_column("where")
+    broker = "embedded Tansu (memory only)" if supervisor.broker else "Kafka"
+    database = "embedded PostgreSQL" if supervisor.postgres else "PostgreSQL"
+    table.add_row(broker, supervisor.bootstrap_servers)
+    table.add_row(database, supervisor.database_url.split("@")[-1])
+    for name, service in supervisor.services.items():
+        table.add_row(name, f"{service.url}  (/healthz /readyz /metrics)")
+    table.add_row("logs", str(supervisor.state_dir / "logs"))
+    mail = os.environ.get("TEMPEN_ALERTS_SMTP_HOST")
+    table.add_row("e-mail", f"SMTP {mail}" if mail else f"mail folder {supervisor.state_dir / 'mail'}")
+    table.add_row("tenants", ", ".join(sorted(catalog.tenants)))
+    console.print(table)
+    console.print(
+        "Send a first submission:\n"
+        "  curl -s -X POST http://127.0.0.1:8001/v1/tenants/hjo/submissions -H 'content-type: application/json' \\\n"
+        "    -d '{\"instrument\": \"hjo-puls\", \"unit\": \"<unit id from config/org/hjo.csv>\", "
+        "\"submission_id\": \"demo-1\", \"submitted_at\": \"2026-10-15T09:00:00+02:00\", "
+        "\"answers\": {\"hme-1\": 4, \"hme-2\": 3}}'\n"
+        "Or see an alert end to end:  tempen demo\n"
+        "Press Ctrl-C to stop."
+    )
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    import httpx
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    try:
+        response = httpx.get(f"{args.url}/v1/tenants/{args.tenant}/units/{args.unit}/scores",
+                             params={k: v for k, v in (("model", args.model), ("scope", args.scope)) if v},
+                             timeout=10)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]Scoring is not reachable at {args.url}:[/red] {exc} (is `tempen up` running?)")
+        return 1
+    if response.status_code != 200:
+        body = response.json()
+        console.print(f"[red]{body.get('title')}[/red]: {body.get('errors') or body.get('detail')}")
+        return 1
+    data = response.json()
+    if not data["series"]:
+        console.print(f"No scores yet for {data['unit_name']} ({args.unit}).")
+        return 0
+    for series in data["series"]:
+        table = Table(title=f"{data['unit_name']}: {series['model']} / {series['dimension']} ({series['scope']})")
+        for column in ("period", "index", "n", "± SE", "% favourable"):
+            table.add_column(column, justify="right")
+        for point in series["points"]:
+            if point["suppressed"]:
+                table.add_row(point["period"], "[dim]suppressed[/dim]", f"<{data['min_group_size']}"
+                              if point.get("reason") == "below_minimum" else "-", "", point.get("reason", ""))
+            else:
+                se = point.get("standard_error")
+                fav = point.get("favourable_pct")
+                table.add_row(point["period"], f"{point['index']:.1f}", str(point["respondents"]),
+                              f"{se:.1f}" if se is not None else "", f"{fav:.0f}%" if fav is not None else "")
+        console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tempen",
+        description="tempen: follow up employee surveys; sustained leadership challenges reach the next management"
+        " level.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run the whole system (broker, database, ingest, scoring, alerts)")
+    up.add_argument("--config", type=Path, default=_default_config(), help="config directory (default ./config)")
+    up.add_argument("--state", type=Path, default=_default_state(), help="state directory (default ./.tempen)")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the services to be ready")
+    up.set_defaults(handler=cmd_up)
+
+    scores = commands.add_parser("scores", help="print a unit's scores per period as a table")
+    scores.add_argument("tenant")
+    scores.add_argument("unit")
+    scores.add_argument("--model")
+    scores.add_argument("--scope", choices=["unit", "subtree"])
+    scores.add_argument("--url", default=os.environ.get("TEMPEN_SCORING_URL", "http://127.0.0.1:8002"))
+    scores.set_defaults(handler=cmd_scores)
+
+    for register in _optional_commands():
+        register(commands)
+    return parser
+
+
+def _optional_commands() -> list[Callable[[Any], None]]:
+    """Commands that live in their own modules."""
+    registers: list[Callable[[Any], None]] = []
+    import importlib
+
+    for module in ("tempen.commands.config_check", "tempen.commands.org", "tempen.commands.demo"):
+        try:
+            registers.append(importlib.import_module(module).register)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return registers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""`tempen up`: the embedded broker and database (unless URLs are given) and the three services as
+separate supervised processes. Also the code path the end-to-end and crash tests drive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tempen.embedded import EmbeddedBroker, EmbeddedError, EmbeddedPostgres, free_port
+from tempen_shared.kafka import ensure_topics
+from tempen_shared.topics import all_topic_names
+
+SERVICES: dict[str, tuple[str, int]] = {
+    "ingest": ("tempen_ingest", 8001),
+    "scoring": ("tempen_scoring", 8002),
+    "alerts": ("tempen_alerts", 8003),
+}
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    module: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class Supervisor:
+    """Starts and watches everything. Environment overrides: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL."""
+
+    config_dir: Path
+    state_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    ports: Mapping[str, int] | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
+    bootstrap_servers: str = ""
+    database_url: str = ""
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start_infrastructure(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        self.bootstrap_servers = self.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        if not self.bootstrap_servers:
+            port = int(self.environ.get("TEMPEN_EMBEDDED_KAFKA_PORT", "9092"))
+            self.broker = EmbeddedBroker(port=port if _port_free(port) else free_port(),
+                                         log_path=self.state_dir / "logs" / "broker.log")
+            self.broker.start()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+        self.database_url = self.environ.get("DATABASE_URL", "")
+        if not self.database_url:
+            port = int(self.environ.get("TEMPEN_EMBEDDED_POSTGRES_PORT", "54329"))
+            self.postgres = EmbeddedPostgres(pgdata=self.state_dir / "pgdata",
+                                             port=port if _port_free(port) else free_port())
+            self.postgres.start()
+            self.database_url = self.postgres.url
+        self.create_topics()
+
+    def create_topics(self) -> None:
+        prefix = self.environ.get("TEMPEN_TOPIC_PREFIX", "")
+        topics = {f"{prefix}{name}": partitions for name, partitions in all_topic_names().items()}
+        replication = int(self.environ.get("TEMPEN_KAFKA_REPLICATION_FACTOR", "1"))
+        asyncio.run(ensure_topics(self.bootstrap_servers, topics, replication_factor=replication))
+
+    def service_env(self, name: str, port: int) -> dict[str, str]:
+        env = dict(self.environ)
+        env.update(
+            KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers,
+            DATABASE_URL=self.database_url,
+            TEMPEN_CONFIG_DIR=str(self.config_dir.resolve()),
+            TEMPEN_STATE_DIR=str(self.state_dir.resolve()),
+            PYTHONUNBUFFERED="1",
+        )
+        env[f"TEMPEN_{name.upper()}_PORT"] = str(port)
+        if self.broker is not None:
+            # The embedded broker is one process on this machine: short group timeouts make
+            # consumers join in well under a second instead of Kafka's multi-second defaults.
+            env.setdefault("TEMPEN_KAFKA_SESSION_TIMEOUT_MS", "6000")
+            env.setdefault("TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS", "500")
+        env.update(self.extra_env)
+        return env
+
+    def start_service(self, name: str) -> ServiceProcess:
+        module, default_port = SERVICES[name]
+        existing = self.services.get(name)
+        port = existing.port if existing else (self.ports or {}).get(name, default_port)
+        service = existing or ServiceProcess(name, module, port, self.state_dir / "logs" / f"{name}.log")
+        log = service.log_path.open("ab")
+        service.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=self.service_env(name, port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.services[name] = service
+        return service
+
+    def start_services(self) -> None:
+        for name in SERVICES:
+            self.start_service(name)
+
+    def wait_ready(self, *, timeout_s: float = 60.0, names: tuple[str, ...] | None = None) -> dict[str, float]:
+        """Wait for /readyz of each service; returns seconds to ready. Raises with the log tail on failure."""
+        started = time.monotonic()
+        ready: dict[str, float] = {}
+        pending = set(names or self.services)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name in sorted(pending):
+                    service = self.services[name]
+                    if not service.alive():
+                        raise EmbeddedError(f"{name} exited during start-up:\n{self.log_tail(name)}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(f"{service.url}/readyz").status_code == 200:
+                            ready[name] = time.monotonic() - started
+                            pending.discard(name)
+                if pending and time.monotonic() - started > timeout_s:
+                    tails = "\n".join(f"--- {n}\n{self.log_tail(n)}" for n in sorted(pending))
+                    raise EmbeddedError(f"not ready after {timeout_s:.0f}s: {', '.join(sorted(pending))}\n{tails}")
+                time.sleep(0.1)
+        return ready
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.services[name].log_path
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+    def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
+        service = self.services[name]
+        if service.process is not None and service.process.poll() is None:
+            service.process.send_signal(sig)
+            service.process.wait(timeout=30)
+
+    def stop_service(self, name: str, timeout_s: float = 25.0) -> None:
+        service = self.services[name]
+        process = service.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def watch_once(self) -> list[str]:
+        """Restart whatever died; returns what was restarted. A restarted embedded broker comes back
+        empty, so topics are created again and the services restarted to rejoin their groups; the
+        outboxes then re-publish what the old broker had (they see its new cluster id)."""
+        restarted: list[str] = []
+        if self.broker is not None and not self.broker.alive():
+            self.broker.start()
+            self.create_topics()
+            for name in self.services:
+                self.stop_service(name)
+                self.start_service(name)
+            return ["broker", *self.services]
+        for name, service in self.services.items():
+            if not service.alive():
+                service.restarts += 1
+                self.start_service(name)
+                restarted.append(name)
+        return restarted
+
+    def stop(self) -> None:
+        for name in list(self.services):
+            self.stop_service(name)
+        if self.broker is not None:
+            self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()

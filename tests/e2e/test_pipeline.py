@@ -1,0 +1,116 @@
+"""The three services as real processes, on the real broker and PostgreSQL, with a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tempen.supervisor import Supervisor
+from tests.conftest import Infra
+from tests.support import MailSink, eventually, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+@pytest.fixture
+def mail() -> Iterator[MailSink]:
+    with MailSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def supervisor(infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path,
+               mail: MailSink) -> Iterator[Supervisor]:
+    sup = Supervisor(
+        config_dir=fixture_config,
+        state_dir=tmp_path / "state",
+        environ={"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": database_url,
+                 "TEMPEN_TOPIC_PREFIX": topic_prefix, "PATH": "/usr/bin:/bin"},
+        ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
+        extra_env={
+            "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+            "TEMPEN_ALERTS_SMTP_HOST": "127.0.0.1",
+            "TEMPEN_ALERTS_SMTP_PORT": str(mail.port),
+            "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
+            "TEMPEN_ALERTS_NOTIFY_BACKOFF_S": "0.2",
+        },
+    )
+    sup.start_infrastructure()
+    sup.start_services()
+    try:
+        sup.wait_ready(timeout_s=60)
+        yield sup
+    finally:
+        sup.stop()
+
+
+def month_start(months_ago: int) -> datetime:
+    now = datetime.now(UTC)
+    year, month = now.year, now.month - months_ago
+    while month < 1:
+        month += 12
+        year -= 1
+    return datetime(year, month, 10, 9, 0, tzinfo=UTC)
+
+
+def pulse(unit: str, when: datetime, n: int, level: int, prefix: str) -> list[dict[str, object]]:
+    rng = random.Random(f"{prefix}{unit}{when}")
+    return [
+        {
+            "instrument": "test-puls",
+            "unit": unit,
+            "submission_id": f"{prefix}-{unit}-{when:%Y%m}-{i}",
+            "submitted_at": (when + timedelta(hours=i)).isoformat(),
+            "answers": {q: max(1, min(5, level + rng.choice((-1, 0, 0, 1)))) for q in ("q1", "q2", "q3")},
+            "respondent": f"r{i}",
+        }
+        for i in range(n)
+    ]
+
+
+async def test_sustained_low_pulses_reach_the_next_management_level_once(supervisor: Supervisor, mail: MailSink,
+                                                                         database_url: str) -> None:
+    ingest = supervisor.services["ingest"].url
+    async with httpx.AsyncClient(base_url=ingest, timeout=30) as http:
+        for months_ago in (3, 2, 1):
+            batch = pulse("grupp-a1", month_start(months_ago), 8, 2, "low")
+            response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
+            assert response.status_code == 202, response.text
+            assert response.json()["counts"]["accepted"] == 8
+
+    # Grupp A1's manager also heads Enhet A (the same person), so the next level is the förvaltning's.
+    await eventually(lambda: mail.to("bo@testkommun.example"), timeout_s=60)
+    await asyncio.sleep(3)  # anything sent twice would arrive by now
+    to_next_level = mail.to("bo@testkommun.example")
+    dimensions = sorted(str(m["Subject"]) for m in to_next_level)
+    assert len(to_next_level) == len(set(dimensions)), dimensions  # one e-mail per dimension, never two
+    assert mail.to("cecilia@testkommun.example"), "the unit's own manager is informed"
+    assert not mail.to("kim@testkommun.example"), "nobody above the next level hears of it yet"
+    body = to_next_level[0].get_body(preferencelist=("plain",)).get_content()
+    assert "Grupp A1" in body
+    for person in ("r0", "r1", "employee"):
+        assert person not in body
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        scored = await conn.fetchval("SELECT count(*) FROM scoring.contributions")
+        active = await conn.fetch("SELECT unit, state, level FROM alerts.alerts WHERE state <> 'resolved'")
+    finally:
+        await conn.close()
+    assert scored == 24  # 3 months x 8 submissions x 1 model
+    assert {(r["unit"], r["state"], r["level"]) for r in active} == {("grupp-a1", "open", 1)}
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        metrics = (await http.get(f"{ingest}/metrics")).text
+        scores = await http.get(f"{supervisor.services['scoring'].url}/v1/tenants/testkommun/units/grupp-a1/scores")
+    assert 'tempen_submissions_total{outcome="accepted"} 24.0' in metrics
+    series = scores.json()["series"]
+    assert series and all(len(s["points"]) == 3 for s in series if s["scope"] == "unit")
