@@ -1,0 +1,102 @@
+"""Scoring's read API: score series per unit and dimension, with suppression flags and reasons."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tempen_scoring.adapters.postgres import SCHEMA
+from tempen_scoring.metrics import ScoringMetrics
+from tempen_shared.http import JSONResponse, problem
+from tempen_shared.tenancy.loader import Catalog
+
+_SERIES = f"""
+SELECT instrument, model, model_version, dimension, scope, period, period_start, period_end, respondents,
+       publishable, suppression_reason, index, standard_error, favourable_pct, details, computed_at
+FROM {SCHEMA}.scores
+WHERE tenant = $1 AND unit = $2 AND ($3::text IS NULL OR model = $3) AND ($4::text IS NULL OR scope = $4)
+  AND ($5::text IS NULL OR dimension = $5)
+ORDER BY model, dimension, scope, period_start
+"""
+
+
+def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringMetrics) -> list[Route]:
+    def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
+        async def wrapper(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await handler(request)
+            metrics.http_duration.labels(route).observe(time.perf_counter() - started)
+            metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
+            return response
+
+        return wrapper
+
+    async def unit_scores(request: Request) -> Response:
+        tenant_id, unit = request.path_params["tenant"], request.path_params["unit"]
+        tenant = catalog.tenants.get(tenant_id)
+        if tenant is None:
+            return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
+        if unit not in tenant.org:
+            return problem(
+                404, "Unknown unit", errors=[{"field": "unit", "reason": "not in this tenant's organisation"}]
+            )
+        scope = request.query_params.get("scope")
+        if scope not in (None, "unit", "subtree"):
+            return problem(422, "Invalid query", errors=[{"field": "scope", "reason": "must be unit or subtree"}])
+        rows = await pool().fetch(
+            _SERIES, tenant_id, unit, request.query_params.get("model"), scope, request.query_params.get("dimension")
+        )
+        series: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        for r in rows:
+            key = (r["model"], r["instrument"], r["dimension"], r["scope"])
+            entry = series.setdefault(
+                key,
+                {
+                    "model": r["model"],
+                    "instrument": r["instrument"],
+                    "dimension": r["dimension"],
+                    "scope": r["scope"],
+                    "points": [],
+                },
+            )
+            point: dict[str, Any] = {
+                "period": r["period"],
+                "period_start": r["period_start"].isoformat(),
+                "period_end": r["period_end"].isoformat(),
+                "model_version": r["model_version"],
+                "suppressed": not r["publishable"],
+            }
+            if r["publishable"]:
+                point.update(
+                    index=r["index"],
+                    respondents=r["respondents"],
+                    standard_error=r["standard_error"],
+                    favourable_pct=r["favourable_pct"],
+                    **dict(r["details"]),
+                )
+            else:
+                # The reason, never the size: "2 respondents" would itself reveal a small group.
+                point.update(
+                    reason=r["suppression_reason"],
+                    note=f"fewer than {tenant.config.min_group_size} respondents, or could be derived by"
+                    " subtraction from other published groups",
+                )
+            entry["points"].append(point)
+        return JSONResponse(
+            {
+                "tenant": tenant_id,
+                "unit": unit,
+                "unit_name": tenant.org.units[unit].name,
+                "min_group_size": tenant.config.min_group_size,
+                "series": list(series.values()),
+            }
+        )
+
+    route = "/v1/tenants/{tenant}/units/{unit}/scores"
+    return [Route(route, measured(route, unit_scores), methods=["GET"])]

@@ -1,0 +1,217 @@
+"""Scoring's use case, pure: from stored and incoming contributions to aggregate deltas, and from a
+slice's aggregates to the score rows that changed. The adapter runs these inside one transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, localcontext
+from typing import Literal
+
+from tempen_scoring.domain.anonymity import visibility
+from tempen_scoring.domain.index import Contribution, GroupAggregate, score_group
+from tempen_scoring.domain.periods import Period
+from tempen_shared.tenancy.loader import Tenant
+from tempen_shared.tenancy.org import OrgTree
+
+Scope = Literal["unit", "subtree"]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    tenant: str
+    unit: str
+    instrument: str
+    model: str
+    period: str
+
+    @property
+    def slice(self) -> SliceKey:
+        return SliceKey(self.tenant, self.instrument, self.model, self.period)
+
+
+@dataclass(frozen=True, slots=True)
+class SliceKey:
+    """Everything scored together: one tenant's instrument, model and period across all its units."""
+
+    tenant: str
+    instrument: str
+    model: str
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingContribution:
+    tenant: str
+    submission_id: str
+    revision: int
+    group: GroupKey
+    period: Period
+    contribution: Contribution
+    respondent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContribution:
+    revision: int
+    group: GroupKey
+    contribution: Contribution
+
+
+# Sums of squares of 1e-9-rounded scores over a million answers need ~30 significant digits; the
+# default context keeps 28 and would round, making add-then-remove drift.
+EXACT = Context(prec=80)
+
+
+def exact(value: float) -> Decimal:
+    """Respondent-level scores are stored rounded to 1e-9 so adding and later removing one is exact."""
+    return Decimal(repr(round(value, 9)))
+
+
+@dataclass
+class AggregateDelta:
+    counts: dict[tuple[GroupKey, str, int], int] = field(default_factory=lambda: defaultdict(int))
+    moments: dict[tuple[GroupKey, str], tuple[int, Decimal, Decimal]] = field(default_factory=dict)
+    respondents: dict[GroupKey, int] = field(default_factory=lambda: defaultdict(int))
+    periods: dict[GroupKey, Period] = field(default_factory=dict)
+
+    def add(self, group: GroupKey, c: Contribution, sign: int) -> None:
+        with localcontext(EXACT):
+            self._add(group, c, sign)
+
+    def _add(self, group: GroupKey, c: Contribution, sign: int) -> None:
+        self.respondents[group] += sign
+        for item, value in c.item_values.items():
+            self.counts[(group, item, value)] += sign
+        for dimension, score in c.dimension_scores.items():
+            n, s, ss = self.moments.get((group, dimension), (0, Decimal(0), Decimal(0)))
+            x = exact(score)
+            self.moments[(group, dimension)] = (n + sign, s + sign * x, ss + sign * x * x)
+
+    @property
+    def touched_slices(self) -> set[SliceKey]:
+        return {g.slice for g in self.respondents}
+
+
+def plan_changes(
+    incoming: Sequence[IncomingContribution],
+    stored: Mapping[tuple[str, str, str], StoredContribution],
+) -> tuple[AggregateDelta, list[IncomingContribution], int]:
+    """Which incoming contributions change anything, and the aggregate delta they make.
+
+    A revision not newer than the stored one is a redelivery or arrives out of order: ignored. A
+    newer one replaces the stored contribution (remove old, add new). Returns (delta, the winning
+    contributions to store, number ignored).
+    """
+    delta = AggregateDelta()
+    current: dict[tuple[str, str, str], StoredContribution] = dict(stored)
+    winners: dict[tuple[str, str, str], IncomingContribution] = {}
+    ignored = 0
+    for item in incoming:
+        key = (item.tenant, item.submission_id, item.group.model)
+        previous = current.get(key)
+        if previous is not None and previous.revision >= item.revision:
+            ignored += 1
+            continue
+        if previous is not None:
+            delta.add(previous.group, previous.contribution, -1)
+        delta.add(item.group, item.contribution, +1)
+        delta.periods[item.group] = item.period
+        current[key] = StoredContribution(item.revision, item.group, item.contribution)
+        winners[key] = item
+    return delta, list(winners.values()), ignored
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    unit: str
+    scope: Scope
+    dimension: str
+    respondents: int
+    publishable: bool
+    suppression_reason: str | None
+    index: float | None
+    standard_error: float | None
+    favourable_pct: float | None
+    details: Mapping[str, object]
+
+    def same_as(self, other: ScoreRow | None) -> bool:
+        return other is not None and (
+            self.respondents,
+            self.publishable,
+            self.index,
+            self.standard_error,
+            self.favourable_pct,
+        ) == (other.respondents, other.publishable, other.index, other.standard_error, other.favourable_pct)
+
+
+def rescore_slice(
+    tenant: Tenant, key: SliceKey, groups: Mapping[str, GroupAggregate]
+) -> tuple[list[ScoreRow], dict[str, float]]:
+    """Every unit's and subtree's scores in one slice, with the anonymity rule applied.
+
+    Returns the rows and the tenant's own index per dimension (the root subtree, used by the
+    "below the tenant's own index" rule), which is only given when publishable.
+    """
+    instrument = tenant.instruments[key.instrument]
+    model = tenant.models[key.model]
+    tree = tenant.org
+    direct = {unit: groups[unit].respondents if unit in groups else 0 for unit in tree.units}
+    seen = visibility(tree, direct, tenant.config.min_group_size)
+    subtree_aggs: dict[str, GroupAggregate] = {}
+    for unit in _post_order(tree):
+        agg = groups.get(unit, GroupAggregate.empty())
+        for child in tree.children[unit]:
+            agg = agg.merge(subtree_aggs[child])
+        subtree_aggs[unit] = agg
+    rows: list[ScoreRow] = []
+    tenant_index: dict[str, float] = {}
+    for unit in tree.units:
+        scopes: tuple[tuple[Scope, GroupAggregate | None], ...] = (
+            ("unit", groups.get(unit)),
+            ("subtree", subtree_aggs[unit]),
+        )
+        for scope, aggregate in scopes:
+            if aggregate is None or aggregate.respondents == 0:
+                continue
+            verdict = seen[(unit, scope)]
+            results = score_group(instrument, model, aggregate)
+            for dimension, result in results.items():
+                publishable = verdict.publishable
+                rows.append(
+                    ScoreRow(
+                        unit=unit,
+                        scope=scope,
+                        dimension=dimension,
+                        respondents=aggregate.respondents,
+                        publishable=publishable,
+                        suppression_reason=verdict.reason,
+                        index=result.index if publishable else None,
+                        standard_error=result.standard_error if publishable else None,
+                        favourable_pct=result.favourable_pct if publishable else None,
+                        details={
+                            "question_indices": dict(result.question_indices),
+                            "distribution": {str(k): v for k, v in result.distribution.items()},
+                            "dimension_respondents": result.respondents,
+                        }
+                        if publishable
+                        else {},
+                    )
+                )
+                if publishable and unit == tree.root and scope == "subtree":
+                    tenant_index[dimension] = result.index
+    return rows, tenant_index
+
+
+def _post_order(tree: OrgTree) -> list[str]:
+    order: list[str] = []
+    stack: list[tuple[str, bool]] = [(tree.root, False)]
+    while stack:
+        unit, expanded = stack.pop()
+        if expanded:
+            order.append(unit)
+            continue
+        stack.append((unit, True))
+        stack.extend((child, False) for child in tree.children[unit])
+    return order
