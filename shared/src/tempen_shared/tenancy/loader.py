@@ -1,20 +1,30 @@
-"""Reads the configuration directory: tenants/*.yaml, models/*.yaml, instruments/*.yaml and org files."""
+"""Reads the configuration directory: tenants/*.yaml, models/*.yaml, instruments/*.yaml and org files.
+
+Every problem is collected, with its file and line, before anything is refused, so one run of
+`tempen config check` shows an HR admin everything to fix.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
+import difflib
+import re
+import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from tempen_shared.tenancy.models import Instrument, LeadershipModel, TenantConfig
-from tempen_shared.tenancy.org import Manager, OrgTree, OrgTreeError, OrgUnit
+from tempen_shared.tenancy.org import OrgTree, OrgUnit
+from tempen_shared.tenancy.org_import import OrgFileError, read_org, read_org_rows
 
 M = TypeVar("M", bound=BaseModel)
+
+_SECRET_LOOKING = re.compile(r"secret|passw|token|api_?key|credential", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,198 +68,398 @@ class Catalog:
     instruments: dict[str, Instrument] = field(default_factory=dict)
 
 
-def _line_of(text: str, path: tuple[int | str, ...]) -> int | None:
-    """Best-effort line of a key path in a YAML document, for messages an HR admin can act on."""
+@dataclass(frozen=True, slots=True)
+class _YamlFile:
+    path: Path
+    text: str
+    root: yaml.Node | None
+
+    def line(self, path: Sequence[int | str]) -> int | None:
+        """Best-effort line of a key path, for messages an HR admin can act on."""
+        node = self.root
+        if node is None:
+            return None
+        line: int = node.start_mark.line + 1
+        for step in path:
+            if isinstance(node, yaml.MappingNode):
+                pair = next(((k, v) for k, v in node.value if k.value == step), None)
+                if pair is None:
+                    return line
+                key, node = pair
+                line = key.start_mark.line + 1
+                if not isinstance(node, yaml.MappingNode):
+                    line = node.start_mark.line + 1
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+                node = node.value[step]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def _read_yaml(path: Path, problems: list[ConfigProblem]) -> tuple[_YamlFile, Any] | None:
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.append(ConfigProblem(str(path), None, "", "not UTF-8 text", "save the file as UTF-8"))
         return None
-    line = node.start_mark.line + 1 if node else None
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == step), None)
-            if match is None:
-                key = next((k for k, _ in node.value if k.value == step), None)
-                return key.start_mark.line + 1 if key else line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            return line
-        line = node.start_mark.line + 1
-    return line
-
-
-def _load_yaml_model(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | None:
-    text = path.read_text(encoding="utf-8")
     try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(ConfigProblem(str(path), mark.line + 1 if mark else None, "", f"not valid YAML: {exc}"))
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.append(
+            ConfigProblem(
+                str(path),
+                mark.line + 1 if mark else None,
+                "",
+                f"not valid YAML: {problem}",
+                "check the indentation and that every 'key: value' has a space after the colon",
+            )
+        )
         return None
+    document = _YamlFile(path, text, root)
+    problems.extend(_repeated_keys(document))
+    return document, data
+
+
+def _repeated_keys(document: _YamlFile) -> list[ConfigProblem]:
+    # PyYAML keeps the last of two equal keys without a word, so a pasted block silently overrides one above.
+    found: list[ConfigProblem] = []
+    stack: list[tuple[yaml.Node, str]] = [(document.root, "")] if document.root else []
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                name = str(key.value)
+                location = f"{where}.{name}" if where else name
+                if name in seen:
+                    found.append(
+                        ConfigProblem(
+                            str(document.path),
+                            key.start_mark.line + 1,
+                            location,
+                            f"key {name!r} appears twice; only the last value would count",
+                            "remove one of them",
+                        )
+                    )
+                seen.add(name)
+                stack.append((value, location))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{where}.{index}") for index, item in enumerate(node.value))
+    return found
+
+
+def _validate(document: _YamlFile, data: Any, model: type[M], problems: list[ConfigProblem]) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            problems.append(
-                ConfigProblem(
-                    str(path), _line_of(text, loc), ".".join(str(p) for p in loc) or "(document)", error["msg"]
-                )
-            )
+        problems.extend(_problem(document, model, error) for error in exc.errors(include_input=False))
         return None
 
 
+def _load_yaml_model(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | None:
+    read = _read_yaml(path, problems)
+    return None if read is None else _validate(*read, model, problems)
+
+
+def _problem(document: _YamlFile, model: type[BaseModel], error: ErrorDetails) -> ConfigProblem:
+    loc = tuple(error["loc"])
+    location = ".".join(str(p) for p in loc) or "(document)"
+    key = str(loc[-1]) if loc else ""
+    message, hint = error["msg"], ""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        message = f"unknown key {key!r}"
+        known = _known_keys(model, loc[:-1])
+        guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        if guess:
+            hint = f"did you mean {guess[0]!r}?"
+        elif _SECRET_LOOKING.search(key):
+            hint = "secrets never go in config files; refer to one with {env: NAME} where a secret is expected"
+        else:
+            hint = f"known keys here: {', '.join(known)}"
+    elif kind == "missing":
+        hint = f"add '{key}:' to the file"
+    elif kind == "inline_secret":
+        if key == "webhook_url":
+            hint = "use the plain https URL and set webhook_secret: {env: NAME}; replace the exposed credentials"
+        else:
+            hint = (
+                f"write '{key}: {{env: TEMPEN_{document.path.stem.upper().replace('-', '_')}_{key.upper()}}}' "
+                "and set that variable where tempen runs; replace the secret, since it has been written down"
+            )
+    elif key == "min_group_size" and kind in {"greater_than_equal", "int_parsing", "int_type"}:
+        hint = (
+            "3 is the lowest allowed, since smaller groups can identify who answered; "
+            "5 is the usual Swedish default; a smaller group's answers are shown only within a larger group above it"
+        )
+    elif "email" in message:
+        hint = "write the address as name@domain, e.g. hr@kommun.se"
+    elif kind == "string_pattern_mismatch":
+        hint = "ids use plain letters a-z, digits and '-' (no spaces, no å, ä, ö)"
+    elif kind == "model_type" and not loc:
+        hint = "the file must be a mapping of keys to values"
+    return ConfigProblem(str(document.path), document.line(loc), location, message, hint)
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys allowed at `loc` inside `model`, for "did you mean" hints."""
+    current: type[BaseModel] | None = model
+    for step in loc:
+        if current is None:
+            return []
+        if isinstance(step, str):
+            info = current.model_fields.get(step)
+            current = _model_in(info.annotation) if info else None
+    return sorted(current.model_fields) if current else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in {Union, types.UnionType, tuple, list}:
+        for argument in get_args(annotation):
+            found = _model_in(argument)
+            if found is not None:
+                return found
+    return None
+
+
 def read_org_file(path: Path) -> list[OrgUnit]:
-    """Units from a CSV (unit_id,name,parent_id,manager_name,manager_email,headcount) or JSON list."""
-    rows: list[dict[str, str]]
-    if path.suffix.lower() == ".json":
-        rows = [{k: "" if v is None else str(v) for k, v in row.items()} for row in json.loads(path.read_text())]
-    else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    return [_org_unit(row) for row in rows]
+    """Units from a CSV (unit_id,name,parent_id,manager_name,manager_email,headcount) or JSON list.
+
+    Checked row by row (see `tempen_shared.tenancy.org_import`); raises OrgFileError, a ValueError.
+    """
+    return [unit for _, unit in read_org_rows(path)]
 
 
-def _org_unit(row: dict[str, str]) -> OrgUnit:
-    email = (row.get("manager_email") or "").strip()
-    name = (row.get("manager_name") or "").strip()
-    headcount = (row.get("headcount") or "").strip()
-    return OrgUnit(
-        id=row["unit_id"].strip(),
-        name=(row.get("name") or "").strip(),
-        parent=(row.get("parent_id") or "").strip() or None,
-        manager=Manager(name=name, email=email) if email else None,
-        headcount=int(headcount) if headcount else None,
-    )
+def _stray_files(directory: Path) -> list[ConfigProblem]:
+    return [
+        ConfigProblem(
+            str(path), None, "", "this file is not read", f"only *.yaml is read: rename it to {path.stem}.yaml"
+        )
+        for path in sorted(directory.glob("*.yml"))
+    ]
+
+
+def load_tenant_config(config_dir: Path, tenant_id: str) -> TenantConfig:
+    """Read and validate one tenant file, `tenants/<tenant_id>.yaml`, without what it refers to.
+
+    Raises:
+        ConfigError: the file is missing or invalid.
+    """
+    path = config_dir / "tenants" / f"{tenant_id}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (config_dir / "tenants").glob("*.yaml"))
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(path), None, "", f"no tenant {tenant_id!r}", f"known tenants: {', '.join(known) or 'none'}"
+                )
+            ]
+        )
+    problems: list[ConfigProblem] = []
+    config = _load_yaml_model(path, TenantConfig, problems)
+    if config is None or problems:
+        raise ConfigError(problems)
+    return config
 
 
 def load_catalog(config_dir: Path) -> Catalog:
     """Load and cross-check the whole configuration directory; raise ConfigError listing every problem."""
     problems: list[ConfigProblem] = []
+    for sub in ("models", "instruments", "tenants"):
+        problems.extend(_stray_files(config_dir / sub))
     models: dict[str, LeadershipModel] = {}
     instruments: dict[str, Instrument] = {}
-    instrument_files: dict[str, Path] = {}
+    instrument_files: dict[str, _YamlFile] = {}
     for path in sorted((config_dir / "models").glob("*.yaml")):
         if (model := _load_yaml_model(path, LeadershipModel, problems)) is not None:
             models[model.id] = model
     for path in sorted((config_dir / "instruments").glob("*.yaml")):
-        if (instrument := _load_yaml_model(path, Instrument, problems)) is not None:
+        read = _read_yaml(path, problems)
+        if read is not None and (instrument := _validate(*read, Instrument, problems)) is not None:
             instruments[instrument.id] = instrument
-            instrument_files[instrument.id] = path
+            instrument_files[instrument.id] = read[0]
     for instrument_id, instrument in instruments.items():
-        path = instrument_files[instrument_id]
-        text = path.read_text(encoding="utf-8")
-        for index, model_id in enumerate(instrument.models):
-            if model_id not in models:
-                problems.append(
-                    ConfigProblem(
-                        str(path),
-                        _line_of(text, ("models", index)),
-                        f"models.{index}",
-                        f"unknown model {model_id!r}",
-                        f"known models: {', '.join(sorted(models)) or 'none'}",
-                    )
-                )
-        for index, item in enumerate(instrument.items):
-            model_id = instrument.model_of(item)
-            model = models.get(model_id)
-            if model is None:
-                if model_id not in instrument.models:
-                    problems.append(
-                        ConfigProblem(
-                            str(path),
-                            _line_of(text, ("items", index, "model")),
-                            f"items.{index}.model",
-                            f"item {item.id!r} names model {model_id!r}, which the instrument does not list",
-                            "add it to the instrument's models",
-                        )
-                    )
-                continue
-            dimension_ids = {d.id for d in model.dimensions}
-            if item.dimension not in dimension_ids:
-                problems.append(
-                    ConfigProblem(
-                        str(path),
-                        _line_of(text, ("items", index, "dimension")),
-                        f"items.{index}.dimension",
-                        f"item {item.id!r} maps to unknown dimension {item.dimension!r} of {model_id}",
-                        f"dimensions of {model_id}: {', '.join(sorted(dimension_ids))}",
-                    )
-                )
-        for model_id in instrument.models:
-            model = models.get(model_id)
-            if model is None:
-                continue
-            empty = sorted({d.id for d in model.dimensions} - {i.dimension for i in instrument.items_of(model_id)})
-            if empty:
-                problems.append(
-                    ConfigProblem(
-                        str(path),
-                        _line_of(text, ("items",)),
-                        "items",
-                        f"dimensions of {model_id} with no item: {', '.join(empty)}",
-                        "map at least one item to each dimension",
-                    )
-                )
+        problems.extend(_instrument_problems(instrument, instrument_files[instrument_id], models))
     tenants: dict[str, Tenant] = {}
     for path in sorted((config_dir / "tenants").glob("*.yaml")):
-        config = _load_yaml_model(path, TenantConfig, problems)
-        if config is None:
+        read = _read_yaml(path, problems)
+        if read is None:
             continue
-        text = path.read_text(encoding="utf-8")
-        if config.id != path.stem:
+        document, data = read
+        found = len(problems)
+        config = _validate(document, data, TenantConfig, problems)
+        invalid = {p.location for p in problems[found:]}
+        references = _references(config, data, invalid)
+        org = _check_references(references, document, config_dir, instruments, problems)
+        if config is not None and org is not None and len(problems) == found:
+            chosen = {i: instruments[i] for i in config.instruments}
+            tenants[config.id] = Tenant(
+                config=config,
+                instruments=chosen,
+                models={m: models[m] for i in chosen.values() for m in i.models if m in models},
+                org=org,
+            )
+    if problems:
+        raise ConfigError(_in_file_order(problems))
+    return Catalog(tenants=tenants, models=models, instruments=instruments)
+
+
+def _in_file_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Files in the order they were read, each file's problems by line."""
+    first_seen: dict[str, int] = {}
+    for problem in problems:
+        first_seen.setdefault(problem.file, len(first_seen))
+    return sorted(problems, key=lambda p: (first_seen[p.file], p.line or 0))
+
+
+def _instrument_problems(
+    instrument: Instrument, document: _YamlFile, models: dict[str, LeadershipModel]
+) -> list[ConfigProblem]:
+    path = str(document.path)
+    problems: list[ConfigProblem] = []
+    for index, model_id in enumerate(instrument.models):
+        if model_id not in models:
             problems.append(
                 ConfigProblem(
-                    str(path),
-                    _line_of(text, ("id",)),
-                    "id",
-                    f"tenant id {config.id!r} differs from the file name",
-                    f"rename the file to {config.id}.yaml",
+                    path,
+                    document.line(("models", index)),
+                    f"models.{index}",
+                    f"unknown model {model_id!r}",
+                    f"known models: {', '.join(sorted(models)) or 'none'}",
                 )
             )
-        missing = [i for i in config.instruments if i not in instruments]
-        for index, instrument_id in enumerate(config.instruments):
-            if instrument_id in missing:
+    for index, item in enumerate(instrument.items):
+        model_id = instrument.model_of(item)
+        model = models.get(model_id)
+        if model is None:
+            if model_id not in instrument.models:
                 problems.append(
                     ConfigProblem(
-                        str(path),
-                        _line_of(text, ("instruments", index)),
-                        f"instruments.{index}",
-                        f"unknown instrument {instrument_id!r}",
-                        f"known: {', '.join(sorted(instruments))}",
+                        path,
+                        document.line(("items", index, "model")),
+                        f"items.{index}.model",
+                        f"item {item.id!r} names model {model_id!r}, which the instrument does not list",
+                        "add it to the instrument's models",
                     )
                 )
-        org_path = (config_dir / config.org_file).resolve()
-        try:
-            org = OrgTree.build(read_org_file(org_path))
-        except FileNotFoundError:
+            continue
+        dimension_ids = {d.id for d in model.dimensions}
+        if item.dimension not in dimension_ids:
             problems.append(
                 ConfigProblem(
-                    str(path),
-                    _line_of(text, ("org_file",)),
-                    "org_file",
-                    f"org file {config.org_file} not found",
-                    "paths are relative to the config directory",
+                    path,
+                    document.line(("items", index, "dimension")),
+                    f"items.{index}.dimension",
+                    f"item {item.id!r} maps to unknown dimension {item.dimension!r} of {model_id}",
+                    f"dimensions of {model_id}: {', '.join(sorted(dimension_ids))}",
                 )
             )
+    for model_id in instrument.models:
+        model = models.get(model_id)
+        if model is None:
             continue
-        except OrgTreeError as exc:
-            problems.extend(ConfigProblem(str(org_path), None, unit, reason) for unit, reason in exc.problems)
-            continue
-        except (KeyError, ValueError) as exc:
-            problems.append(ConfigProblem(str(org_path), None, "", f"cannot read org file: {exc}"))
-            continue
-        if missing:
-            continue
-        chosen = {i: instruments[i] for i in config.instruments}
-        tenants[config.id] = Tenant(
-            config=config,
-            instruments=chosen,
-            models={m: models[m] for i in chosen.values() for m in i.models if m in models},
-            org=org,
+        empty = sorted({d.id for d in model.dimensions} - {i.dimension for i in instrument.items_of(model_id)})
+        if empty:
+            problems.append(
+                ConfigProblem(
+                    path,
+                    document.line(("items",)),
+                    "items",
+                    f"dimensions of {model_id} with no item: {', '.join(empty)}",
+                    "map at least one item to each dimension",
+                )
+            )
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class _References:
+    """What a tenant file refers to. Taken from the raw document when it fails the schema, so an unknown
+    instrument or a broken org file is still reported in the same run."""
+
+    tenant_id: str | None
+    instruments: tuple[tuple[int, str], ...]  # (position in the file's list, instrument id)
+    org_file: str | None
+
+
+def _references(config: TenantConfig | None, data: object, invalid: set[str]) -> _References:
+    """`invalid` holds the locations the schema refused; values there are not followed."""
+    if config is not None:
+        return _References(config.id, tuple(enumerate(config.instruments)), config.org_file)
+    if not isinstance(data, dict):
+        return _References(None, (), None)
+    tenant_id = data.get("id") if isinstance(data.get("id"), str) and "id" not in invalid else None
+    listed = data.get("instruments")
+    instruments = (
+        tuple((n, i) for n, i in enumerate(listed) if isinstance(i, str) and f"instruments.{n}" not in invalid)
+        if isinstance(listed, list)
+        else ()
+    )
+    org_file = data.get("org_file", f"org/{tenant_id}.csv" if tenant_id else None)
+    # An org_file the schema refused (absolute, or outside the config directory) is never opened.
+    readable = isinstance(org_file, str) and "org_file" not in invalid
+    return _References(tenant_id, instruments, org_file if readable else None)
+
+
+def _check_references(
+    references: _References,
+    document: _YamlFile,
+    config_dir: Path,
+    instruments: dict[str, Instrument],
+    problems: list[ConfigProblem],
+) -> OrgTree | None:
+    path = str(document.path)
+    if references.tenant_id is not None and references.tenant_id != document.path.stem:
+        problems.append(
+            ConfigProblem(
+                path,
+                document.line(("id",)),
+                "id",
+                f"tenant id {references.tenant_id!r} differs from the file name",
+                f"rename the file to {references.tenant_id}.yaml",
+            )
         )
-    if problems:
-        raise ConfigError(problems)
-    return Catalog(tenants=tenants, models=models, instruments=instruments)
+    for index, instrument_id in references.instruments:
+        if instrument_id not in instruments:
+            guess = difflib.get_close_matches(instrument_id, list(instruments), n=1, cutoff=0.6)
+            problems.append(
+                ConfigProblem(
+                    path,
+                    document.line(("instruments", index)),
+                    f"instruments.{index}",
+                    f"unknown instrument {instrument_id!r}",
+                    f"did you mean {guess[0]!r}?"
+                    if guess
+                    else f"known instruments: {', '.join(sorted(instruments)) or 'none'}",
+                )
+            )
+    if references.org_file is None:
+        return None
+    return _org(references.org_file, document, config_dir, problems)
+
+
+def _org(org_file: str, document: _YamlFile, config_dir: Path, problems: list[ConfigProblem]) -> OrgTree | None:
+    org_path = config_dir / org_file
+    try:
+        return read_org(org_path)
+    except FileNotFoundError:
+        problems.append(
+            ConfigProblem(
+                str(document.path),
+                document.line(("org_file",)),
+                "org_file",
+                f"org file {org_file} not found",
+                "paths are relative to the config directory",
+            )
+        )
+    except OrgFileError as exc:
+        problems.extend(ConfigProblem(str(org_path), p.line, p.location, p.reason, p.hint) for p in exc.problems)
+    except OSError as exc:
+        problems.append(ConfigProblem(str(org_path), None, "", f"cannot read the org file: {exc.strerror}"))
+    return None

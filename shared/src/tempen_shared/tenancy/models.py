@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Slug = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Cadence = Literal["annual", "quarterly", "monthly", "weekly"]
@@ -109,26 +112,45 @@ class Instrument(_Frozen):
 
 
 class AlertPolicy(_Frozen):
-    """When a unit's dimension counts as challenged, when that is sustained, and how alerts escalate."""
+    """When a unit's dimension counts as challenged, when that is sustained, and how alerts escalate.
 
-    threshold: float = Field(default=65.0, ge=0, le=100)
-    below_tenant_by: float = Field(default=10.0, ge=0, le=100)
-    sustained_periods: int = Field(default=2, ge=1, le=12)
-    resolve_periods: int = Field(default=1, ge=1, le=12)
-    resolve_margin: float = Field(default=5.0, ge=0, le=50)
-    escalate_after_periods: int = Field(default=2, ge=1, le=12)
-    escalate_min_improvement: float = Field(default=5.0, ge=0, le=100)
-    escalate_unacknowledged_days: int = Field(default=14, ge=1, le=365)
+    Indices are on SKR's 0-100 scale; a "period" is one measurement of the instrument (its cadence).
+    """
+
+    threshold: float = Field(default=65.0, ge=0, le=100)  # below this a dimension index is challenged (red band)
+    below_tenant_by: float = Field(default=10.0, ge=0, le=100)  # ...or this many points below the whole tenant
+    sustained_periods: int = Field(default=2, ge=1, le=12)  # consecutive challenged periods before an alert
+    resolve_periods: int = Field(default=1, ge=1, le=12)  # consecutive recovered periods before it resolves
+    resolve_margin: float = Field(default=5.0, ge=0, le=50)  # recovered means this far above the line (no flapping)
+    escalate_after_periods: int = Field(default=2, ge=1, le=12)  # open this long without improving: one level up
+    escalate_min_improvement: float = Field(default=5.0, ge=0, le=100)  # points that count as improving
+    escalate_unacknowledged_days: int = Field(default=14, ge=1, le=365)  # nobody acknowledged: one level up
     noise_z: float = Field(default=1.0, ge=0, le=5)  # the index must be below the line by this many standard errors
-    inform_unit_manager: bool = True
+    inform_unit_manager: bool = True  # the unit's own manager gets a copy of what goes to the next level
     period_grace_hours: int = Field(default=0, ge=0, le=24 * 31)  # late answers counted before a period is judged
 
 
-class SecretRef(_Frozen):
-    """A secret is never written in config: only where to read it from."""
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 
-    env: str | None = None
+
+class SecretRef(_Frozen):
+    """Where a secret is read from: an environment variable or a file (a mounted secret). Never the secret itself.
+
+    A plain value where a SecretRef belongs is refused with the error type `inline_secret`, and the
+    message never repeats the value.
+    """
+
+    env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
     file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_inline(cls, data: object) -> object:
+        if data is not None and not isinstance(data, dict | SecretRef):
+            raise PydanticCustomError(
+                "inline_secret", "a secret is written inline; config holds only where to read it (env: or file:)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> SecretRef:
@@ -140,15 +162,38 @@ class SecretRef(_Frozen):
 class Notifications(_Frozen):
     language: Literal["sv", "en"] = "sv"
     from_address: EmailStr = "tempen@localhost"
-    webhook_url: str | None = None
+    webhook_url: str | None = None  # alert transitions are also POSTed here as JSON, signed with webhook_secret
     webhook_secret: SecretRef | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _plain_https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.username or url.password:
+            raise PydanticCustomError(
+                "inline_secret", "the webhook URL carries credentials; put them in webhook_secret instead"
+            )
+        local = url.hostname in {"localhost", "127.0.0.1", "::1"}
+        if url.scheme != "https" and not (url.scheme == "http" and local):
+            raise ValueError("the webhook URL must start with https:// (plain http only to localhost)")
+        if not url.hostname:
+            raise ValueError("the webhook URL has no host")
+        return value
+
+
+TenantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 
 class TenantConfig(_Frozen):
-    """One municipality (or other organisation) served by this deployment."""
+    """One municipality (or other organisation) served by this deployment.
 
-    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
-    name: str
+    `org_file` defaults to `org/<id>.csv`, relative to the configuration directory.
+    """
+
+    id: TenantId
+    name: str = Field(min_length=1)
     timezone: str = "Europe/Stockholm"
     min_group_size: int = Field(default=5, ge=3, le=100)
     hr_email: EmailStr
@@ -158,6 +203,13 @@ class TenantConfig(_Frozen):
     notifications: Notifications = Notifications()
     pseudonym_key: SecretRef | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_org_file(cls, data: object) -> object:
+        if isinstance(data, dict) and "org_file" not in data and isinstance(data.get("id"), str):
+            return {**data, "org_file": f"org/{data['id']}.csv"}
+        return data
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -165,6 +217,24 @@ class TenantConfig(_Frozen):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Stockholm") from None
+        return value
+
+    @field_validator("instruments")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({i for i in value if value.count(i) > 1})
+        if repeated:
+            raise ValueError(f"instruments listed twice: {', '.join(repeated)}")
+        return value
+
+    @field_validator("org_file")
+    @classmethod
+    def _inside_config(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts or "\\" in value:
+            raise ValueError("org_file must be a path inside the config directory, written with / (e.g. org/hjo.csv)")
+        if path.suffix.lower() not in {".csv", ".json"}:
+            raise ValueError("org_file must end in .csv or .json")
         return value
 
     @property

@@ -6,6 +6,7 @@ import bisect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +29,14 @@ class OrgUnit:
     headcount: int | None = None  # people placed directly in this unit, not counting the units below it
 
 
+TreeProblemKind = Literal["duplicate", "root", "unknown-parent", "cycle"]
+
+
 @dataclass(frozen=True, slots=True)
 class TreeProblem:
     """Why a list of units is not one tree. `index` is the offending unit's position in the input."""
 
+    kind: TreeProblemKind
     index: int | None  # None: the list as a whole (no root at all)
     unit_id: str
     reason: str
@@ -55,26 +60,29 @@ def tree_problems(units: Sequence[OrgUnit]) -> list[TreeProblem]:
     first_index: dict[str, int] = {}
     for index, unit in enumerate(units):
         if unit.id in first_index:
-            problems.append(TreeProblem(index, unit.id, "duplicate unit id", duplicate_of=first_index[unit.id]))
+            problems.append(
+                TreeProblem("duplicate", index, unit.id, "duplicate unit id", duplicate_of=first_index[unit.id])
+            )
         else:
             first_index[unit.id] = index
     parent_of = {unit.id: unit.parent for unit in units}
     roots = [index for index, unit in enumerate(units) if unit.parent is None]
     if not roots:
-        problems.append(TreeProblem(None, "", "no root unit: exactly one unit must have an empty parent"))
+        problems.append(TreeProblem("root", None, "", "no root unit: exactly one unit must have an empty parent"))
     elif len(roots) > 1:
-        names = ", ".join(units[i].id for i in roots)
         problems.extend(
-            TreeProblem(i, units[i].id, f"more than one root unit ({names}); only the top unit may have no parent")
+            TreeProblem(
+                "root", i, units[i].id, f"one of {len(roots)} units without a parent; only the top unit has none"
+            )
             for i in roots
         )
     for index, unit in enumerate(units):
         if unit.parent is not None and unit.parent not in parent_of:
-            problems.append(TreeProblem(index, unit.id, f"unknown parent {unit.parent!r}"))
+            problems.append(TreeProblem("unknown-parent", index, unit.id, f"unknown parent {unit.parent!r}"))
     cycles = _cycles(parent_of)
     for index, unit in enumerate(units):
         if unit.id in cycles and first_index.get(unit.id) == index:
-            problems.append(TreeProblem(index, unit.id, f"is part of a cycle: {cycles[unit.id]}"))
+            problems.append(TreeProblem("cycle", index, unit.id, f"is part of a cycle: {cycles[unit.id]}"))
     return sorted(problems, key=lambda p: -1 if p.index is None else p.index)
 
 

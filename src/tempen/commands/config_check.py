@@ -1,0 +1,82 @@
+"""`tempen config check [DIR]`: validate the configuration directory and list every problem with its line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from tempen_shared.tenancy.loader import Catalog, ConfigError, ConfigProblem, load_catalog
+
+CONFIG_DIR_ENV = "TEMPEN_CONFIG_DIR"
+
+
+def default_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """`$TEMPEN_CONFIG_DIR`, or `./config` when it is unset or empty."""
+    value = (os.environ if environ is None else environ).get(CONFIG_DIR_ENV)
+    return Path(value or "config")
+
+
+def check(config_dir: Path) -> list[ConfigProblem]:
+    """Every problem in the configuration directory; empty when it can be deployed."""
+    return _load(config_dir)[1]
+
+
+def summary(catalog: Catalog) -> str:
+    units = sum(len(tenant.org.units) for tenant in catalog.tenants.values())
+    return (
+        f"OK: {len(catalog.tenants)} tenants, {len(catalog.instruments)} instruments, "
+        f"{len(catalog.models)} models, {units} units"
+    )
+
+
+def _load(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem]]:
+    if not config_dir.is_dir():
+        return None, [
+            ConfigProblem(
+                str(config_dir), None, "", "configuration directory not found", f"pass DIR or set {CONFIG_DIR_ENV}"
+            )
+        ]
+    try:
+        catalog = load_catalog(config_dir)
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    if not catalog.tenants:
+        return catalog, [
+            ConfigProblem(str(config_dir / "tenants"), None, "", "no tenants", "add a file tenants/<id>.yaml")
+        ]
+    return catalog, []
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `config check [DIR]`; the parsed arguments carry `handler(args) -> exit code`."""
+    config = subparsers.add_parser("config", help="work with the configuration directory")
+    actions = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    parser = actions.add_parser(
+        "check",
+        help="validate tenants, models, instruments and org files",
+        description="Validate the configuration directory. Lists every problem as file:line: location: message "
+        "(hint: ...) and exits 1 if there is any.",
+    )
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        metavar="DIR",
+        help=f"the configuration directory (default: ${CONFIG_DIR_ENV}, or ./config)",
+    )
+    parser.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    config_dir: Path = args.dir or default_config_dir()
+    catalog, problems = _load(config_dir)
+    for problem in problems:
+        print(problem)
+    if problems or catalog is None:
+        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {config_dir}", file=sys.stderr)
+        return 1
+    print(summary(catalog))
+    return 0

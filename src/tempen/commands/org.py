@@ -1,0 +1,244 @@
+"""`tempen org import` and `tempen org chain`: org trees from the command line.
+
+An import reads the new file, reports every problem with its line, compares it with the tenant's
+current org and applies the guard rails. Nothing is stored unless all of that passes, so a refused
+import changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
+from tempen_shared.tenancy.loader import ConfigError, ConfigProblem, load_tenant_config
+from tempen_shared.tenancy.models import TenantConfig
+from tempen_shared.tenancy.org import OrgTree, management_chain
+from tempen_shared.tenancy.org_import import (
+    OrgFileError,
+    ProgressCallback,
+    check_guard_rails,
+    diff_org,
+    read_org,
+)
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # the file, the tenant or its current org cannot be read
+EXIT_REFUSED = 3  # the guard rails refused the import
+EXIT_NOT_STORED = 4  # valid and accepted, but there is nowhere to store it yet
+
+
+class OrgVersionStore(Protocol):
+    def __call__(self, *, tenant_id: str, tree: OrgTree, effective_from: date, source: str) -> None:
+        """Store an accepted org version; raise NotImplementedError where there is no storage."""
+        ...
+
+
+class _ReportedError(Exception):
+    """The command has reported why it stops; `exit_code` is what it exits with."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+def store_org_version(*, tenant_id: str, tree: OrgTree, effective_from: date, source: str) -> None:
+    """Store `tree` as the org of `tenant_id` in force from `effective_from`; `source` names the imported file.
+
+    TODO(issue 3): wire this to the database: insert the version (with its units) in one transaction,
+    replacing a version with the same effective date, so routing can use `OrgHistory.at(period end)`.
+
+    Raises:
+        NotImplementedError: always, until storage exists.
+    """
+    raise NotImplementedError(
+        f"storing org versions requires the running system; {tenant_id}'s org of {len(tree.units)} units "
+        f"from {source}, in force from {effective_from.isoformat()}, was checked but not stored "
+        "(use --dry-run to only check)"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `org import` and `org chain`; the parsed arguments carry `handler(args) -> exit code`."""
+    org = subparsers.add_parser("org", help="import and inspect tenants' org trees")
+    actions = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")
+
+    importing = actions.add_parser(
+        "import",
+        help="check a new org file against the current org and import it",
+        description="Read a new org file (CSV or JSON), report every problem with its line, show what changes "
+        "compared with the tenant's current org, and refuse imports that remove more than 40%% of the units or "
+        f"replace the root unit unless --force is given. Exit codes: {EXIT_INVALID} invalid, {EXIT_REFUSED} "
+        f"refused, {EXIT_NOT_STORED} not stored.",
+    )
+    importing.add_argument("tenant", metavar="TENANT", help="the tenant id, e.g. hjo")
+    importing.add_argument("file", metavar="FILE", type=Path, help="the new org file (.csv or .json)")
+    importing.add_argument("--dry-run", action="store_true", help="check and show the changes, store nothing")
+    importing.add_argument("--force", action="store_true", help="import even if a guard rail refuses it")
+    importing.add_argument(
+        "--effective-date",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="the first day the new org is in force (default: today in the tenant's time zone)",
+    )
+    _config_option(importing)
+    importing.set_defaults(handler=run_import)
+
+    chain = actions.add_parser(
+        "chain",
+        help="show who an alert about a unit goes to, level by level",
+        description="List the management chain above a unit in the tenant's current org: level 1 is the next "
+        "management level. Vacant posts and the unit's own manager are skipped.",
+    )
+    chain.add_argument("tenant", metavar="TENANT")
+    chain.add_argument("unit", metavar="UNIT", help="a unit id from the org file")
+    _config_option(chain)
+    chain.set_defaults(handler=run_chain)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="DIR",
+        help=f"the configuration directory (default: ${CONFIG_DIR_ENV}, or ./config)",
+    )
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    tenant_id: str
+    file: Path
+    config_dir: Path
+    dry_run: bool = False
+    force: bool = False
+    effective_from: date | None = None  # None: today in the tenant's time zone
+
+
+def run_import(args: argparse.Namespace) -> int:
+    request = ImportRequest(
+        tenant_id=args.tenant,
+        file=args.file,
+        config_dir=args.config or default_config_dir(),
+        dry_run=args.dry_run,
+        force=args.force,
+        effective_from=args.effective_date,
+    )
+    return import_org(request, store=store_org_version, out=sys.stdout, err=Console(stderr=True))
+
+
+def import_org(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err: Console) -> int:
+    """Check, compare and (unless a dry run) store one org import; returns the exit code."""
+    try:
+        return _import(request, store=store, out=out, err=err)
+    except _ReportedError as stop:
+        print("Nothing was imported.", file=out)
+        return stop.exit_code
+
+
+def _import(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err: Console) -> int:
+    config = _tenant(request.config_dir, request.tenant_id, out)
+    current_path = request.config_dir / config.org_file
+    old = _org(current_path, out) if current_path.exists() else None
+    with _progress_bar(err, f"Reading {request.file.name}") as on_progress:
+        new = _org(request.file, out, on_progress=on_progress)
+    effective_from = request.effective_from or datetime.now(config.zone).date()
+    print(f"Org import for {config.id} ({config.name}) from {request.file}, in force from {effective_from}", file=out)
+    print(f"Compared with {current_path}" if old is not None else "No current org: every unit is new", file=out)
+    print(diff_org(old, new).render(), file=out)
+    print(file=out)
+    refusals = check_guard_rails(old, new, force=False)
+    if refusals and not request.force:
+        for reason in refusals:
+            print(f"Refused: {reason}.", file=out)
+        print("Use --force if the change is intended. Nothing was imported.", file=out)
+        return EXIT_REFUSED
+    for reason in refusals:
+        print(f"Accepted with --force: {reason}.", file=out)
+    if request.dry_run:
+        print("Dry run: nothing was stored.", file=out)
+        return EXIT_OK
+    try:
+        store(tenant_id=config.id, tree=new, effective_from=effective_from, source=str(request.file))
+    except NotImplementedError as exc:
+        print(f"Not stored: {exc}", file=out)
+        return EXIT_NOT_STORED
+    print(f"Stored: {config.id}'s org of {len(new.units)} units, in force from {effective_from}.", file=out)
+    return EXIT_OK
+
+
+def _tenant(config_dir: Path, tenant_id: str, out: TextIO) -> TenantConfig:
+    try:
+        return load_tenant_config(config_dir, tenant_id)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=out)
+        raise _ReportedError(EXIT_INVALID) from None
+
+
+def _org(path: Path, out: TextIO, *, on_progress: ProgressCallback | None = None) -> OrgTree:
+    """The tree in an org file; if it cannot be read, the problems are printed and the command stops."""
+    try:
+        return read_org(path, on_progress=on_progress)
+    except FileNotFoundError:
+        print(f"{path}: no such file", file=out)
+    except OrgFileError as exc:
+        for problem in exc.problems:
+            print(ConfigProblem(str(path), problem.line, problem.location, problem.reason, problem.hint), file=out)
+        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} in {path}.", file=out)
+    except OSError as exc:
+        print(f"{path}: cannot read the file: {exc.strerror}", file=out)
+    raise _ReportedError(EXIT_INVALID)
+
+
+@contextmanager
+def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback]:
+    # Drawn on stderr and only on a terminal, so piped output and tests see just the report.
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def run_chain(args: argparse.Namespace) -> int:
+    try:
+        return _chain(args.config or default_config_dir(), args.tenant, args.unit, out=sys.stdout)
+    except _ReportedError as stop:
+        return stop.exit_code
+
+
+def _chain(config_dir: Path, tenant_id: str, unit_id: str, *, out: TextIO) -> int:
+    config = _tenant(config_dir, tenant_id, out)
+    tree = _org(config_dir / config.org_file, out)
+    if unit_id not in tree:
+        print(f"unknown unit {unit_id!r} in {config_dir / config.org_file}", file=out)
+        return EXIT_INVALID
+    unit = tree.units[unit_id]
+    own = f"{unit.manager.name} <{unit.manager.email}>" if unit.manager else "vacant"
+    print(f"{unit.id}  {unit.name}  (manager: {own})", file=out)
+    chain = management_chain(tree, unit.id)
+    for level, manager in enumerate(chain, start=1):
+        print(f"  level {level}: {manager.name} <{manager.email}>", file=out)
+    if not chain:
+        print(f"  nobody above: alerts go to HR ({config.hr_email})", file=out)
+    return EXIT_OK
