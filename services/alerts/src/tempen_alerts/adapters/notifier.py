@@ -1,10 +1,16 @@
-"""Delivers notification rows: over SMTP, or to a local mail folder when no SMTP server is configured.
+"""Delivers notification rows: e-mail over SMTP (or to a local mail folder when no SMTP server is
+configured) and signed webhooks.
 
-Never twice: a row is claimed (state 'sending', committed) before delivery and marked 'sent' after.
-A process killed between the two leaves the row 'sending'; at start-up such rows become 'in_doubt'
-and are NOT delivered again (the server may have accepted the message). They are counted, alerted
-on, and an operator decides (see docs/operations.md). The window is the few milliseconds of one SMTP
-transaction. Delivery to the mail folder is idempotent (the file name is the notification id).
+Never twice: a row is claimed (state 'sending', committed) before delivery and marked 'sent' after,
+one row at a time. A process killed between the two leaves that one row 'sending'; at start-up such
+rows become 'in_doubt' and are NOT delivered again (the server may have accepted the message). They
+are counted, alerted on, and an operator decides (see docs/operations.md). The window is one SMTP
+transaction or one HTTP request. A graceful stop finishes the delivery in hand and claims nothing
+more. Delivery to the mail folder is idempotent (the file name is the notification id).
+
+Temporary refusals (SMTP 4xx, HTTP 408/429/5xx, network errors) are retried with exponential
+backoff; permanent ones (SMTP 5xx, other HTTP 4xx), or the last allowed attempt, end 'failed' with a
+dead letter on `<prefix>tempen.alerts.dlq` (reason `notification_failed`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -23,18 +29,28 @@ from typing import Protocol
 
 import aiosmtplib
 import asyncpg
+import httpx
+import orjson
 
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_shared.db import TRANSIENT_DB_ERRORS
+from tempen_shared.events import DeadLetter
+from tempen_shared.outbox import dead_letter_messages, enqueue
+from tempen_shared.webhooks_signing import signed_headers
 
 logger = logging.getLogger(__name__)
 SCHEMA = "alerts"
+EMAIL_CHANNELS = ("email", "mailfolder")  # whichever e-mail sender is configured now delivers both
+WEBHOOK_CHANNELS = ("webhook",)
+MAX_BACKOFF_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     notification_id: str
     tenant: str
+    alert_id: str
+    channel: str
     recipient: str
     subject: str
     body_text: str
@@ -49,9 +65,9 @@ class DeliveryError(Exception):
 
 
 class Sender(Protocol):
-    channel: str
+    channel: str  # the metric label
 
-    async def send(self, message: Outgoing, *, from_address: str) -> None:
+    async def send(self, message: Outgoing) -> None:
         """Deliver once. Raise DeliveryError(permanent=...) when it was not delivered."""
         ...
 
@@ -70,20 +86,44 @@ def build_email(message: Outgoing, *, from_address: str) -> EmailMessage:
     return email
 
 
+def smtp_failure(exc: aiosmtplib.SMTPException | OSError) -> DeliveryError:
+    """How a failed SMTP send is retried: only a 5xx reply is permanent.
+
+    A refused recipient is permanent only when every refusal is 5xx: greylisting answers RCPT TO with
+    450/451, and giving up on that would drop the notification at the first try.
+    """
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refusal.code for refusal in exc.recipients]
+        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+        return DeliveryError(f"recipient refused: {', '.join(map(str, codes)) or 'no reply'}", permanent=permanent)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600)
+    return DeliveryError(f"SMTP unavailable: {exc!r}", permanent=False)
+
+
 class SmtpSender:
     channel = "email"
 
     def __init__(
-        self, *, host: str, port: int, username: str | None, password: str | None, starttls: bool, timeout_s: float
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str | None,
+        password: str | None,
+        starttls: bool,
+        timeout_s: float,
+        from_address: Callable[[str], str],
     ) -> None:
         self._host, self._port = host, port
         self._username, self._password = username, password
         self._starttls, self._timeout = starttls, timeout_s
+        self._from = from_address
 
-    async def send(self, message: Outgoing, *, from_address: str) -> None:
+    async def send(self, message: Outgoing) -> None:
         try:
             await aiosmtplib.send(
-                build_email(message, from_address=from_address),
+                build_email(message, from_address=self._from(message.tenant)),
                 hostname=self._host,
                 port=self._port,
                 username=self._username,
@@ -91,12 +131,8 @@ class SmtpSender:
                 start_tls=self._starttls,
                 timeout=self._timeout,
             )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"recipient refused: {exc}", permanent=True) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP unavailable: {exc!r}", permanent=False) from exc
+            raise smtp_failure(exc) from exc
 
 
 class MailFolderSender:
@@ -104,12 +140,13 @@ class MailFolderSender:
 
     channel = "mailfolder"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, from_address: Callable[[str], str]) -> None:
         self.folder = folder
+        self._from = from_address
 
-    async def send(self, message: Outgoing, *, from_address: str) -> None:
+    async def send(self, message: Outgoing) -> None:
         target = self.folder / message.tenant / f"{message.notification_id}.eml"
-        data = bytes(build_email(message, from_address=from_address))
+        data = bytes(build_email(message, from_address=self._from(message.tenant)))
         await asyncio.to_thread(_write_atomically, target, data)
 
 
@@ -120,44 +157,116 @@ def _write_atomically(target: Path, data: bytes) -> None:
     os.replace(tmp, target)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    url: str
+    secret: str | None  # the resolved `whsec_...` secret; None when the reference resolves to nothing
+
+
+class WebhookSender:
+    """POSTs the stored JSON body with Standard Webhooks headers; `webhook-id` is the notification id.
+
+    The URL and the secret are read from the tenant's configuration at each delivery, so a rotated
+    secret or a moved endpoint applies to what is still pending. Redirects are not followed.
+    """
+
+    channel = "webhook"
+
+    def __init__(
+        self,
+        *,
+        target: Callable[[str], WebhookTarget | None],
+        timeout_s: float,
+        clock: Callable[[], datetime],
+        user_agent: str = "tempen-alerts",
+    ) -> None:
+        self._target = target
+        self._clock = clock
+        self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._user_agent = user_agent
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, message: Outgoing) -> None:
+        target = self._target(message.tenant)
+        if target is None:
+            raise DeliveryError("the tenant has no webhook_url any more", permanent=True)
+        if not target.secret:
+            raise DeliveryError("webhook_secret is not set or resolves to nothing; deliveries are never unsigned",
+                                permanent=True)
+        body = message.body_text.encode("utf-8")
+        try:
+            headers = signed_headers(
+                secret=target.secret,
+                msg_id=message.notification_id,
+                timestamp=int(self._clock().timestamp()),
+                body=body,
+            )
+        except ValueError as exc:
+            raise DeliveryError(str(exc), permanent=True) from None
+        headers.update({"content-type": "application/json", "user-agent": self._user_agent})
+        try:
+            response = await self._client.post(target.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"webhook unreachable: {type(exc).__name__}", permanent=False) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        retry = status in (408, 425, 429) or status >= 500
+        raise DeliveryError(f"webhook answered HTTP {status}", permanent=not retry)
+
+
 class Notifier:
+    """Delivers the rows of `channels` with one sender, one row at a time."""
+
     def __init__(
         self,
         pool: asyncpg.Pool,
         sender: Sender,
         metrics: AlertsMetrics,
         *,
-        from_address: Callable[[str], str],
+        channels: Sequence[str],
         max_attempts: int,
         backoff_s: float,
-        on_failed: Callable[[Outgoing, str], Awaitable[None]] | None = None,
+        dead_letter_topic: str,
+        on_commit: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._pool = pool
         self._sender = sender
         self._metrics = metrics
-        self._from = from_address
+        self._channels = list(channels)
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
-        self._on_failed = on_failed
+        self._dead_letter_topic = dead_letter_topic
+        self._on_commit = on_commit
+        self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+
+    @property
+    def channel(self) -> str:
+        return self._sender.channel
 
     def notify(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
+        """Finish the delivery in hand, then return from `run` without claiming another row."""
         self._stopping = True
         self._wake.set()
 
     async def mark_in_doubt(self) -> int:
         status = await self._pool.execute(
-            f"UPDATE {SCHEMA}.notifications SET state = 'in_doubt', last_error = 'process stopped during delivery'"
-            " WHERE state = 'sending'"
+            f"""UPDATE {SCHEMA}.notifications SET state = 'in_doubt', last_error = 'process stopped during delivery'
+                WHERE state = 'sending' AND channel = ANY($1::text[])""",
+            self._channels,
         )
         count = int(status.split()[-1])
         if count:
             logger.error("%d notifications were being delivered when the process stopped; marked in_doubt", count)
-            self._metrics.notifications.labels(self._sender.channel, "in_doubt").inc(count)
+            self._metrics.notifications.labels(self.channel, "in_doubt").inc(count)
         return count
 
     async def run(self) -> None:
@@ -168,51 +277,53 @@ class Notifier:
             except TRANSIENT_DB_ERRORS as exc:
                 logger.warning("notifier paused: database unavailable (%r)", exc)
                 sent = 0
-            if sent == 0:
+            if sent == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 self._wake.clear()
 
     async def deliver_due(self, limit: int = 20) -> int:
-        rows = await self._pool.fetch(
-            f"""UPDATE {SCHEMA}.notifications SET state = 'sending', attempts = attempts + 1
-                WHERE notification_id IN (
-                    SELECT notification_id FROM {SCHEMA}.notifications
-                    WHERE state = 'pending' AND next_attempt_at <= now()
-                    ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING notification_id, tenant, recipient, subject, body_text, body_html, created_at, attempts""",
-            limit,
-        )
-        for row in rows:
+        """Deliver up to `limit` due rows; returns how many were attempted."""
+        done = 0
+        while done < limit and not self._stopping:
+            # One row per claim: rows claimed in a batch would all turn in_doubt if the process died while
+            # the first was being delivered, and the others would never be sent.
+            row = await self._pool.fetchrow(
+                f"""UPDATE {SCHEMA}.notifications SET state = 'sending', attempts = attempts + 1
+                    WHERE notification_id = (
+                        SELECT notification_id FROM {SCHEMA}.notifications
+                        WHERE state = 'pending' AND channel = ANY($1::text[]) AND next_attempt_at <= now()
+                        ORDER BY created_at, notification_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                    RETURNING notification_id, tenant, alert_id, channel, recipient, subject, body_text, body_html,
+                        created_at, attempts""",
+                self._channels,
+            )
+            if row is None:
+                break
             message = Outgoing(
-                str(row["notification_id"]),
-                row["tenant"],
-                row["recipient"],
-                row["subject"],
-                row["body_text"],
-                row["body_html"],
-                row["created_at"],
+                notification_id=str(row["notification_id"]),
+                tenant=row["tenant"],
+                alert_id=row["alert_id"],
+                channel=row["channel"],
+                recipient=row["recipient"],
+                subject=row["subject"],
+                body_text=row["body_text"],
+                body_html=row["body_html"],
+                created_at=row["created_at"],
             )
             await self._deliver(message, row["attempts"])
-        return len(rows)
+            done += 1
+        return done
 
     async def _deliver(self, message: Outgoing, attempts: int) -> None:
-        channel = self._sender.channel
+        channel = self.channel
         try:
-            await self._sender.send(message, from_address=self._from(message.tenant))
+            await self._sender.send(message)
         except DeliveryError as exc:
             if exc.permanent or attempts >= self._max_attempts:
-                await self._pool.execute(
-                    f"UPDATE {SCHEMA}.notifications SET state = 'failed', last_error = $2 WHERE notification_id = $1",
-                    message.notification_id,
-                    str(exc)[:1000],
-                )
-                self._metrics.notifications.labels(channel, "failed").inc()
-                logger.warning("notification %s failed after %d attempts: %s", message.notification_id, attempts, exc)
-                if self._on_failed:
-                    await self._on_failed(message, str(exc))
+                await self._fail(message, attempts, str(exc))
             else:
-                delay = min(3600.0, self._backoff_s * 2 ** (attempts - 1))
+                delay = min(MAX_BACKOFF_S, self._backoff_s * 2 ** (attempts - 1))
                 await self._pool.execute(
                     f"""UPDATE {SCHEMA}.notifications SET state = 'pending', last_error = $2,
                         next_attempt_at = now() + make_interval(secs => $3) WHERE notification_id = $1""",
@@ -221,6 +332,13 @@ class Notifier:
                     delay,
                 )
                 self._metrics.notifications.labels(channel, "retried").inc()
+                logger.info(
+                    "notification %s: attempt %d failed (%s); retrying in %.1fs",
+                    message.notification_id,
+                    attempts,
+                    exc,
+                    delay,
+                )
             return
         await self._pool.execute(
             f"UPDATE {SCHEMA}.notifications SET state = 'sent', sent_at = now(), last_error = NULL"
@@ -228,4 +346,36 @@ class Notifier:
             message.notification_id,
         )
         self._metrics.notifications.labels(channel, "sent").inc()
-        self._metrics.delivery_latency.observe(max(0.0, (datetime.now(UTC) - message.created_at).total_seconds()))
+        self._metrics.delivery_latency.observe(max(0.0, (self._clock() - message.created_at).total_seconds()))
+
+    async def _fail(self, message: Outgoing, attempts: int, error: str) -> None:
+        letter = DeadLetter(
+            source_topic=self._dead_letter_topic,
+            partition=-1,
+            offset=-1,
+            key=message.tenant,
+            # Ids only: the recipient's address and the message stay in alerts.notifications.
+            value=orjson.dumps(
+                {
+                    "notification_id": message.notification_id,
+                    "alert_id": message.alert_id,
+                    "tenant": message.tenant,
+                    "channel": message.channel,
+                    "attempts": attempts,
+                }
+            ).decode(),
+            reason="notification_failed",
+            detail=error[:500],
+            consumer="alerts-notifier",
+            dead_lettered_at=self._clock(),
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"UPDATE {SCHEMA}.notifications SET state = 'failed', last_error = $2 WHERE notification_id = $1",
+                message.notification_id,
+                error[:1000],
+            )
+            await enqueue(conn, SCHEMA, dead_letter_messages([letter]))
+        self._on_commit()
+        self._metrics.notifications.labels(self.channel, "failed").inc()
+        logger.warning("notification %s failed after %d attempt(s): %s", message.notification_id, attempts, error)
