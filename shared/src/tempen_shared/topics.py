@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from tempen_shared.events import AlertTransitionedV1, CanonicalSubmission, SubmissionAcceptedV1, UnitScoredV1
+from tempen_shared.events import (
+    AlertTransitionedV1,
+    CanonicalSubmission,
+    SubmissionAcceptedV1,
+    SubmissionRetractedV1,
+    UnitScoredV1,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,8 @@ class Topic:
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
     key: str = "tenant:unit"
+    # Other events on the same topic (same key, same order), told apart by their `event_type` field.
+    also: tuple[type[BaseModel], ...] = ()
 
     @property
     def dead_letters(self) -> str:
@@ -26,7 +34,9 @@ class Topic:
 
 
 INTAKE = Topic("tempen.intake", 4, CanonicalSubmission, ("survey platforms",), ("ingest",))
-SUBMISSIONS = Topic("tempen.submissions", 4, SubmissionAcceptedV1, ("ingest",), ("scoring",))
+SUBMISSIONS = Topic(
+    "tempen.submissions", 4, SubmissionAcceptedV1, ("ingest",), ("scoring",), also=(SubmissionRetractedV1,)
+)
 SCORES = Topic("tempen.scores", 4, UnitScoredV1, ("scoring",), ("alerts",))
 ALERTS = Topic("tempen.alerts", 4, AlertTransitionedV1, ("alerts",), ("other systems",))
 

@@ -94,21 +94,57 @@ class AggregateDelta:
         return {g.slice for g in self.respondents}
 
 
-def plan_changes(
-    incoming: Sequence[IncomingContribution],
-    stored: Mapping[tuple[str, str, str], StoredContribution],
-) -> tuple[AggregateDelta, list[IncomingContribution], int]:
-    """Which incoming contributions change anything, and the aggregate delta they make.
+@dataclass(frozen=True, slots=True)
+class IncomingRetraction:
+    """A submission withdrawn (GDPR erasure): remove whatever it contributed, to every model."""
 
-    A revision not newer than the stored one is a redelivery or arrives out of order: ignored. A
-    newer one replaces the stored contribution (remove old, add new). Returns (delta, the winning
-    contributions to store, number ignored).
+    tenant: str
+    submission_id: str
+    revision: int
+
+
+TOMBSTONE = ""  # the model column of a retraction's tombstone row: it covers every model
+
+
+@dataclass
+class Plan:
+    delta: AggregateDelta
+    winners: list[IncomingContribution]
+    tombstones: list[IncomingRetraction]
+    ignored: int
+
+
+def plan_changes(
+    incoming: Sequence[IncomingContribution | IncomingRetraction],
+    stored: Mapping[tuple[str, str, str], StoredContribution],
+) -> Plan:
+    """Which incoming events change anything, in order, and the aggregate delta they make.
+
+    A revision not newer than the stored one (or than a retraction's tombstone) is a redelivery or
+    arrives out of order: ignored. A newer one replaces the stored contribution (remove old, add
+    new). A retraction removes the submission's contributions to every model and leaves a tombstone
+    at its revision, so nothing older can ever bring them back.
     """
     delta = AggregateDelta()
     current: dict[tuple[str, str, str], StoredContribution] = dict(stored)
     winners: dict[tuple[str, str, str], IncomingContribution] = {}
+    tombstones: dict[tuple[str, str], IncomingRetraction] = {}
     ignored = 0
     for item in incoming:
+        tombstone = current.get((item.tenant, item.submission_id, TOMBSTONE))
+        if tombstone is not None and tombstone.revision >= item.revision:
+            ignored += 1
+            continue
+        if isinstance(item, IncomingRetraction):
+            for key in [k for k in current if k[:2] == (item.tenant, item.submission_id) and k[2] != TOMBSTONE]:
+                removed = current.pop(key)
+                delta.add(removed.group, removed.contribution, -1)
+                winners.pop(key, None)
+            current[(item.tenant, item.submission_id, TOMBSTONE)] = StoredContribution(
+                item.revision, GroupKey(item.tenant, "", "", TOMBSTONE, ""), Contribution({}, {})
+            )
+            tombstones[(item.tenant, item.submission_id)] = item
+            continue
         key = (item.tenant, item.submission_id, item.group.model)
         previous = current.get(key)
         if previous is not None and previous.revision >= item.revision:
@@ -120,7 +156,7 @@ def plan_changes(
         delta.periods[item.group] = item.period
         current[key] = StoredContribution(item.revision, item.group, item.contribution)
         winners[key] = item
-    return delta, list(winners.values()), ignored
+    return Plan(delta, list(winners.values()), list(tombstones.values()), ignored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from tempen_scoring.domain.index import UnknownItemError, ValueOutOfScaleError, contribution
 from tempen_scoring.domain.periods import period_of
-from tempen_scoring.rescoring import GroupKey, IncomingContribution
+from tempen_scoring.rescoring import GroupKey, IncomingContribution, IncomingRetraction
 from tempen_shared.consumer import PoisonMessageError
 from tempen_shared.events import SubmissionAccepted
 from tempen_shared.tenancy.loader import Catalog
@@ -47,5 +47,7 @@ def contributions_of(event: SubmissionAccepted, catalog: Catalog) -> list[Incomi
     return out
 
 
-def flatten(batches: Sequence[list[IncomingContribution]]) -> list[IncomingContribution]:
+def flatten(
+    batches: Sequence[list[IncomingContribution | IncomingRetraction]],
+) -> list[IncomingContribution | IncomingRetraction]:
     return [c for batch in batches for c in batch]

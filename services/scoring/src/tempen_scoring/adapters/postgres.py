@@ -17,6 +17,7 @@ from tempen_scoring.rescoring import (
     AggregateDelta,
     GroupKey,
     IncomingContribution,
+    IncomingRetraction,
     ScoreRow,
     SliceKey,
     StoredContribution,
@@ -32,13 +33,27 @@ from tempen_shared.topics import SCORES, partition_key
 SCHEMA = "scoring"
 SCORE_NAMESPACE = uuid.UUID("5d0a4c8e-7f3b-4b7e-9a51-3c2f0e6d9b10")
 
+# Every model's row of each submission, and its tombstone if it was retracted.
 _LOCK_CONTRIBUTIONS = f"""
 SELECT c.tenant, c.submission_id, c.model, c.revision, c.instrument, c.unit, c.period, c.item_values,
        c.dimension_scores
 FROM {SCHEMA}.contributions c
-JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant, submission_id, model) USING (tenant, submission_id, model)
+JOIN unnest($1::text[], $2::text[]) AS k(tenant, submission_id) USING (tenant, submission_id)
 ORDER BY 1, 2, 3
 FOR UPDATE OF c
+"""
+
+# A retraction removes the submission's rows and leaves one tombstone row (model '') at its revision.
+_RETRACT = f"""
+WITH gone AS (
+    DELETE FROM {SCHEMA}.contributions c
+    USING unnest($1::text[], $2::text[]) AS k(tenant, submission_id)
+    WHERE c.tenant = k.tenant AND c.submission_id = k.submission_id
+)
+INSERT INTO {SCHEMA}.contributions
+    (tenant, submission_id, model, revision, instrument, unit, period, item_values, dimension_scores, respondent)
+SELECT tenant, submission_id, '', revision, '', '', '', '{{}}'::jsonb, '{{}}'::jsonb, NULL
+FROM unnest($1::text[], $2::text[], $3::int[]) AS r(tenant, submission_id, revision)
 """
 
 _UPSERT_CONTRIBUTIONS = f"""
@@ -95,7 +110,7 @@ class PostgresScoringStore:
             return False
 
     async def apply(
-        self, incoming: Sequence[IncomingContribution], dead_letters: Sequence[DeadLetter]
+        self, incoming: Sequence[IncomingContribution | IncomingRetraction], dead_letters: Sequence[DeadLetter]
     ) -> tuple[int, int, int]:
         """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, events published)."""
         try:
@@ -107,12 +122,23 @@ class PostgresScoringStore:
         return result
 
     async def _apply(
-        self, conn: Connection, incoming: Sequence[IncomingContribution], dead_letters: Sequence[DeadLetter]
+        self,
+        conn: Connection,
+        incoming: Sequence[IncomingContribution | IncomingRetraction],
+        dead_letters: Sequence[DeadLetter],
     ) -> tuple[int, int, int]:
-        keys = sorted({(i.tenant, i.submission_id, i.group.model) for i in incoming})
+        keys = sorted({(i.tenant, i.submission_id) for i in incoming})
         stored = await self._locked(conn, keys)
-        delta, winners, ignored = plan_changes(incoming, stored)
+        plan = plan_changes(incoming, stored)
+        delta, winners, ignored = plan.delta, plan.winners, plan.ignored
         await self._apply_delta(conn, delta)
+        if plan.tombstones:
+            await conn.execute(
+                _RETRACT,
+                [t.tenant for t in plan.tombstones],
+                [t.submission_id for t in plan.tombstones],
+                [t.revision for t in plan.tombstones],
+            )
         await self._save_contributions(conn, winners)
         messages = dead_letter_messages(dead_letters)
         for key in sorted(delta.touched_slices, key=lambda k: (k.tenant, k.instrument, k.model, k.period)):
@@ -122,7 +148,7 @@ class PostgresScoringStore:
         return len(winners), ignored, published
 
     async def _locked(
-        self, conn: Connection, keys: Sequence[tuple[str, str, str]]
+        self, conn: Connection, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str, str], StoredContribution]:
         if not keys:
             return {}

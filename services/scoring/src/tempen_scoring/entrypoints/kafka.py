@@ -9,10 +9,10 @@ from faststream.kafka import KafkaRouter
 
 from tempen_scoring.adapters.postgres import PostgresScoringStore
 from tempen_scoring.metrics import ScoringMetrics
-from tempen_scoring.rescoring import IncomingContribution
+from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction
 from tempen_scoring.service import contributions_of, flatten
 from tempen_shared.consumer import Parsed, Record
-from tempen_shared.events import DeadLetter, SubmissionAccepted
+from tempen_shared.events import DeadLetter, SubmissionRetracted, parse_submission_event
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
 from tempen_shared.tenancy.loader import Catalog
@@ -29,12 +29,15 @@ def build_router(
 ) -> KafkaRouter:
     topic = settings.topic(SUBMISSIONS.name)
 
-    def parse(record: Record) -> tuple[list[IncomingContribution], str | None]:
-        event = SubmissionAccepted.model_validate_json(record.value)
-        return contributions_of(event, catalog), record.header("ingested_at")
+    def parse(record: Record) -> tuple[list[IncomingContribution | IncomingRetraction], str | None]:
+        event = parse_submission_event(record.value)
+        if isinstance(event, SubmissionRetracted):
+            return [IncomingRetraction(event.tenant, event.submission_id, event.revision)], None
+        return list(contributions_of(event, catalog)), record.header("ingested_at")
 
     async def handle(
-        parsed: Sequence[Parsed[tuple[list[IncomingContribution], str | None]]], dead: Sequence[DeadLetter]
+        parsed: Sequence[Parsed[tuple[list[IncomingContribution | IncomingRetraction], str | None]]],
+        dead: Sequence[DeadLetter],
     ) -> None:
         applied, ignored, published = await store().apply(flatten([p.value[0] for p in parsed]), dead)
         now = datetime.now(UTC)

@@ -1,0 +1,82 @@
+"""Scoring's consumer on the real broker and PostgreSQL: idempotent, corrections, retractions, DLQ."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tempen_scoring.app import create_app
+from tempen_scoring.config import ScoringSettings
+from tempen_shared.events import SubmissionAccepted, SubmissionRetracted, submission_event_id
+from tempen_shared.kafka import ensure_topics
+from tempen_shared.topics import SCORES, SUBMISSIONS, all_topic_names
+from tests.conftest import Infra
+from tests.support import eventually, read_topic, serving
+
+pytestmark = pytest.mark.integration
+
+WHEN = datetime(2026, 9, 10, 9, 0, tzinfo=UTC)
+
+
+def accepted(sid: str, revision: int, answers: dict[str, int], unit: str = "grupp-a1") -> bytes:
+    return SubmissionAccepted(
+        event_id=submission_event_id("testkommun", sid, revision), occurred_at=WHEN, tenant="testkommun",
+        instrument="test-puls", unit=unit, submission_id=sid, revision=revision,
+        submitted_at=WHEN + timedelta(minutes=revision), answers=answers,
+    ).model_dump_json().encode()
+
+
+async def publish(infra: Infra, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"testkommun:grupp-a1")
+    finally:
+        await producer.stop()
+
+
+async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_aggregates(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    await ensure_topics(infra.bootstrap_servers, {f"{topic_prefix}{n}": p for n, p in all_topic_names().items()})
+    topic = f"{topic_prefix}{SUBMISSIONS.name}"
+    events = [accepted(f"s{i}", 1, {"q1": 2, "q2": 2, "q3": 2}) for i in range(6)]
+    events += [accepted("s0", 1, {"q1": 2, "q2": 2, "q3": 2})]  # redelivery
+    events += [accepted("s1", 2, {"q1": 5, "q2": 5, "q3": 5})]  # correction
+    events += [accepted("s1", 1, {"q1": 2, "q2": 2, "q3": 2})]  # an older revision, late
+    retraction = SubmissionRetracted(event_id=submission_event_id("testkommun", "s2", 2), occurred_at=WHEN,
+                                     tenant="testkommun", unit="grupp-a1", submission_id="s2", revision=2)
+    events += [retraction.model_dump_json().encode()]
+    events += [b"{not json", orjson.dumps({"tenant": "testkommun", "schema_version": 99})]
+    await publish(infra, topic, events)
+    settings = ScoringSettings(KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers, DATABASE_URL=database_url,
+                               TEMPEN_CONFIG_DIR=fixture_config, TEMPEN_TOPIC_PREFIX=topic_prefix,
+                               TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000, TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300)
+    async with serving(create_app(settings)):
+        dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", count=2)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await eventually(lambda: conn.fetchval(
+                "SELECT count(*) = 1 FROM scoring.contributions WHERE model = '' AND submission_id = 's2'"))
+            respondents = await conn.fetchval(
+                "SELECT respondents FROM scoring.groups WHERE unit = 'grupp-a1' AND model = 'test-model'")
+            q1 = {r["value"]: r["count"] for r in await conn.fetch(
+                "SELECT value, count FROM scoring.item_counts WHERE unit = 'grupp-a1' AND item = 'q1' AND count <> 0")}
+            index = await conn.fetchval(
+                "SELECT index FROM scoring.scores WHERE unit = 'grupp-a1' AND scope = 'unit' AND dimension = 'total'")
+        finally:
+            await conn.close()
+        scores = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{SCORES.name}", count=1)
+    # Six submitted, s2 retracted: five people; s1 counts once, with its corrected answers.
+    assert respondents == 5
+    assert q1 == {2: 4, 5: 1}
+    # Four people at 25 and one at 100 on every item: the index is their plain mean, 40.
+    assert index == pytest.approx(40.0)
+    assert sorted(d["value"]["reason"] for d in dead) == ["invalid", "malformed"]
+    assert scores, "a publishable group (5 >= the minimum) publishes its scores"
