@@ -54,3 +54,13 @@ def all_topic_names() -> dict[str, int]:
 def partition_key(tenant: str, unit: str) -> bytes:
     """The partition key of anything about one unit of one tenant."""
     return f"{tenant}:{unit}".encode()
+
+
+# Golden example messages (synthetic ids only), one folder per contract and version, checked in tests.
+EXAMPLE_FOLDERS: dict[type[BaseModel], str] = {
+    CanonicalSubmission: "canonical-submission",
+    SubmissionAcceptedV1: "submission-accepted",
+    SubmissionRetractedV1: "submission-retracted",
+    UnitScoredV1: "unit-scored",
+    AlertTransitionedV1: "alert-transitioned",
+}
