@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from tempen_shared.events import (
     AlertTransitionedV1,
     CanonicalSubmission,
+    OrgUnitVersionedV1,
     SubmissionAcceptedV1,
     SubmissionRetractedV1,
     UnitScoredV1,
@@ -39,8 +40,9 @@ SUBMISSIONS = Topic(
 )
 SCORES = Topic("tempen.scores", 4, UnitScoredV1, ("scoring",), ("alerts",))
 ALERTS = Topic("tempen.alerts", 4, AlertTransitionedV1, ("alerts",), ("other systems",))
+ORG = Topic("tempen.org", 4, OrgUnitVersionedV1, ("ingest",), ("scoring", "alerts"))
 
-TOPICS: tuple[Topic, ...] = (INTAKE, SUBMISSIONS, SCORES, ALERTS)
+TOPICS: tuple[Topic, ...] = (INTAKE, SUBMISSIONS, SCORES, ALERTS, ORG)
 DLQ_PARTITIONS = 1
 
 
@@ -63,4 +65,5 @@ EXAMPLE_FOLDERS: dict[type[BaseModel], str] = {
     SubmissionRetractedV1: "submission-retracted",
     UnitScoredV1: "unit-scored",
     AlertTransitionedV1: "alert-transitioned",
+    OrgUnitVersionedV1: "org-unit-versioned",
 }

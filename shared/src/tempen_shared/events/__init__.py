@@ -1,6 +1,7 @@
 from tempen_shared.events.alerts import AlertState, AlertTransitioned, AlertTransitionedV1
 from tempen_shared.events.base import Event
 from tempen_shared.events.dead_letters import DeadLetter, DeadLetterV1
+from tempen_shared.events.org import OrgUnitVersioned, OrgUnitVersionedV1, org_event_id
 from tempen_shared.events.retractions import SubmissionRetracted, SubmissionRetractedV1, parse_submission_event
 from tempen_shared.events.scores import UnitScored, UnitScoredV1
 from tempen_shared.events.submissions import (
@@ -18,12 +19,15 @@ __all__ = [
     "DeadLetter",
     "DeadLetterV1",
     "Event",
+    "OrgUnitVersioned",
+    "OrgUnitVersionedV1",
     "SubmissionAccepted",
     "SubmissionAcceptedV1",
     "SubmissionRetracted",
     "SubmissionRetractedV1",
     "UnitScored",
     "UnitScoredV1",
+    "org_event_id",
     "parse_submission_event",
     "submission_event_id",
 ]
