@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage, KafkaRouter
 
@@ -35,6 +36,8 @@ def consume_topic(
         on_retry=lambda kind: metrics.retries.labels(kind).inc(),
     )
 
+    metrics.consumed.labels(topic)  # the series exists (at 0) before the first record arrives
+
     # NACK_ON_ERROR: returning commits the batch's offsets; raising seeks back so Kafka redelivers it.
     # Offsets start at the earliest record for a new group: nothing published before a consumer
     # first joined may be skipped.
@@ -53,5 +56,22 @@ def consume_topic(
         records = records_of(msg.raw_message)
         await consumer.consume(records)
         metrics.consumed.labels(topic).inc(len(records))
+        _observe_lag(msg, records, metrics)
 
     return consumer
+
+
+def _observe_lag(msg: KafkaMessage, records: list[Record], metrics: CommonMetrics) -> None:
+    """Records behind the end of each partition just consumed, from the consumer's own highwater marks."""
+    client = getattr(msg, "consumer", None)
+    highwater = getattr(client, "highwater", None)
+    if highwater is None:
+        return  # an in-memory test broker has no highwater marks
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        last[key] = max(last.get(key, -1), record.offset)
+    for (topic, partition), offset in last.items():
+        end = highwater(TopicPartition(topic, partition))
+        if isinstance(end, int):
+            metrics.consumer_lag.labels(topic, str(partition)).set(max(0, end - offset - 1))
