@@ -2,7 +2,8 @@
 
 Each service is a FastStream `AsgiFastStream` application (its broker, lifespan, `/healthz`,
 `/readyz`, `/metrics`). FastStream routes exact paths only, so everything else (paths with
-parameters such as `/v1/tenants/{tenant}/submissions`) falls through to a Starlette router.
+parameters such as `/v1/tenants/{tenant}/submissions`) falls through to a Starlette router, which
+always sits behind bearer-token access control (`tempen_shared.auth`, docs/access.md).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
+
+from tempen_shared.auth import AccessControl, BearerAuth
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -75,7 +79,9 @@ class BadRequestError(Exception):
         self.response = response
 
 
-def http_app(routes: Sequence[BaseRoute]) -> Starlette:
+def http_app(routes: Sequence[BaseRoute], *, access: AccessControl) -> Starlette:
+    """A service's API router behind `BearerAuth`: every route needs a token, except webhooks."""
+
     async def bad_request(_request: Request, exc: Exception) -> Response:
         if isinstance(exc, BadRequestError):
             return exc.response
@@ -90,15 +96,27 @@ def http_app(routes: Sequence[BaseRoute]) -> Starlette:
     return Starlette(
         routes=list(routes),
         exception_handlers={BadRequestError: bad_request, 404: not_found, 405: not_allowed},
+        middleware=[Middleware(BearerAuth, access=access)],
     )
 
 
 class ServiceApp(AsgiFastStream):
-    """AsgiFastStream whose unmatched HTTP requests go to a Starlette router instead of a 404."""
+    """AsgiFastStream whose unmatched HTTP requests go to a Starlette router instead of a 404.
 
-    def __init__(self, *args: Any, http: ASGIApp, **kwargs: Any) -> None:
+    The router must come from `http_app`, so that it is behind access control; anything else is refused.
+    """
+
+    def __init__(self, *args: Any, http: Starlette, **kwargs: Any) -> None:
+        middleware: list[object] = [m.cls for m in http.user_middleware]
+        if BearerAuth not in middleware:
+            raise TypeError("the service's HTTP router must be built with http_app(), behind access control")
         super().__init__(*args, **kwargs)
         self._http = http
+
+    @property
+    def http(self) -> Starlette:
+        """The API router: its `routes` are every endpoint behind access control."""
+        return self._http
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -16,6 +16,7 @@ from tempen_scoring.config import ScoringSettings
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
+from tempen_shared.auth import AccessControl
 from tempen_shared.http import ServiceApp, http_app, liveness, readiness
 from tempen_shared.runtime import service_resources
 from tempen_shared.tenancy.loader import Catalog, load_catalog
@@ -42,6 +43,7 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
     registry = CollectorRegistry()
     metrics = ScoringMetrics(registry)
     holder = _Holder()
+    access = AccessControl()
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name="scoring"),),
@@ -53,10 +55,17 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
 
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
-        async with service_resources(settings, schema=SCHEMA, package="tempen_scoring", metrics=metrics) as res:
+        async with (
+            service_resources(settings, schema=SCHEMA, package="tempen_scoring", metrics=metrics) as res,
+            access.serving(res.pool),
+        ):
             holder.pool = res.pool
             holder.store = PostgresScoringStore(
-                res.pool, catalog=catalog, topic=settings.topic, on_commit=res.relay.notify
+                res.pool,
+                catalog=catalog,
+                topic=settings.topic,
+                on_commit=res.relay.notify,
+                slice_cache=settings.slice_cache,
             )
             yield
             holder.store = None
@@ -76,5 +85,5 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
             ("/readyz", readiness({"broker": broker_ready, "database": database_ready})),
             ("/metrics", make_asgi_app(registry)),
         ],
-        http=http_app(routes(holder.get_pool, catalog, metrics)),
+        http=http_app(routes(holder.get_pool, catalog, metrics), access=access),
     )
