@@ -18,8 +18,10 @@ Start here:
   tempen up                          run everything (embedded broker and database unless URLs are set)
   tempen config check                validate tenants, models, instruments and org files
   tempen scores hjo hjo-skola-ost    a unit's scores per period, as a table
+  tempen tokens create hjo --name HR --scope read   an API token (docs/access.md)
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL (real Kafka/PostgreSQL), TEMPEN_CONFIG_DIR (default ./config),
-TEMPEN_STATE_DIR (default ./.tempen). Docs: README.md and docs/.
+TEMPEN_STATE_DIR (default ./.tempen), TEMPEN_TOKEN (API token; default the one `tempen up` writes to
+.tempen/admin-token). Docs: README.md and docs/.
 """
 
 
@@ -58,10 +60,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         with console.status("Starting the broker and the database..."):
             supervisor.start_infrastructure()
+        token_file = None
+        if supervisor.postgres is not None:  # a development admin token, on the embedded database only
+            from tempen.commands.tokens import ensure_development_admin_token
+
+            token_file, _ = ensure_development_admin_token(supervisor.database_url, args.state)
         with console.status("Starting ingest, scoring and alerts..."):
             supervisor.start_services()
             supervisor.wait_ready(timeout_s=args.timeout)
-        _print_summary(console, supervisor, catalog, time.monotonic() - started)
+        _print_summary(console, supervisor, catalog, time.monotonic() - started, token_file)
         while not stopping:
             for name in supervisor.watch_once():
                 console.print(f"[yellow]{name} stopped unexpectedly and was restarted[/yellow]")
@@ -76,7 +83,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(console: Any, supervisor: Any, catalog: Any, seconds: float) -> None:
+def _print_summary(console: Any, supervisor: Any, catalog: Any, seconds: float, token_file: Path | None) -> None:
     from rich.table import Table
 
     table = Table(title=f"tempen is up ({seconds:.1f}s)", show_lines=False)
@@ -92,10 +99,13 @@ def _print_summary(console: Any, supervisor: Any, catalog: Any, seconds: float) 
     mail = os.environ.get("TEMPEN_ALERTS_SMTP_HOST")
     table.add_row("e-mail", f"SMTP {mail}" if mail else f"mail folder {supervisor.state_dir / 'mail'}")
     table.add_row("tenants", ", ".join(sorted(catalog.tenants)))
+    table.add_row("admin token", f"{token_file} (development only)" if token_file else "tempen tokens create")
     console.print(table)
+    auth = f'-H "authorization: Bearer $(cat {token_file})"' if token_file else "-H 'authorization: Bearer <token>'"
     console.print(
-        "Send a first submission:\n"
-        "  curl -s -X POST http://127.0.0.1:8001/v1/tenants/hjo/submissions -H 'content-type: application/json' \\\n"
+        "Send a first submission (every /v1 call needs a token; see docs/access.md):\n"
+        f"  curl -s -X POST http://127.0.0.1:8001/v1/tenants/hjo/submissions {auth} \\\n"
+        "    -H 'content-type: application/json' \\\n"
         "    -d '{\"instrument\": \"hjo-puls\", \"unit\": \"<unit id from config/org/hjo.csv>\", "
         "\"submission_id\": \"demo-1\", \"submitted_at\": \"2026-10-15T09:00:00+02:00\", "
         "\"answers\": {\"hme-1\": 4, \"hme-2\": 3}}'\n"
@@ -109,10 +119,14 @@ def cmd_scores(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from tempen.commands.tokens import default_token
+
     console = Console()
+    token = args.token or default_token()
     try:
         response = httpx.get(f"{args.url}/v1/tenants/{args.tenant}/units/{args.unit}/scores",
                              params={k: v for k, v in (("model", args.model), ("scope", args.scope)) if v},
+                             headers={"authorization": f"Bearer {token}"} if token else {},
                              timeout=10)
     except httpx.HTTPError as exc:
         console.print(f"[red]Scoring is not reachable at {args.url}:[/red] {exc} (is `tempen up` running?)")
@@ -164,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     scores.add_argument("--model")
     scores.add_argument("--scope", choices=["unit", "subtree"])
     scores.add_argument("--url", default=os.environ.get("TEMPEN_SCORING_URL", "http://127.0.0.1:8002"))
+    scores.add_argument("--token", help="API token with the read scope (default $TEMPEN_TOKEN or .tempen/admin-token)")
     scores.set_defaults(handler=cmd_scores)
 
     for register in _optional_commands():
@@ -176,7 +191,16 @@ def _optional_commands() -> list[Callable[[Any], None]]:
     registers: list[Callable[[Any], None]] = []
     import importlib
 
-    for module in ("tempen.commands.config_check", "tempen.commands.org", "tempen.commands.demo"):
+    for module in (
+        "tempen.commands.config_check",
+        "tempen.commands.org",
+        "tempen.commands.demo",
+        "tempen.commands.alerts",
+        "tempen.commands.tokens",
+        "tempen.commands.dlq",
+        "tempen.commands.submissions",
+        "tempen.commands.gdpr",
+    ):
         try:
             registers.append(importlib.import_module(module).register)
         except ModuleNotFoundError as exc:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tempen.supervisor import Supervisor
+from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
 from tests.e2e.test_pipeline import month_start, pulse
 from tests.support import MailSink, eventually
@@ -59,7 +60,8 @@ async def test_sigkill_of_scoring_and_alerts_mid_stream_loses_nothing_and_sends_
         try:
             await asyncio.to_thread(sup.wait_ready, timeout_s=60)
             batches = stream()
-            async with httpx.AsyncClient(base_url=sup.services["ingest"].url, timeout=60) as http:
+            headers = await admin_headers(database_url)
+            async with httpx.AsyncClient(base_url=sup.services["ingest"].url, timeout=60, headers=headers) as http:
                 for number, batch in enumerate(batches):
                     response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
                     assert response.status_code == 202, response.text

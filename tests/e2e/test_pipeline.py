@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tempen.supervisor import Supervisor
+from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
 from tests.support import MailSink, eventually, free_port
 
@@ -79,7 +80,8 @@ def pulse(unit: str, when: datetime, n: int, level: int, prefix: str) -> list[di
 async def test_sustained_low_pulses_reach_the_next_management_level_once(supervisor: Supervisor, mail: MailSink,
                                                                          database_url: str) -> None:
     ingest = supervisor.services["ingest"].url
-    async with httpx.AsyncClient(base_url=ingest, timeout=30) as http:
+    headers = await admin_headers(database_url)
+    async with httpx.AsyncClient(base_url=ingest, timeout=30, headers=headers) as http:
         for months_ago in (3, 2, 1):
             batch = pulse("grupp-a1", month_start(months_ago), 8, 2, "low")
             response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
@@ -108,7 +110,7 @@ async def test_sustained_low_pulses_reach_the_next_management_level_once(supervi
     assert scored == 24  # 3 months x 8 submissions x 1 model
     assert {(r["unit"], r["state"], r["level"]) for r in active} == {("grupp-a1", "open", 1)}
 
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
         metrics = (await http.get(f"{ingest}/metrics")).text
         scores = await http.get(f"{supervisor.services['scoring'].url}/v1/tenants/testkommun/units/grupp-a1/scores")
     assert 'tempen_submissions_total{outcome="accepted"} 24.0' in metrics

@@ -10,7 +10,8 @@ import pytest
 from tempen_ingest.app import create_app
 from tempen_ingest.config import IngestSettings
 from tempen_shared.topics import INTAKE, SUBMISSIONS
-from tests.conftest import Infra  # noqa: F401 - type only
+from tests.auth.helpers import admin_headers
+from tests.conftest import Infra
 from tests.support import read_topic, serving
 
 pytestmark = pytest.mark.integration
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
 
 
-def _settings(infra: "Infra", database_url: str, topic_prefix: str, config: Path) -> IngestSettings:
+def _settings(infra: Infra, database_url: str, topic_prefix: str, config: Path) -> IngestSettings:
     return IngestSettings(
         KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
         DATABASE_URL=database_url,
@@ -43,10 +44,11 @@ def _submission(sid: str, **overrides: object) -> dict[str, object]:
 
 
 async def test_valid_submission_is_stored_and_published_keyed_by_tenant_and_unit(
-    infra: "Infra", database_url: str, topic_prefix: str, fixture_config: Path
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(_settings(infra, database_url, topic_prefix, fixture_config))
-    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+    headers = await admin_headers(database_url)  # an admin token: these tests are about ingest, not access
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, headers=headers) as http:
         response = await http.post("/v1/tenants/testkommun/submissions", json=_submission("s-1"))
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "accepted"
@@ -61,10 +63,11 @@ async def test_valid_submission_is_stored_and_published_keyed_by_tenant_and_unit
 
 
 async def test_redelivery_is_a_duplicate_and_a_changed_answer_is_a_correction(
-    infra: "Infra", database_url: str, topic_prefix: str, fixture_config: Path
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(_settings(infra, database_url, topic_prefix, fixture_config))
-    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+    headers = await admin_headers(database_url)  # an admin token: these tests are about ingest, not access
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, headers=headers) as http:
         first = await http.post("/v1/tenants/testkommun/submissions", json=_submission("s-2"))
         again = await http.post("/v1/tenants/testkommun/submissions", json=_submission("s-2"))
         changed = await http.post(
@@ -76,7 +79,7 @@ async def test_redelivery_is_a_duplicate_and_a_changed_answer_is_a_correction(
 
 
 async def test_invalid_submission_gets_problem_json_naming_each_field_and_nothing_is_stored(
-    infra: "Infra", database_url: str, topic_prefix: str, fixture_config: Path
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(_settings(infra, database_url, topic_prefix, fixture_config))
     bad = _submission(
@@ -85,7 +88,8 @@ async def test_invalid_submission_gets_problem_json_naming_each_field_and_nothin
         answers={"q1": 9, "zz": 3},
         submitted_at=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
     )
-    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+    headers = await admin_headers(database_url)  # an admin token: these tests are about ingest, not access
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, headers=headers) as http:
         response = await http.post("/v1/tenants/testkommun/submissions", json=bad)
         malformed = await http.post(
             "/v1/tenants/testkommun/submissions", content=b"{not json", headers={"content-type": "application/json"}
@@ -109,13 +113,14 @@ async def test_invalid_submission_gets_problem_json_naming_each_field_and_nothin
 
 
 async def test_batch_reports_a_status_per_item_and_refuses_more_than_the_limit(
-    infra: "Infra", database_url: str, topic_prefix: str, fixture_config: Path
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     settings = _settings(infra, database_url, topic_prefix, fixture_config).model_copy(update={"max_batch_items": 3})
     app = create_app(settings)
     batch = [_submission("b-1"), _submission("b-2", answers={"q1": 0}), _submission("b-1")]
     ndjson = b"\n".join(httpx.Response(200, json=item).content for item in [_submission("b-3"), _submission("b-4")])
-    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+    headers = await admin_headers(database_url)  # an admin token: these tests are about ingest, not access
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, headers=headers) as http:
         response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
         too_many = await http.post("/v1/tenants/testkommun/submissions", json=[_submission(f"x{i}") for i in range(4)])
         lines = await http.post(
@@ -130,10 +135,10 @@ async def test_batch_reports_a_status_per_item_and_refuses_more_than_the_limit(
 
 
 async def test_malformed_intake_record_is_dead_lettered_and_the_valid_one_is_ingested(
-    infra: "Infra", database_url: str, topic_prefix: str, fixture_config: Path
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
-    from aiokafka import AIOKafkaProducer
     import orjson
+    from aiokafka import AIOKafkaProducer
 
     from tempen_shared.kafka import ensure_topics
     from tempen_shared.topics import all_topic_names

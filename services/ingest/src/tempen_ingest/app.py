@@ -15,11 +15,14 @@ from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore
 from tempen_ingest.config import IngestSettings
 from tempen_ingest.entrypoints.http import routes
 from tempen_ingest.entrypoints.kafka import build_router
+from tempen_ingest.mappings import load_mappings
 from tempen_ingest.metrics import IngestMetrics
+from tempen_ingest.retention import retention_running
 from tempen_ingest.service import IngestService
+from tempen_shared.auth import AccessControl
 from tempen_shared.http import ServiceApp, http_app, liveness, readiness
 from tempen_shared.runtime import service_resources
-from tempen_shared.secrets import pseudonym_keys
+from tempen_shared.secrets import pseudonym_keys, resolve
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 
 
@@ -36,9 +39,11 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
     settings = settings or IngestSettings()  # read from the environment at startup
     catalog = catalog or load_catalog(settings.config_dir)
     keys = pseudonym_keys(catalog, fallback=settings.pseudonym_key, allow_fallback=settings.allow_development_key)
+    mappings = load_mappings(settings.config_dir, catalog)  # config/mappings/<tenant>/*.yaml
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     holder = _Holder()
+    access = AccessControl()
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name="ingest"),),
@@ -48,7 +53,10 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
 
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
-        async with service_resources(settings, schema=SCHEMA, package="tempen_ingest", metrics=metrics) as res:
+        async with (
+            service_resources(settings, schema=SCHEMA, package="tempen_ingest", metrics=metrics) as res,
+            access.serving(res.pool),
+        ):
             store = PostgresSubmissionStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
             holder.service = IngestService(
                 catalog=catalog,
@@ -56,8 +64,16 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
                 pseudonym_keys=keys,
                 clock=lambda: datetime.now(UTC),
                 max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
+                mappings=mappings.mappings,
+                resolve_secret=resolve,  # at each delivery, so a rotated secret file counts at once
             )
-            yield
+            async with retention_running(
+                holder.get,
+                answers_after=timedelta(days=settings.retention_days),
+                comments_after=timedelta(days=settings.comment_retention_days),
+                interval_s=settings.retention_interval_s,
+            ):
+                yield
             holder.service = None
 
     async def database_ready() -> bool:
@@ -74,5 +90,13 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
             ("/readyz", readiness({"broker": broker_ready, "database": database_ready})),
             ("/metrics", make_asgi_app(registry)),
         ],
-        http=http_app(routes(holder.get, metrics, max_items=settings.max_batch_items)),
+        http=http_app(
+            routes(
+                holder.get,
+                metrics,
+                max_items=settings.max_batch_items,
+                max_webhook_bytes=settings.max_webhook_bytes,
+            ),
+            access=access,
+        ),
     )

@@ -5,7 +5,7 @@ from tempen_shared.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
-    """Ingest's settings: the common ones plus TEMPEN_INGEST_* (port, pseudonym key, limits)."""
+    """Ingest's settings: the common ones plus TEMPEN_INGEST_* (port, pseudonym key, limits, retention)."""
 
     model_config = SettingsConfigDict(env_prefix="TEMPEN_INGEST_", frozen=True, extra="ignore", populate_by_name=True)
 
@@ -17,3 +17,9 @@ class IngestSettings(ServiceSettings):
     # production refuses to start with it (see app.create_app).
     pseudonym_key: SecretStr = SecretStr("tempen-development-pseudonym-key")
     allow_development_key: bool = True
+    # Privacy (docs/privacy.md): raw answers and opted-in free text are deleted after these many days;
+    # the submission row (id, revision, fingerprint) stays so redeliveries are still recognised.
+    retention_days: int = Field(default=730, ge=1)
+    comment_retention_days: int = Field(default=365, ge=1)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    max_webhook_bytes: int = Field(default=1 << 20, ge=1024)

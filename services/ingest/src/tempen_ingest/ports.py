@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -13,6 +14,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     CORRECTED = "corrected"
     REJECTED = "rejected"
+    ERASED = "erased"  # the submission was erased on request (GDPR); it is never stored again
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +33,94 @@ class StoredSubmission:
     revision: int
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook call, named by the platform's delivery id, remembered to refuse replays."""
+
+    tenant: str
+    platform: str
+    delivery_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A free-text answer the tenant opted in to keep. Stored in ingest only, never published."""
+
+    tenant: str
+    submission_id: str
+    question: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """A submission whose raw answers were erased, and the revision its retraction was published as."""
+
+    tenant: str
+    unit: str
+    submission_id: str
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    answers: int
+    comments: int
+    deliveries: int
+
+
+class ReplayedDeliveryError(Exception):
+    """This delivery id was received before; nothing of the repeated delivery was stored."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        super().__init__(f"delivery {delivery.delivery_id!r} from {delivery.platform} was received before")
+        self.delivery = delivery
+
+
 class SubmissionStore(Protocol):
     async def store(
-        self, submissions: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter] = ()
+        self,
+        submissions: Sequence[PreparedSubmission],
+        dead_letters: Sequence[DeadLetter] = (),
+        *,
+        delivery: Delivery | None = None,
+        comments: Sequence[Comment] = (),
     ) -> list[StoredSubmission]:
         """Store submissions and their outbox messages in one transaction, in order.
 
         A submission id seen before with the same content is a DUPLICATE (nothing changes); with
-        other content it is CORRECTED (revision + 1, published again). Dead letters are written to
-        the outbox in the same transaction. Raises StoreUnavailableError when the database cannot
-        be reached; nothing is stored then.
+        other content it is CORRECTED (revision + 1, published again); an erased one is ERASED
+        (nothing changes, nothing is published). Dead letters are written to the outbox in the same
+        transaction. With `delivery`, the delivery id is recorded in the same transaction too, and
+        `comments` (free text) are kept beside the submissions they belong to.
+
+        Raises:
+            ReplayedDeliveryError: `delivery` was recorded before; nothing is stored.
+            StoreUnavailableError: the database cannot be reached; nothing is stored.
+        """
+        ...
+
+    async def erase_respondent(self, *, tenant: str, respondent: str) -> list[Retraction]:
+        """Erase the raw answers and free text of every submission of `respondent` (a pseudonym).
+
+        In one transaction: each such submission gets revision + 1, loses its answers, respondent
+        and comments, is marked erased, and a SubmissionRetracted at that revision goes to the
+        outbox. Submissions erased before are left alone, so a repeated erasure returns nothing.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached; nothing is erased.
+        """
+        ...
+
+    async def purge(
+        self, *, answers_before: datetime, comments_before: datetime, deliveries_before: datetime
+    ) -> Purged:
+        """Delete raw answers stored before `answers_before` (keeping each row's id, revision and
+        fingerprint, so redeliveries are still recognised), comments received before
+        `comments_before` and delivery ids received before `deliveries_before`.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached.
         """
         ...
 

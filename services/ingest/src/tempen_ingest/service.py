@@ -7,14 +7,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from tempen_ingest.domain.fingerprint import content_fingerprint
+from tempen_ingest.domain.platforms import PlatformMapping
 from tempen_ingest.domain.pseudonym import pseudonymise
-from tempen_ingest.domain.validation import FieldError, validate_submission
-from tempen_ingest.ports import Outcome, PreparedSubmission, StoredSubmission, SubmissionStore
-from tempen_shared.events import CanonicalSubmission, DeadLetter
+from tempen_ingest.domain.validation import FieldError, check_submission
+from tempen_ingest.domain.webhooks import WEBHOOK_PLATFORMS, is_unsigned_ping, parse_delivery, verify_delivery
+from tempen_ingest.ports import (
+    Comment,
+    Delivery,
+    Outcome,
+    PreparedSubmission,
+    Purged,
+    Retraction,
+    StoredSubmission,
+    SubmissionStore,
+)
+from tempen_shared.events import DeadLetter
 from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.models import SecretRef
+
+# How long delivery ids are remembered: far longer than platforms retry. Formbricks deliveries are
+# refused after 5 minutes by their signed timestamp anyway; Typeform and KoboToolbox sign no time, so
+# an older replay is refused only if it repeats the stored content (a duplicate).
+DELIVERY_MEMORY = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +49,50 @@ class ItemResult:
         return body
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    """What became of one webhook delivery that was verified and read."""
+
+    delivery_id: str | None
+    results: tuple[ItemResult, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    ignored: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        return bool(self.results)
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"delivery_id": self.delivery_id, "results": [r.as_json() for r in self.results]}
+        if self.skipped:
+            body["skipped"] = [{"response_id": rid, "reason": reason} for rid, reason in self.skipped]
+        if self.ignored:
+            body["ignored"] = self.ignored
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    respondent: str  # the pseudonym
+    retractions: tuple[Retraction, ...]
+
+
+class UnknownMappingError(LookupError):
+    """No mapping with this id feeds this tenant from this platform's webhooks."""
+
+
+class SecretUnavailableError(RuntimeError):
+    """The mapping's verification secret cannot be read here (a deployment problem, not the sender's)."""
+
+
+class InvalidDeliveryError(ValueError):
+    """A verified, readable delivery whose submission fails validation; nothing was stored."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+        self.errors = tuple(errors)
+
+
 class IngestService:
     def __init__(
         self,
@@ -43,33 +102,24 @@ class IngestService:
         pseudonym_keys: Mapping[str, bytes],
         clock: Callable[[], datetime],
         max_clock_skew: timedelta,
+        mappings: Mapping[tuple[str, str], PlatformMapping] | None = None,
+        resolve_secret: Callable[[SecretRef], str | None] = lambda _ref: None,
     ) -> None:
         self.catalog = catalog
         self._store = store
         self._keys = pseudonym_keys
         self._clock = clock
         self._skew = max_clock_skew
+        self._mappings = dict(mappings or {})
+        self._resolve_secret = resolve_secret
 
     def prepare(self, raw: Any, *, tenant_id: str) -> PreparedSubmission | list[FieldError]:
         """Validate one raw submission for `tenant_id` (from the URL or the record); pure apart from the clock."""
-        if not isinstance(raw, dict):
-            return [FieldError("(body)", "a submission must be a JSON object", "malformed")]
-        body = dict(raw)
-        if body.setdefault("tenant", tenant_id) != tenant_id:
-            return [FieldError("tenant", "does not match the tenant in the URL", "tenant_mismatch")]
-        try:
-            submission = CanonicalSubmission.model_validate(body)
-        except ValidationError as exc:
-            return [
-                FieldError(".".join(str(p) for p in e["loc"]) or "(body)", e["msg"], "invalid")
-                for e in exc.errors(include_input=False, include_url=False)
-            ]
-        tenant = self.catalog.tenants.get(tenant_id)
-        if tenant is None:
-            return [FieldError("tenant", "unknown tenant", "unknown_tenant")]
-        errors = validate_submission(submission, tenant, now=self._clock(), max_clock_skew=self._skew)
-        if errors:
-            return errors
+        submission = check_submission(
+            raw, tenant_id=tenant_id, catalog=self.catalog, now=self._clock(), max_clock_skew=self._skew
+        )
+        if isinstance(submission, list):
+            return submission
         respondent = (
             pseudonymise(key=self._keys[tenant_id], tenant=tenant_id, respondent=submission.respondent)
             if submission.respondent
@@ -86,6 +136,77 @@ class IngestService:
         self, prepared: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter] = ()
     ) -> list[StoredSubmission]:
         return await self._store.store(prepared, dead_letters)
+
+    async def receive_webhook(
+        self, *, tenant_id: str, platform: str, mapping_id: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookResult:
+        """Verify one webhook delivery on its raw bytes, read it with its mapping, validate and store it.
+
+        The delivery id, the submission and the opted-in free text are stored in one transaction, or
+        nothing is. A bare test ping (Formbricks) is answered without a signature and stores nothing.
+
+        Raises:
+            UnknownMappingError: no such mapping for this tenant and platform.
+            SecretUnavailableError, VerificationConfigError: verification is misconfigured here.
+            SignatureError: the delivery is not shown to come from the platform.
+            DeliveryError: the body cannot be read or mapped.
+            InvalidDeliveryError: the submission it carries is not valid for the tenant.
+            ReplayedDeliveryError: this delivery was received before.
+            StoreUnavailableError: the database cannot be reached.
+        """
+        mapping = self._mappings.get((tenant_id, mapping_id))
+        if mapping is None or mapping.platform != platform or platform not in WEBHOOK_PLATFORMS:
+            raise UnknownMappingError(f"no {platform} mapping {mapping_id!r} for tenant {tenant_id!r}")
+        if is_unsigned_ping(platform, body):
+            return WebhookResult(delivery_id=None, ignored="test ping")
+        secret = self._resolve_secret(mapping.verification.secret) if mapping.verification else None
+        if not secret:
+            raise SecretUnavailableError(f"the secret of mapping {tenant_id}/{mapping_id} is not set")
+        header_id = verify_delivery(mapping, secret=secret, headers=headers, body=body, now=self._clock())
+        parsed = parse_delivery(mapping, body)
+        delivery_id = header_id or parsed.delivery_id
+        if parsed.ignored:
+            return WebhookResult(delivery_id=delivery_id, ignored=parsed.ignored)
+        prepared: list[PreparedSubmission] = []
+        errors: list[FieldError] = []
+        for submission in parsed.submissions:
+            checked = self.prepare(submission.model_dump(mode="json"), tenant_id=tenant_id)
+            if isinstance(checked, PreparedSubmission):
+                prepared.append(checked)
+            else:
+                errors.extend(checked)
+        if errors:
+            raise InvalidDeliveryError(errors)
+        comments = (
+            [Comment(tenant_id, text.submission_id, text.question, text.text) for text in parsed.free_text]
+            if mapping.keep_free_text
+            else []
+        )
+        stored = await self._store.store(
+            prepared,
+            delivery=Delivery(tenant_id, platform, delivery_id) if delivery_id else None,
+            comments=comments,
+        )
+        results = tuple(
+            ItemResult(index, p.submission.submission_id, s.outcome, s.revision)
+            for index, (p, s) in enumerate(zip(prepared, stored, strict=True))
+        )
+        return WebhookResult(delivery_id=delivery_id, results=results, skipped=parsed.skipped)
+
+    async def erase_respondent(self, *, tenant_id: str, respondent: str) -> Erasure:
+        """Erase everything ingest keeps of one respondent (by the id the platform sent) and retract it downstream."""
+        pseudonym = pseudonymise(key=self._keys[tenant_id], tenant=tenant_id, respondent=respondent.strip())
+        retractions = await self._store.erase_respondent(tenant=tenant_id, respondent=pseudonym)
+        return Erasure(respondent=pseudonym, retractions=tuple(retractions))
+
+    async def purge(self, *, answers_after: timedelta, comments_after: timedelta) -> Purged:
+        """Apply the retention periods: raw answers and free text older than these go, and old delivery ids."""
+        now = self._clock()
+        return await self._store.purge(
+            answers_before=now - answers_after,
+            comments_before=now - comments_after,
+            deliveries_before=now - DELIVERY_MEMORY,
+        )
 
     async def ping(self) -> bool:
         return await self._store.ping()

@@ -6,16 +6,25 @@ from typing import Any
 
 import asyncpg
 
-from tempen_ingest.ports import Outcome, PreparedSubmission, StoredSubmission
+from tempen_ingest.ports import (
+    Comment,
+    Delivery,
+    Outcome,
+    PreparedSubmission,
+    Purged,
+    ReplayedDeliveryError,
+    Retraction,
+    StoredSubmission,
+)
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
-from tempen_shared.events import DeadLetter, SubmissionAccepted, submission_event_id
+from tempen_shared.events import DeadLetter, SubmissionAccepted, SubmissionRetracted, submission_event_id
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
 from tempen_shared.topics import SUBMISSIONS, partition_key
 
 SCHEMA = "ingest"
 
 _LOCK_EXISTING = f"""
-SELECT s.tenant, s.submission_id, s.revision, s.fingerprint
+SELECT s.tenant, s.submission_id, s.revision, s.fingerprint, s.erased_at IS NOT NULL AS erased
 FROM {SCHEMA}.submissions s
 JOIN unnest($1::text[], $2::text[]) AS k(tenant, submission_id) USING (tenant, submission_id)
 ORDER BY s.tenant, s.submission_id
@@ -34,14 +43,64 @@ RETURNING tenant, submission_id
 _UPDATE_CORRECTED = f"""
 UPDATE {SCHEMA}.submissions AS s
 SET revision = u.revision, fingerprint = u.fingerprint, instrument = u.instrument, unit = u.unit,
-    submitted_at = u.submitted_at, respondent = u.respondent, answers = u.answers, updated_at = now()
+    submitted_at = u.submitted_at, respondent = u.respondent, answers = u.answers, answers_purged_at = NULL,
+    updated_at = now()
 FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
             $8::text[], $9::jsonb[])
     AS u(tenant, submission_id, revision, fingerprint, instrument, unit, submitted_at, respondent, answers)
 WHERE s.tenant = u.tenant AND s.submission_id = u.submission_id
 """
 
+_INSERT_DELIVERY = f"""
+INSERT INTO {SCHEMA}.deliveries (tenant, platform, delivery_id) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING
+RETURNING true
+"""
+
+_UPSERT_COMMENTS = f"""
+INSERT INTO {SCHEMA}.comments (tenant, submission_id, question, text)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+ON CONFLICT (tenant, submission_id, question) DO UPDATE SET text = EXCLUDED.text, received_at = now()
+"""
+
+# Rows are locked in key order first, the order `store` locks them in, so the two never deadlock.
+_ERASE = f"""
+WITH target AS (
+    SELECT tenant, submission_id FROM {SCHEMA}.submissions
+    WHERE tenant = $1 AND respondent = $2 AND erased_at IS NULL
+    ORDER BY tenant, submission_id
+    FOR UPDATE
+)
+UPDATE {SCHEMA}.submissions AS s
+SET revision = s.revision + 1, answers = NULL, respondent = NULL, fingerprint = 'erased', erased_at = now(),
+    updated_at = now()
+FROM target
+WHERE s.tenant = target.tenant AND s.submission_id = target.submission_id
+RETURNING s.tenant, s.unit, s.submission_id, s.revision
+"""
+
+# Retention works in chunks, so one run never holds many row locks or one huge transaction.
+_PURGE_ANSWERS = f"""
+UPDATE {SCHEMA}.submissions SET answers = NULL, answers_purged_at = now()
+WHERE (tenant, submission_id) IN (
+    SELECT tenant, submission_id FROM {SCHEMA}.submissions
+    WHERE answers IS NOT NULL AND updated_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+"""
+_PURGE_COMMENTS = f"""
+DELETE FROM {SCHEMA}.comments WHERE (tenant, submission_id, question) IN (
+    SELECT tenant, submission_id, question FROM {SCHEMA}.comments WHERE received_at < $1 LIMIT $2
+)
+"""
+_PURGE_DELIVERIES = f"""
+DELETE FROM {SCHEMA}.deliveries WHERE (tenant, platform, delivery_id) IN (
+    SELECT tenant, platform, delivery_id FROM {SCHEMA}.deliveries WHERE received_at < $1 LIMIT $2
+)
+"""
+_PURGE_CHUNK = 5000
+
 Key = tuple[str, str]
+Known = dict[Key, tuple[int, str, bool]]  # revision, fingerprint, erased
 
 
 class PostgresSubmissionStore:
@@ -57,19 +116,79 @@ class PostgresSubmissionStore:
             return False
 
     async def store(
-        self, submissions: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter] = ()
+        self,
+        submissions: Sequence[PreparedSubmission],
+        dead_letters: Sequence[DeadLetter] = (),
+        *,
+        delivery: Delivery | None = None,
+        comments: Sequence[Comment] = (),
     ) -> list[StoredSubmission]:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                outcomes = await self._store(conn, submissions, dead_letters)
+                if delivery is not None and not await conn.fetchval(
+                    _INSERT_DELIVERY, delivery.tenant, delivery.platform, delivery.delivery_id
+                ):
+                    raise ReplayedDeliveryError(delivery)
+                outcomes, erased = await self._store(conn, submissions, dead_letters)
+                kept = [c for c in comments if (c.tenant, c.submission_id) not in erased]
+                if kept:
+                    await conn.execute(
+                        _UPSERT_COMMENTS,
+                        [c.tenant for c in kept],
+                        [c.submission_id for c in kept],
+                        [c.question for c in kept],
+                        [c.text for c in kept],
+                    )
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailableError(str(exc)) from exc
         self._on_commit()
         return outcomes
 
+    async def erase_respondent(self, *, tenant: str, respondent: str) -> list[Retraction]:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(_ERASE, tenant, respondent)
+                retractions = [
+                    Retraction(r["tenant"], r["unit"], r["submission_id"], r["revision"])
+                    for r in sorted(rows, key=lambda r: str(r["submission_id"]))
+                ]
+                if retractions:
+                    await conn.execute(
+                        f"DELETE FROM {SCHEMA}.comments WHERE tenant = $1 AND submission_id = ANY($2::text[])",
+                        tenant,
+                        [r.submission_id for r in retractions],
+                    )
+                    await enqueue(conn, SCHEMA, [_retraction(self._topic, r, respondent) for r in retractions])
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        if retractions:
+            self._on_commit()
+        return retractions
+
+    async def purge(
+        self, *, answers_before: datetime, comments_before: datetime, deliveries_before: datetime
+    ) -> Purged:
+        try:
+            return Purged(
+                answers=await self._in_chunks(_PURGE_ANSWERS, answers_before),
+                comments=await self._in_chunks(_PURGE_COMMENTS, comments_before),
+                deliveries=await self._in_chunks(_PURGE_DELIVERIES, deliveries_before),
+            )
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+
+    async def _in_chunks(self, statement: str, before: datetime) -> int:
+        total = 0
+        while True:
+            status = await self._pool.execute(statement, before, _PURGE_CHUNK)
+            count = int(status.split()[-1])
+            total += count
+            if count < _PURGE_CHUNK:
+                return total
+
     async def _store(
         self, conn: Connection, submissions: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter]
-    ) -> list[StoredSubmission]:
+    ) -> tuple[list[StoredSubmission], set[Key]]:
         keys = sorted({(p.submission.tenant, p.submission.submission_id) for p in submissions})
         known = await self._lock(conn, keys)
         outcomes, final = _decide(submissions, known)
@@ -92,17 +211,17 @@ class PostgresSubmissionStore:
         messages = [_message(self._topic, revision, prepared) for revision, prepared in final.values()]
         messages.extend(dead_letter_messages(dead_letters))
         await enqueue(conn, SCHEMA, messages)
-        return outcomes
+        return outcomes, {k for k, (_rev, _fp, erased) in known.items() if erased}
 
-    async def _lock(self, conn: Connection, keys: Sequence[Key]) -> dict[Key, tuple[int, str]]:
+    async def _lock(self, conn: Connection, keys: Sequence[Key]) -> Known:
         if not keys:
             return {}
         rows = await conn.fetch(_LOCK_EXISTING, [k[0] for k in keys], [k[1] for k in keys])
-        return {(r["tenant"], r["submission_id"]): (r["revision"], r["fingerprint"]) for r in rows}
+        return {(r["tenant"], r["submission_id"]): (r["revision"], r["fingerprint"], r["erased"]) for r in rows}
 
 
 def _decide(
-    submissions: Sequence[PreparedSubmission], known: dict[Key, tuple[int, str]]
+    submissions: Sequence[PreparedSubmission], known: Known
 ) -> tuple[list[StoredSubmission], dict[Key, tuple[int, PreparedSubmission]]]:
     """Walk the batch in order; the last version of each id wins, as if they had come one by one."""
     state = dict(known)
@@ -111,6 +230,9 @@ def _decide(
     for prepared in submissions:
         key = (prepared.submission.tenant, prepared.submission.submission_id)
         current = state.get(key)
+        if current is not None and current[2]:
+            outcomes.append(StoredSubmission(Outcome.ERASED, current[0]))
+            continue
         if current is None:
             revision, outcome = 1, Outcome.ACCEPTED
         elif current[1] == prepared.fingerprint:
@@ -118,7 +240,7 @@ def _decide(
             continue
         else:
             revision, outcome = current[0] + 1, Outcome.CORRECTED
-        state[key] = (revision, prepared.fingerprint)
+        state[key] = (revision, prepared.fingerprint, False)
         final[key] = (revision, prepared)
         outcomes.append(StoredSubmission(outcome, revision))
     return outcomes, final
@@ -166,5 +288,27 @@ def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmi
         partition_key(s.tenant, s.unit),
         event,
         # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
-        {"correlation_id": prepared.correlation_id, "ingested_at": datetime.now(UTC).isoformat()},
+        {
+            "correlation_id": prepared.correlation_id,
+            "ingested_at": datetime.now(UTC).isoformat(),
+            "event_type": "submission_accepted",
+        },
+    )
+
+
+def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent: str) -> OutboxMessage:
+    event = SubmissionRetracted(
+        event_id=submission_event_id(retraction.tenant, retraction.submission_id, retraction.revision),
+        occurred_at=datetime.now(UTC),
+        tenant=retraction.tenant,
+        unit=retraction.unit,
+        submission_id=retraction.submission_id,
+        revision=retraction.revision,
+        respondent=respondent,
+    )
+    return OutboxMessage.of(
+        topic(SUBMISSIONS.name),
+        partition_key(retraction.tenant, retraction.unit),
+        event,
+        {"correlation_id": f"{retraction.tenant}:{retraction.submission_id}", "event_type": event.event_type},
     )

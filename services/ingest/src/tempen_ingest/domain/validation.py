@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
 
 from tempen_shared.events import CanonicalSubmission
-from tempen_shared.tenancy.loader import Tenant
+from tempen_shared.tenancy.loader import Catalog, Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +20,33 @@ class FieldError:
 
     def as_problem(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}
+
+
+def check_submission(
+    raw: Any, *, tenant_id: str, catalog: Catalog, now: datetime, max_clock_skew: timedelta
+) -> CanonicalSubmission | list[FieldError]:
+    """Read one raw submission (a JSON value) for `tenant_id` and check it against the tenant's config.
+
+    The one validation every path shares: the HTTP API, the intake topic, webhooks and
+    `tempen submissions import --dry-run`. Returns the submission, or every reason it is refused.
+    """
+    if not isinstance(raw, dict):
+        return [FieldError("(body)", "a submission must be a JSON object", "malformed")]
+    body = dict(raw)
+    if body.setdefault("tenant", tenant_id) != tenant_id:
+        return [FieldError("tenant", "does not match the tenant in the URL", "tenant_mismatch")]
+    try:
+        submission = CanonicalSubmission.model_validate(body)
+    except ValidationError as exc:
+        return [
+            FieldError(".".join(str(p) for p in e["loc"]) or "(body)", e["msg"], "invalid")
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+    tenant = catalog.tenants.get(tenant_id)
+    if tenant is None:
+        return [FieldError("tenant", "unknown tenant", "unknown_tenant")]
+    errors = validate_submission(submission, tenant, now=now, max_clock_skew=max_clock_skew)
+    return errors or submission
 
 
 def validate_submission(

@@ -1,7 +1,8 @@
-"""Ingest's HTTP API: canonical submissions, single or batch (JSON array or NDJSON)."""
+"""Ingest's HTTP API: canonical submissions (single, batch or NDJSON), platform webhooks, GDPR erasure."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,16 +12,36 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tempen_ingest.domain.platforms import DeliveryError
+from tempen_ingest.domain.signatures import SignatureError
+from tempen_ingest.domain.webhooks import VerificationConfigError
 from tempen_ingest.metrics import IngestMetrics
-from tempen_ingest.ports import Outcome
-from tempen_ingest.service import IngestService, ItemResult
+from tempen_ingest.ports import Outcome, ReplayedDeliveryError
+from tempen_ingest.service import (
+    IngestService,
+    InvalidDeliveryError,
+    ItemResult,
+    SecretUnavailableError,
+    UnknownMappingError,
+)
 from tempen_shared.db import StoreUnavailableError
-from tempen_shared.http import BadRequestError, JSONResponse, problem
+from tempen_shared.http import BadRequestError, JSONResponse, problem, read_json
+
+logger = logging.getLogger(__name__)
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+SUBMISSIONS_ROUTE = "/v1/tenants/{tenant}/submissions"
+WEBHOOK_ROUTE = "/v1/tenants/{tenant}/webhooks/{platform}/{mapping_id}"
+ERASE_ROUTE = "/v1/tenants/{tenant}/gdpr/erase"
 
 
-def routes(service: Callable[[], IngestService], metrics: IngestMetrics, *, max_items: int) -> list[Route]:
+def routes(
+    service: Callable[[], IngestService],
+    metrics: IngestMetrics,
+    *,
+    max_items: int,
+    max_webhook_bytes: int = 1 << 20,
+) -> list[Route]:
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
         async def wrapper(request: Request) -> Response:
             started = time.perf_counter()
@@ -35,12 +56,7 @@ def routes(service: Callable[[], IngestService], metrics: IngestMetrics, *, max_
         svc = service()
         tenant = request.path_params["tenant"]
         if tenant not in svc.catalog.tenants:
-            return problem(
-                404,
-                "Unknown tenant",
-                "no tenant with this id is served here",
-                errors=[{"field": "tenant", "reason": "unknown tenant"}],
-            )
+            return _unknown_tenant()
         try:
             items, single = await _read_items(request, max_items=max_items)
         except BadRequestError as exc:
@@ -49,9 +65,7 @@ def routes(service: Callable[[], IngestService], metrics: IngestMetrics, *, max_
         try:
             results = await svc.submit(items, tenant_id=tenant)
         except StoreUnavailableError:
-            return problem(
-                503, "Storage unavailable", "the database cannot be reached; retry later", headers={"Retry-After": "5"}
-            )
+            return _unavailable()
         _count(metrics, results)
         if single:
             result = results[0]
@@ -66,13 +80,130 @@ def routes(service: Callable[[], IngestService], metrics: IngestMetrics, *, max_
         counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
         return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
 
-    return [
-        Route(
-            "/v1/tenants/{tenant}/submissions",
-            measured("/v1/tenants/{tenant}/submissions", post_submissions),
-            methods=["POST"],
+    async def post_webhook(request: Request) -> Response:
+        svc = service()
+        tenant, platform, mapping_id = (request.path_params[k] for k in ("tenant", "platform", "mapping_id"))
+        if tenant not in svc.catalog.tenants:
+            return _unknown_tenant()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_webhook_bytes:
+            return _too_large(max_webhook_bytes)
+        body = await request.body()
+        if len(body) > max_webhook_bytes:
+            return _too_large(max_webhook_bytes)
+        try:
+            result = await svc.receive_webhook(
+                tenant_id=tenant, platform=platform, mapping_id=mapping_id, headers=request.headers, body=body
+            )
+        except UnknownMappingError:
+            return problem(
+                404,
+                "Unknown mapping",
+                f"no {platform} mapping with this id for this tenant; see config/mappings/{tenant}/",
+                errors=[{"field": "mapping_id", "reason": "unknown mapping"}],
+            )
+        except (SecretUnavailableError, VerificationConfigError) as exc:
+            # Ours to fix, so the platform should keep retrying until the secret is in place.
+            logger.error("webhook %s/%s cannot be verified: %s", tenant, mapping_id, exc)  # noqa: TRY400 - no trace needed
+            return problem(
+                503,
+                "Verification not configured",
+                "this endpoint cannot check signatures yet; retry later",
+                headers={"Retry-After": "60"},
+            )
+        except SignatureError as exc:
+            metrics.rejected.labels(f"signature_{exc.reason}").inc()
+            return problem(
+                401,
+                "Delivery not verified",
+                "the signature or credentials do not prove this delivery comes from the platform",
+                errors=[{"field": "signature", "reason": exc.reason}],
+                headers={"WWW-Authenticate": 'Basic realm="tempen-webhooks"'} if platform == "kobo" else None,
+            )
+        except DeliveryError as exc:
+            metrics.rejected.labels(f"delivery_{exc.reason}"[:40]).inc()
+            return problem(
+                422,
+                "Delivery not readable",
+                str(exc),
+                errors=[{"field": exc.field, "reason": exc.reason}],
+            )
+        except InvalidDeliveryError as exc:
+            metrics.submissions.labels(Outcome.REJECTED.value).inc()
+            metrics.rejected.labels(exc.errors[0].code).inc()
+            return problem(
+                422, "Invalid submission", "the submission was not stored", errors=[e.as_problem() for e in exc.errors]
+            )
+        except ReplayedDeliveryError:
+            metrics.rejected.labels("replayed_delivery").inc()
+            return problem(
+                409,
+                "Delivery already received",
+                "this delivery id was received before; the repeat was not stored",
+                errors=[{"field": "delivery_id", "reason": "replayed"}],
+            )
+        except StoreUnavailableError:
+            return _unavailable()
+        _count(metrics, list(result.results))
+        return JSONResponse(result.as_json(), status_code=202 if result.stored else 200)
+
+    async def post_erase(request: Request) -> Response:
+        svc = service()
+        tenant = request.path_params["tenant"]
+        if tenant not in svc.catalog.tenants:
+            return _unknown_tenant()
+        body = await read_json(request, max_bytes=64 << 10)
+        respondent = body.get("respondent") if isinstance(body, dict) else None
+        if not isinstance(respondent, str) or not respondent.strip() or len(respondent) > 200:
+            return problem(
+                422,
+                "Invalid erasure request",
+                'send {"respondent": "<the id the survey platform sent>"}',
+                errors=[{"field": "respondent", "reason": "a non-empty string of at most 200 characters"}],
+            )
+        try:
+            erasure = await svc.erase_respondent(tenant_id=tenant, respondent=respondent)
+        except StoreUnavailableError:
+            return _unavailable()
+        logger.info("erased %d submissions of one respondent of %s", len(erasure.retractions), tenant)
+        return JSONResponse(
+            {
+                "tenant": tenant,
+                "respondent_pseudonym": erasure.respondent,
+                "erased": len(erasure.retractions),
+                "retracted": [{"submission_id": r.submission_id, "revision": r.revision} for r in erasure.retractions],
+            }
         )
+
+    return [
+        Route(SUBMISSIONS_ROUTE, measured(SUBMISSIONS_ROUTE, post_submissions), methods=["POST"]),
+        Route(WEBHOOK_ROUTE, measured(WEBHOOK_ROUTE, post_webhook), methods=["POST"]),
+        Route(ERASE_ROUTE, measured(ERASE_ROUTE, post_erase), methods=["POST"]),
     ]
+
+
+def _unknown_tenant() -> Response:
+    return problem(
+        404,
+        "Unknown tenant",
+        "no tenant with this id is served here",
+        errors=[{"field": "tenant", "reason": "unknown tenant"}],
+    )
+
+
+def _unavailable() -> Response:
+    return problem(
+        503, "Storage unavailable", "the database cannot be reached; retry later", headers={"Retry-After": "5"}
+    )
+
+
+def _too_large(limit: int) -> Response:
+    return problem(
+        413,
+        "Payload too large",
+        f"the body exceeds {limit} bytes",
+        errors=[{"field": "(body)", "reason": f"more than {limit} bytes"}],
+    )
 
 
 def _count(metrics: IngestMetrics, results: list[ItemResult]) -> None:

@@ -44,7 +44,7 @@ def parse_formbricks(body: bytes, mapping: PlatformMapping) -> ParsedDelivery:
     event = document.get("event")
     if event == TEST_PING:
         return ParsedDelivery(submissions=(), ignored="test ping")
-    if event not in RESPONSE_EVENTS:
+    if not isinstance(event, str) or event not in RESPONSE_EVENTS:
         return ParsedDelivery(submissions=(), ignored=f"event {event!r} carries no response")
     response = document.get("data")
     if not isinstance(response, dict):

@@ -41,7 +41,7 @@ def parse_typeform(body: bytes, mapping: PlatformMapping) -> ParsedDelivery:
     """
     document = parse_json_object(body)
     event_type = document.get("event_type")
-    if event_type not in RESPONSE_EVENTS:
+    if not isinstance(event_type, str) or event_type not in RESPONSE_EVENTS:
         return ParsedDelivery(submissions=(), ignored=f"event_type {event_type!r} carries no response")
     response = document.get("form_response")
     if not isinstance(response, dict):
