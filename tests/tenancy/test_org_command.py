@@ -137,11 +137,25 @@ def test_an_unknown_tenant_is_refused_naming_the_known_ones(config: Path, new_or
 def test_without_storage_the_cli_checks_the_import_but_says_it_was_not_stored(
     config: Path, new_org: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    exit_code = run(["org", "import", "hjo", str(new_org), "--config", str(config), "--effective-date", "2026-01-01"])
+    # Nothing listens on the URL: the import is checked and shown, then reported as not stored.
+    exit_code = run(
+        [
+            "org",
+            "import",
+            "hjo",
+            str(new_org),
+            "--config",
+            str(config),
+            "--effective-date",
+            "2026-01-01",
+            "--url",
+            "http://127.0.0.1:9",
+        ]
+    )
     assert exit_code == EXIT_NOT_STORED
     out = capsys.readouterr().out
     assert "1 added, 1 moved, 1 renamed, 1 manager change" in out
-    assert "Not stored: storing org versions requires the running system" in out
+    assert "Not stored: ingest is not reachable at http://127.0.0.1:9" in out
 
 
 def test_the_cli_dry_run_succeeds(config: Path, new_org: Path, capsys: pytest.CaptureFixture[str]) -> None:

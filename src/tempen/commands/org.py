@@ -8,6 +8,7 @@ import changes nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,19 +53,61 @@ class _ReportedError(Exception):
 
 
 def store_org_version(*, tenant_id: str, tree: OrgTree, effective_from: date, source: str) -> None:
-    """Store `tree` as the org of `tenant_id` in force from `effective_from`; `source` names the imported file.
-
-    TODO(issue 3): wire this to the database: insert the version (with its units) in one transaction,
-    replacing a version with the same effective date, so routing can use `OrgHistory.at(period end)`.
-
-    Raises:
-        NotImplementedError: always, until storage exists.
-    """
+    """Without a running system there is nowhere to store a version; `run_import` uses `http_store`."""
     raise NotImplementedError(
         f"storing org versions requires the running system; {tenant_id}'s org of {len(tree.units)} units "
         f"from {source}, in force from {effective_from.isoformat()}, was checked but not stored "
         "(use --dry-run to only check)"
     )
+
+
+class OrgImportRefusedError(RuntimeError):
+    """The running system refused the import (its current version differs from the config file)."""
+
+
+def http_store(*, url: str, token: str | None, file: Path, force: bool) -> OrgVersionStore:
+    """Store through ingest's admin endpoint, which re-checks against the newest stored version."""
+    import httpx
+
+    def store(*, tenant_id: str, tree: OrgTree, effective_from: date, source: str) -> None:
+        headers = {"content-type": "application/json" if file.suffix.lower() == ".json" else "text/csv"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        params = {"effective_from": effective_from.isoformat(), "force": str(force).lower(), "source": source}
+        try:
+            response = httpx.post(
+                f"{url}/v1/tenants/{tenant_id}/admin/org",
+                params=params,
+                content=file.read_bytes(),
+                headers=headers,
+                timeout=60,
+            )
+        except httpx.HTTPError as exc:
+            raise NotImplementedError(f"ingest is not reachable at {url} ({exc}); is `tempen up` running?") from exc
+        if response.status_code == 409:
+            raise OrgImportRefusedError(response.json().get("detail", "refused"))
+        if response.status_code != 201:
+            body = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+            raise NotImplementedError(
+                f"ingest answered {response.status_code}: {body.get('title', response.text)} {body.get('errors', '')}"
+            )
+        stored = response.json()
+        print(
+            f"Stored {len(tree.units)} units as version {stored['version']} (compared with {stored['compared_with']})."
+        )
+
+    return store
+
+
+def _token(explicit: str | None) -> str | None:
+    import os
+
+    if explicit:
+        return explicit
+    if os.environ.get("TEMPEN_TOKEN"):
+        return os.environ["TEMPEN_TOKEN"]
+    token_file = Path(os.environ.get("TEMPEN_STATE_DIR", ".tempen")) / "admin-token"
+    return token_file.read_text().strip() if token_file.is_file() else None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,6 +133,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="YYYY-MM-DD",
         help="the first day the new org is in force (default: today in the tenant's time zone)",
     )
+    importing.add_argument(
+        "--url",
+        default=os.environ.get("TEMPEN_INGEST_URL", "http://127.0.0.1:8001"),
+        help="ingest, which stores the version (default http://127.0.0.1:8001)",
+    )
+    importing.add_argument("--token", help="an admin token (default $TEMPEN_TOKEN or .tempen/admin-token)")
     _config_option(importing)
     importing.set_defaults(handler=run_import)
 
@@ -140,7 +189,8 @@ def run_import(args: argparse.Namespace) -> int:
         force=args.force,
         effective_from=args.effective_date,
     )
-    return import_org(request, store=store_org_version, out=sys.stdout, err=Console(stderr=True))
+    store = http_store(url=args.url, token=_token(args.token), file=args.file, force=args.force)
+    return import_org(request, store=store, out=sys.stdout, err=Console(stderr=True))
 
 
 def import_org(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err: Console) -> int:
@@ -179,6 +229,9 @@ def _import(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err:
     except NotImplementedError as exc:
         print(f"Not stored: {exc}", file=out)
         return EXIT_NOT_STORED
+    except OrgImportRefusedError as exc:
+        print(f"Refused by the running system: {exc}", file=out)
+        return EXIT_REFUSED
     print(f"Stored: {config.id}'s org of {len(new.units)} units, in force from {effective_from}.", file=out)
     return EXIT_OK
 

@@ -11,10 +11,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, make_asgi_app
 
+from tempen_ingest.adapters.org import PostgresOrgStore
 from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore
 from tempen_ingest.config import IngestSettings
 from tempen_ingest.entrypoints.http import routes
 from tempen_ingest.entrypoints.kafka import build_router
+from tempen_ingest.entrypoints.org_http import org_routes
 from tempen_ingest.mappings import load_mappings
 from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.retention import retention_running
@@ -28,11 +30,28 @@ from tempen_shared.tenancy.loader import Catalog, load_catalog
 
 class _Holder:
     service: IngestService | None = None
+    org_store: PostgresOrgStore | None = None
+    # Units of every imported org version, so a unit added by an import is accepted at once.
+    imported_units: dict[str, set[str]]
+
+    def __init__(self) -> None:
+        self.imported_units = {}
 
     def get(self) -> IngestService:
         if self.service is None:
             raise RuntimeError("ingest is still starting")
         return self.service
+
+    def get_org_store(self) -> PostgresOrgStore:
+        if self.org_store is None:
+            raise RuntimeError("ingest is still starting")
+        return self.org_store
+
+    async def refresh_units(self) -> None:
+        self.imported_units = await self.get_org_store().known_units()
+
+    def known_units(self, tenant: str) -> set[str]:
+        return self.imported_units.get(tenant, set())
 
 
 def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | None = None) -> ServiceApp:
@@ -58,6 +77,8 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
             access.serving(res.pool),
         ):
             store = PostgresSubmissionStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
+            holder.org_store = PostgresOrgStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
+            await holder.refresh_units()
             holder.service = IngestService(
                 catalog=catalog,
                 store=store,
@@ -66,6 +87,7 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
                 max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
                 mappings=mappings.mappings,
                 resolve_secret=resolve,  # at each delivery, so a rotated secret file counts at once
+                known_units=holder.known_units,
             )
             async with retention_running(
                 holder.get,
@@ -91,12 +113,15 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
             ("/metrics", make_asgi_app(registry)),
         ],
         http=http_app(
-            routes(
-                holder.get,
-                metrics,
-                max_items=settings.max_batch_items,
-                max_webhook_bytes=settings.max_webhook_bytes,
-            ),
+            [
+                *routes(
+                    holder.get,
+                    metrics,
+                    max_items=settings.max_batch_items,
+                    max_webhook_bytes=settings.max_webhook_bytes,
+                ),
+                *org_routes(holder.get_org_store, catalog, after_store=holder.refresh_units),
+            ],
             access=access,
         ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,6 +104,7 @@ class IngestService:
         max_clock_skew: timedelta,
         mappings: Mapping[tuple[str, str], PlatformMapping] | None = None,
         resolve_secret: Callable[[SecretRef], str | None] = lambda _ref: None,
+        known_units: Callable[[str], Container[str]] | None = None,
     ) -> None:
         self.catalog = catalog
         self._store = store
@@ -112,11 +113,17 @@ class IngestService:
         self._skew = max_clock_skew
         self._mappings = dict(mappings or {})
         self._resolve_secret = resolve_secret
+        self._known_units = known_units
 
     def prepare(self, raw: Any, *, tenant_id: str) -> PreparedSubmission | list[FieldError]:
         """Validate one raw submission for `tenant_id` (from the URL or the record); pure apart from the clock."""
         submission = check_submission(
-            raw, tenant_id=tenant_id, catalog=self.catalog, now=self._clock(), max_clock_skew=self._skew
+            raw,
+            tenant_id=tenant_id,
+            catalog=self.catalog,
+            now=self._clock(),
+            max_clock_skew=self._skew,
+            known_units=self._known_units(tenant_id) if self._known_units else None,
         )
         if isinstance(submission, list):
             return submission

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,13 @@ class FieldError:
 
 
 def check_submission(
-    raw: Any, *, tenant_id: str, catalog: Catalog, now: datetime, max_clock_skew: timedelta
+    raw: Any,
+    *,
+    tenant_id: str,
+    catalog: Catalog,
+    now: datetime,
+    max_clock_skew: timedelta,
+    known_units: Container[str] | None = None,
 ) -> CanonicalSubmission | list[FieldError]:
     """Read one raw submission (a JSON value) for `tenant_id` and check it against the tenant's config.
 
@@ -45,14 +52,23 @@ def check_submission(
     tenant = catalog.tenants.get(tenant_id)
     if tenant is None:
         return [FieldError("tenant", "unknown tenant", "unknown_tenant")]
-    errors = validate_submission(submission, tenant, now=now, max_clock_skew=max_clock_skew)
+    errors = validate_submission(submission, tenant, now=now, max_clock_skew=max_clock_skew, known_units=known_units)
     return errors or submission
 
 
 def validate_submission(
-    submission: CanonicalSubmission, tenant: Tenant, *, now: datetime, max_clock_skew: timedelta
+    submission: CanonicalSubmission,
+    tenant: Tenant,
+    *,
+    now: datetime,
+    max_clock_skew: timedelta,
+    known_units: Container[str] | None = None,
 ) -> list[FieldError]:
-    """Every reason `submission` cannot be accepted for `tenant`; empty when it can."""
+    """Every reason `submission` cannot be accepted for `tenant`; empty when it can.
+
+    `known_units` are the units of every org version imported since the configured one (a unit
+    added by an import is known before the config file is edited); the configured org by default.
+    """
     errors: list[FieldError] = []
     instrument = tenant.instruments.get(submission.instrument)
     if instrument is None:
@@ -61,7 +77,7 @@ def validate_submission(
                 "instrument", f"unknown instrument {submission.instrument!r} for this tenant", "unknown_instrument"
             )
         )
-    if submission.unit not in tenant.org:
+    if submission.unit not in tenant.org and (known_units is None or submission.unit not in known_units):
         errors.append(
             FieldError("unit", f"unknown unit {submission.unit!r} in this tenant's organisation", "unknown_unit")
         )
