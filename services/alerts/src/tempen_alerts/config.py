@@ -7,7 +7,7 @@ from tempen_shared.settings import ServiceSettings
 
 
 class AlertsSettings(ServiceSettings):
-    """Alerts' settings: the common ones plus TEMPEN_ALERTS_* (port, SMTP, judging cadence)."""
+    """Alerts' settings: the common ones plus TEMPEN_ALERTS_* (port, SMTP, webhooks, judging cadence)."""
 
     model_config = SettingsConfigDict(env_prefix="TEMPEN_ALERTS_", frozen=True, extra="ignore", populate_by_name=True)
 
@@ -23,6 +23,8 @@ class AlertsSettings(ServiceSettings):
     mail_dir: Path | None = None  # default: <state dir>/mail
     notify_max_attempts: int = Field(default=8, ge=1)
     notify_backoff_s: float = Field(default=5.0, ge=0)
+    notify_drain_s: float = Field(default=10.0, ge=0)  # on shutdown, time allowed to finish the delivery in hand
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
     sweep_interval_s: float = Field(default=30.0, gt=0)
 
     @property

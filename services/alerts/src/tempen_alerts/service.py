@@ -3,33 +3,56 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from tempen_alerts.adapters.postgres import AlertsRepository, NotificationRow, SeriesKey, StoredAlert
 from tempen_alerts.domain.messages import NotificationKind, render_notification
 from tempen_alerts.domain.routing import levels_available, recipients
 from tempen_alerts.domain.rules import (
     AlertSnapshot,
-    Decision,
     Escalate,
     NoChange,
     OpenAlert,
     PeriodScore,
     Resolve,
+    StateChange,
     acknowledge,
     apply_decision,
     decide,
 )
-from tempen_shared.events import AlertTransitioned
+from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
+from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.topics import ALERTS, partition_key
 
+Clock = Callable[[], datetime]
+
 NOTIFICATION_NAMESPACE = uuid.UUID("0f9b6c1e-2d4a-4c3b-8e7f-6a5b4c3d2e1f")
 KIND: dict[type, NotificationKind] = {OpenAlert: "opened", Escalate: "escalated", Resolve: "resolved"}
+WEBHOOK_KIND: dict[AlertState, WebhookKind] = {
+    "open": "alert.opened",
+    "escalated": "alert.escalated",
+    "resolved": "alert.resolved",
+    "acknowledged": "alert.acknowledged",
+}
+WEBHOOK_CHANNEL = "webhook"
+PERIODS_SHOWN = 6  # in e-mails and webhooks: half a year of a monthly pulse
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlertNotActiveError(Exception):
+    def __init__(self, alert_id: str, state: str) -> None:
+        super().__init__(f"alert {alert_id} is {state}")
+        self.alert_id = alert_id
+        self.state = state
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +61,38 @@ class Judged:
     transitions: list[str]  # to_state of each transition made
 
 
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    alert_id: str
+    from_state: AlertState | None
+    snapshot: AlertSnapshot
+    rule: str
+    reason: str
+    period: str
+    actor: str
+    evidence: Sequence[PeriodScore]
+    history: Sequence[PeriodScore]
+    email: NotificationKind | None  # None: nobody is e-mailed (acknowledgements, resolutions by hand)
+
+
 class AlertsService:
-    def __init__(self, *, catalog: Catalog, topic: Any, public_url: str, channel: str) -> None:
+    """Judges series and records transitions. Every method runs inside the caller's transaction.
+
+    `clock` is the only source of "now" when a caller does not pass one: the Kafka handler, the
+    sweeper and the HTTP API all read it, so a test can move time (the unacknowledged-for-D-days rule).
+    """
+
+    def __init__(self, *, catalog: Catalog, topic: Any, public_url: str, channel: str, clock: Clock = utc_now) -> None:
         self.catalog = catalog
+        self.clock = clock
         self._topic = topic
         self._public_url = public_url.rstrip("/")
         self._channel = channel
 
-    async def judge(self, repo: AlertsRepository, key: SeriesKey, *, now: datetime) -> Judged:
-        """Judge one series: each newly closed period in order (as if judged when it closed), then once
-        more at `now` for the time-based rule. Must run inside the caller's transaction."""
+    async def judge(self, repo: AlertsRepository, key: SeriesKey, *, now: datetime | None = None) -> Judged:
+        """Judge one series: each newly closed period in order (the history as it stood when that period
+        closed), then once more with the whole history at `now` for the time-based rule."""
+        now = now or self.clock()
         tenant = self.catalog.tenants.get(key.tenant)
         exists, judged_through = await repo.lock_series(key)
         if tenant is None or not exists:
@@ -77,100 +122,222 @@ class AlertsService:
         key: SeriesKey,
         tenant: Tenant,
         stored: StoredAlert | None,
-        decision: Decision,
+        decision: StateChange,
         history: Sequence[PeriodScore],
         *,
         now: datetime,
-        actor: str = "tempen",
     ) -> StoredAlert:
-        assert not isinstance(decision, NoChange)  # noqa: S101 - callers filter NoChange out
         snapshot = apply_decision(stored.snapshot if stored else None, decision, now=now)
         if snapshot is None:
             raise ValueError("a state change left no alert")
-        alert_id = stored.alert_id if stored and isinstance(decision, Escalate | Resolve) else uuid.uuid4().hex
-        from_state = stored.snapshot.state if stored and not isinstance(decision, OpenAlert) else None
+        continuing = stored is not None and not isinstance(decision, OpenAlert)
+        alert_id = stored.alert_id if stored is not None and continuing else uuid.uuid4().hex
         await repo.save_alert(alert_id, key, snapshot, now=now)
+        await self._record(
+            repo,
+            key,
+            tenant,
+            _Transition(
+                alert_id=alert_id,
+                from_state=stored.snapshot.state if stored is not None and continuing else None,
+                snapshot=snapshot,
+                rule=decision.rule,
+                reason=decision.reason,
+                period=history[-1].period if history else "",
+                actor="tempen",
+                evidence=decision.evidence,
+                history=history,
+                email=KIND[type(decision)],
+            ),
+            now=now,
+        )
+        return StoredAlert(alert_id, snapshot)
+
+    async def acknowledge(
+        self,
+        repo: AlertsRepository,
+        *,
+        tenant_id: str,
+        alert_id: str,
+        action_plan: str,
+        follow_up: date | None,
+        actor: str,
+        now: datetime | None = None,
+    ) -> StoredAlert | None:
+        """Acknowledge at the alert's current level with an action plan; None when there is no such alert.
+
+        Raises:
+            AlertNotActiveError: the alert is resolved.
+        """
+        now = now or self.clock()
+        found = await self._active(repo, tenant_id, alert_id)
+        if found is None:
+            return None
+        stored, key, tenant = found
+        snapshot = acknowledge(stored.snapshot, now=now)
+        await repo.save_alert(alert_id, key, snapshot, now=now, action_plan=action_plan, follow_up=follow_up)
+        await self._record(
+            repo,
+            key,
+            tenant,
+            _Transition(
+                alert_id=alert_id,
+                from_state=stored.snapshot.state,
+                snapshot=snapshot,
+                rule="acknowledged",
+                reason="acknowledged with an action plan",  # the plan itself stays in the alert, never in events
+                period=snapshot.baseline_period,
+                actor=actor,
+                evidence=(),
+                history=await self._shown_history(repo, key, tenant, now=now),
+                email=None,
+            ),
+            now=now,
+        )
+        return StoredAlert(alert_id, snapshot)
+
+    async def resolve_by_hand(
+        self,
+        repo: AlertsRepository,
+        *,
+        tenant_id: str,
+        alert_id: str,
+        reason: str,
+        actor: str,
+        now: datetime | None = None,
+    ) -> StoredAlert | None:
+        """Resolve an active alert with a person's reason; None when there is no such alert.
+
+        Nobody is e-mailed (the person resolving it tells whom they need to); the transition is
+        published and sent to the tenant's webhook like any other.
+
+        Raises:
+            AlertNotActiveError: the alert is already resolved.
+        """
+        now = now or self.clock()
+        found = await self._active(repo, tenant_id, alert_id)
+        if found is None:
+            return None
+        stored, key, tenant = found
+        snapshot = replace(stored.snapshot, state="resolved")
+        await repo.save_alert(alert_id, key, snapshot, now=now)
+        await self._record(
+            repo,
+            key,
+            tenant,
+            _Transition(
+                alert_id=alert_id,
+                from_state=stored.snapshot.state,
+                snapshot=snapshot,
+                rule="resolved_by_hand",
+                reason=reason,
+                period=snapshot.baseline_period,
+                actor=actor,
+                evidence=(),
+                history=await self._shown_history(repo, key, tenant, now=now),
+                email=None,
+            ),
+            now=now,
+        )
+        return StoredAlert(alert_id, snapshot)
+
+    async def _active(
+        self, repo: AlertsRepository, tenant_id: str, alert_id: str
+    ) -> tuple[StoredAlert, SeriesKey, Tenant] | None:
+        tenant = self.catalog.tenants.get(tenant_id)
+        stored = await repo.alert(tenant_id, alert_id, for_update=True)
+        key = await repo.series_of(tenant_id, alert_id)
+        if tenant is None or stored is None or key is None:
+            return None
+        if not stored.snapshot.is_active:
+            raise AlertNotActiveError(alert_id, stored.snapshot.state)
+        return stored, key, tenant
+
+    async def _shown_history(
+        self, repo: AlertsRepository, key: SeriesKey, tenant: Tenant, *, now: datetime
+    ) -> list[PeriodScore]:
+        grace = timedelta(hours=tenant.config.alert_policy.period_grace_hours)
+        return await repo.history(key, closed_before=now - grace)
+
+    async def _record(
+        self, repo: AlertsRepository, key: SeriesKey, tenant: Tenant, change: _Transition, *, now: datetime
+    ) -> None:
+        """The audit row, the notifications to deliver and the event, all in the caller's transaction."""
         transition_id = uuid.uuid4()
-        period = history[-1].period if history else ""
         await repo.add_transition(
             transition_id=transition_id,
-            alert_id=alert_id,
+            alert_id=change.alert_id,
             tenant=key.tenant,
-            from_state=from_state,
-            to_state=snapshot.state,
-            level=snapshot.level,
-            rule=decision.rule,
-            reason=decision.reason,
-            period=period,
-            actor=actor,
-            evidence=[_evidence(p) for p in decision.evidence],
+            from_state=change.from_state,
+            to_state=change.snapshot.state,
+            level=change.snapshot.level,
+            rule=change.rule,
+            reason=change.reason,
+            period=change.period,
+            actor=change.actor,
+            evidence=[_evidence(p) for p in change.evidence],
         )
-        await repo.add_notifications(
-            transition_id=transition_id,
-            alert_id=alert_id,
-            tenant=key.tenant,
-            rows=self._notifications(tenant, key, transition_id, alert_id, decision, snapshot, history),
-        )
+        rows = self._webhook_rows(tenant, key, transition_id, change, now=now)
+        if change.email is not None:
+            rows = self._email_rows(tenant, key, transition_id, change, change.email) + rows
+        if rows:
+            await repo.add_notifications(
+                transition_id=transition_id, alert_id=change.alert_id, tenant=key.tenant, rows=rows
+            )
         event = AlertTransitioned(
             event_id=transition_id,
             occurred_at=now,
-            alert_id=alert_id,
+            alert_id=change.alert_id,
             tenant=key.tenant,
             unit=key.unit,
             dimension=key.dimension,
             model=key.model,
-            from_state=from_state,
-            to_state=snapshot.state,
-            level=snapshot.level,
-            reason=decision.reason,
-            period=period,
+            from_state=change.from_state,
+            to_state=change.snapshot.state,
+            level=change.snapshot.level,
+            reason=change.reason,
+            period=change.period,
         )
         await repo.publish(
             [
                 OutboxMessage.of(
-                    self._topic(ALERTS.name), partition_key(key.tenant, key.unit), event, {"correlation_id": alert_id}
+                    self._topic(ALERTS.name),
+                    partition_key(key.tenant, key.unit),
+                    event,
+                    {"correlation_id": change.alert_id},
                 )
             ]
         )
-        return StoredAlert(alert_id, snapshot)
 
-    def _notifications(
+    def _email_rows(
         self,
         tenant: Tenant,
         key: SeriesKey,
         transition_id: uuid.UUID,
-        alert_id: str,
-        decision: Decision,
-        snapshot: AlertSnapshot,
-        history: Sequence[PeriodScore],
+        change: _Transition,
+        kind: NotificationKind,
     ) -> list[NotificationRow]:
         policy = tenant.config.alert_policy
-        model = tenant.models.get(key.model)
-        dimension = next((d for d in (model.dimensions if model else ()) if d.id == key.dimension), None)
-        if dimension is None and model is not None and model.total is not None and model.total.id == key.dimension:
-            dimension = model.total
-        language = tenant.config.notifications.language
-        dimension_name = (dimension.name_sv if language == "sv" else dimension.name_en) if dimension else key.dimension
-        unit = tenant.org.units.get(key.unit)
+        names = _names(tenant, key)
         rows = []
         for recipient in recipients(
             tenant.org,
             key.unit,
-            level=snapshot.level,
+            level=change.snapshot.level,
             inform_unit_manager=policy.inform_unit_manager,
             hr_email=tenant.config.hr_email,
         ):
             email = render_notification(
-                language=language,
-                kind=KIND[type(decision)],
+                language=tenant.config.notifications.language,
+                kind=kind,
                 recipient=recipient,
                 tenant_name=tenant.config.name,
-                unit_name=unit.name if unit else key.unit,
-                dimension_name=dimension_name,
-                history=history[-6:],
+                unit_name=names.unit,
+                dimension_name=names.dimension,
+                history=change.history[-PERIODS_SHOWN:],
                 threshold=policy.threshold,
-                reason=decision.reason,
-                acknowledge_url=f"{self._public_url}/v1/tenants/{key.tenant}/alerts/{alert_id}",
+                reason=change.reason,
+                acknowledge_url=self.alert_url(key.tenant, change.alert_id),
             )
             rows.append(
                 NotificationRow(
@@ -187,48 +354,71 @@ class AlertsService:
             )
         return rows
 
-    async def acknowledge(
-        self,
-        repo: AlertsRepository,
-        *,
-        tenant_id: str,
-        alert_id: str,
-        now: datetime,
-        action_plan: str,
-        follow_up: date | None,
-        actor: str,
-    ) -> StoredAlert | None:
-        stored = await repo.alert(tenant_id, alert_id, for_update=True)
-        if stored is None or not stored.snapshot.is_active:
-            return stored
-        snapshot = acknowledge(stored.snapshot, now=now)
-        key = await self._key_of(repo, alert_id)
-        await repo.save_alert(alert_id, key, snapshot, now=now, action_plan=action_plan, follow_up=follow_up)
-        await repo.add_transition(
-            transition_id=uuid.uuid4(),
-            alert_id=alert_id,
-            tenant=tenant_id,
-            from_state=stored.snapshot.state,
-            to_state="acknowledged",
-            level=snapshot.level,
-            rule="acknowledged",
-            reason="acknowledged with an action plan",
-            period=snapshot.baseline_period,
-            actor=actor,
-            evidence=[],
+    def _webhook_rows(
+        self, tenant: Tenant, key: SeriesKey, transition_id: uuid.UUID, change: _Transition, *, now: datetime
+    ) -> list[NotificationRow]:
+        url = tenant.config.notifications.webhook_url
+        if url is None:
+            return []
+        names = _names(tenant, key)
+        kind = WEBHOOK_KIND[change.snapshot.state]
+        facts = AlertFacts(
+            alert_id=change.alert_id,
+            tenant=key.tenant,
+            tenant_name=tenant.config.name,
+            unit=key.unit,
+            unit_name=names.unit,
+            model=key.model,
+            dimension=key.dimension,
+            dimension_name=names.dimension,
+            previous_state=change.from_state,
+            state=change.snapshot.state,
+            level=change.snapshot.level,
+            rule=change.rule,
+            reason=change.reason,
+            threshold=tenant.config.alert_policy.threshold,
+            history=change.history[-PERIODS_SHOWN:],
+            acknowledge_url=self.alert_url(key.tenant, change.alert_id),
         )
-        return StoredAlert(alert_id, snapshot)
+        # Only the endpoint's origin is stored: relay URLs (Teams, Slack) often carry a token in their path.
+        # The sender reads the full URL from the tenant's configuration when it delivers.
+        origin = urlsplit(url)
+        return [
+            NotificationRow(
+                notification_id=uuid.uuid5(NOTIFICATION_NAMESPACE, f"{transition_id}|webhook|{url}"),
+                channel=WEBHOOK_CHANNEL,
+                recipient=f"{origin.scheme}://{origin.netloc}",
+                recipient_role="webhook",
+                subject=kind,
+                body_text=webhook_body(webhook_payload(kind, facts, occurred_at=now)),
+                body_html="",
+            )
+        ]
 
-    async def _key_of(self, repo: AlertsRepository, alert_id: str) -> SeriesKey:
-        row = await repo.conn.fetchrow(
-            "SELECT tenant, unit, instrument, model, dimension FROM alerts.alerts WHERE alert_id = $1", alert_id
-        )
-        if row is None:
-            raise LookupError(alert_id)
-        return SeriesKey(row["tenant"], row["unit"], row["instrument"], row["model"], row["dimension"])
+    def alert_url(self, tenant: str, alert_id: str) -> str:
+        return f"{self._public_url}/v1/tenants/{tenant}/alerts/{alert_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    unit: str
+    dimension: str
+
+
+def _names(tenant: Tenant, key: SeriesKey) -> _Names:
+    model = tenant.models.get(key.model)
+    dimension = next((d for d in (model.dimensions if model else ()) if d.id == key.dimension), None)
+    if dimension is None and model is not None and model.total is not None and model.total.id == key.dimension:
+        dimension = model.total
+    swedish = tenant.config.notifications.language == "sv"
+    dimension_name = (dimension.name_sv if swedish else dimension.name_en) if dimension else key.dimension
+    unit = tenant.org.units.get(key.unit)
+    return _Names(unit=unit.name if unit else key.unit, dimension=dimension_name)
 
 
 def _evidence(score: PeriodScore) -> dict[str, Any]:
+    if score.index is None:
+        return {"period": score.period, "suppressed": True}
     return {
         "period": score.period,
         "index": score.index,

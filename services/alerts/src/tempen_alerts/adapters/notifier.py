@@ -177,7 +177,7 @@ class WebhookSender:
         *,
         target: Callable[[str], WebhookTarget | None],
         timeout_s: float,
-        clock: Callable[[], datetime],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         user_agent: str = "tempen-alerts",
     ) -> None:
         self._target = target
@@ -193,8 +193,9 @@ class WebhookSender:
         if target is None:
             raise DeliveryError("the tenant has no webhook_url any more", permanent=True)
         if not target.secret:
-            raise DeliveryError("webhook_secret is not set or resolves to nothing; deliveries are never unsigned",
-                                permanent=True)
+            raise DeliveryError(
+                "webhook_secret is not set or resolves to nothing; deliveries are never unsigned", permanent=True
+            )
         body = message.body_text.encode("utf-8")
         try:
             headers = signed_headers(

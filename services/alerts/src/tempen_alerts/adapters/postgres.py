@@ -291,6 +291,21 @@ class AlertsRepository:
             ],
         )
 
+    async def series_of(self, tenant: str, alert_id: str) -> SeriesKey | None:
+        row = await self.conn.fetchrow(
+            f"""SELECT tenant, unit, instrument, model, dimension FROM {SCHEMA}.alerts
+                WHERE tenant = $1 AND alert_id = $2""",
+            tenant,
+            alert_id,
+        )
+        return SeriesKey(row["tenant"], row["unit"], row["instrument"], row["model"], row["dimension"]) if row else None
+
+    async def active_counts(self) -> dict[str, int]:
+        rows = await self.conn.fetch(
+            f"SELECT state, count(*) AS n FROM {SCHEMA}.alerts WHERE state <> 'resolved' GROUP BY state"
+        )
+        return {row["state"]: int(row["n"]) for row in rows}
+
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         await enqueue(self.conn, SCHEMA, messages)
 

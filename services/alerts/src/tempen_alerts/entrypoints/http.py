@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,7 +14,7 @@ from starlette.routing import Route
 
 from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService
+from tempen_alerts.service import AlertNotActiveError, AlertsService
 from tempen_shared.http import JSONResponse, field_errors, problem, read_json
 
 
@@ -83,7 +82,7 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
             alert_id,
         )
         notes = await store().pool.fetch(
-            f"""SELECT recipient_role, channel, state, created_at, sent_at FROM {SCHEMA}.notifications
+            f"""SELECT recipient, recipient_role, channel, state, created_at, sent_at FROM {SCHEMA}.notifications
                 WHERE alert_id = $1 ORDER BY created_at""",
             alert_id,
         )
@@ -91,6 +90,7 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
         body["history"] = [{**dict(h), "created_at": h["created_at"].isoformat()} for h in history]
         body["notifications"] = [
             {
+                "recipient": n["recipient"],
                 "recipient_role": n["recipient_role"],
                 "channel": n["channel"],
                 "state": n["state"],
@@ -109,20 +109,20 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
             body = AcknowledgeBody.model_validate(await read_json(request))
         except ValidationError as exc:
             return problem(422, "Invalid acknowledgement", errors=field_errors(exc))
-        async with store().transaction() as repo:
-            stored = await service.acknowledge(
-                repo,
-                tenant_id=tenant,
-                alert_id=request.path_params["alert_id"],
-                now=datetime.now(UTC),
-                action_plan=body.action_plan,
-                follow_up=body.follow_up_date,
-                actor=body.acknowledged_by or "manager",
-            )
+        try:
+            async with store().transaction() as repo:
+                stored = await service.acknowledge(
+                    repo,
+                    tenant_id=tenant,
+                    alert_id=request.path_params["alert_id"],
+                    action_plan=body.action_plan,
+                    follow_up=body.follow_up_date,
+                    actor=body.acknowledged_by or "manager",
+                )
+        except AlertNotActiveError as exc:
+            return problem(409, "Alert not active", f"the alert is {exc.state}")
         if stored is None:
             return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
-        if stored.snapshot.state != "acknowledged":
-            return problem(409, "Alert not active", f"the alert is {stored.snapshot.state}")
         metrics.transitions.labels("acknowledged").inc()
         return JSONResponse({"alert_id": stored.alert_id, "state": stored.snapshot.state})
 
@@ -134,33 +134,21 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
             body = ResolveBody.model_validate(await read_json(request))
         except ValidationError as exc:
             return problem(422, "Invalid resolution", errors=field_errors(exc))
-        alert_id = request.path_params["alert_id"]
-        async with store().transaction() as repo:
-            stored = await repo.alert(tenant, alert_id, for_update=True)
-            if stored is None:
-                return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
-            if not stored.snapshot.is_active:
-                return problem(409, "Alert not active", f"the alert is {stored.snapshot.state}")
-            await repo.conn.execute(
-                f"UPDATE {SCHEMA}.alerts SET state = 'resolved', resolved_at = now(), updated_at = now()"
-                " WHERE alert_id = $1",
-                alert_id,
-            )
-            await repo.add_transition(
-                transition_id=uuid.uuid4(),
-                alert_id=alert_id,
-                tenant=tenant,
-                from_state=stored.snapshot.state,
-                to_state="resolved",
-                level=stored.snapshot.level,
-                rule="resolved_by_hand",
-                reason=body.reason,
-                period=stored.snapshot.baseline_period,
-                actor=body.resolved_by or "manager",
-                evidence=[],
-            )
+        try:
+            async with store().transaction() as repo:
+                stored = await service.resolve_by_hand(
+                    repo,
+                    tenant_id=tenant,
+                    alert_id=request.path_params["alert_id"],
+                    reason=body.reason,
+                    actor=body.resolved_by or "manager",
+                )
+        except AlertNotActiveError as exc:
+            return problem(409, "Alert not active", f"the alert is {exc.state}")
+        if stored is None:
+            return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
         metrics.transitions.labels("resolved").inc()
-        return JSONResponse({"alert_id": alert_id, "state": "resolved"})
+        return JSONResponse({"alert_id": stored.alert_id, "state": stored.snapshot.state})
 
     base = "/v1/tenants/{tenant}/alerts"
     return [

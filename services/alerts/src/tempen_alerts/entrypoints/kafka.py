@@ -32,7 +32,7 @@ def build_router(
         return UnitScored.model_validate_json(record.value), record.header("computed_at")
 
     async def handle(parsed: Sequence[Parsed[tuple[UnitScored, str | None]]], dead: Sequence[DeadLetter]) -> None:
-        now = datetime.now(UTC)
+        now = service.clock()
         async with store().transaction() as repo:
             await repo.publish(dead_letter_messages(dead))
             touched = await repo.upsert_scores([p.value[0] for p in parsed])

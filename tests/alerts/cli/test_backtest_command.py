@@ -1,0 +1,187 @@
+"""`tempen alerts backtest`: the CLI's main() in this process, its output read back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tempen.cli import main
+from tempen_scoring.app import create_app as create_scoring_app
+from tempen_scoring.config import ScoringSettings
+from tempen_shared.db import create_pool, migrate
+from tests.alerts.integration.support import FIXTURE_CONFIG, admin_token, alerts_store, month, unit_scores
+from tests.support import serving
+
+if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
+    from tests.conftest import Infra
+
+SHIPPED_CONFIG = Path(__file__).parents[3] / "config"
+
+
+def test_the_demo_backtests_a_synthetic_year_of_hjo_and_shows_opened_escalated_and_resolved(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["alerts", "backtest", "--demo", "--config", str(SHIPPED_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert "Backtest of Hjo kommun (hjo): a synthetic history of 12 months (--demo)" in out
+    # The unit that stays low climbs its chain: the rektor, then the förvaltningschef, then the kommundirektör.
+    assert "Östra skolan F–3" in out
+    for person in ("Jonas Hansson", "Mikael Björk", "Emma Hansson"):
+        assert person in out
+    for change in ("opened", "escalated", "resolved"):
+        assert change in out
+    assert "sustained challenge: 2 consecutive scored period(s)" in out
+    assert "no improvement: after" in out
+    assert "recovered: 1 consecutive scored period(s)" in out
+    assert "Hemtjänst norra" not in out, "one bad month raises no alert"
+    assert "Nobody was notified." in out
+
+
+def test_a_stricter_policy_file_opens_fewer_alerts_than_the_tenants_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["alerts", "backtest", "hjo", "--demo", "--config", str(SHIPPED_CONFIG)]) == 0
+    default = _summary(capsys.readouterr().out)
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("alert_policy:\n  sustained_periods: 4\n  threshold: 60\n", encoding="utf-8")
+    assert main(["alerts", "backtest", "hjo", "--demo", "--policy", str(strict), "--config", str(SHIPPED_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert f"policy from {strict}" in out
+    assert _summary(out)["opened"] < default["opened"]
+    assert "4 consecutive scored period(s)" in out
+
+
+def test_an_invalid_policy_file_is_refused_naming_each_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("threshold: 130\nsustained_period: 2\n", encoding="utf-8")
+    assert main(["alerts", "backtest", "hjo", "--demo", "--policy", str(broken), "--config", str(SHIPPED_CONFIG)]) == 2
+    err = capsys.readouterr().err
+    assert "threshold: Input should be less than or equal to 100" in err
+    assert "sustained_period: Extra inputs are not permitted" in err
+
+
+def test_an_unreachable_database_is_reported_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://tempen:hunter2@127.0.0.1:9/tempen"
+    assert main(["alerts", "backtest", "testkommun", "--database-url", url, "--config", str(FIXTURE_CONFIG)]) == 1
+    err = capsys.readouterr().err
+    assert "Could not read the score history" in err
+    assert "hunter2" not in err
+
+
+@pytest.mark.integration
+async def test_the_stored_scores_are_replayed_from_scorings_table_with_suppressed_months_kept_silent(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _scoring_scores(database_url)
+    args = ["alerts", "backtest", "testkommun", "--database-url", database_url, "--config", str(FIXTURE_CONFIG)]
+    assert await asyncio.to_thread(main, args) == 0
+    out = capsys.readouterr().out
+    _assert_grupp_a1_story(out)
+    assert "n=3" not in out, "a suppressed month's group size never appears"
+
+
+@pytest.mark.integration
+async def test_alerts_own_copy_of_the_scores_can_be_replayed_instead(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with alerts_store(database_url) as store, store.transaction() as repo:
+        await repo.upsert_scores(
+            [*unit_scores(2026, 6, 40.0), *unit_scores(2026, 8, 42.0), *unit_scores(2026, 9, 80.0)]
+        )
+    args = ["alerts", "backtest", "testkommun", "--source", "alerts", "--database-url", database_url]
+    assert await asyncio.to_thread(main, [*args, "--config", str(FIXTURE_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert "alerts.period_scores at" in out
+    _assert_grupp_a1_story(out)
+
+
+@pytest.mark.integration
+async def test_the_scores_can_be_read_through_scorings_api(
+    infra: Infra, database_url: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _scoring_scores(database_url)
+    settings = ScoringSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+    )
+    async with serving(create_scoring_app(settings)) as scoring:
+        token = await admin_token(database_url)
+        args = ["alerts", "backtest", "testkommun", "--url", scoring, "--token", token]
+        assert await asyncio.to_thread(main, [*args, "--config", str(FIXTURE_CONFIG)]) == 0
+        refused = await asyncio.to_thread(main, [*args[:-1], "not-a-token", "--config", str(FIXTURE_CONFIG)])
+    assert refused == 1
+    captured = capsys.readouterr()
+    assert f"scoring at {scoring}" in captured.out
+    _assert_grupp_a1_story(captured.out)
+    assert "scoring refused the token" in captured.err
+
+
+def _assert_grupp_a1_story(out: str) -> None:
+    # June and August 2026 were low with a suppressed July between them: a run of two scored periods.
+    assert "Grupp A1" in out
+    assert "opened" in out
+    assert "resolved" in out
+    assert "2026-06: 40.0 (n=8, SE 2.0)" in out
+    assert "Bo Förvaltningschef" in out
+    assert "Grupp B1" not in out
+    assert "3 opened, 0 escalated, 3 resolved, 0 still active at the end. Nobody was notified." in out
+
+
+async def _scoring_scores(database_url: str) -> None:
+    """scoring.scores as scoring leaves it: Grupp A1 low, then hidden, low and recovered; the tenant at 70."""
+    pool = await create_pool(database_url, max_size=2)
+    try:
+        await migrate(pool, schema="scoring", package="tempen_scoring")
+        rows = [
+            *_rows("grupp-a1", "unit", [(6, 40.0, 8), (7, None, 3), (8, 42.0, 8), (9, 80.0, 9)]),
+            *_rows("grupp-b1", "unit", [(6, 78.0, 12), (8, 80.0, 12), (9, 79.0, 12)]),
+            *_rows("kommun", "subtree", [(6, 70.0, 20), (7, 71.0, 15), (8, 70.0, 20), (9, 79.0, 21)]),
+        ]
+        await pool.executemany(
+            """INSERT INTO scoring.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
+                   period_start, period_end, respondents, publishable, suppression_reason, index, standard_error,
+                   sequence)
+               VALUES ('testkommun', $1, $2, 'test-puls', 'test-model', '1', $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                       1)""",
+            rows,
+        )
+    finally:
+        await pool.close()
+
+
+def _rows(unit: str, scope: str, months: Iterable[tuple[int, float | None, int]]) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for number, index, respondents in months:
+        period, start, end = month(2026, number)
+        for dimension in ("ledarskap", "motivation", "total"):
+            published = index is not None
+            out.append(
+                (
+                    unit,
+                    scope,
+                    dimension,
+                    period,
+                    start,
+                    end,
+                    respondents,
+                    published,
+                    None if published else "below_minimum",
+                    index,
+                    2.0 if published else None,
+                )
+            )
+    return out
+
+
+def _summary(out: str) -> dict[str, int]:
+    line = next(line for line in out.splitlines() if "series replayed" in line)
+    words = line.replace(",", "").split()
+    return {words[i + 1]: int(words[i]) for i in range(len(words) - 1) if words[i].isdigit()}

@@ -1,0 +1,143 @@
+"""`tempen demo`: the pulses it sends, the token it uses, and a run against the real services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import mean
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tempen.cli import main
+from tempen.commands.demo import DEFAULT_LOW_UNIT, closed_months, pulse, resolve_token
+from tempen.supervisor import Supervisor
+from tempen_shared.tenancy.loader import Tenant, load_catalog
+from tests.alerts.integration.support import admin_token
+from tests.support import free_port
+
+if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
+    from tests.conftest import Infra
+
+SHIPPED_CONFIG = Path(__file__).parents[3] / "config"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def hjo() -> Tenant:
+    return load_catalog(SHIPPED_CONFIG).tenants["hjo"]
+
+
+def test_the_demo_posts_the_last_four_closed_months_in_the_tenants_zone(hjo: Tenant) -> None:
+    months = closed_months(hjo, now=NOW, count=4)
+    assert [m.key for m in months] == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    assert all(m.end <= NOW for m in months)
+
+
+def test_a_months_pulse_has_6_to_25_valid_submissions_and_is_the_same_every_time(hjo: Tenant) -> None:
+    instrument = hjo.instruments["hjo-puls"]
+    for month in closed_months(hjo, now=NOW, count=4):
+        batch = pulse(hjo, instrument, "hjo-klk-hr", month, low=False)
+        assert 6 <= len(batch) <= 25
+        assert batch == pulse(hjo, instrument, "hjo-klk-hr", month, low=False)
+        for submission in batch:
+            assert month.contains(datetime.fromisoformat(str(submission["submitted_at"])))
+            answers = submission["answers"]
+            assert isinstance(answers, dict)
+            assert set(answers) == {item.id for item in instrument.items}
+            for item in instrument.items:
+                assert instrument.scale_of(item).accepts(answers[item.id])
+
+
+def test_the_low_unit_answers_low_on_leadership_and_reverse_worded_items_point_the_other_way(hjo: Tenant) -> None:
+    instrument = hjo.instruments["hjo-puls"]
+    month = closed_months(hjo, now=NOW, count=1)[0]
+    low = pulse(hjo, instrument, DEFAULT_LOW_UNIT, month, low=True)
+    healthy = pulse(hjo, instrument, "hjo-klk-hr", month, low=False)
+
+    def average(batch: list[dict[str, Any]], item: str) -> float:
+        return float(mean(v for s in batch if (v := s["answers"][item]) != 6))
+
+    assert average(low, "hme-4") < 2.5 < 4 < average(healthy, "hme-4")  # HME ledarskap
+    assert average(low, "hjo-ee-1") < 2.5
+    assert average(low, "hjo-us-3") > average(healthy, "hjo-us-3"), "agreeing with a problem is low"
+
+
+def test_the_token_comes_from_the_option_then_the_environment_then_tempen_ups_file(tmp_path: Path) -> None:
+    (tmp_path / "admin-token").write_text("tpn_file\n", encoding="utf-8")
+    assert resolve_token("tpn_option", "tpn_env", tmp_path).value == "tpn_option"
+    assert resolve_token(None, "tpn_env", tmp_path).shown == "$TEMPEN_TOKEN"
+    from_file = resolve_token(None, None, tmp_path)
+    assert (from_file.value, from_file.shown) == ("tpn_file", f"$(cat {tmp_path / 'admin-token'})")
+    assert resolve_token(None, None, tmp_path / "nowhere").value is None
+
+
+@pytest.fixture
+async def up(infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path) -> AsyncIterator[Supervisor]:
+    """`tempen up` on the shipped configuration, with no SMTP server: e-mails go to the mail folder."""
+    sup = Supervisor(
+        config_dir=SHIPPED_CONFIG,
+        state_dir=tmp_path / "state",
+        environ={
+            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+            "DATABASE_URL": database_url,
+            "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            "PATH": "/usr/bin:/bin",
+        },
+        ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
+        extra_env={
+            "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+            "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
+        },
+    )
+    await asyncio.to_thread(sup.start_infrastructure)
+    sup.start_services()
+    try:
+        await asyncio.to_thread(sup.wait_ready, timeout_s=60)
+        yield sup
+    finally:
+        await asyncio.to_thread(sup.stop)
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_the_demo_raises_an_alert_and_shows_the_email_and_how_to_acknowledge_it(
+    up: Supervisor, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = up.state_dir
+    (state / "admin-token").write_text(await admin_token(database_url) + "\n", encoding="utf-8")
+    args = [
+        "demo",
+        "--ingest-url",
+        up.services["ingest"].url,
+        "--alerts-url",
+        up.services["alerts"].url,
+        "--state",
+        str(state),
+        "--config",
+        str(SHIPPED_CONFIG),
+        "--timeout",
+        "120",
+    ]
+    assert await asyncio.to_thread(main, args) == 0
+    first = capsys.readouterr().out
+
+    assert "Alerts for Östra skolan F–3" in first
+    assert "sustained_challenge" in first
+    mails = sorted((state / "mail" / "hjo").glob("*.eml"))
+    assert mails, "the e-mails are in the mail folder"
+    assert "jonas.hansson@hjo.example" in first, "level 1 is the rektor of Östra skolan F–6"
+    assert "sanna.pettersson@hjo.example" in first, "the unit's own manager is informed"
+    assert "/acknowledge" in first
+    assert f"$(cat {state / 'admin-token'})" in first
+
+    assert await asyncio.to_thread(main, args) == 0, "a second run is idempotent"
+    again = capsys.readouterr().out
+    assert "duplicate" in again
+    assert "accepted" not in again.split("Waiting")[0]
+    assert sorted((state / "mail" / "hjo").glob("*.eml")) == mails, "and sends nothing new"

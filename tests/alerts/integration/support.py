@@ -1,0 +1,261 @@
+"""Helpers for alerts' integration tests: a scriptable SMTP server, a settable clock, scores, a store."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import threading
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_shared.access.store import create_token, migrate_access
+from tempen_shared.db import create_pool, migrate
+from tempen_shared.events import UnitScored
+from tempen_shared.tenancy.loader import Catalog, load_catalog
+from tests.support import free_port
+
+FIXTURE_CONFIG = Path(__file__).parents[2] / "fixtures" / "config"
+TENANT = "testkommun"
+UNIT = "grupp-a1"
+DIMENSIONS = ("ledarskap", "motivation", "total")  # tests/fixtures/config/models/test-model.yaml
+NEXT_LEVEL = "bo@testkommun.example"  # grupp-a1's own manager also heads enhet-a, so level 1 is the förvaltning's
+LEVEL_TWO = "kim@testkommun.example"
+UNIT_MANAGER = "cecilia@testkommun.example"
+
+
+def fixture_catalog() -> Catalog:
+    return load_catalog(FIXTURE_CONFIG)
+
+
+class SettableClock:
+    """The service's clock in a test: it says what the test last set, and moves only when told."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def month(year: int, number: int) -> tuple[str, datetime, datetime]:
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return f"{year}-{number:02d}", start, end
+
+
+def unit_scores(
+    year: int,
+    number: int,
+    index: float,
+    *,
+    unit: str = UNIT,
+    respondents: int = 8,
+    standard_error: float | None = 2.0,
+    tenant_index: float | None = None,
+    sequence: int = 1,
+    dimensions: Iterable[str] = DIMENSIONS,
+) -> list[UnitScored]:
+    """What scoring publishes for one unit and month: one score per dimension of the fixture model."""
+    period, start, end = month(year, number)
+    return [
+        UnitScored(
+            event_id=uuid4(),
+            occurred_at=end,
+            tenant=TENANT,
+            unit=unit,
+            scope="unit",
+            model="test-model",
+            model_version="1",
+            instrument="test-puls",
+            dimension=dimension,
+            period=period,
+            period_start=start,
+            period_end=end,
+            index=index,
+            respondents=respondents,
+            standard_error=standard_error,
+            tenant_index=tenant_index,
+            sequence=sequence,
+        )
+        for dimension in dimensions
+    ]
+
+
+@asynccontextmanager
+async def alerts_store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
+    """Alerts' real store on a fresh database, its schema migrated as the service does at start-up."""
+    pool = await create_pool(database_url)
+    try:
+        await migrate(pool, schema=SCHEMA, package="tempen_alerts")
+        yield PostgresAlertsStore(pool, on_commit=lambda: None)
+    finally:
+        await pool.close()
+
+
+async def admin_token(database_url: str) -> str:
+    """A bearer token for the services' APIs in this test's database."""
+    pool = await create_pool(database_url, max_size=2)
+    try:
+        await migrate_access(pool)
+        token, _ = await create_token(pool, tenant=None, name=f"test {uuid4().hex[:6]}", scopes=())
+        return token
+    finally:
+        await pool.close()
+
+
+async def notification_states(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
+    rows = await conn.fetch("SELECT state, count(*) AS n FROM alerts.notifications GROUP BY state")
+    return {row["state"]: int(row["n"]) for row in rows}
+
+
+@dataclass
+class Attempt:
+    stage: str  # "RCPT" or "DATA"
+    address: str
+    reply: str
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) whose replies a test scripts.
+
+    - `refuse_rcpt[address]`: replies for RCPT TO of that address, used up one per attempt, then 250;
+    - `always_refuse_rcpt[address]` / `always_refuse_data[address]`: a reply for every attempt;
+    - `refuse_data`: replies for the next DATA commands, used up one each, then 250;
+    - `gate`: while clear, DATA waits (a slow or hanging server); `in_data` is set once one is waiting;
+    - `delay_s`: every DATA takes this long.
+    """
+
+    refuse_rcpt: dict[str, list[str]] = field(default_factory=dict)
+    always_refuse_rcpt: dict[str, str] = field(default_factory=dict)
+    always_refuse_data: dict[str, str] = field(default_factory=dict)
+    refuse_data: list[str] = field(default_factory=list)
+    delay_s: float = 0.0
+    gate: threading.Event = field(default_factory=threading.Event)
+    in_data: threading.Event = field(default_factory=threading.Event)
+    messages: list[Any] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.gate.set()
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook names
+                self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+            ) -> str:
+                queued = sink.refuse_rcpt.get(address.lower())
+                reply = sink.always_refuse_rcpt.get(address.lower()) or (queued.pop(0) if queued else None)
+                if reply:
+                    sink.attempts.append(Attempt("RCPT", address, reply))
+                    return reply
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                address = envelope.rcpt_tos[0].lower()
+                sink.in_data.set()
+                while not sink.gate.is_set():
+                    await asyncio.sleep(0.01)
+                if sink.delay_s:
+                    await asyncio.sleep(sink.delay_s)
+                reply = sink.always_refuse_data.get(address) or (sink.refuse_data.pop(0) if sink.refuse_data else None)
+                if reply:
+                    sink.attempts.append(Attempt("DATA", address, reply))
+                    return reply
+                sink.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                sink.attempts.append(Attempt("DATA", address, "250"))
+                return "250 Message accepted for delivery"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gate.set()
+        self._controller.stop()
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+    def message_ids(self) -> list[str]:
+        return [str(m["Message-ID"]) for m in self.messages]
+
+
+@asynccontextmanager
+async def running_alerts(
+    *,
+    bootstrap_servers: str,
+    database_url: str,
+    topic_prefix: str,
+    smtp_port: int,
+    catalog: Catalog | None = None,
+    **overrides: Any,
+) -> AsyncIterator[str]:
+    """Alerts' whole app in this process (consumer, sweeper, notifiers, outbox relay, HTTP) on a real
+    loopback port, on the real broker and PostgreSQL; yields its base URL."""
+    from tempen_alerts.app import create_app
+    from tempen_alerts.config import AlertsSettings
+    from tempen_shared.kafka import ensure_topics
+    from tempen_shared.topics import all_topic_names
+    from tests.support import serving
+
+    await ensure_topics(bootstrap_servers, {f"{topic_prefix}{name}": n for name, n in all_topic_names().items()})
+    options: dict[str, Any] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_timeout_s": 5.0,
+        "notify_backoff_s": 0.05,
+        "sweep_interval_s": 0.5,
+        "public_url": "https://alerts.test",
+        **overrides,
+    }
+    settings = AlertsSettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+        **options,
+    )
+    async with serving(create_app(settings, catalog=catalog)) as base:
+        yield base
+
+
+async def publish_scores(bootstrap_servers: str, topic_prefix: str, scores: Iterable[UnitScored]) -> None:
+    """Put scores on `tempen.scores` the way scoring's outbox relay does: keyed tenant:unit, JSON."""
+    from aiokafka import AIOKafkaProducer
+
+    from tempen_shared.topics import SCORES, partition_key
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for score in scores:
+            await producer.send_and_wait(
+                f"{topic_prefix}{SCORES.name}",
+                value=score.model_dump_json().encode(),
+                key=partition_key(score.tenant, score.unit),
+                headers=[("computed_at", datetime.now(UTC).isoformat().encode())],
+            )
+    finally:
+        await producer.stop()
