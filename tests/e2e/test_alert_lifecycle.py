@@ -80,6 +80,7 @@ async def system(
             "TEMPEN_ALERTS_SMTP_HOST": "127.0.0.1",
             "TEMPEN_ALERTS_SMTP_PORT": str(sink.port),
             "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
+            "TEMPEN_ALERTS_NOTIFY_LEASE_S": "3",
             "TEMPEN_ALERTS_NOTIFY_BACKOFF_S": "0.2",
         },
     )

@@ -43,8 +43,12 @@ async def test_sigkill_of_scoring_and_alerts_mid_stream_loses_nothing_and_sends_
         sup = Supervisor(
             config_dir=fixture_config,
             state_dir=tmp_path / "state",
-            environ={"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": database_url,
-                     "TEMPEN_TOPIC_PREFIX": topic_prefix, "PATH": "/usr/bin:/bin"},
+            environ={
+                "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+                "DATABASE_URL": database_url,
+                "TEMPEN_TOPIC_PREFIX": topic_prefix,
+                "PATH": "/usr/bin:/bin",
+            },
             ports={"ingest": _port(), "scoring": _port(), "alerts": _port()},
             extra_env={
                 "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
@@ -53,6 +57,7 @@ async def test_sigkill_of_scoring_and_alerts_mid_stream_loses_nothing_and_sends_
                 "TEMPEN_ALERTS_SMTP_HOST": "127.0.0.1",
                 "TEMPEN_ALERTS_SMTP_PORT": str(mail.port),
                 "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
+                "TEMPEN_ALERTS_NOTIFY_LEASE_S": "3",
             },
         )
         await asyncio.to_thread(sup.start_infrastructure)  # the supervisor is synchronous, like `tempen up`

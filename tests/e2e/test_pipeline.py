@@ -27,13 +27,18 @@ def mail() -> Iterator[MailSink]:
 
 
 @pytest.fixture
-def supervisor(infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path,
-               mail: MailSink) -> Iterator[Supervisor]:
+def supervisor(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path, mail: MailSink
+) -> Iterator[Supervisor]:
     sup = Supervisor(
         config_dir=fixture_config,
         state_dir=tmp_path / "state",
-        environ={"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": database_url,
-                 "TEMPEN_TOPIC_PREFIX": topic_prefix, "PATH": "/usr/bin:/bin"},
+        environ={
+            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+            "DATABASE_URL": database_url,
+            "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            "PATH": "/usr/bin:/bin",
+        },
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
         extra_env={
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
@@ -41,6 +46,7 @@ def supervisor(infra: Infra, database_url: str, topic_prefix: str, fixture_confi
             "TEMPEN_ALERTS_SMTP_HOST": "127.0.0.1",
             "TEMPEN_ALERTS_SMTP_PORT": str(mail.port),
             "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
+            "TEMPEN_ALERTS_NOTIFY_LEASE_S": "3",
             "TEMPEN_ALERTS_NOTIFY_BACKOFF_S": "0.2",
         },
     )
@@ -77,8 +83,9 @@ def pulse(unit: str, when: datetime, n: int, level: int, prefix: str) -> list[di
     ]
 
 
-async def test_sustained_low_pulses_reach_the_next_management_level_once(supervisor: Supervisor, mail: MailSink,
-                                                                         database_url: str) -> None:
+async def test_sustained_low_pulses_reach_the_next_management_level_once(
+    supervisor: Supervisor, mail: MailSink, database_url: str
+) -> None:
     ingest = supervisor.services["ingest"].url
     headers = await admin_headers(database_url)
     async with httpx.AsyncClient(base_url=ingest, timeout=30, headers=headers) as http:

@@ -91,6 +91,7 @@ async def up(infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path)
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
             "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
+            "TEMPEN_ALERTS_NOTIFY_LEASE_S": "3",
         },
     )
     await asyncio.to_thread(sup.start_infrastructure)

@@ -4,6 +4,7 @@ retry what a server refuses for now, give up on what it refuses for good."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -65,6 +66,7 @@ def _notifier(store: PostgresAlertsStore, sink: SmtpSink, registry: CollectorReg
         max_attempts=int(options.get("max_attempts", 5)),
         backoff_s=options.get("backoff_s", 0.05),
         dead_letter_topic="test.tempen.alerts",
+        lease_s=options.get("lease_s", 1.0),
     )
 
 
@@ -90,6 +92,25 @@ async def test_a_notifier_that_dies_mid_delivery_leaves_only_that_one_notificati
     ids = Counter(sink.message_ids())
     assert max(ids.values()) == 1, ids
     assert len(ids) >= NOTIFICATIONS - 1
+
+
+async def test_a_starting_replica_leaves_a_delivery_another_live_replica_has_in_hand_alone(
+    store: PostgresAlertsStore,
+) -> None:
+    with SmtpSink() as sink:
+        sink.gate.clear()  # the first replica's delivery hangs in DATA: it is in hand, not dead
+        first = asyncio.create_task(_notifier(store, sink, CollectorRegistry(), timeout_s=30, lease_s=60).run())
+        await asyncio.to_thread(sink.in_data.wait, 10)
+        second = _notifier(store, sink, CollectorRegistry(), lease_s=60)
+        assert await second.mark_in_doubt() == 0
+        assert (await notification_states(store.pool)).get("in_doubt", 0) == 0
+        sink.gate.set()
+        try:
+            await eventually(lambda: _states_are(store, {"sent": NOTIFICATIONS}), timeout_s=20)
+        finally:
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
 
 
 async def test_a_graceful_stop_finishes_the_delivery_in_hand_and_claims_nothing_more(

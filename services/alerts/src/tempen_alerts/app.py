@@ -118,6 +118,7 @@ def create_app(
                     backoff_s=settings.notify_backoff_s,
                     dead_letter_topic=settings.topic(ALERTS.name),
                     on_commit=res.relay.notify,
+                    lease_s=settings.notify_lease_s,
                 )
                 for channel_sender, channels in ((sender, EMAIL_CHANNELS), (webhooks, WEBHOOK_CHANNELS))
             ]

@@ -23,6 +23,8 @@ class AlertsSettings(ServiceSettings):
     mail_dir: Path | None = None  # default: <state dir>/mail
     notify_max_attempts: int = Field(default=8, ge=1)
     notify_backoff_s: float = Field(default=5.0, ge=0)
+    # A claimed notification still 'sending' after this long belonged to a process that died: in doubt.
+    notify_lease_s: float = Field(default=120.0, gt=0)
     notify_drain_s: float = Field(default=10.0, ge=0)  # on shutdown, time allowed to finish the delivery in hand
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     sweep_interval_s: float = Field(default=30.0, gt=0)

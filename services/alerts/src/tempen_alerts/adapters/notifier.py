@@ -2,8 +2,9 @@
 configured) and signed webhooks.
 
 Never twice: a row is claimed (state 'sending', committed) before delivery and marked 'sent' after,
-one row at a time. A process killed between the two leaves that one row 'sending'; at start-up such
-rows become 'in_doubt' and are NOT delivered again (the server may have accepted the message). They
+one row at a time. A process killed between the two leaves that one row 'sending'; once its claim is
+older than the lease (longer than any delivery takes, so never a row a live replica is delivering)
+it becomes 'in_doubt' and is NOT delivered again (the server may have accepted the message). They
 are counted, alerted on, and an operator decides (see docs/operations.md). The window is one SMTP
 transaction or one HTTP request. A graceful stop finishes the delivery in hand and claims nothing
 more. Delivery to the mail folder is idempotent (the file name is the notification id).
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -233,8 +235,10 @@ class Notifier:
         dead_letter_topic: str,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease_s: float = 120.0,
     ) -> None:
         self._pool = pool
+        self._lease_s = lease_s
         self._sender = sender
         self._metrics = metrics
         self._channels = list(channels)
@@ -258,11 +262,14 @@ class Notifier:
         self._stopping = True
         self._wake.set()
 
-    async def mark_in_doubt(self) -> int:
+    async def mark_in_doubt(self, *, lease_s: float | None = None) -> int:
+        """Rows claimed longer ago than the lease (longer than any delivery takes) whose process died."""
         status = await self._pool.execute(
             f"""UPDATE {SCHEMA}.notifications SET state = 'in_doubt', last_error = 'process stopped during delivery'
-                WHERE state = 'sending' AND channel = ANY($1::text[])""",
+                WHERE state = 'sending' AND channel = ANY($1::text[])
+                  AND (claimed_at IS NULL OR claimed_at < now() - make_interval(secs => $2))""",
             self._channels,
+            self._lease_s if lease_s is None else lease_s,
         )
         count = int(status.split()[-1])
         if count:
@@ -271,8 +278,12 @@ class Notifier:
         return count
 
     async def run(self) -> None:
-        await self.mark_in_doubt()
+        last_check = 0.0
         while not self._stopping:
+            if time.monotonic() - last_check > min(30.0, self._lease_s / 2):
+                last_check = time.monotonic()
+                with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                    await self.mark_in_doubt()
             try:
                 sent = await self.deliver_due()
             except TRANSIENT_DB_ERRORS as exc:
@@ -290,7 +301,7 @@ class Notifier:
             # One row per claim: rows claimed in a batch would all turn in_doubt if the process died while
             # the first was being delivered, and the others would never be sent.
             row = await self._pool.fetchrow(
-                f"""UPDATE {SCHEMA}.notifications SET state = 'sending', attempts = attempts + 1
+                f"""UPDATE {SCHEMA}.notifications SET state = 'sending', attempts = attempts + 1, claimed_at = now()
                     WHERE notification_id = (
                         SELECT notification_id FROM {SCHEMA}.notifications
                         WHERE state = 'pending' AND channel = ANY($1::text[]) AND next_attempt_at <= now()
