@@ -100,7 +100,7 @@ class MailSink:
 
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
-    def __enter__(self) -> "MailSink":
+    def __enter__(self) -> MailSink:
         self._controller.start()
         return self
 

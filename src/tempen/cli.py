@@ -106,9 +106,9 @@ def _print_summary(console: Any, supervisor: Any, catalog: Any, seconds: float, 
         "Send a first submission (every /v1 call needs a token; see docs/access.md):\n"
         f"  curl -s -X POST http://127.0.0.1:8001/v1/tenants/hjo/submissions {auth} \\\n"
         "    -H 'content-type: application/json' \\\n"
-        "    -d '{\"instrument\": \"hjo-puls\", \"unit\": \"<unit id from config/org/hjo.csv>\", "
-        "\"submission_id\": \"demo-1\", \"submitted_at\": \"2026-10-15T09:00:00+02:00\", "
-        "\"answers\": {\"hme-1\": 4, \"hme-2\": 3}}'\n"
+        '    -d \'{"instrument": "hjo-puls", "unit": "<unit id from config/org/hjo.csv>", '
+        '"submission_id": "demo-1", "submitted_at": "2026-10-15T09:00:00+02:00", '
+        '"answers": {"hme-1": 4, "hme-2": 3}}\'\n'
         "Or see an alert end to end:  tempen demo\n"
         "Press Ctrl-C to stop."
     )
@@ -124,10 +124,12 @@ def cmd_scores(args: argparse.Namespace) -> int:
     console = Console()
     token = args.token or default_token()
     try:
-        response = httpx.get(f"{args.url}/v1/tenants/{args.tenant}/units/{args.unit}/scores",
-                             params={k: v for k, v in (("model", args.model), ("scope", args.scope)) if v},
-                             headers={"authorization": f"Bearer {token}"} if token else {},
-                             timeout=10)
+        response = httpx.get(
+            f"{args.url}/v1/tenants/{args.tenant}/units/{args.unit}/scores",
+            params={k: v for k, v in (("model", args.model), ("scope", args.scope)) if v},
+            headers={"authorization": f"Bearer {token}"} if token else {},
+            timeout=10,
+        )
     except httpx.HTTPError as exc:
         console.print(f"[red]Scoring is not reachable at {args.url}:[/red] {exc} (is `tempen up` running?)")
         return 1
@@ -145,13 +147,23 @@ def cmd_scores(args: argparse.Namespace) -> int:
             table.add_column(column, justify="right")
         for point in series["points"]:
             if point["suppressed"]:
-                table.add_row(point["period"], "[dim]suppressed[/dim]", f"<{data['min_group_size']}"
-                              if point.get("reason") == "below_minimum" else "-", "", point.get("reason", ""))
+                table.add_row(
+                    point["period"],
+                    "[dim]suppressed[/dim]",
+                    f"<{data['min_group_size']}" if point.get("reason") == "below_minimum" else "-",
+                    "",
+                    point.get("reason", ""),
+                )
             else:
                 se = point.get("standard_error")
                 fav = point.get("favourable_pct")
-                table.add_row(point["period"], f"{point['index']:.1f}", str(point["respondents"]),
-                              f"{se:.1f}" if se is not None else "", f"{fav:.0f}%" if fav is not None else "")
+                table.add_row(
+                    point["period"],
+                    f"{point['index']:.1f}",
+                    str(point["respondents"]),
+                    f"{se:.1f}" if se is not None else "",
+                    f"{fav:.0f}%" if fav is not None else "",
+                )
         console.print(table)
     return 0
 

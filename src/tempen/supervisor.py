@@ -76,15 +76,17 @@ class Supervisor:
         self.bootstrap_servers = self.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not self.bootstrap_servers:
             port = int(self.environ.get("TEMPEN_EMBEDDED_KAFKA_PORT", "9092"))
-            self.broker = EmbeddedBroker(port=port if _port_free(port) else free_port(),
-                                         log_path=self.state_dir / "logs" / "broker.log")
+            self.broker = EmbeddedBroker(
+                port=port if _port_free(port) else free_port(), log_path=self.state_dir / "logs" / "broker.log"
+            )
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         self.database_url = self.environ.get("DATABASE_URL", "")
         if not self.database_url:
             port = int(self.environ.get("TEMPEN_EMBEDDED_POSTGRES_PORT", "54329"))
-            self.postgres = EmbeddedPostgres(pgdata=self.state_dir / "pgdata",
-                                             port=port if _port_free(port) else free_port())
+            self.postgres = EmbeddedPostgres(
+                pgdata=self.state_dir / "pgdata", port=port if _port_free(port) else free_port()
+            )
             self.postgres.start()
             self.database_url = self.postgres.url
         self.create_topics()

@@ -122,4 +122,5 @@ async def test_sustained_low_pulses_reach_the_next_management_level_once(
         scores = await http.get(f"{supervisor.services['scoring'].url}/v1/tenants/testkommun/units/grupp-a1/scores")
     assert 'tempen_submissions_total{outcome="accepted"} 24.0' in metrics
     series = scores.json()["series"]
-    assert series and all(len(s["points"]) == 3 for s in series if s["scope"] == "unit")
+    assert series
+    assert all(len(s["points"]) == 3 for s in series if s["scope"] == "unit")

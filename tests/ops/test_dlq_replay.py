@@ -23,8 +23,12 @@ pytestmark = pytest.mark.integration
 
 def _settings(infra: Infra, database_url: str, prefix: str, config: Path) -> IngestSettings:
     return IngestSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers, DATABASE_URL=database_url, TEMPEN_CONFIG_DIR=config,
-        TEMPEN_TOPIC_PREFIX=prefix, TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000, TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=config,
+        TEMPEN_TOPIC_PREFIX=prefix,
+        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
     )
 
 
@@ -35,14 +39,19 @@ async def test_a_dead_letter_fixed_by_config_is_replayed_into_processing(
     shutil.copytree(fixture_config, config)
     await ensure_topics(infra.bootstrap_servers, {f"{topic_prefix}{n}": p for n, p in all_topic_names().items()})
     submission = {
-        "tenant": "testkommun", "instrument": "test-puls", "unit": "grupp-ny", "submission_id": "late-unit-1",
-        "submitted_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(), "answers": {"q1": 4},
+        "tenant": "testkommun",
+        "instrument": "test-puls",
+        "unit": "grupp-ny",
+        "submission_id": "late-unit-1",
+        "submitted_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        "answers": {"q1": 4},
     }
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(f"{topic_prefix}{INTAKE.name}", orjson.dumps(submission),
-                                     key=b"testkommun:grupp-ny")
+        await producer.send_and_wait(
+            f"{topic_prefix}{INTAKE.name}", orjson.dumps(submission), key=b"testkommun:grupp-ny"
+        )
     finally:
         await producer.stop()
     dlq = f"{topic_prefix}{INTAKE.name}.dlq"

@@ -40,12 +40,18 @@ def prometheus_binary() -> str:
 
 
 @pytest.fixture
-def supervisor(infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path,
-               tmp_path: Path) -> Iterator[Supervisor]:
+def supervisor(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path
+) -> Iterator[Supervisor]:
     sup = Supervisor(
-        config_dir=fixture_config, state_dir=tmp_path / "state",
-        environ={"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": database_url,
-                 "TEMPEN_TOPIC_PREFIX": topic_prefix, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        config_dir=fixture_config,
+        state_dir=tmp_path / "state",
+        environ={
+            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+            "DATABASE_URL": database_url,
+            "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        },
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
         extra_env={"TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000", "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300"},
     )
@@ -71,18 +77,31 @@ async def test_prometheus_scrapes_every_service_and_finds_the_key_series(
     )
     port = free_port()
     process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"),
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "prometheus.log").open("wb"),
     )
     try:
         ingest = supervisor.services["ingest"].url
         async with httpx.AsyncClient(timeout=10) as http:
             # Real traffic through all three services, so the series that appear once touched exist.
-            submission = {"instrument": "test-puls", "unit": "grupp-a1", "submission_id": "smoke-1",
-                          "submitted_at": "2026-01-15T10:00:00+01:00", "answers": {"q1": 4, "q2": 4, "q3": 5}}
-            response = await http.post(f"{ingest}/v1/tenants/testkommun/submissions", json=submission,
-                                       headers=await admin_headers(database_url))
+            submission = {
+                "instrument": "test-puls",
+                "unit": "grupp-a1",
+                "submission_id": "smoke-1",
+                "submitted_at": "2026-01-15T10:00:00+01:00",
+                "answers": {"q1": 4, "q2": 4, "q3": 5},
+            }
+            response = await http.post(
+                f"{ingest}/v1/tenants/testkommun/submissions",
+                json=submission,
+                headers=await admin_headers(database_url),
+            )
             assert response.status_code == 202, response.text
             api = f"http://127.0.0.1:{port}/api/v1"
 

@@ -44,6 +44,7 @@ async def read_dead_letters(bootstrap: str, topic: str, *, limit: int) -> list[t
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         out: list[tuple[int, DeadLetter | None, bytes]] = []
+
         async def unread() -> bool:
             return any([await consumer.position(tp) < ends[tp] for tp in tps])
 

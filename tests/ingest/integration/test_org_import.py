@@ -24,9 +24,14 @@ BASE = (FIXTURE := Path(__file__).parents[2] / "fixtures" / "config" / "org" / "
 
 
 def settings(infra: Infra, database_url: str, prefix: str, config: Path) -> IngestSettings:
-    return IngestSettings(KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers, DATABASE_URL=database_url,
-                          TEMPEN_CONFIG_DIR=config, TEMPEN_TOPIC_PREFIX=prefix,
-                          TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000, TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300)
+    return IngestSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=config,
+        TEMPEN_TOPIC_PREFIX=prefix,
+        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    )
 
 
 async def test_an_import_is_stored_as_a_version_published_per_unit_and_its_new_units_accepted(
@@ -34,24 +39,43 @@ async def test_an_import_is_stored_as_a_version_published_per_unit_and_its_new_u
 ) -> None:
     headers = await admin_headers(database_url)
     new_org = BASE + "grupp-a2,Grupp A2,enhet-a,Cecilia Chef,cecilia@testkommun.example,9\n"
-    async with serving(create_app(settings(infra, database_url, topic_prefix, fixture_config))) as base, \
-            httpx.AsyncClient(base_url=base, headers=headers) as http:
-        dry = await http.post("/v1/tenants/testkommun/admin/org", params={"dry_run": "true"}, content=new_org,
-                              headers={"content-type": "text/csv"})
-        stored = await http.post("/v1/tenants/testkommun/admin/org", params={"effective_from": "2026-01-01"},
-                                 content=new_org, headers={"content-type": "text/csv"})
+    async with (
+        serving(create_app(settings(infra, database_url, topic_prefix, fixture_config))) as base,
+        httpx.AsyncClient(base_url=base, headers=headers) as http,
+    ):
+        dry = await http.post(
+            "/v1/tenants/testkommun/admin/org",
+            params={"dry_run": "true"},
+            content=new_org,
+            headers={"content-type": "text/csv"},
+        )
+        stored = await http.post(
+            "/v1/tenants/testkommun/admin/org",
+            params={"effective_from": "2026-01-01"},
+            content=new_org,
+            headers={"content-type": "text/csv"},
+        )
         current = await http.get("/v1/tenants/testkommun/org")
-        submission = await http.post("/v1/tenants/testkommun/submissions", json={
-            "instrument": "test-puls", "unit": "grupp-a2", "submission_id": "new-unit-1",
-            "submitted_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(), "answers": {"q1": 3}})
+        submission = await http.post(
+            "/v1/tenants/testkommun/submissions",
+            json={
+                "instrument": "test-puls",
+                "unit": "grupp-a2",
+                "submission_id": "new-unit-1",
+                "submitted_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+                "answers": {"q1": 3},
+            },
+        )
         events = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{ORG.name}", count=7)
-    assert dry.status_code == 200 and dry.json()["status"] == "dry_run"
+    assert dry.status_code == 200
+    assert dry.json()["status"] == "dry_run"
     assert "1 added" in dry.json()["summary"]
     assert stored.status_code == 201, stored.text
     assert stored.json()["version"] == 1
     assert current.json()["version"] == 1
     assert submission.status_code == 202, submission.text
-    assert len(events) == 7 and {e["value"]["unit_count"] for e in events} == {7}
+    assert len(events) == 7
+    assert {e["value"]["unit_count"] for e in events} == {7}
     assert {e["key"] for e in events} >= {b"testkommun:grupp-a2", b"testkommun:kommun"}
 
 
@@ -61,14 +85,22 @@ async def test_a_broken_or_dangerous_import_is_refused_and_changes_nothing(
     headers = await admin_headers(database_url)
     cycle = HEADER + "kommun,Testkommun,,Kim,kim@testkommun.example,\na,A,b,,,\nb,B,a,,,\n"
     halved = HEADER + "kommun,Testkommun,,Kim,kim@testkommun.example,\nforv,Förvaltningen,kommun,,,\n"
-    async with serving(create_app(settings(infra, database_url, topic_prefix, fixture_config))) as base, \
-            httpx.AsyncClient(base_url=base, headers=headers) as http:
-        broken = await http.post("/v1/tenants/testkommun/admin/org", content=cycle,
-                                 headers={"content-type": "text/csv"})
-        dangerous = await http.post("/v1/tenants/testkommun/admin/org", content=halved,
-                                    headers={"content-type": "text/csv"})
-        forced = await http.post("/v1/tenants/testkommun/admin/org", params={"force": "true"}, content=halved,
-                                 headers={"content-type": "text/csv"})
+    async with (
+        serving(create_app(settings(infra, database_url, topic_prefix, fixture_config))) as base,
+        httpx.AsyncClient(base_url=base, headers=headers) as http,
+    ):
+        broken = await http.post(
+            "/v1/tenants/testkommun/admin/org", content=cycle, headers={"content-type": "text/csv"}
+        )
+        dangerous = await http.post(
+            "/v1/tenants/testkommun/admin/org", content=halved, headers={"content-type": "text/csv"}
+        )
+        forced = await http.post(
+            "/v1/tenants/testkommun/admin/org",
+            params={"force": "true"},
+            content=halved,
+            headers={"content-type": "text/csv"},
+        )
     assert broken.status_code == 422
     assert any("cycle" in e["reason"] for e in broken.json()["errors"])
     assert all(e["field"].startswith("line ") for e in broken.json()["errors"])
@@ -84,7 +116,11 @@ async def test_a_broken_or_dangerous_import_is_refused_and_changes_nothing(
 
 
 async def test_the_cli_stores_through_the_running_system(
-    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path,
+    infra: Infra,
+    database_url: str,
+    topic_prefix: str,
+    fixture_config: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tempen.commands import run

@@ -24,11 +24,21 @@ WHEN = datetime(2026, 9, 10, 9, 0, tzinfo=UTC)
 
 
 def accepted(sid: str, revision: int, answers: dict[str, int], unit: str = "grupp-a1") -> bytes:
-    return SubmissionAccepted(
-        event_id=submission_event_id("testkommun", sid, revision), occurred_at=WHEN, tenant="testkommun",
-        instrument="test-puls", unit=unit, submission_id=sid, revision=revision,
-        submitted_at=WHEN + timedelta(minutes=revision), answers=answers,
-    ).model_dump_json().encode()
+    return (
+        SubmissionAccepted(
+            event_id=submission_event_id("testkommun", sid, revision),
+            occurred_at=WHEN,
+            tenant="testkommun",
+            instrument="test-puls",
+            unit=unit,
+            submission_id=sid,
+            revision=revision,
+            submitted_at=WHEN + timedelta(minutes=revision),
+            answers=answers,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def publish(infra: Infra, topic: str, values: list[bytes]) -> None:
@@ -50,26 +60,47 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
     events += [accepted("s0", 1, {"q1": 2, "q2": 2, "q3": 2})]  # redelivery
     events += [accepted("s1", 2, {"q1": 5, "q2": 5, "q3": 5})]  # correction
     events += [accepted("s1", 1, {"q1": 2, "q2": 2, "q3": 2})]  # an older revision, late
-    retraction = SubmissionRetracted(event_id=submission_event_id("testkommun", "s2", 2), occurred_at=WHEN,
-                                     tenant="testkommun", unit="grupp-a1", submission_id="s2", revision=2)
+    retraction = SubmissionRetracted(
+        event_id=submission_event_id("testkommun", "s2", 2),
+        occurred_at=WHEN,
+        tenant="testkommun",
+        unit="grupp-a1",
+        submission_id="s2",
+        revision=2,
+    )
     events += [retraction.model_dump_json().encode()]
     events += [b"{not json", orjson.dumps({"tenant": "testkommun", "schema_version": 99})]
     await publish(infra, topic, events)
-    settings = ScoringSettings(KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers, DATABASE_URL=database_url,
-                               TEMPEN_CONFIG_DIR=fixture_config, TEMPEN_TOPIC_PREFIX=topic_prefix,
-                               TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000, TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300)
+    settings = ScoringSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=fixture_config,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    )
     async with serving(create_app(settings)):
         dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", count=2)
         conn = await asyncpg.connect(database_url)
         try:
-            await eventually(lambda: conn.fetchval(
-                "SELECT count(*) = 1 FROM scoring.contributions WHERE model = '' AND submission_id = 's2'"))
+            await eventually(
+                lambda: conn.fetchval(
+                    "SELECT count(*) = 1 FROM scoring.contributions WHERE model = '' AND submission_id = 's2'"
+                )
+            )
             respondents = await conn.fetchval(
-                "SELECT respondents FROM scoring.groups WHERE unit = 'grupp-a1' AND model = 'test-model'")
-            q1 = {r["value"]: r["count"] for r in await conn.fetch(
-                "SELECT value, count FROM scoring.item_counts WHERE unit = 'grupp-a1' AND item = 'q1' AND count <> 0")}
+                "SELECT respondents FROM scoring.groups WHERE unit = 'grupp-a1' AND model = 'test-model'"
+            )
+            q1 = {
+                r["value"]: r["count"]
+                for r in await conn.fetch(
+                    "SELECT value, count FROM scoring.item_counts"
+                    " WHERE unit = 'grupp-a1' AND item = 'q1' AND count <> 0"
+                )
+            }
             index = await conn.fetchval(
-                "SELECT index FROM scoring.scores WHERE unit = 'grupp-a1' AND scope = 'unit' AND dimension = 'total'")
+                "SELECT index FROM scoring.scores WHERE unit = 'grupp-a1' AND scope = 'unit' AND dimension = 'total'"
+            )
         finally:
             await conn.close()
         scores = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{SCORES.name}", count=1)
