@@ -35,11 +35,14 @@ async def service_resources(
     metrics: CommonMetrics,
     topics: Mapping[str, int] | None = None,
     wait_for_database_s: float = 60.0,
+    also_migrate: tuple[str, ...] = (),
 ) -> AsyncIterator[ServiceResources]:
     """Open the pool (waiting for the database to come up), migrate, and run the outbox relay."""
     pool = await _pool_when_ready(settings, wait_for_database_s)
     try:
         applied = await migrate(pool, schema=schema, package=package)
+        for extra in also_migrate:  # shared tables a service keeps in its own schema, e.g. its org copy
+            applied += await migrate(pool, schema=schema, package=extra)
         if applied:
             logger.info("applied migrations %s to schema %s", ", ".join(applied), schema)
         names = topics or {settings.topic(n): p for n, p in all_topic_names().items()}

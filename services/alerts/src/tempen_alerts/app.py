@@ -7,9 +7,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 
 from faststream import ContextRepo
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, make_asgi_app
 
@@ -32,9 +33,11 @@ from tempen_alerts.service import AlertsService, Clock, utc_now
 from tempen_alerts.sweeper import run_sweeper
 from tempen_shared.auth import AccessControl
 from tempen_shared.http import ServiceApp, http_app, liveness, readiness
+from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import resolve
 from tempen_shared.tenancy.loader import Catalog, load_catalog
+from tempen_shared.tenancy.org import OrgTree
 from tempen_shared.topics import ALERTS
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 class _Holder:
     store: PostgresAlertsStore | None = None
+    histories: OrgHistories | None = None
 
     def get(self) -> PostgresAlertsStore:
         if self.store is None:
@@ -88,8 +92,20 @@ def create_app(
     holder = _Holder()
     access = AccessControl()
     sender = make_sender(settings, catalog)
+    bases = {tenant_id: tenant.org for tenant_id, tenant in catalog.tenants.items()}
+
+    async def org_at(tenant: str, day: date) -> OrgTree:
+        if holder.histories is None:
+            return bases[tenant]
+        return await holder.histories.at(tenant, day)
+
     service = AlertsService(
-        catalog=catalog, topic=settings.topic, public_url=settings.public_url, channel=sender.channel, clock=clock
+        catalog=catalog,
+        topic=settings.topic,
+        public_url=settings.public_url,
+        channel=sender.channel,
+        clock=clock,
+        org_at=org_at,
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -99,11 +115,24 @@ def create_app(
     broker.include_router(
         build_router(settings, group_id=settings.group_id, store=holder.get, service=service, metrics=metrics)
     )
+    org_router = KafkaRouter()
+    consume_org(
+        org_router,
+        settings=settings,
+        group_id=f"{settings.group_id}-org",
+        metrics=metrics,
+        pool=lambda: holder.get().pool,
+        schema=SCHEMA,
+        on_change=lambda: holder.histories.invalidate() if holder.histories else None,
+    )
+    broker.include_router(org_router)
 
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
         async with (
-            service_resources(settings, schema=SCHEMA, package="tempen_alerts", metrics=metrics) as res,
+            service_resources(
+                settings, schema=SCHEMA, package="tempen_alerts", metrics=metrics, also_migrate=(ORG_COPY,)
+            ) as res,
             access.serving(res.pool),
         ):
             # Delivery uses the wall clock, not `clock`: receivers check webhook-timestamp against their own time.
@@ -130,6 +159,7 @@ def create_app(
 
             store = PostgresAlertsStore(res.pool, on_commit=committed)
             holder.store = store
+            holder.histories = OrgHistories(res.pool, SCHEMA, bases)
             if isinstance(sender, MailFolderSender):
                 logger.info("no SMTP server configured: e-mails are written to %s", sender.folder.resolve())
             delivering = [asyncio.create_task(n.run(), name=f"alerts-notifier-{n.channel}") for n in notifiers]

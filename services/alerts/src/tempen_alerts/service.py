@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,9 +28,11 @@ from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body,
 from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant
+from tempen_shared.tenancy.org import OrgTree
 from tempen_shared.topics import ALERTS, partition_key
 
 Clock = Callable[[], datetime]
+OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # a tenant's org tree as it stood on a day
 
 NOTIFICATION_NAMESPACE = uuid.UUID("0f9b6c1e-2d4a-4c3b-8e7f-6a5b4c3d2e1f")
 KIND: dict[type, NotificationKind] = {OpenAlert: "opened", Escalate: "escalated", Resolve: "resolved"}
@@ -82,9 +84,19 @@ class AlertsService:
     sweeper and the HTTP API all read it, so a test can move time (the unacknowledged-for-D-days rule).
     """
 
-    def __init__(self, *, catalog: Catalog, topic: Any, public_url: str, channel: str, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        topic: Any,
+        public_url: str,
+        channel: str,
+        clock: Clock = utc_now,
+        org_at: OrgAt | None = None,
+    ) -> None:
         self.catalog = catalog
         self.clock = clock
+        self._org_at = org_at
         self._topic = topic
         self._public_url = public_url.rstrip("/")
         self._channel = channel
@@ -102,19 +114,27 @@ class AlertsService:
         closed_before = now - timedelta(hours=policy.period_grace_hours)
         history = await repo.history(key, closed_before=closed_before)
         stored = await repo.active_alert(key)
-        levels = levels_available(tenant.org, key.unit)
         made: list[str] = []
         new_ends = [i for i, p in enumerate(history) if judged_through is None or p.period_end > judged_through]
         steps = [i + 1 for i in new_ends] or ([len(history)] if history else [])
         for end in steps:
+            # Routed against the org as it was in the period being judged (its last day).
+            then = await self._tenant_at(tenant, (history[end - 1].period_end - timedelta(microseconds=1)).date())
+            levels = levels_available(then.org, key.unit)
             decision = decide(
                 history[:end], stored.snapshot if stored else None, policy, now=now, levels_available=levels
             )
             if not isinstance(decision, NoChange):
-                stored = await self._act(repo, key, tenant, stored, decision, history[:end], now=now)
+                stored = await self._act(repo, key, then, stored, decision, history[:end], now=now)
                 made.append(stored.snapshot.state)
         await repo.mark_judged(key, history[-1].period_end if history else None)
         return Judged(len(steps), made)
+
+    async def _tenant_at(self, tenant: Tenant, day: date) -> Tenant:
+        """The tenant with its org tree as it stood on `day` (the configured tree without an org copy)."""
+        if self._org_at is None:
+            return tenant
+        return replace(tenant, org=await self._org_at(tenant.id, day))
 
     async def _act(
         self,

@@ -8,15 +8,17 @@ follow from their effective dates. A version counts only once all its units have
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 import asyncpg
 
-from tempen_shared.db import Connection
+from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import OrgUnitVersioned
 from tempen_shared.tenancy.org import Manager, OrgHistory, OrgTree, OrgUnit
+
+ORG_COPY = "tempen_shared.orgcopy"  # the migrations package a consuming service applies to its schema
 
 
 async def store_org_units(conn: Connection, schema: str, events: Sequence[OrgUnitVersioned]) -> int:
@@ -97,3 +99,45 @@ class OrgHistories:
 
     async def at(self, tenant: str, day: date) -> OrgTree:
         return (await self.of(tenant)).at(day)
+
+
+def consume_org(
+    router: Any,
+    *,
+    settings: Any,
+    group_id: str,
+    metrics: Any,
+    pool: Callable[[], asyncpg.Pool],
+    schema: str,
+    on_change: Callable[[], None],
+) -> None:
+    """Subscribe a service to `tempen.org`, keeping its own copy in `schema`.org_units."""
+    from tempen_shared.consumer import Parsed, Record
+    from tempen_shared.events import DeadLetter
+    from tempen_shared.outbox import dead_letter_messages, enqueue
+    from tempen_shared.subscribe import consume_topic
+    from tempen_shared.topics import ORG
+
+    def parse(record: Record) -> OrgUnitVersioned:
+        return OrgUnitVersioned.model_validate_json(record.value)
+
+    async def handle(parsed: Sequence[Parsed[OrgUnitVersioned]], dead: Sequence[DeadLetter]) -> None:
+        try:
+            async with pool().acquire() as conn, conn.transaction():
+                changed = await store_org_units(conn, schema, [p.value for p in parsed])
+                await enqueue(conn, schema, dead_letter_messages(dead))
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        if changed:
+            on_change()
+
+    consume_topic(
+        router,
+        name=f"{group_id}",
+        topic=settings.topic(ORG.name),
+        group_id=group_id,
+        settings=settings,
+        metrics=metrics,
+        parse=parse,
+        handle=handle,
+    )
