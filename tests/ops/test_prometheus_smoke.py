@@ -28,6 +28,7 @@ KEY_SERIES = (
     "tempen_consumer_lag",
     "tempen_scoring_latency_seconds_count",
     "tempen_alerts_open",
+    'tempen_http_requests_total{route="/readyz", status="200"}',
 )
 
 

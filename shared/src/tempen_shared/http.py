@@ -128,8 +128,12 @@ class ServiceApp(AsgiFastStream):
 Check = Callable[[], Awaitable[bool]]
 
 
-def readiness(checks: dict[str, Check]) -> ASGIApp:
-    """`/readyz`: 200 when every dependency answers, else 503 naming the ones that do not."""
+def readiness(checks: dict[str, Check], *, counter: Any = None) -> ASGIApp:
+    """`/readyz`: 200 when every dependency answers, else 503 naming the ones that do not.
+
+    Counted in `counter` (the service's `tempen_http_requests_total`) so an operator can alert on
+    probes failing, not only on the service being gone.
+    """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         results: dict[str, bool] = {}
@@ -139,7 +143,10 @@ def readiness(checks: dict[str, Check]) -> ASGIApp:
             except Exception:  # noqa: BLE001 - any failure of a dependency means "not ready"
                 results[name] = False
         ok = all(results.values())
-        response = JSONResponse({"ready": ok, "checks": results}, status_code=200 if ok else 503)
+        status = 200 if ok else 503
+        if counter is not None:
+            counter.labels("/readyz", scope.get("method", "GET"), str(status)).inc()
+        response = JSONResponse({"ready": ok, "checks": results}, status_code=status)
         await response(scope, receive, send)
 
     return app

@@ -111,6 +111,7 @@ def create_app(
         settings.kafka_bootstrap_servers,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name="alerts"),),
         client_id="tempen-alerts",
+        logger=logging.getLogger("tempen.alerts.broker"),
     )
     broker.include_router(
         build_router(settings, group_id=settings.group_id, store=holder.get, service=service, metrics=metrics)
@@ -190,10 +191,14 @@ def create_app(
 
     return ServiceApp(
         broker,
+        logger=logging.getLogger("tempen.alerts.app"),
         lifespan=lifespan,
         asgi_routes=[
             ("/healthz", liveness()),
-            ("/readyz", readiness({"broker": broker_ready, "database": database_ready})),
+            (
+                "/readyz",
+                readiness({"broker": broker_ready, "database": database_ready}, counter=metrics.http_requests),
+            ),
             ("/metrics", make_asgi_app(registry)),
         ],
         http=http_app(routes(holder.get, service, metrics), access=access),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,7 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
         settings.kafka_bootstrap_servers,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name="ingest"),),
         client_id="tempen-ingest",
+        logger=logging.getLogger("tempen.ingest.broker"),
     )
     broker.include_router(build_router(settings, group_id=settings.group_id, service=holder.get, metrics=metrics))
 
@@ -106,10 +108,14 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
 
     return ServiceApp(
         broker,
+        logger=logging.getLogger("tempen.ingest.app"),
         lifespan=lifespan,
         asgi_routes=[
             ("/healthz", liveness()),
-            ("/readyz", readiness({"broker": broker_ready, "database": database_ready})),
+            (
+                "/readyz",
+                readiness({"broker": broker_ready, "database": database_ready}, counter=metrics.http_requests),
+            ),
             ("/metrics", make_asgi_app(registry)),
         ],
         http=http_app(

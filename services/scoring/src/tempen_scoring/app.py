@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,6 +49,7 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
         settings.kafka_bootstrap_servers,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name="scoring"),),
         client_id="tempen-scoring",
+        logger=logging.getLogger("tempen.scoring.broker"),
     )
     broker.include_router(
         build_router(settings, group_id=settings.group_id, catalog=catalog, store=holder.get_store, metrics=metrics)
@@ -79,10 +81,14 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
 
     return ServiceApp(
         broker,
+        logger=logging.getLogger("tempen.scoring.app"),
         lifespan=lifespan,
         asgi_routes=[
             ("/healthz", liveness()),
-            ("/readyz", readiness({"broker": broker_ready, "database": database_ready})),
+            (
+                "/readyz",
+                readiness({"broker": broker_ready, "database": database_ready}, counter=metrics.http_requests),
+            ),
             ("/metrics", make_asgi_app(registry)),
         ],
         http=http_app(routes(holder.get_pool, catalog, metrics), access=access),
