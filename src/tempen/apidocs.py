@@ -1,12 +1,16 @@
-"""API documents generated from the code, so they cannot drift: AsyncAPI 3.0 for the topics.
+"""API documents generated from the code, so they cannot drift: AsyncAPI 3.0 for the topics and
+OpenAPI 3.1 for each service's HTTP API.
 
-`python -m tempen.apidocs` rewrites docs/asyncapi.json; a test fails when the checked-in copy is stale.
+`python -m tempen.apidocs` rewrites docs/asyncapi.json and docs/openapi/*.json; a test fails when a
+checked-in copy is stale.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +80,195 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+PROBLEM = {
+    "description": "RFC 9457 problem: which field and why",
+    "content": {
+        "application/problem+json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
+JSON_OBJECT = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+@dataclass(frozen=True)
+class Operation:
+    service: str
+    method: str
+    path: str
+    summary: str
+    scope: str | None  # None: authenticated otherwise (a platform's signature)
+    body: type[BaseModel] | dict[str, Any] | None = None
+    ok: int = 200
+
+
+def _operations() -> list[Operation]:
+    from tempen_alerts.entrypoints.http import AcknowledgeBody, ResolveBody
+    from tempen_shared.events import CanonicalSubmission
+
+    submissions: dict[str, Any] = {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/CanonicalSubmission"},
+                    {
+                        "type": "array",
+                        "maxItems": 10_000,
+                        "items": {"$ref": "#/components/schemas/CanonicalSubmission"},
+                    },
+                ]
+            }
+        },
+        "application/x-ndjson": {"schema": {"type": "string", "description": "one submission per line"}},
+    }
+    t = "/v1/tenants/{tenant}"
+    return [
+        Operation(
+            "ingest",
+            "POST",
+            f"{t}/submissions",
+            "Submit one submission (202) or a batch (202, a status per item); 413 over 10,000",
+            "submit",
+            {"content": submissions, "_model": CanonicalSubmission},
+            202,
+        ),
+        Operation(
+            "ingest",
+            "POST",
+            f"{t}/webhooks/{{platform}}/{{mapping_id}}",
+            "A survey platform's own webhook (Formbricks, Typeform, KoboToolbox), verified by its signature",
+            None,
+            {"content": {"application/json": {"schema": {"type": "object"}}}},
+            202,
+        ),
+        Operation(
+            "ingest",
+            "POST",
+            f"{t}/gdpr/erase",
+            "Erase a respondent's raw answers and retract them from the aggregates",
+            "admin",
+            {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["respondent"],
+                            "properties": {"respondent": {"type": "string"}},
+                        }
+                    }
+                }
+            },
+        ),
+        Operation(
+            "ingest",
+            "POST",
+            f"{t}/admin/org",
+            "Import an org tree version (CSV or JSON); query: dry_run, force, effective_from",
+            "admin",
+            {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "array"}},
+                }
+            },
+            201,
+        ),
+        Operation("ingest", "GET", f"{t}/org", "The current org version", "read"),
+        Operation(
+            "scoring",
+            "GET",
+            f"{t}/units/{{unit}}/scores",
+            "A unit's score series per model and dimension, with suppression flags; query: model, scope, dimension",
+            "read",
+        ),
+        Operation("alerts", "GET", f"{t}/alerts", "Alerts; query: status, unit, recipient", "read"),
+        Operation("alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence and history", "read"),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/{{alert_id}}/acknowledge",
+            "Acknowledge with an action plan and a follow-up date",
+            "manage",
+            AcknowledgeBody,
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/{{alert_id}}/resolve",
+            "Resolve by hand, with a reason",
+            "manage",
+            ResolveBody,
+        ),
+    ]
+
+
+def openapi(service: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for op in (o for o in _operations() if o.service == service):
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in re.findall(r"\{(\w+)\}", op.path)
+            ],
+            "responses": {str(op.ok): JSON_OBJECT, "401": PROBLEM, "403": PROBLEM, "404": PROBLEM, "422": PROBLEM},
+        }
+        operation["security"] = [{"bearer": [op.scope]}] if op.scope else []
+        if isinstance(op.body, type):
+            schemas[op.body.__name__] = op.body.model_json_schema()
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}},
+            }
+        elif isinstance(op.body, dict):
+            model = op.body.get("_model")
+            if model is not None:
+                schemas[model.__name__] = model.model_json_schema()
+            operation["requestBody"] = {"required": True, "content": op.body["content"]}
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"tempen {service}",
+            "version": "1",
+            "description": "Every /v1/tenants/{tenant}/ endpoint needs a bearer token of that tenant with the "
+            "scope shown (or an admin token); see docs/access.md. /healthz, /readyz and /metrics are open.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+SERVICES = ("ingest", "scoring", "alerts")
+
+
 def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def main() -> int:
-    target = DOCS / "asyncapi.json"
-    target.write_text(render(asyncapi()), encoding="utf-8")
-    print(f"wrote {target}")
+    targets = {DOCS / "asyncapi.json": asyncapi()}
+    targets.update({DOCS / "openapi" / f"{service}.json": openapi(service) for service in SERVICES})
+    for target, document in targets.items():
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(render(document), encoding="utf-8")
+        print(f"wrote {target}")
     return 0
 
 
