@@ -21,12 +21,15 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
 
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection
 from tempen_shared.kafka import ensure_topics, fetch_cluster_id
 
 logger = logging.getLogger(__name__)
+
+_PARTITIONER = DefaultPartitioner()  # what AIOKafkaProducer uses unless given another
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.stats = OutboxStats()
+        self._layouts: dict[str, list[int]] = {}  # topic -> its partitions, as the producer lists them
+        self._partitions: dict[tuple[str, bytes], int] = {}  # (topic, key) -> partition
         self._lock_id = int.from_bytes(
             hashlib.sha256(f"tempen-outbox-{schema}".encode()).digest()[:8], "big", signed=True
         )
@@ -155,22 +160,14 @@ class OutboxRelay:
             epoch = await fetch_cluster_id(producer.client)
             if epoch != self.stats.epoch:
                 await self._on_new_epoch(epoch)
+            self._refresh_layouts(producer)
             rows = await self._pool.fetch(
                 f"SELECT id, topic, key, payload, headers FROM {schema}.outbox"
                 " WHERE published_at IS NULL ORDER BY id LIMIT $1",
                 self._batch_size,
             )
             if rows:
-                futures = [
-                    await producer.send(
-                        row["topic"],
-                        value=row["payload"],
-                        key=row["key"],
-                        headers=[(k, str(v).encode()) for k, v in row["headers"].items()],
-                    )
-                    for row in rows
-                ]
-                await asyncio.gather(*futures)
+                await self._publish(producer, rows)
                 ids = [row["id"] for row in rows]
                 await self._pool.execute(
                     f"UPDATE {schema}.outbox SET published_at = now(), broker_epoch = $2 WHERE id = ANY($1::bigint[])",
@@ -189,6 +186,45 @@ class OutboxRelay:
                 )
             if len(rows) < self._batch_size:
                 await self._sleep(self._poll_interval_s)
+
+    def _refresh_layouts(self, producer: AIOKafkaProducer) -> None:
+        # A topic whose partitions changed maps keys anew, as the producer's own partitioner would.
+        for topic, partitions in list(self._layouts.items()):
+            if list(producer.client.cluster.partitions_for_topic(topic) or ()) != partitions:
+                del self._layouts[topic]
+                self._partitions = {k: v for k, v in self._partitions.items() if k[0] != topic}
+
+    async def _publish(self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]) -> None:
+        """Send `rows` and wait until the broker acknowledged every one.
+
+        Rows are grouped into one record batch per partition, in id order within each partition, which
+        is the order per key the relay promises. The partition is the one `producer.send` would pick
+        (the default partitioner: murmur2 of the key over the topic's partitions), worked out once per
+        key and topic layout instead of once per message.
+        """
+        batches: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        for row in rows:
+            topic, key = row["topic"], row["key"]
+            partitions = self._layouts.get(topic)
+            if partitions is None:
+                partitions = self._layouts[topic] = list(await producer.partitions_for(topic))
+            partition = self._partitions.get((topic, key))
+            if partition is None:
+                if len(self._partitions) >= 100_000:
+                    self._partitions.clear()
+                partition = self._partitions[(topic, key)] = _PARTITIONER(key, partitions, partitions)
+            batches.setdefault((topic, partition), []).append(row)
+        futures = []
+        for (topic, partition), members in batches.items():
+            batch = producer.create_batch()
+            for row in members:
+                headers = [(k, str(v).encode()) for k, v in row["headers"].items()]
+                if batch.append(key=row["key"], value=row["payload"], timestamp=None, headers=headers) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=row["key"], value=row["payload"], timestamp=None, headers=headers)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*futures)
 
     async def _on_new_epoch(self, epoch: str) -> None:
         # A broker we have not published to before: make sure our topics exist, and publish again

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage, KafkaRouter
+from faststream.message import StreamMessage
 
 from tempen_shared.consumer import BatchConsumer, Handle, Record, T, records_of
 from tempen_shared.metrics import CommonMetrics
@@ -51,6 +53,7 @@ def consume_topic(
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         title=f"{name}:{topic}",
+        decoder=_undecoded,
     )
     async def on_batch(msg: KafkaMessage) -> None:
         records = records_of(msg.raw_message)
@@ -59,6 +62,13 @@ def consume_topic(
         _observe_lag(msg, records, metrics)
 
     return consumer
+
+
+async def _undecoded(_msg: StreamMessage[Any]) -> None:
+    """The handler reads the raw records (`records_of`). Without this FastStream would first build a
+    message object for every record of the batch and JSON-decode its body, only to throw both away:
+    a tenth of a consumer's time on large batches."""
+    return
 
 
 def _observe_lag(msg: KafkaMessage, records: list[Record], metrics: CommonMetrics) -> None:

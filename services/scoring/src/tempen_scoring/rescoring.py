@@ -3,10 +3,9 @@ slice's aggregates to the score rows that changed. The adapter runs these inside
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal, localcontext
+from decimal import Context, Decimal
 from typing import Literal
 
 from tempen_scoring.domain.anonymity import visibility
@@ -69,29 +68,72 @@ def exact(value: float) -> Decimal:
     return Decimal(repr(round(value, 9)))
 
 
+# A respondent's dimension score takes few distinct values (a mean of a handful of answers), so its
+# exact decimal and square are worked out once per value, not once per submission.
+_EXACT_PAIRS: dict[float, tuple[Decimal, Decimal]] = {}
+
+
+def _exact_pair(value: float) -> tuple[Decimal, Decimal]:
+    pair = _EXACT_PAIRS.get(value)
+    if pair is None:
+        x = exact(value)
+        pair = (x, EXACT.multiply(x, x))
+        if len(_EXACT_PAIRS) >= 100_000:
+            _EXACT_PAIRS.clear()
+        _EXACT_PAIRS[value] = pair
+    return pair
+
+
+@dataclass(slots=True)
+class GroupDelta:
+    """What one batch changes in one group: respondents, answer counts per (item, value), and moments
+    (n, sum, sum of squares) per dimension as exact decimals."""
+
+    respondents: int = 0
+    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    moments: dict[str, tuple[int, Decimal, Decimal]] = field(default_factory=dict)
+
+
 @dataclass
 class AggregateDelta:
-    counts: dict[tuple[GroupKey, str, int], int] = field(default_factory=lambda: defaultdict(int))
-    moments: dict[tuple[GroupKey, str], tuple[int, Decimal, Decimal]] = field(default_factory=dict)
-    respondents: dict[GroupKey, int] = field(default_factory=lambda: defaultdict(int))
+    groups: dict[GroupKey, GroupDelta] = field(default_factory=dict)
     periods: dict[GroupKey, Period] = field(default_factory=dict)
 
     def add(self, group: GroupKey, c: Contribution, sign: int) -> None:
-        with localcontext(EXACT):
-            self._add(group, c, sign)
-
-    def _add(self, group: GroupKey, c: Contribution, sign: int) -> None:
-        self.respondents[group] += sign
+        delta = self.groups.get(group)
+        if delta is None:
+            delta = self.groups[group] = GroupDelta()
+        delta.respondents += sign
+        counts = delta.counts
         for item, value in c.item_values.items():
-            self.counts[(group, item, value)] += sign
+            key = (item, value)
+            counts[key] = counts.get(key, 0) + sign
+        moments = delta.moments
         for dimension, score in c.dimension_scores.items():
-            n, s, ss = self.moments.get((group, dimension), (0, Decimal(0), Decimal(0)))
-            x = exact(score)
-            self.moments[(group, dimension)] = (n + sign, s + sign * x, ss + sign * x * x)
+            x, xx = _exact_pair(score)
+            current = moments.get(dimension)
+            if current is None:
+                moments[dimension] = (sign, x, xx) if sign > 0 else (sign, -x, -xx)
+            elif sign > 0:
+                moments[dimension] = (current[0] + 1, EXACT.add(current[1], x), EXACT.add(current[2], xx))
+            else:
+                moments[dimension] = (current[0] - 1, EXACT.subtract(current[1], x), EXACT.subtract(current[2], xx))
+
+    @property
+    def respondents(self) -> dict[GroupKey, int]:
+        return {group: delta.respondents for group, delta in self.groups.items()}
+
+    @property
+    def counts(self) -> dict[tuple[GroupKey, str, int], int]:
+        return {(g, item, value): n for g, d in self.groups.items() for (item, value), n in d.counts.items()}
+
+    @property
+    def moments(self) -> dict[tuple[GroupKey, str], tuple[int, Decimal, Decimal]]:
+        return {(g, dimension): m for g, d in self.groups.items() for dimension, m in d.moments.items()}
 
     @property
     def touched_slices(self) -> set[SliceKey]:
-        return {g.slice for g in self.respondents}
+        return {g.slice for g in self.groups}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,27 @@
 """Scoring's store: one transaction per batch applies contributions, rescores the touched slices,
-saves the changed score rows and puts their events in the outbox."""
+saves the changed score rows and puts their events in the outbox.
+
+Rescoring is incremental (see `incremental`): the store keeps the slices it last wrote in memory and
+rescores only the groups a batch can have changed. Every transaction that changes a slice bumps the
+slice's row in `slice_versions` first; that row lock serialises writers of one slice across
+replicas, and a version other than the one this process wrote last means someone else changed the
+slice, so it is read again from the database and rescored whole.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections import defaultdict
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from fractions import Fraction
+from sys import intern
 from typing import Any
 
 import asyncpg
 
-from tempen_scoring.domain.index import Contribution, GroupAggregate
+from tempen_scoring.domain.index import Contribution
+from tempen_scoring.incremental import RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import (
     AggregateDelta,
     GroupKey,
@@ -22,7 +31,6 @@ from tempen_scoring.rescoring import (
     SliceKey,
     StoredContribution,
     plan_changes,
-    rescore_slice,
 )
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, UnitScored
@@ -56,52 +64,135 @@ SELECT tenant, submission_id, '', revision, '', '', '', '{{}}'::jsonb, '{{}}'::j
 FROM unnest($1::text[], $2::text[], $3::int[]) AS r(tenant, submission_id, revision)
 """
 
-_UPSERT_CONTRIBUTIONS = f"""
+# Each batch's rows are COPYed into session-local staging tables (binary COPY encodes a row far more
+# cheaply than array parameters do), then merged into the aggregates in one statement each.
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS stage_groups (tenant text, unit text, instrument text, model text, period text,
+    period_start timestamptz, period_end timestamptz, respondents int) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_counts (tenant text, unit text, instrument text, model text, period text,
+    item text, value int, count int) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_moments (tenant text, unit text, instrument text, model text, period text,
+    dimension text, n int, sum numeric, sumsq numeric) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_contributions (tenant text, submission_id text, model text, revision int,
+    instrument text, unit text, period text, item_values jsonb, dimension_scores jsonb, respondent text)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_scores (tenant text, unit text, scope text, instrument text, model text,
+    model_version text, dimension text, period text, period_start timestamptz, period_end timestamptz,
+    respondents int, publishable bool, suppression_reason text, index float8, standard_error float8,
+    favourable_pct float8, details jsonb, sequence int, computed_at timestamptz) ON COMMIT DELETE ROWS;
+"""
+_STAGE_COLUMNS = {
+    "stage_groups": ("tenant", "unit", "instrument", "model", "period", "period_start", "period_end", "respondents"),
+    "stage_counts": ("tenant", "unit", "instrument", "model", "period", "item", "value", "count"),
+    "stage_moments": ("tenant", "unit", "instrument", "model", "period", "dimension", "n", "sum", "sumsq"),
+    "stage_contributions": (
+        "tenant",
+        "submission_id",
+        "model",
+        "revision",
+        "instrument",
+        "unit",
+        "period",
+        "item_values",
+        "dimension_scores",
+        "respondent",
+    ),
+    "stage_scores": (
+        "tenant",
+        "unit",
+        "scope",
+        "instrument",
+        "model",
+        "model_version",
+        "dimension",
+        "period",
+        "period_start",
+        "period_end",
+        "respondents",
+        "publishable",
+        "suppression_reason",
+        "index",
+        "standard_error",
+        "favourable_pct",
+        "details",
+        "sequence",
+        "computed_at",
+    ),
+}
+
+_MERGE_AGGREGATES = f"""
+INSERT INTO {SCHEMA}.groups (tenant, unit, instrument, model, period, period_start, period_end, respondents)
+SELECT * FROM stage_groups
+ON CONFLICT (tenant, instrument, model, period, unit) DO UPDATE
+    SET respondents = groups.respondents + EXCLUDED.respondents;
+INSERT INTO {SCHEMA}.item_counts (tenant, unit, instrument, model, period, item, value, count)
+SELECT * FROM stage_counts
+ON CONFLICT (tenant, instrument, model, period, unit, item, value) DO UPDATE
+    SET count = item_counts.count + EXCLUDED.count;
+INSERT INTO {SCHEMA}.dimension_moments (tenant, unit, instrument, model, period, dimension, n, sum, sumsq)
+SELECT * FROM stage_moments
+ON CONFLICT (tenant, instrument, model, period, unit, dimension) DO UPDATE SET
+    n = dimension_moments.n + EXCLUDED.n, sum = dimension_moments.sum + EXCLUDED.sum,
+    sumsq = dimension_moments.sumsq + EXCLUDED.sumsq;
+"""
+
+_MERGE_CONTRIBUTIONS = f"""
 INSERT INTO {SCHEMA}.contributions
     (tenant, submission_id, model, revision, instrument, unit, period, item_values, dimension_scores, respondent)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
-                     $8::jsonb[], $9::jsonb[], $10::text[])
+SELECT * FROM stage_contributions
 ON CONFLICT (tenant, submission_id, model) DO UPDATE SET
     revision = EXCLUDED.revision, instrument = EXCLUDED.instrument, unit = EXCLUDED.unit, period = EXCLUDED.period,
     item_values = EXCLUDED.item_values, dimension_scores = EXCLUDED.dimension_scores,
     respondent = EXCLUDED.respondent, scored_at = now()
 """
 
-_UPSERT_GROUPS = f"""
-INSERT INTO {SCHEMA}.groups (tenant, unit, instrument, model, period, period_start, period_end, respondents)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                     $7::timestamptz[], $8::int[])
-ON CONFLICT (tenant, instrument, model, period, unit) DO UPDATE
-    SET respondents = groups.respondents + EXCLUDED.respondents
-"""
-
-_UPSERT_COUNTS = f"""
-INSERT INTO {SCHEMA}.item_counts (tenant, unit, instrument, model, period, item, value, count)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[])
-ON CONFLICT (tenant, instrument, model, period, unit, item, value) DO UPDATE
-    SET count = item_counts.count + EXCLUDED.count
-"""
-
-_UPSERT_MOMENTS = f"""
-INSERT INTO {SCHEMA}.dimension_moments (tenant, unit, instrument, model, period, dimension, n, sum, sumsq)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-                     $8::numeric[], $9::numeric[])
-ON CONFLICT (tenant, instrument, model, period, unit, dimension) DO UPDATE SET
-    n = dimension_moments.n + EXCLUDED.n, sum = dimension_moments.sum + EXCLUDED.sum,
-    sumsq = dimension_moments.sumsq + EXCLUDED.sumsq
-"""
-
 _SLICE_FILTER = "tenant = $1 AND instrument = $2 AND model = $3 AND period = $4"
+
+# Locks the touched slices in one order (no deadlock between replicas) and returns their new versions.
+_BUMP_VERSIONS = f"""
+INSERT INTO {SCHEMA}.slice_versions AS v (tenant, instrument, model, period, version)
+SELECT tenant, instrument, model, period, 1
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(tenant, instrument, model, period)
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (tenant, instrument, model, period) DO UPDATE SET version = v.version + 1
+RETURNING tenant, instrument, model, period, version
+"""
+
+_MERGE_SCORES = f"""
+INSERT INTO {SCHEMA}.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
+    period_start, period_end, respondents, publishable, suppression_reason, index, standard_error,
+    favourable_pct, details, sequence, computed_at)
+SELECT * FROM stage_scores
+ON CONFLICT (tenant, instrument, model, period, unit, scope, dimension) DO UPDATE SET
+    model_version = EXCLUDED.model_version, respondents = EXCLUDED.respondents,
+    publishable = EXCLUDED.publishable, suppression_reason = EXCLUDED.suppression_reason,
+    index = EXCLUDED.index, standard_error = EXCLUDED.standard_error,
+    favourable_pct = EXCLUDED.favourable_pct, details = EXCLUDED.details, sequence = EXCLUDED.sequence,
+    computed_at = EXCLUDED.computed_at
+"""
+
+
+async def _stage(conn: Connection, table: str, records: list[tuple[Any, ...]]) -> None:
+    await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=records)
 
 
 class PostgresScoringStore:
     def __init__(
-        self, pool: asyncpg.Pool, *, catalog: Catalog, topic: Callable[[str], str], on_commit: Callable[[], None]
+        self,
+        pool: asyncpg.Pool,
+        *,
+        catalog: Catalog,
+        topic: Callable[[str], str],
+        on_commit: Callable[[], None],
+        slice_cache: int = 4,
     ) -> None:
         self._pool = pool
         self._catalog = catalog
         self._topic = topic
         self._on_commit = on_commit
+        self._slices: OrderedDict[SliceKey, SliceState] = OrderedDict()  # least recently used first
+        self._slice_cache = slice_cache  # slices kept in memory; 0 rescores every slice from the database
+        self._serial = asyncio.Lock()  # the cached slices change inside a transaction: one batch at a time
 
     async def ping(self) -> bool:
         try:
@@ -113,25 +204,38 @@ class PostgresScoringStore:
         self, incoming: Sequence[IncomingContribution | IncomingRetraction], dead_letters: Sequence[DeadLetter]
     ) -> tuple[int, int, int]:
         """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, events published)."""
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                result = await self._apply(conn, incoming, dead_letters)
-        except TRANSIENT_DB_ERRORS as exc:
-            raise StoreUnavailableError(str(exc)) from exc
+        touched: list[SliceKey] = []
+        async with self._serial:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    result = await self._apply(conn, incoming, dead_letters, touched)
+            except TRANSIENT_DB_ERRORS as exc:
+                self._forget(touched)
+                raise StoreUnavailableError(str(exc)) from exc
+            except BaseException:
+                self._forget(touched)  # what was kept in memory may hold a batch that was rolled back
+                raise
         self._on_commit()
         return result
+
+    def _forget(self, keys: Sequence[SliceKey]) -> None:
+        for key in keys:
+            self._slices.pop(key, None)
 
     async def _apply(
         self,
         conn: Connection,
         incoming: Sequence[IncomingContribution | IncomingRetraction],
         dead_letters: Sequence[DeadLetter],
+        touched: list[SliceKey],
     ) -> tuple[int, int, int]:
         keys = sorted({(i.tenant, i.submission_id) for i in incoming})
         stored = await self._locked(conn, keys)
         plan = plan_changes(incoming, stored)
         delta, winners, ignored = plan.delta, plan.winners, plan.ignored
-        await self._apply_delta(conn, delta)
+        slices = sorted(delta.touched_slices, key=lambda k: (k.tenant, k.instrument, k.model, k.period))
+        touched.extend(slices)
+        versions = await self._bump_versions(conn, slices)  # before any aggregate of these slices changes
         if plan.tombstones:
             await conn.execute(
                 _RETRACT,
@@ -139,10 +243,40 @@ class PostgresScoringStore:
                 [t.submission_id for t in plan.tombstones],
                 [t.revision for t in plan.tombstones],
             )
-        await self._save_contributions(conn, winners)
+        await conn.execute(_STAGING)
+        merges = await self._stage_delta(conn, delta) + await self._stage_contributions(conn, winners)
+        # While the database merges the staged rows, rescore the slices kept in memory: that needs
+        # nothing from the database, so the two overlap instead of taking turns.
+        merging = asyncio.ensure_future(conn.execute(merges)) if merges else None
+        per_slice = deltas_by_slice(delta)
+        rescored: dict[SliceKey, tuple[SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = {}
+        try:
+            if merging is not None:
+                await asyncio.sleep(0)  # let the merge go out first
+            for key in slices:
+                state = self._slices.pop(key, None)
+                if state is not None and state.version == versions[key] - 1:
+                    tenant = self._catalog.tenants[key.tenant]
+                    touched_units = state.advance(tenant.org, per_slice.get(key, {}))
+                    rescored[key] = (state, *rescore(tenant, key, state, touched_units))
+        finally:
+            if merging is not None:
+                await merging
+        for key in slices:
+            if key not in rescored:  # first time here, or another writer changed the slice: read it whole
+                loaded = await self._load(conn, key, versions[key])
+                if loaded is not None:
+                    rescored[key] = (loaded, *rescore(self._catalog.tenants[key.tenant], key, loaded, None))
         messages = dead_letter_messages(dead_letters)
-        for key in sorted(delta.touched_slices, key=lambda k: (k.tenant, k.instrument, k.model, k.period)):
-            messages.extend(await self._rescore(conn, key))
+        messages.extend(await self._save_scores(conn, [(key, *rescored[key]) for key in slices if key in rescored]))
+        for key in slices:
+            if key in rescored:
+                state = rescored[key][0]
+                state.version = versions[key]
+                if self._slice_cache > 0:
+                    self._slices[key] = state
+                    while len(self._slices) > self._slice_cache:
+                        self._slices.popitem(last=False)
         await enqueue(conn, SCHEMA, messages)
         published = len(messages) - len(dead_letters)
         return len(winners), ignored, published
@@ -163,171 +297,165 @@ class PostgresScoringStore:
             out[(r["tenant"], r["submission_id"], r["model"])] = StoredContribution(r["revision"], group, contribution)
         return out
 
-    async def _apply_delta(self, conn: Connection, delta: AggregateDelta) -> None:
-        groups = [(g, n) for g, n in delta.respondents.items()]
-        if groups:
-            cols: list[list[Any]] = [[] for _ in range(8)]
-            for g, n in groups:
-                period = delta.periods.get(g)
-                start, end = (period.start, period.end) if period else (datetime.min.replace(tzinfo=UTC),) * 2
-                for col, v in zip(
-                    cols, (g.tenant, g.unit, g.instrument, g.model, g.period, start, end, n), strict=True
-                ):
-                    col.append(v)
-            await conn.execute(_UPSERT_GROUPS, *cols)
-        counts = [(g, item, value, n) for (g, item, value), n in delta.counts.items() if n]
+    async def _stage_delta(self, conn: Connection, delta: AggregateDelta) -> str:
+        """COPY the batch's aggregate deltas into the staging tables; returns the SQL that merges them."""
+        if not delta.groups:
+            return ""
+        groups: list[tuple[Any, ...]] = []
+        counts: list[tuple[Any, ...]] = []
+        moments: list[tuple[Any, ...]] = []
+        for g, change in delta.groups.items():
+            key = (g.tenant, g.unit, g.instrument, g.model, g.period)
+            period = delta.periods.get(g)
+            start, end = (period.start, period.end) if period else (datetime.min.replace(tzinfo=UTC),) * 2
+            groups.append((*key, start, end, change.respondents))
+            counts.extend((*key, item, value, n) for (item, value), n in change.counts.items() if n)
+            moments.extend((*key, d, *m) for d, m in change.moments.items() if m[0] or m[1] or m[2])
+        await _stage(conn, "stage_groups", groups)
         if counts:
-            cols = [[] for _ in range(8)]
-            for g, item, value, n in counts:
-                for col, v in zip(
-                    cols, (g.tenant, g.unit, g.instrument, g.model, g.period, item, value, n), strict=True
-                ):
-                    col.append(v)
-            await conn.execute(_UPSERT_COUNTS, *cols)
-        moments = [(g, d, m) for (g, d), m in delta.moments.items() if m[0] or m[1] or m[2]]
+            await _stage(conn, "stage_counts", counts)
         if moments:
-            cols = [[] for _ in range(9)]
-            for g, dimension, (n, s, ss) in moments:
-                for col, v in zip(
-                    cols, (g.tenant, g.unit, g.instrument, g.model, g.period, dimension, n, s, ss), strict=True
-                ):
-                    col.append(v)
-            await conn.execute(_UPSERT_MOMENTS, *cols)
+            await _stage(conn, "stage_moments", moments)
+        return _MERGE_AGGREGATES
 
-    async def _save_contributions(self, conn: Connection, winners: Sequence[IncomingContribution]) -> None:
+    async def _stage_contributions(self, conn: Connection, winners: Sequence[IncomingContribution]) -> str:
         if not winners:
-            return
-        cols: list[list[Any]] = [[] for _ in range(10)]
-        for w in winners:
-            values = (
-                w.tenant,
-                w.submission_id,
-                w.group.model,
-                w.revision,
-                w.group.instrument,
-                w.group.unit,
-                w.group.period,
-                dict(w.contribution.item_values),
-                {k: float(v) for k, v in w.contribution.dimension_scores.items()},
-                w.respondent,
-            )
-            for col, v in zip(cols, values, strict=True):
-                col.append(v)
-        await conn.execute(_UPSERT_CONTRIBUTIONS, *cols)
+            return ""
+        await _stage(
+            conn,
+            "stage_contributions",
+            [
+                (
+                    w.tenant,
+                    w.submission_id,
+                    w.group.model,
+                    w.revision,
+                    w.group.instrument,
+                    w.group.unit,
+                    w.group.period,
+                    dict(w.contribution.item_values),
+                    {k: float(v) for k, v in w.contribution.dimension_scores.items()},
+                    w.respondent,
+                )
+                for w in winners
+            ],
+        )
+        return _MERGE_CONTRIBUTIONS + ";"
 
-    async def _rescore(self, conn: Connection, key: SliceKey) -> list[OutboxMessage]:
-        tenant = self._catalog.tenants[key.tenant]
+    async def _bump_versions(self, conn: Connection, slices: Sequence[SliceKey]) -> dict[SliceKey, int]:
+        if not slices:
+            return {}
+        rows = await conn.fetch(
+            _BUMP_VERSIONS,
+            [k.tenant for k in slices],
+            [k.instrument for k in slices],
+            [k.model for k in slices],
+            [k.period for k in slices],
+        )
+        return {SliceKey(r["tenant"], r["instrument"], r["model"], r["period"]): r["version"] for r in rows}
+
+    async def _save_scores(
+        self,
+        conn: Connection,
+        rescored: Sequence[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]],
+    ) -> list[OutboxMessage]:
+        """Write the changed score rows of every slice and return their events (publishable rows only)."""
+        records: list[tuple[Any, ...]] = []
+        messages: list[OutboxMessage] = []
+        computed_at = datetime.now(UTC)
+        for key, state, changed, _ in rescored:
+            model_version = self._catalog.tenants[key.tenant].models[key.model].version
+            for row, sequence in changed:
+                records.append(
+                    (
+                        key.tenant,
+                        row.unit,
+                        row.scope,
+                        key.instrument,
+                        key.model,
+                        model_version,
+                        row.dimension,
+                        key.period,
+                        state.period_start,
+                        state.period_end,
+                        row.respondents,
+                        row.publishable,
+                        row.suppression_reason,
+                        row.index,
+                        row.standard_error,
+                        row.favourable_pct,
+                        dict(row.details),
+                        sequence,
+                        computed_at,
+                    )
+                )
+                state.rows[(row.unit, row.scope, row.dimension)] = StoredRow(
+                    row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence
+                )
+        if not records:
+            return messages
+        await _stage(conn, "stage_scores", records)
+        merging = asyncio.ensure_future(conn.execute(_MERGE_SCORES))
+        try:
+            await asyncio.sleep(0)  # the events are built while the database merges the rows
+            now = datetime.now(UTC)
+            for key, state, changed, tenant_index in rescored:
+                model_version = self._catalog.tenants[key.tenant].models[key.model].version
+                messages.extend(
+                    _score_message(
+                        self._topic,
+                        key,
+                        model_version,
+                        row,
+                        sequence,
+                        state.period_start,
+                        state.period_end,
+                        tenant_index.get(row.dimension),
+                        now,
+                    )
+                    for row, sequence in changed
+                    if row.publishable and row.index is not None
+                )
+        finally:
+            await merging
+        return messages
+
+    async def _load(self, conn: Connection, key: SliceKey, version: int) -> SliceState | None:
+        """The slice as the database holds it inside this transaction (this batch included)."""
         args = (key.tenant, key.instrument, key.model, key.period)
         group_rows = await conn.fetch(
             f"SELECT unit, respondents, period_start, period_end FROM {SCHEMA}.groups WHERE {_SLICE_FILTER}", *args
         )
         if not group_rows:
-            return []
-        period_start, period_end = group_rows[0]["period_start"], group_rows[0]["period_end"]
-        counts: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+            return None
+        direct: dict[str, Totals] = {intern(r["unit"]): Totals(respondents=r["respondents"]) for r in group_rows}
         for r in await conn.fetch(
             f"SELECT unit, item, value, count FROM {SCHEMA}.item_counts WHERE {_SLICE_FILTER} AND count <> 0", *args
         ):
-            counts[r["unit"]][r["item"]][r["value"]] = r["count"]
-        moments: dict[str, dict[str, tuple[int, Fraction, Fraction]]] = defaultdict(dict)
+            direct[r["unit"]].counts.setdefault(intern(r["item"]), {})[r["value"]] = r["count"]
         for r in await conn.fetch(
             f"SELECT unit, dimension, n, sum, sumsq FROM {SCHEMA}.dimension_moments WHERE {_SLICE_FILTER} AND n <> 0",
             *args,
         ):
-            moments[r["unit"]][r["dimension"]] = (r["n"], Fraction(r["sum"]), Fraction(r["sumsq"]))
-        groups = {
-            r["unit"]: GroupAggregate(
-                respondents=r["respondents"],
-                item_counts={item: dict(v) for item, v in counts[r["unit"]].items()},
-                dimension_moments=dict(moments[r["unit"]]),
+            direct[r["unit"]].moments[intern(r["dimension"])] = (r["n"], r["sum"], r["sumsq"])
+        rows: dict[RowKey, StoredRow] = {
+            (intern(r["unit"]), intern(r["scope"]), intern(r["dimension"])): StoredRow(
+                r["respondents"], r["publishable"], r["index"], r["standard_error"], r["favourable_pct"], r["sequence"]
             )
-            for r in group_rows
-            if r["respondents"] > 0 and r["unit"] in tenant.org
-        }
-        rows, tenant_index = rescore_slice(tenant, key, groups)
-        previous = {
-            (r["unit"], r["scope"], r["dimension"]): r
             for r in await conn.fetch(
                 f"SELECT unit, scope, dimension, respondents, publishable, index, standard_error, favourable_pct,"
                 f" sequence FROM {SCHEMA}.scores WHERE {_SLICE_FILTER}",
                 *args,
             )
         }
-        model = tenant.models[key.model]
-        changed: list[tuple[ScoreRow, int]] = []
-        for row in rows:
-            before = previous.get((row.unit, row.scope, row.dimension))
-            if before is not None and _same(row, before):
-                continue
-            changed.append((row, (before["sequence"] if before else 0) + 1))
-        if not changed:
-            return []
-        cols: list[list[Any]] = [[] for _ in range(19)]
-        for row, sequence in changed:
-            values = (
-                key.tenant,
-                row.unit,
-                row.scope,
-                key.instrument,
-                key.model,
-                model.version,
-                row.dimension,
-                key.period,
-                period_start,
-                period_end,
-                row.respondents,
-                row.publishable,
-                row.suppression_reason,
-                row.index,
-                row.standard_error,
-                row.favourable_pct,
-                dict(row.details),
-                sequence,
-                datetime.now(UTC),
-            )
-            for col, v in zip(cols, values, strict=True):
-                col.append(v)
-        await conn.execute(
-            f"""INSERT INTO {SCHEMA}.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
-                period_start, period_end, respondents, publishable, suppression_reason, index, standard_error,
-                favourable_pct, details, sequence, computed_at)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int[], $12::bool[], $13::text[],
-                $14::float8[], $15::float8[], $16::float8[], $17::jsonb[], $18::int[], $19::timestamptz[])
-            ON CONFLICT (tenant, instrument, model, period, unit, scope, dimension) DO UPDATE SET
-                model_version = EXCLUDED.model_version, respondents = EXCLUDED.respondents,
-                publishable = EXCLUDED.publishable, suppression_reason = EXCLUDED.suppression_reason,
-                index = EXCLUDED.index, standard_error = EXCLUDED.standard_error,
-                favourable_pct = EXCLUDED.favourable_pct, details = EXCLUDED.details, sequence = EXCLUDED.sequence,
-                computed_at = EXCLUDED.computed_at""",
-            *cols,
+        return SliceState.build(
+            self._catalog.tenants[key.tenant],
+            version=version,
+            period_start=group_rows[0]["period_start"],
+            period_end=group_rows[0]["period_end"],
+            direct=direct,
+            rows=rows,
         )
-        now = datetime.now(UTC)
-        return [
-            _score_message(
-                self._topic,
-                key,
-                model.version,
-                row,
-                sequence,
-                period_start,
-                period_end,
-                tenant_index.get(row.dimension),
-                now,
-            )
-            for row, sequence in changed
-            if row.publishable and row.index is not None
-        ]
-
-
-def _same(row: ScoreRow, before: asyncpg.Record) -> bool:
-    return (row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct) == (
-        before["respondents"],
-        before["publishable"],
-        before["index"],
-        before["standard_error"],
-        before["favourable_pct"],
-    )
 
 
 def _score_message(

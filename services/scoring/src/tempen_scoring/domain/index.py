@@ -16,7 +16,7 @@ then removing a contribution returns an aggregate equal to one that never saw it
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -98,27 +98,123 @@ def contribution(instrument: Instrument, model: LeadershipModel, answers: Mappin
     """
     if model.id not in instrument.models:
         raise ValueError(f"instrument {instrument.id!r} does not feed model {model.id!r}")
-    items = {item.id: item for item in instrument.items}
-    scored: list[tuple[Item, int]] = []
+    rules = _rules(instrument, model)
+    item_values: dict[str, int] = {}
+    if rules.uniform:
+        # One weight and one scale span for every item of the model: a dimension score is then
+        # 100 * (sum of positions on the scale) / (span * answers), exactly, in integers.
+        sums: dict[str, list[int]] = {}
+        total = rules.total
+        for item_id, value in answers.items():
+            rule = rules.items.get(item_id)
+            if rule is None:
+                raise UnknownItemError(item_id)
+            if not rule.low <= value <= rule.high:
+                if value in rule.not_applicable:
+                    continue
+                raise ValueOutOfScaleError(item_id, value)
+            if not rule.scored:
+                continue
+            item_values[item_id] = value
+            position = rule.high - value if rule.reverse else value - rule.low
+            for dimension in (rule.dimension, total) if total is not None else (rule.dimension,):
+                acc = sums.get(dimension)
+                if acc is None:
+                    sums[dimension] = [position, 1]
+                else:
+                    acc[0] += position
+                    acc[1] += 1
+        span = rules.span
+        return Contribution(
+            item_values=item_values,
+            dimension_scores={d: 100 * p / (span * k) for d, (p, k) in sums.items()},
+        )
+    scored: list[tuple[_ItemRule, int]] = []
     for item_id, value in answers.items():
-        item = items.get(item_id)
-        if item is None:
+        rule = rules.items.get(item_id)
+        if rule is None:
             raise UnknownItemError(item_id)
-        scale = instrument.scale_of(item)
-        if not scale.accepts(value):
+        if not rule.low <= value <= rule.high:
+            if value in rule.not_applicable:
+                continue
             raise ValueOutOfScaleError(item_id, value)
-        if instrument.model_of(item) == model.id and value not in scale.not_applicable:
-            scored.append((item, value))
+        if rule.scored:
+            scored.append((rule, value))
     by_dimension: dict[str, list[tuple[Fraction, Fraction]]] = {}
-    for item, value in scored:
-        weighted = (Fraction(item.weight), _exact_score(value, instrument.scale_of(item), reverse=item.reverse))
-        by_dimension.setdefault(item.dimension, []).append(weighted)
-        if model.total is not None:
-            by_dimension.setdefault(model.total.id, []).append(weighted)
+    for rule, value in scored:
+        position = rule.high - value if rule.reverse else value - rule.low
+        weighted = (rule.weight, Fraction(100 * position, rule.high - rule.low))
+        by_dimension.setdefault(rule.dimension, []).append(weighted)
+        if rules.total is not None:
+            by_dimension.setdefault(rules.total, []).append(weighted)
     return Contribution(
-        item_values={item.id: value for item, value in scored},
+        item_values={rule.id: value for rule, value in scored},
         dimension_scores={dimension: float(_weighted_mean(pairs)) for dimension, pairs in by_dimension.items()},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemRule:
+    id: str
+    low: int
+    high: int
+    not_applicable: tuple[int, ...]
+    scored: bool  # the item feeds the model the rules are for
+    dimension: str
+    reverse: bool
+    weight: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelRules:
+    """An instrument's items as seen by one model, looked up once instead of for every answer."""
+
+    items: dict[str, _ItemRule]
+    model_items: tuple[Item, ...]
+    by_dimension: dict[str, tuple[Item, ...]]
+    total: str | None
+    uniform: bool  # every scored item has the same weight and the same scale span
+    span: int
+
+
+# Compiled rules per (instrument, model) object pair. The entry holds both objects, so their ids
+# cannot be reused while it exists; configuration is loaded once per process, so this stays tiny.
+_RULES: dict[tuple[int, int], tuple[Instrument, LeadershipModel, _ModelRules]] = {}
+
+
+def _rules(instrument: Instrument, model: LeadershipModel) -> _ModelRules:
+    hit = _RULES.get((id(instrument), id(model)))
+    if hit is not None and hit[0] is instrument and hit[1] is model:
+        return hit[2]
+    items: dict[str, _ItemRule] = {}
+    for item in instrument.items:
+        scale = instrument.scale_of(item)
+        items[item.id] = _ItemRule(
+            id=item.id,
+            low=scale.low,
+            high=scale.high,
+            not_applicable=tuple(scale.not_applicable),
+            scored=instrument.model_of(item) == model.id,
+            dimension=item.dimension,
+            reverse=item.reverse,
+            weight=Fraction(item.weight),
+        )
+    model_items = instrument.items_of(model.id)
+    scored = [items[i.id] for i in model_items]
+    spans = {r.high - r.low for r in scored}
+    weights = {r.weight for r in scored}
+    rules = _ModelRules(
+        items=items,
+        model_items=model_items,
+        by_dimension={d.id: tuple(i for i in model_items if i.dimension == d.id) for d in model.dimensions},
+        total=model.total.id if model.total is not None else None,
+        uniform=len(spans) == 1 and len(weights) == 1,
+        span=spans.pop() if len(spans) == 1 else 0,
+    )
+    if len(_RULES) >= 64:
+        _RULES.clear()
+    _RULES[(id(instrument), id(model))] = (instrument, model, rules)
+    return rules
 
 
 def _weighted_mean(pairs: Iterable[tuple[Fraction, Fraction]]) -> Fraction:
@@ -272,27 +368,38 @@ def score_group(
     the item-weighted mean of its answered questions' indices; the total is the item-weighted
     mean of all the model's answered question indices. Dimensions nobody answered are absent.
     """
-    items = instrument.items_of(model.id)
+    rules = _rules(instrument, model)
     results: dict[str, DimensionResult] = {}
     for dimension in model.dimensions:
-        result = _score_dimension(
-            dimension.id, [i for i in items if i.dimension == dimension.id], instrument, aggregate
-        )
+        result = _score_dimension(dimension.id, rules.by_dimension[dimension.id], instrument, aggregate)
         if result is not None:
             results[dimension.id] = result
     if model.total is not None:
-        total = _score_dimension(model.total.id, list(items), instrument, aggregate)
+        total = _score_dimension(model.total.id, rules.model_items, instrument, aggregate)
         if total is not None:
             results[model.total.id] = total
     return results
 
 
+def answered_dimensions(instrument: Instrument, model: LeadershipModel, aggregate: GroupAggregate) -> list[str]:
+    """The dimensions (and total) `score_group` would give results for, in its order, without scoring them:
+    what a suppressed group's rows need."""
+    rules = _rules(instrument, model)
+    counts = aggregate.item_counts
+    out = [d.id for d in model.dimensions if any(counts.get(i.id) for i in rules.by_dimension[d.id])]
+    if model.total is not None and any(counts.get(i.id) for i in rules.model_items):
+        out.append(model.total.id)
+    return out
+
+
 def _score_dimension(
-    dimension_id: str, items: list[Item], instrument: Instrument, aggregate: GroupAggregate
+    dimension_id: str, items: Sequence[Item], instrument: Instrument, aggregate: GroupAggregate
 ) -> DimensionResult | None:
-    question_indices: dict[str, Fraction] = {}
+    # A question's index is 100 * positions / (span * answered) with integer positions on the scale,
+    # so every figure is an exact rational built from integers, and each float is that rational
+    # correctly rounded (int / int rounds correctly, as float(Fraction) does).
+    questions: list[tuple[Item, int, int, int]] = []  # item, positions, span, answered
     question_respondents: dict[str, int] = {}
-    weights: dict[str, Fraction] = {}
     distribution: dict[int, int] = {}
     favourable = 0
     answers = 0
@@ -301,43 +408,60 @@ def _score_dimension(
         if not counts:
             continue
         scale = instrument.scale_of(item)
-        answered = sum(counts.values())
-        total = sum(
-            (count * _exact_score(value, scale, reverse=item.reverse) for value, count in counts.items()), Fraction(0)
-        )
-        question_indices[item.id] = total / answered
-        question_respondents[item.id] = answered
-        weights[item.id] = Fraction(item.weight)
-        favourable += sum(
-            count for value, count in counts.items() if _is_favourable(value, scale, reverse=item.reverse)
-        )
-        answers += answered
+        low, high, top, reverse = scale.low, scale.high, scale.favourable_top, item.reverse
+        answered = 0
+        positions = 0
         for value, count in counts.items():
+            if not low <= value <= high:
+                raise ValueError(f"value {value} lies outside the scale {low}-{high}")
+            answered += count
+            if reverse:
+                positions += count * (high - value)
+                if value < low + top:
+                    favourable += count
+            else:
+                positions += count * (value - low)
+                if value > high - top:
+                    favourable += count
             distribution[value] = distribution.get(value, 0) + count
-    if not question_indices:
+        questions.append((item, positions, high - low, answered))
+        question_respondents[item.id] = answered
+        answers += answered
+    if not questions:
         return None
-    index = _weighted_mean((weights[item_id], q) for item_id, q in question_indices.items())
+    first_weight = questions[0][0].weight
+    if all(q[0].weight == first_weight for q in questions):
+        # Equal weights: the mean of the question indices, over a common denominator.
+        common = math.lcm(*(span * answered for _, _, span, answered in questions))
+        numerator = sum(positions * (common // (span * answered)) for _, positions, span, answered in questions)
+        index = 100 * numerator / (common * len(questions))
+    else:
+        index = float(
+            _weighted_mean(
+                (Fraction(item.weight), Fraction(100 * positions, span * answered))
+                for item, positions, span, answered in questions
+            )
+        )
     n, total_score, squares = aggregate.dimension_moments.get(dimension_id, (0, Fraction(0), Fraction(0)))
     return DimensionResult(
         dimension=dimension_id,
-        index=float(index),
+        index=index,
         respondents=n,
-        favourable_pct=float(Fraction(100 * favourable, answers)),
+        favourable_pct=100 * favourable / answers,
         standard_error=_standard_error(n, total_score, squares),
-        question_indices={item_id: float(q) for item_id, q in question_indices.items()},
+        question_indices={
+            item.id: 100 * positions / (span * answered) for item, positions, span, answered in questions
+        },
         distribution=dict(sorted(distribution.items())),
         question_respondents=question_respondents,
     )
 
 
-def _is_favourable(value: int, scale: Scale, *, reverse: bool) -> bool:
-    if reverse:
-        return value < scale.low + scale.favourable_top
-    return value > scale.high - scale.favourable_top
-
-
 def _standard_error(n: int, total: Fraction, squares: Fraction) -> float | None:
     if n < 2:
         return None
-    variance = (squares - total * total / n) / (n - 1)  # exact, so never negative by rounding
-    return math.sqrt(float(variance) / n)
+    # (squares - total² / n) / (n - 1), exact in integers (so never negative by rounding), then rounded once.
+    a, b = total.numerator, total.denominator
+    c, d = squares.numerator, squares.denominator
+    variance = (c * b * b * n - a * a * d) / (d * b * b * n * (n - 1))
+    return math.sqrt(variance / n)

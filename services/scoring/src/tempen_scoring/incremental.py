@@ -1,0 +1,281 @@
+"""Rescoring a slice incrementally: only the groups a batch can have changed, from aggregates kept in memory.
+
+A slice (tenant, instrument, model, period) spans every unit of the tenant, so rescoring it from scratch
+costs O(units) for every batch, however small. A group's rows depend only on its aggregate and on its
+verdict under the anonymity rule. After a batch, only these groups can therefore change:
+
+* the unit group of each unit the batch touched;
+* the subtree group of each such unit and of every unit above it;
+* any group whose verdict changed. The differencing rule reaches across the tree, so verdicts are
+  computed for the whole tree, from respondent counts alone, which is cheap.
+
+Every other group's rows stay as stored. `rescoring.rescore_slice`, the from-scratch recomputation,
+is the specification this module is tested against (tests/scoring/unit/test_incremental_rescoring.py).
+Pure: the adapter loads a `SliceState` from the database, keeps it between batches while nobody else
+changed the slice, and writes what `rescore` reports as changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from sys import intern  # kept slices hold the same few ids thousands of times: one string each
+
+from tempen_scoring.domain.anonymity import Visibility, visibility
+from tempen_scoring.domain.index import DimensionResult, GroupAggregate, answered_dimensions, score_group
+from tempen_scoring.rescoring import EXACT, AggregateDelta, Scope, ScoreRow, SliceKey
+from tempen_shared.tenancy.loader import Tenant
+from tempen_shared.tenancy.org import OrgTree
+
+Group = tuple[str, str]  # (unit id, scope)
+RowKey = tuple[str, str, str]  # (unit id, scope, dimension)
+SCOPES: tuple[Scope, Scope] = ("unit", "subtree")
+
+
+@dataclass(slots=True)
+class Totals:
+    """One group's additive aggregate as the database rows hold it: counts per item and value, and
+    moments with exact decimal sums. Zero counts and moments of no respondent are dropped, as the
+    database reads drop them, so equal contents compare equal however they were reached."""
+
+    respondents: int = 0
+    counts: dict[str, dict[int, int]] = field(default_factory=dict)
+    moments: dict[str, tuple[int, Decimal, Decimal]] = field(default_factory=dict)
+
+    def add(self, other: Totals) -> None:
+        self.respondents += other.respondents
+        for item, values in other.counts.items():
+            mine = self.counts.get(item)
+            if mine is None:
+                mine = self.counts[item] = {}
+            for value, count in values.items():
+                total = mine.get(value, 0) + count
+                if total:
+                    mine[value] = total
+                else:
+                    mine.pop(value, None)
+            if not mine:
+                del self.counts[item]
+        for dimension, (n, s, ss) in other.moments.items():
+            current = self.moments.get(dimension)
+            if current is not None:
+                n, s, ss = current[0] + n, EXACT.add(current[1], s), EXACT.add(current[2], ss)
+            if n:
+                self.moments[dimension] = (n, s, ss)
+            else:
+                self.moments.pop(dimension, None)
+
+    def aggregate(self) -> GroupAggregate:
+        return GroupAggregate(
+            respondents=self.respondents,
+            item_counts={item: dict(values) for item, values in self.counts.items()},
+            dimension_moments={d: (n, Fraction(s), Fraction(ss)) for d, (n, s, ss) in self.moments.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """What the comparison with a new row and the next sequence number need of a stored score row."""
+
+    respondents: int
+    publishable: bool
+    index: float | None
+    standard_error: float | None
+    favourable_pct: float | None
+    sequence: int
+
+    def same(self, row: ScoreRow) -> bool:
+        return (self.respondents, self.publishable, self.index, self.standard_error, self.favourable_pct) == (
+            row.respondents,
+            row.publishable,
+            row.index,
+            row.standard_error,
+            row.favourable_pct,
+        )
+
+
+@dataclass(slots=True)
+class SliceState:
+    """A slice's aggregates, verdicts and stored rows, as of database `version` of the slice."""
+
+    version: int
+    period_start: datetime
+    period_end: datetime
+    direct: dict[str, Totals]  # per unit: its own respondents
+    subtree: dict[str, Totals]  # per unit with children: everything at and below it (a leaf's is `direct`)
+    verdicts: dict[Group, Visibility]
+    rows: dict[RowKey, StoredRow]
+
+    @classmethod
+    def build(
+        cls,
+        tenant: Tenant,
+        *,
+        version: int,
+        period_start: datetime,
+        period_end: datetime,
+        direct: Mapping[str, Totals],
+        rows: Mapping[RowKey, StoredRow],
+    ) -> SliceState:
+        """From the database's rows: units outside the org, or with no respondents, count for nothing."""
+        tree = tenant.org
+        kept = {unit: totals for unit, totals in direct.items() if unit in tree and totals.respondents > 0}
+        subtree: dict[str, Totals] = {}
+        for unit in _post_order(tree):
+            children = tree.children[unit]
+            if not children:
+                continue
+            total = Totals()
+            own = kept.get(unit)
+            if own is not None:
+                total.add(own)
+            for child in children:
+                part = subtree.get(child) if tree.children[child] else kept.get(child)
+                if part is not None:
+                    total.add(part)
+            subtree[unit] = total
+        return cls(version, period_start, period_end, dict(kept), subtree, {}, dict(rows))
+
+    def totals(self, tree: OrgTree, unit: str, scope: Scope) -> Totals | None:
+        if scope == "unit" or not tree.children[unit]:
+            return self.direct.get(unit)
+        return self.subtree.get(unit)
+
+    def advance(self, tree: OrgTree, deltas: Mapping[str, Totals]) -> set[str]:
+        """Add one batch's deltas (per unit) to the unit and to every subtree above it; returns the units touched."""
+        touched: set[str] = set()
+        for unit, delta in deltas.items():
+            if unit not in tree:
+                continue  # outside the org: the from-scratch recomputation ignores it too
+            own = self.direct.get(unit)
+            if own is None:
+                own = self.direct[unit] = Totals()
+            own.add(delta)
+            touched.add(unit)
+            if tree.children[unit]:
+                self.subtree[unit].add(delta)
+            for ancestor in tree.ancestors(unit):
+                self.subtree[ancestor.id].add(delta)
+        return touched
+
+
+def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
+    """A batch's aggregate delta regrouped per slice and unit."""
+    out: dict[SliceKey, dict[str, Totals]] = {}
+
+    def totals_of(slice_key: SliceKey, unit: str) -> Totals:
+        per_unit = out.setdefault(slice_key, {})
+        found = per_unit.get(unit)
+        if found is None:
+            found = per_unit[unit] = Totals()
+        return found
+
+    for group, change in delta.groups.items():
+        totals = totals_of(group.slice, intern(group.unit))
+        totals.respondents += change.respondents
+        for (item, value), n in change.counts.items():
+            if n:
+                values = totals.counts.setdefault(intern(item), {})
+                values[value] = values.get(value, 0) + n
+        totals.moments.update((intern(d), m) for d, m in change.moments.items())
+    return out
+
+
+def rescore(
+    tenant: Tenant, key: SliceKey, state: SliceState, touched: Iterable[str] | None
+) -> tuple[list[tuple[ScoreRow, int]], dict[str, float]]:
+    """The rows that differ from `state.rows` (with their next sequence numbers) and the tenant's own
+    index per dimension. `touched` None rescores every group, as `rescore_slice` does.
+
+    Updates `state.verdicts`; the caller updates `state.rows` once the rows are written.
+    """
+    tree = tenant.org
+    instrument = tenant.instruments[key.instrument]
+    model = tenant.models[key.model]
+    counts = {unit: totals.respondents for unit, totals in state.direct.items() if totals.respondents > 0}
+    seen = visibility(tree, counts, tenant.config.min_group_size)
+    dirty: set[Group] | None = None
+    if touched is not None:
+        dirty = set()
+        for unit in touched:
+            dirty.add((unit, "unit"))
+            dirty.add((unit, "subtree"))
+            dirty.update((a.id, "subtree") for a in tree.ancestors(unit))
+        dirty.update(group for group, verdict in seen.items() if state.verdicts.get(group) != verdict)
+        dirty.add((tree.root, "subtree"))  # the tenant's own index goes into every event
+    state.verdicts = seen
+    changed: list[tuple[ScoreRow, int]] = []
+    tenant_index: dict[str, float] = {}
+    scored: dict[int, dict[str, DimensionResult]] = {}  # a leaf's unit and subtree groups share one aggregate
+    for unit in tree.units:
+        for scope in SCOPES:
+            if dirty is not None and (unit, scope) not in dirty:
+                continue
+            totals = state.totals(tree, unit, scope)
+            if totals is None or totals.respondents <= 0:
+                continue
+            verdict = seen[(unit, scope)]
+            aggregate = totals.aggregate()
+            if verdict.publishable:
+                results = scored.get(id(totals))
+                if results is None:
+                    results = scored[id(totals)] = score_group(instrument, model, aggregate)
+                rows = [
+                    ScoreRow(
+                        unit=unit,
+                        scope=scope,
+                        dimension=dimension,
+                        respondents=aggregate.respondents,
+                        publishable=True,
+                        suppression_reason=None,
+                        index=result.index,
+                        standard_error=result.standard_error,
+                        favourable_pct=result.favourable_pct,
+                        details={
+                            "question_indices": dict(result.question_indices),
+                            "distribution": {str(k): v for k, v in result.distribution.items()},
+                            "dimension_respondents": result.respondents,
+                        },
+                    )
+                    for dimension, result in results.items()
+                ]
+                if unit == tree.root and scope == "subtree":
+                    tenant_index = {dimension: result.index for dimension, result in results.items()}
+            else:
+                rows = [
+                    ScoreRow(
+                        unit=unit,
+                        scope=scope,
+                        dimension=dimension,
+                        respondents=aggregate.respondents,
+                        publishable=False,
+                        suppression_reason=verdict.reason,
+                        index=None,
+                        standard_error=None,
+                        favourable_pct=None,
+                        details={},
+                    )
+                    for dimension in answered_dimensions(instrument, model, aggregate)
+                ]
+            for row in rows:
+                before = state.rows.get((unit, scope, row.dimension))
+                if before is not None and before.same(row):
+                    continue
+                changed.append((row, (before.sequence if before else 0) + 1))
+    return changed, tenant_index
+
+
+def _post_order(tree: OrgTree) -> list[str]:
+    order: list[str] = []
+    stack: list[tuple[str, bool]] = [(tree.root, False)]
+    while stack:
+        unit, expanded = stack.pop()
+        if expanded:
+            order.append(unit)
+            continue
+        stack.append((unit, True))
+        stack.extend((child, False) for child in tree.children[unit])
+    return order

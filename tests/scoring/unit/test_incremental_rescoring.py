@@ -1,0 +1,167 @@
+"""Incremental rescoring (only the groups a batch can have changed, from aggregates kept in memory)
+leaves exactly the rows that rescoring the whole slice from scratch (`rescore_slice`) computes,
+batch after batch: additions, corrections that move a submission to another unit, retractions,
+groups crossing the minimum size and the differencing rule switching verdicts across the tree."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from tempen_scoring.domain.index import Contribution, GroupAggregate, contribution
+from tempen_scoring.incremental import RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
+from tempen_scoring.rescoring import EXACT, AggregateDelta, GroupKey, ScoreRow, SliceKey, exact, rescore_slice
+from tempen_shared.tenancy.loader import Tenant, load_catalog
+from tempen_shared.tenancy.org import OrgTree, OrgUnit
+from tests.conftest import FIXTURE_CONFIG
+
+PERIOD = "2026-10"
+START, END = datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC)
+
+
+def _deep_tree() -> OrgTree:
+    """Two förvaltningar, units with people of their own above the work groups, a lone deep chain."""
+    parents = {
+        "kommun": None,
+        "f1": "kommun",
+        "f2": "kommun",
+        "v1": "f1",
+        "v2": "f1",
+        "v3": "f2",
+        "e1": "v1",
+        "e2": "v1",
+        "e3": "v2",
+        "e4": "v3",
+        "g1": "e1",
+        "g2": "e1",
+        "g3": "e2",
+        "g4": "e3",
+        "g5": "e3",
+        "g6": "e4",
+        "deep": "g6",
+    }
+    return OrgTree.build(OrgUnit(u, u, p, None) for u, p in parents.items())
+
+
+def _tenant(tree: str) -> Tenant:
+    tenant = load_catalog(FIXTURE_CONFIG).tenants["testkommun"]
+    return dataclasses.replace(tenant, org=_deep_tree()) if tree == "deep" else tenant
+
+
+def _reference_groups(tenant: Tenant, live: Mapping[str, tuple[str, Contribution]]) -> dict[str, GroupAggregate]:
+    """Each unit's aggregate as the database holds it (scores rounded as `exact` stores them)."""
+    per_unit: dict[str, list[Contribution]] = {}
+    for unit, c in live.values():
+        per_unit.setdefault(unit, []).append(c)
+    out = {}
+    for unit, contributions in per_unit.items():
+        counts: dict[str, dict[int, int]] = {}
+        sums: dict[str, tuple[int, Decimal, Decimal]] = {}
+        for c in contributions:
+            for item, value in c.item_values.items():
+                counts.setdefault(item, {}).setdefault(value, 0)
+                counts[item][value] += 1
+            for dimension, score in c.dimension_scores.items():
+                x = exact(score)
+                n, s, ss = sums.get(dimension, (0, Decimal(0), Decimal(0)))
+                sums[dimension] = (n + 1, EXACT.add(s, x), EXACT.add(ss, EXACT.multiply(x, x)))
+        if unit in tenant.org:
+            out[unit] = GroupAggregate(
+                respondents=len(contributions),
+                item_counts=counts,
+                dimension_moments={d: (n, Fraction(s), Fraction(ss)) for d, (n, s, ss) in sums.items()},
+            )
+    return out
+
+
+@pytest.mark.parametrize(("tree", "seed"), [(t, s) for t in ("fixture", "deep") for s in range(6)])
+def test_incremental_rows_equal_a_full_rescore_after_every_batch(tree: str, seed: int) -> None:
+    tenant = _tenant(tree)
+    instrument = tenant.instruments["test-puls"]
+    model = tenant.models["test-model"]
+    key = SliceKey("testkommun", instrument.id, model.id, PERIOD)
+    units = [*tenant.org.units, "not-in-the-org"]
+    rng = random.Random(seed)
+    live: dict[str, tuple[str, Contribution]] = {}  # submission id -> (unit, contribution)
+    stored: dict[RowKey, ScoreRow] = {}
+    sequences: dict[RowKey, int] = {}
+    state: SliceState | None = None
+    serial = 0
+    for batch in range(40):
+        delta = AggregateDelta()
+        for _ in range(rng.randint(1, 9)):
+            roll = rng.random()
+            if live and roll < 0.25:  # retraction
+                sid = rng.choice(sorted(live))
+                unit, old = live.pop(sid)
+                delta.add(GroupKey("testkommun", unit, instrument.id, model.id, PERIOD), old, -1)
+                continue
+            answers = {q: rng.choice((1, 2, 3, 4, 5, 5, 6)) for q in ("q1", "q2", "q3") if rng.random() < 0.9}
+            c = contribution(instrument, model, answers or {"q1": 3})
+            unit = rng.choice(units)
+            if live and roll < 0.45:  # a correction, possibly to another unit
+                sid = rng.choice(sorted(live))
+                old_unit, old = live[sid]
+                delta.add(GroupKey("testkommun", old_unit, instrument.id, model.id, PERIOD), old, -1)
+            else:
+                serial += 1
+                sid = f"s{serial}"
+            live[sid] = (unit, c)
+            delta.add(GroupKey("testkommun", unit, instrument.id, model.id, PERIOD), c, +1)
+        per_unit = deltas_by_slice(delta).get(key, {})
+
+        if state is None or batch % 13 == 7:  # cold: built from what the database holds, every group rescored
+            state = SliceState.build(
+                tenant,
+                version=batch,
+                period_start=START,
+                period_end=END,
+                direct=_unit_totals(live),
+                rows={k: _stored(r, sequences[k]) for k, r in stored.items()},
+            )
+            changed, _ = rescore(tenant, key, state, None)
+        else:
+            touched = state.advance(tenant.org, per_unit)
+            changed, _ = rescore(tenant, key, state, touched)
+        for row, sequence in changed:
+            row_key = (row.unit, row.scope, row.dimension)
+            assert sequence == sequences.get(row_key, 0) + 1
+            stored[row_key] = row
+            sequences[row_key] = sequence
+            state.rows[row_key] = _stored(row, sequence)
+
+        # A row is rewritten only when its headline figures change (details alone never cause an event),
+        # so compare what the database comparison compares.
+        full, _ = rescore_slice(tenant, key, _reference_groups(tenant, live))
+        for row in full:
+            row_key = (row.unit, row.scope, row.dimension)
+            assert row_key in stored, (batch, row)
+            assert _stored(stored[row_key], 0).same(row), (batch, row, stored[row_key])
+        written = {(r.unit, r.scope, r.dimension): r for r, _ in changed}
+        assert all(
+            written[(r.unit, r.scope, r.dimension)] == r for r in full if (r.unit, r.scope, r.dimension) in written
+        )
+        assert len(written) == len([r for r in full if (r.unit, r.scope, r.dimension) in written])
+
+
+def _unit_totals(live: Mapping[str, tuple[str, Contribution]]) -> dict[str, Totals]:
+    """What the database holds per unit: every live contribution added once."""
+    delta = AggregateDelta()
+    for unit, c in live.values():
+        delta.add(GroupKey("testkommun", unit, "test-puls", "test-model", PERIOD), c, +1)
+    per_unit = deltas_by_slice(delta).get(SliceKey("testkommun", "test-puls", "test-model", PERIOD), {})
+    out = {}
+    for unit, d in per_unit.items():
+        out[unit] = Totals()
+        out[unit].add(d)
+    return out
+
+
+def _stored(row: ScoreRow, sequence: int) -> StoredRow:
+    return StoredRow(row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence)
