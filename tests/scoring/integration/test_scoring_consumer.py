@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -15,6 +16,7 @@ from tempen_scoring.config import ScoringSettings
 from tempen_shared.events import SubmissionAccepted, SubmissionRetracted, submission_event_id
 from tempen_shared.kafka import ensure_topics
 from tempen_shared.topics import SCORES, SUBMISSIONS, all_topic_names
+from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
 from tests.support import eventually, read_topic, serving
 
@@ -79,7 +81,7 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
         TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
         TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
     )
-    async with serving(create_app(settings)):
+    async with serving(create_app(settings)) as base:
         dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", count=2)
         conn = await asyncpg.connect(database_url)
         try:
@@ -104,6 +106,8 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
         finally:
             await conn.close()
         scores = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{SCORES.name}", count=1)
+        async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
+            served = (await http.get("/v1/tenants/testkommun/units/grupp-a1/scores", params={"scope": "unit"})).json()
     # Six submitted, s2 retracted: five people; s1 counts once, with its corrected answers.
     assert respondents == 5
     assert q1 == {2: 4, 5: 1}
@@ -111,3 +115,6 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
     assert index == pytest.approx(40.0)
     assert sorted(d["value"]["reason"] for d in dead) == ["invalid", "malformed"]
     assert scores, "a publishable group (5 >= the minimum) publishes its scores"
+    # Grupp A1 has a headcount of 12 in the fixture org: 5 of 12 answered.
+    rates = {point["response_rate"] for series in served["series"] for point in series["points"]}
+    assert rates == {round(5 / 12, 4)}

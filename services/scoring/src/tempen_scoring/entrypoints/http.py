@@ -15,6 +15,7 @@ from tempen_scoring.adapters.postgres import SCHEMA
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_shared.http import JSONResponse, problem
 from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.org import OrgTree
 
 _SERIES = f"""
 SELECT instrument, model, model_version, dimension, scope, period, period_start, period_end, respondents,
@@ -78,6 +79,7 @@ def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringM
                     respondents=r["respondents"],
                     standard_error=r["standard_error"],
                     favourable_pct=r["favourable_pct"],
+                    response_rate=response_rate(tenant.org, unit, r["scope"], r["respondents"]),
                     **dict(r["details"]),
                 )
             else:
@@ -100,3 +102,13 @@ def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringM
 
     route = "/v1/tenants/{tenant}/units/{unit}/scores"
     return [Route(route, measured(route, unit_scores), methods=["GET"])]
+
+
+def response_rate(tree: OrgTree, unit: str, scope: str, respondents: int) -> float | None:
+    """Respondents over headcount, where the org gives a headcount for every unit the group covers."""
+    units = list(tree.subtree(unit)) if scope == "subtree" else [unit]
+    counts = [tree.units[u].headcount for u in units]
+    if any(c is None for c in counts):
+        return None
+    headcount = sum(c for c in counts if c is not None)
+    return round(respondents / headcount, 4) if headcount > 0 else None
