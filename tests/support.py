@@ -33,6 +33,13 @@ async def serving(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
                 task.result()
                 raise RuntimeError("server stopped during startup")
             await asyncio.sleep(0.02)
+        # FastStream answers HTTP before its subscribers have joined their groups; a test that ends
+        # before they have would stop the app mid-start and leak a consumer. Wait for the brokers.
+        deadline = asyncio.get_running_loop().time() + 60
+        while not all(getattr(b, "running", True) for b in getattr(app, "brokers", ())):
+            if task.done() or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError("the app's broker did not start")
+            await asyncio.sleep(0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

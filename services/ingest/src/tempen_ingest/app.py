@@ -104,7 +104,8 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
         return holder.service is not None and await holder.service.ping()
 
     async def broker_ready() -> bool:
-        return await broker.ping(timeout=2.0)
+        # Ready only once every subscriber has joined its group: until then nothing is consumed.
+        return broker.running and await broker.ping(timeout=2.0)
 
     return ServiceApp(
         broker,

@@ -77,7 +77,8 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
         return holder.store is not None and await holder.store.ping()
 
     async def broker_ready() -> bool:
-        return await broker.ping(timeout=2.0)
+        # Ready only once every subscriber has joined its group: until then nothing is consumed.
+        return broker.running and await broker.ping(timeout=2.0)
 
     return ServiceApp(
         broker,
