@@ -8,6 +8,7 @@ always sits behind bearer-token access control (`tempen_shared.auth`, docs/acces
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -157,3 +158,29 @@ def liveness() -> ASGIApp:
         await JSONResponse({"alive": True})(scope, receive, send)
 
     return app
+
+
+def measured(
+    metrics: Any, route: str, handler: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """`handler`, counted and timed per route template in the service's CommonMetrics."""
+
+    async def wrapper(request: Request) -> Response:
+        started = time.perf_counter()
+        response = await handler(request)
+        metrics.http_duration.labels(route).observe(time.perf_counter() - started)
+        metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
+        return response
+
+    return wrapper
+
+
+def operational_routes(*, checks: dict[str, Check], metrics: Any, registry: Any) -> list[tuple[str, ASGIApp]]:
+    """`/healthz`, `/readyz` (counted) and `/metrics`: the same on every service."""
+    from prometheus_client import make_asgi_app
+
+    return [
+        ("/healthz", liveness()),
+        ("/readyz", readiness(checks, counter=metrics.http_requests)),
+        ("/metrics", make_asgi_app(registry)),
+    ]

@@ -12,7 +12,7 @@ from datetime import date
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.notifier import (
     EMAIL_CHANNELS,
@@ -32,7 +32,7 @@ from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService, Clock, utc_now
 from tempen_alerts.sweeper import run_sweeper
 from tempen_shared.auth import AccessControl
-from tempen_shared.http import ServiceApp, http_app, liveness, readiness
+from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import resolve
@@ -194,13 +194,8 @@ def create_app(
         broker,
         logger=logging.getLogger("tempen.alerts.app"),
         lifespan=lifespan,
-        asgi_routes=[
-            ("/healthz", liveness()),
-            (
-                "/readyz",
-                readiness({"broker": broker_ready, "database": database_ready}, counter=metrics.http_requests),
-            ),
-            ("/metrics", make_asgi_app(registry)),
-        ],
+        asgi_routes=operational_routes(
+            checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
+        ),
         http=http_app(routes(holder.get, service, metrics), access=access),
     )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry
 
 from tempen_ingest.adapters.org import PostgresOrgStore
 from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore
@@ -23,7 +23,7 @@ from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.retention import retention_running
 from tempen_ingest.service import IngestService
 from tempen_shared.auth import AccessControl
-from tempen_shared.http import ServiceApp, http_app, liveness, readiness
+from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import pseudonym_keys, resolve
 from tempen_shared.tenancy.loader import Catalog, load_catalog
@@ -111,14 +111,9 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
         broker,
         logger=logging.getLogger("tempen.ingest.app"),
         lifespan=lifespan,
-        asgi_routes=[
-            ("/healthz", liveness()),
-            (
-                "/readyz",
-                readiness({"broker": broker_ready, "database": database_ready}, counter=metrics.http_requests),
-            ),
-            ("/metrics", make_asgi_app(registry)),
-        ],
+        asgi_routes=operational_routes(
+            checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
+        ),
         http=http_app(
             [
                 *routes(

@@ -10,7 +10,7 @@ import asyncpg
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.config import ScoringSettings
@@ -18,7 +18,7 @@ from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_shared.auth import AccessControl
-from tempen_shared.http import ServiceApp, http_app, liveness, readiness
+from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.runtime import service_resources
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 
@@ -84,13 +84,8 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
         broker,
         logger=logging.getLogger("tempen.scoring.app"),
         lifespan=lifespan,
-        asgi_routes=[
-            ("/healthz", liveness()),
-            (
-                "/readyz",
-                readiness({"broker": broker_ready, "database": database_ready}, counter=metrics.http_requests),
-            ),
-            ("/metrics", make_asgi_app(registry)),
-        ],
+        asgi_routes=operational_routes(
+            checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
+        ),
         http=http_app(routes(holder.get_pool, catalog, metrics), access=access),
     )

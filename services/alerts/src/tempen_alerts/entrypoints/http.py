@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -16,6 +15,7 @@ from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertNotActiveError, AlertsService
 from tempen_shared.http import JSONResponse, field_errors, problem, read_json
+from tempen_shared.http import measured as timed
 
 
 class AcknowledgeBody(BaseModel):
@@ -33,14 +33,7 @@ class ResolveBody(BaseModel):
 
 def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, metrics: AlertsMetrics) -> list[Route]:
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
-        async def wrapper(request: Request) -> Response:
-            started = time.perf_counter()
-            response = await handler(request)
-            metrics.http_duration.labels(route).observe(time.perf_counter() - started)
-            metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
-            return response
-
-        return wrapper
+        return timed(metrics, route, handler)
 
     def tenant_or_problem(request: Request) -> str | Response:
         tenant = request.path_params["tenant"]

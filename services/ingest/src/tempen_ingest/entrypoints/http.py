@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from tempen_ingest.service import (
 )
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.http import BadRequestError, JSONResponse, problem, read_json
+from tempen_shared.http import measured as timed
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,7 @@ def routes(
     max_webhook_bytes: int = 1 << 20,
 ) -> list[Route]:
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
-        async def wrapper(request: Request) -> Response:
-            started = time.perf_counter()
-            response = await handler(request)
-            metrics.http_duration.labels(route).observe(time.perf_counter() - started)
-            metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
-            return response
-
-        return wrapper
+        return timed(metrics, route, handler)
 
     async def post_submissions(request: Request) -> Response:
         svc = service()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from starlette.routing import Route
 from tempen_scoring.adapters.postgres import SCHEMA
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_shared.http import JSONResponse, problem
+from tempen_shared.http import measured as timed
 from tempen_shared.tenancy.loader import Catalog
 from tempen_shared.tenancy.org import OrgTree
 
@@ -29,14 +29,7 @@ ORDER BY model, dimension, scope, period_start
 
 def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringMetrics) -> list[Route]:
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
-        async def wrapper(request: Request) -> Response:
-            started = time.perf_counter()
-            response = await handler(request)
-            metrics.http_duration.labels(route).observe(time.perf_counter() - started)
-            metrics.http_requests.labels(route, request.method, str(response.status_code)).inc()
-            return response
-
-        return wrapper
+        return timed(metrics, route, handler)
 
     async def unit_scores(request: Request) -> Response:
         tenant_id, unit = request.path_params["tenant"], request.path_params["unit"]
