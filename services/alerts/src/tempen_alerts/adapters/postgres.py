@@ -52,7 +52,17 @@ class AlertsRepository:
         self.conn = conn
 
     async def upsert_scores(self, scores: Sequence[UnitScored]) -> list[SeriesKey]:
-        rows = [s for s in scores if s.scope == "unit"]
+        # A batch can hold several events of one series and period when alerts lags behind scoring;
+        # one INSERT .. ON CONFLICT may touch a row only once, and only the newest sequence counts.
+        newest: dict[tuple[str, str, str, str, str, str], UnitScored] = {}
+        for s in scores:
+            if s.scope != "unit":
+                continue
+            key = (s.tenant, s.unit, s.instrument, s.model, s.dimension, s.period)
+            kept = newest.get(key)
+            if kept is None or kept.sequence < s.sequence:
+                newest[key] = s
+        rows = list(newest.values())
         if not rows:
             return []
         cols: list[list[Any]] = [[] for _ in range(13)]
