@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = [p for p, d in results["phases"].items() if "verification" in d and not d["verification"]["ok"]]
     if failed:
         log(f"correctness check FAILED in: {', '.join(failed)}")
-        return 1
-    return 0
+    for phase, error in results.get("errors", {}).items():
+        log(f"{phase} did not complete:\n{error}")
+    return 1 if failed or results.get("errors") else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,7 +206,10 @@ class Deployment:
     def log_tails(self) -> str:
         if self.supervisor is None:
             return ""
-        return "\n".join(f"--- {n}\n{self.supervisor.log_tail(n, 15)}" for n in self.supervisor.services)
+        return "\n".join(
+            f"--- {n}\n" + "\n".join(line[:300] for line in self.supervisor.log_tail(n, 4).splitlines())
+            for n in self.supervisor.services
+        )
 
 
 async def wait_for_groups(bootstrap: str, groups: list[str], timeout_s: float = 60.0) -> None:
@@ -315,6 +319,7 @@ async def watch(
     timeout_s: float,
     label: str,
     producing: Callable[[], bool] = lambda: False,
+    partial: bool = False,
 ) -> tuple[StageTimes, Counters]:
     """Poll until ingest accepted `accepted`, scoring applied `applied` contributions, and alerts has
     judged every score event scoring produced (outboxes drained, no series waiting to be judged)."""
@@ -361,7 +366,10 @@ async def watch(
                     f"(lag {counters.alerts_lag:,.0f})"
                 )
             if t > timeout_s:
-                raise TimeoutError(f"{label}: not done after {timeout_s:.0f}s: {counters}\n{deployment.log_tails()}")
+                log(f"{label}: not done after {timeout_s:.0f}s; the services' last lines:\n{deployment.log_tails()}")
+                if partial:
+                    return times, counters
+                raise TimeoutError(f"{label}: not done after {timeout_s:.0f}s: {counters}")
             await asyncio.sleep(TICK_S)
     finally:
         await conn.close()
@@ -541,7 +549,8 @@ async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple
     profiler = profiling.Profiler(run.profiles_dir) if kind in config.profile and run.profiles_dir else None
     n = len(run.messages)
     try:
-        base = Counters.of(await metrics.scrape_all(), deployment)
+        base_scrape = await metrics.scrape_all()
+        base = Counters.of(base_scrape, deployment)
         bodies = batches_of(run.messages, config.http_batch) if kind == "http" else []
         if profiler:
             for service in SERVICES:
@@ -571,6 +580,13 @@ async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple
         )
         await sender
         ended = time.monotonic()
+        final = await metrics.scrape_all()
+        retries = {
+            service: int(
+                value(final[service], "tempen_consumer_retries_total") - value(before, "tempen_consumer_retries_total")
+            )
+            for service, before in base_scrape.items()
+        }
         resources = run.sampler.window(started, ended)
         profiles = profiler.stop() if profiler else {}
         log(f"{kind}: done in {times.done['alerts']:.1f}s; verifying")
@@ -584,6 +600,7 @@ async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple
             "score_events": counters.score_events,
             "score_events_per_submission": round(counters.score_events / n, 2),
             "alert_transitions": counters.transitions,
+            "consumer_retries": retries,  # batches handed back after an error (see the services' logs)
             "resources": resources,
             "rss_after_mb": {k: v["end_rss_mb"] for k, v in resources.items()},
             "verification": verification,
@@ -686,17 +703,25 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
                 task.add_done_callback(in_flight.discard)
             sent_s = time.monotonic() - started
             await asyncio.gather(*in_flight)
-        times, _ = await watch(
+        times, counters = await watch(
             deployment,
             metrics,
             started=started,
             base=base,
             accepted=total,
             applied=total * run.models,
-            timeout_s=config.drain_timeout(),
+            timeout_s=config.steady_seconds + max(120.0, 3 * config.steady_seconds),
             label="steady",
+            partial=True,  # latencies to scored are measured even when alerts does not catch up
         )
         after = await metrics.scrape_all()
+        retries = {
+            service: int(
+                value(after[service], "tempen_consumer_retries_total")
+                - value(before[service], "tempen_consumer_retries_total")
+            )
+            for service in SERVICES
+        }
         resources = run.sampler.window(started, time.monotonic())
         profiles = profiler.stop() if profiler else {}
         scored, received = await _steady_latencies(deployment, sent_at)
@@ -723,7 +748,10 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
             "achieved_rate": round(total / sent_s),
             "sender_late_ms_p99": _percentiles(late).get("p99", 0.0),
             "failures": failures[:5],
-            "drained_s": round(times.done["alerts"] - sent_s, 2),
+            "drained_s": round(times.done["alerts"] - sent_s, 2) if "alerts" in times.done else None,
+            "alerts_behind": int(counters.score_events - counters.alerts_consumed),
+            "score_events": counters.score_events,
+            "consumer_retries": retries,
             "latency_ms": {
                 "submitted_to_scored": to_scored,
                 "submitted_to_received": _percentiles(received),
@@ -831,18 +859,36 @@ async def run_bench(config: BenchConfig, *, results_dir: Path) -> dict[str, Any]
         results["infrastructure"] = infra.describe()
         run.watch_processes(None)
         sampler.start()
+        errors: dict[str, str] = {}
+        results["errors"] = errors
+
+        async def attempt(phase: str, step: Callable[[], Awaitable[Any]]) -> Any:
+            # A phase that fails is reported with its error; the others still run and are written.
+            try:
+                return await step()
+            except Exception as exc:  # noqa: BLE001 - recorded in the result, with the traceback
+                log(f"{phase}: FAILED: {exc!r}")
+                errors[phase] = "".join(traceback.format_exception(exc))[-4000:]
+                return None
+
         if "limits" in config.phases:
-            results["limits"] = await run_limits(run)
+            limits = await attempt("limits", lambda: run_limits(run))
+            if limits is not None:
+                results["limits"] = limits
         if "http" in config.phases:
-            results["phases"]["http"], _ = await run_burst(run, "http")
+            http = await attempt("http", lambda: run_burst(run, "http"))
+            if http is not None:
+                results["phases"]["http"] = http[0]
         steady_on: Deployment | None = None
         if "intake" in config.phases:
-            results["phases"]["intake"], steady_on = await run_burst(
-                run, "intake", keep_running="steady" in config.phases
-            )
+            intake = await attempt("intake", lambda: run_burst(run, "intake", keep_running="steady" in config.phases))
+            if intake is not None:
+                results["phases"]["intake"], steady_on = intake
         if "steady" in config.phases:
             try:
-                results["phases"]["steady"] = await run_steady(run, steady_on)
+                steady = await attempt("steady", lambda: run_steady(run, steady_on))
+                if steady is not None:
+                    results["phases"]["steady"] = steady
             finally:
                 if steady_on is not None:
                     steady_on.stop()

@@ -94,10 +94,14 @@ def summarise(folded: str, top: int = 30) -> dict[str, Any]:
         for frame in set(frames):
             inclusive[frame] += count
 
-    def share(counter: Counter[str]) -> list[tuple[str, float]]:
-        return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(top)] if total else []
+    def share(counter: Counter[str], *, skip_above: float = 101.0) -> list[tuple[str, float]]:
+        if not total:
+            return []
+        ranked = [(name, round(100 * n / total, 1)) for name, n in counter.most_common()]
+        return [(name, pct) for name, pct in ranked if pct < skip_above][:top]
 
-    return {"samples": total, "self_pct": share(self_time), "inclusive_pct": share(inclusive)}
+    # Inclusive shares leave out the chain every sample shares (event loop, server, framework entry).
+    return {"samples": total, "self_pct": share(self_time), "inclusive_pct": share(inclusive, skip_above=80.0)}
 
 
 def render(name: str, summary: dict[str, Any]) -> str:

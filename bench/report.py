@@ -159,7 +159,8 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
             f"alert transitions: {_fmt(data['alert_transitions'])}; alerted units: {v['alerted_units']}. "
             f"Correctness: {'**ok**' if v['ok'] else '**FAILED**'} (contributions per model "
             f"{v['contributions_per_model']}, respondents per model {v['respondents_per_model']}, "
-            f"answers {v['scored_answers']:,}/{v['scored_answers_expected']:,}, dead letters {v['dead_letters']}).",
+            f"answers {v['scored_answers']:,}/{v['scored_answers_expected']:,}, dead letters {v['dead_letters']}). "
+            f"Batches retried after an error: {data.get('consumer_retries', {})}.",
             "",
         ]
         lines += _resources_table(data["resources"])
@@ -185,8 +186,22 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
                 f"| {title} | {_fmt(row.get('p50'))} | {_fmt(row.get('p95'))} | {_fmt(row.get('p99'))} "
                 f"| {_fmt(row.get('max'))} |"
             )
-        lines += ["", f"Drained {steady['drained_s']} s after the last request.", ""]
+        lines += [
+            "",
+            (
+                f"Drained {steady['drained_s']} s after the last request. "
+                if steady.get("drained_s") is not None
+                else f"Alerts had not caught up {steady.get('alerts_behind', 0):,} score events when the bench stopped "
+                "waiting; the decision latencies cover what it had judged. "
+            )
+            + f"Score events: {steady.get('score_events', 0):,.0f} "
+            f"({steady.get('score_events', 0) / steady['sent']:.1f} per submission). "
+            f"Batches retried after an error: {steady.get('consumer_retries', {})}.",
+            "",
+        ]
         lines += _resources_table(steady["resources"])
+    for phase, error in (results.get("errors") or {}).items():
+        lines += [f"## {phase}: did not complete", "", "```", error.strip().splitlines()[-1][:500], "```", ""]
     lines += ["## Targets (reported, not asserted)", "", "| target | value | met |", "| --- | ---: | :---: |"]
     for t in results.get("targets") or targets(results):
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'yes' if t['met'] else 'no'} |")
