@@ -136,18 +136,83 @@ def test_incremental_rows_equal_a_full_rescore_after_every_batch(tree: str, seed
             sequences[row_key] = sequence
             state.rows[row_key] = _stored(row, sequence)
 
-        # A row is rewritten only when its headline figures change (details alone never cause an event),
-        # so compare what the database comparison compares.
-        full, _ = rescore_slice(tenant, key, _reference_groups(tenant, live))
-        for row in full:
-            row_key = (row.unit, row.scope, row.dimension)
-            assert row_key in stored, (batch, row)
-            assert _stored(stored[row_key], 0).same(row), (batch, row, stored[row_key])
-        written = {(r.unit, r.scope, r.dimension): r for r, _ in changed}
-        assert all(
-            written[(r.unit, r.scope, r.dimension)] == r for r in full if (r.unit, r.scope, r.dimension) in written
+        _assert_stored_equals_full_rescore(tenant, key, live, stored, changed, batch)
+
+
+def _assert_stored_equals_full_rescore(
+    tenant: Tenant,
+    key: SliceKey,
+    live: Mapping[str, tuple[str, Contribution]],
+    stored: Mapping[RowKey, ScoreRow],
+    changed: list[tuple[ScoreRow, int]],
+    batch: int,
+) -> None:
+    # A row is rewritten only when its headline figures change (details alone never cause an event),
+    # so compare what the database comparison compares.
+    full, _ = rescore_slice(tenant, key, _reference_groups(tenant, live))
+    expected = {(r.unit, r.scope, r.dimension): r for r in full}
+    for row_key, row in expected.items():
+        assert row_key in stored, (batch, row)
+        assert _stored(stored[row_key], 0).same(row), (batch, row, stored[row_key])
+    # Every other stored row is withdrawn: no respondents, no figures, a reason.
+    for row_key, row in stored.items():
+        if row_key not in expected:
+            assert (row.respondents, row.publishable, row.index) == (0, False, None), (batch, row)
+            want = "no_responses" if row.unit in tenant.org else "outside_org"
+            assert row.suppression_reason == want, (batch, row)
+    written = {(r.unit, r.scope, r.dimension): r for r, _ in changed}
+    assert all(written[k] == r for k, r in expected.items() if k in written)
+
+
+def _moved(tree: OrgTree, rng: random.Random) -> OrgTree:
+    """The tree after a reorganisation: a unit moved under another, one removed, one added."""
+    units = dict(tree.units)
+    movable = [u for u in units if u != tree.root]
+    unit = rng.choice(movable)
+    below = set(tree.subtree(unit))
+    unit_parent = rng.choice([u for u in units if u not in below])
+    units[unit] = dataclasses.replace(units[unit], parent=unit_parent)
+    leaves = [u for u in units if u != tree.root and not any(v.parent == u for v in units.values())]
+    del units[rng.choice(leaves)]
+    units["ny-enhet"] = OrgUnit("ny-enhet", "Ny enhet", tree.root, None)
+    return OrgTree.build(units.values())
+
+
+@pytest.mark.parametrize(("tree", "seed"), [(t, s) for t in ("fixture", "deep") for s in range(4)])
+def test_a_new_org_version_rescored_whole_equals_a_full_rescore_against_it(tree: str, seed: int) -> None:
+    """Rows written against one tree, then the slice rolled up whole against a reorganised tree: every
+    group is as a from-scratch rescore against the new tree says, and rows of removed units are withdrawn."""
+    before = _tenant(tree)
+    instrument = before.instruments["test-puls"]
+    model = before.models["test-model"]
+    key = SliceKey("testkommun", instrument.id, model.id, PERIOD)
+    rng = random.Random(seed)
+    after = dataclasses.replace(before, org=_moved(before.org, rng))
+    units = sorted(set(before.org.units) | set(after.org.units))
+    live: dict[str, tuple[str, Contribution]] = {}
+    for n in range(rng.randint(20, 80)):
+        answers = {q: rng.choice((1, 2, 3, 4, 5, 6)) for q in ("q1", "q2", "q3")}
+        live[f"s{n}"] = (rng.choice(units), contribution(instrument, model, answers))
+
+    stored: dict[RowKey, ScoreRow] = {}
+    sequences: dict[RowKey, int] = {}
+    for batch, tenant in enumerate((before, after)):
+        state = SliceState.build(
+            tenant,
+            version=batch,
+            period_start=START,
+            period_end=END,
+            direct=_unit_totals(live),
+            rows={k: _stored(r, sequences[k]) for k, r in stored.items()},
         )
-        assert len(written) == len([r for r in full if (r.unit, r.scope, r.dimension) in written])
+        assert state.shape == tenant.org.shape
+        changed, _ = rescore(tenant, key, state, None)
+        for row, sequence in changed:
+            row_key = (row.unit, row.scope, row.dimension)
+            assert sequence == sequences.get(row_key, 0) + 1
+            stored[row_key], sequences[row_key] = row, sequence
+        _assert_stored_equals_full_rescore(tenant, key, live, stored, changed, batch)
+    assert before.org.shape != after.org.shape
 
 
 def _unit_totals(live: Mapping[str, tuple[str, Contribution]]) -> dict[str, Totals]:

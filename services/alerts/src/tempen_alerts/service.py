@@ -28,7 +28,7 @@ from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body,
 from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant
-from tempen_shared.tenancy.org import OrgTree
+from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import ALERTS, partition_key
 
 Clock = Callable[[], datetime]
@@ -119,7 +119,7 @@ class AlertsService:
         steps = [i + 1 for i in new_ends] or ([len(history)] if history else [])
         for end in steps:
             # Routed against the org as it was in the period being judged (its last day).
-            then = await self._tenant_at(tenant, (history[end - 1].period_end - timedelta(microseconds=1)).date())
+            then = await self._tenant_at(tenant, org_day(history[end - 1].period_end))
             levels = levels_available(then.org, key.unit)
             decision = decide(
                 history[:end], stored.snapshot if stored else None, policy, now=now, levels_available=levels

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 
 import asyncpg
 from faststream import ContextRepo
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
@@ -17,15 +20,19 @@ from tempen_scoring.config import ScoringSettings
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
+from tempen_scoring.realign import run_realigner
 from tempen_shared.auth import AccessControl
 from tempen_shared.http import ServiceApp, http_app, operational_routes
+from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
 from tempen_shared.tenancy.loader import Catalog, load_catalog
+from tempen_shared.tenancy.org import OrgHistory, OrgTree
 
 
 class _Holder:
     store: PostgresScoringStore | None = None
     pool: asyncpg.Pool | None = None
+    histories: OrgHistories | None = None
 
     def get_store(self) -> PostgresScoringStore:
         if self.store is None:
@@ -54,24 +61,69 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
     broker.include_router(
         build_router(settings, group_id=settings.group_id, catalog=catalog, store=holder.get_store, metrics=metrics)
     )
+    bases = {tenant_id: tenant.org for tenant_id, tenant in catalog.tenants.items()}
+    org_changed = asyncio.Event()
+
+    async def org_at(tenant: str, day: date) -> OrgTree:
+        if holder.histories is None:
+            return bases[tenant]
+        return await holder.histories.at(tenant, day)
+
+    def on_org_change() -> None:
+        if holder.histories is not None:
+            holder.histories.invalidate()
+        org_changed.set()
+
+    # Scoring's own copy of the org versions, so each period rolls up against the tree as it was.
+    org_router = KafkaRouter()
+    consume_org(
+        org_router,
+        settings=settings,
+        group_id=f"{settings.group_id}-org",
+        metrics=metrics,
+        pool=holder.get_pool,
+        schema=SCHEMA,
+        on_change=on_org_change,
+    )
+    broker.include_router(org_router)
 
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
         async with (
-            service_resources(settings, schema=SCHEMA, package="tempen_scoring", metrics=metrics) as res,
+            service_resources(
+                settings, schema=SCHEMA, package="tempen_scoring", metrics=metrics, also_migrate=(ORG_COPY,)
+            ) as res,
             access.serving(res.pool),
         ):
             holder.pool = res.pool
+            holder.histories = OrgHistories(res.pool, SCHEMA, bases)
             holder.store = PostgresScoringStore(
                 res.pool,
                 catalog=catalog,
                 topic=settings.topic,
                 on_commit=res.relay.notify,
                 slice_cache=settings.slice_cache,
+                org_at=org_at,
             )
-            yield
-            holder.store = None
-            holder.pool = None
+            org_changed.set()  # at start: versions may have arrived while scoring was down
+            realigner = asyncio.create_task(
+                run_realigner(holder.store, org_changed, interval_s=settings.realign_interval_s),
+                name="scoring-realigner",
+            )
+            try:
+                yield
+            finally:
+                realigner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await realigner
+                holder.store = None
+                holder.histories = None
+                holder.pool = None
+
+    async def org_history(tenant: str) -> OrgHistory:
+        if holder.histories is None:
+            return OrgHistory.of([(date.min, bases[tenant])])
+        return await holder.histories.of(tenant)
 
     async def database_ready() -> bool:
         return holder.store is not None and await holder.store.ping()
@@ -87,5 +139,5 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
         asgi_routes=operational_routes(
             checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
         ),
-        http=http_app(routes(holder.get_pool, catalog, metrics), access=access),
+        http=http_app(routes(holder.get_pool, catalog, metrics, org_history=org_history), access=access),
     )

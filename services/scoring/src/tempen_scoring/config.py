@@ -14,6 +14,9 @@ class ScoringSettings(ServiceSettings):
     # Slices (tenant, instrument, model, period) kept in memory between batches so that only the groups
     # a batch changed are rescored; each costs about 20 MB for 3,000 units. 0: always read from the database.
     slice_cache: int = Field(default=4, ge=0)
+    # How often to look for slices rolled up against another tree than the org version now in force
+    # (org events stored by another replica); this replica's own org events trigger it at once.
+    realign_interval_s: float = Field(default=30.0, gt=0)
     # Larger batches than the other services: every batch rescores the groups it touched and publishes
     # their changed scores, so under a backlog bigger batches mean fewer, not more, score events per
     # submission. At steady load a batch holds only what has arrived, so latency does not grow.

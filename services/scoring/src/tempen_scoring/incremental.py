@@ -9,7 +9,13 @@ verdict under the anonymity rule. After a batch, only these groups can therefore
 * any group whose verdict changed. The differencing rule reaches across the tree, so verdicts are
   computed for the whole tree, from respondent counts alone, which is cheap.
 
-Every other group's rows stay as stored. `rescoring.rescore_slice`, the from-scratch recomputation,
+Every other group's rows stay as stored. A stored row whose group no longer has respondents (the last
+one was retracted) or whose unit is no longer in the org tree the slice is rolled up against is
+*withdrawn*: rewritten with no respondents and no figures, so nothing stale stays readable. Rows are
+never deleted, so a group that comes back continues its sequence numbers.
+
+`tenant.org` is the tree in force for the slice's period (the caller replaces the configured one).
+`rescoring.rescore_slice`, the from-scratch recomputation,
 is the specification this module is tested against (tests/scoring/unit/test_incremental_rescoring.py).
 Pure: the adapter loads a `SliceState` from the database, keeps it between batches while nobody else
 changed the slice, and writes what `rescore` reports as changed.
@@ -108,6 +114,7 @@ class SliceState:
     subtree: dict[str, Totals]  # per unit with children: everything at and below it (a leaf's is `direct`)
     verdicts: dict[Group, Visibility]
     rows: dict[RowKey, StoredRow]
+    shape: str  # the `OrgTree.shape` of the tree the state was built on; another tree means rebuild
 
     @classmethod
     def build(
@@ -137,7 +144,7 @@ class SliceState:
                 if part is not None:
                     total.add(part)
             subtree[unit] = total
-        return cls(version, period_start, period_end, dict(kept), subtree, {}, dict(rows))
+        return cls(version, period_start, period_end, dict(kept), subtree, {}, dict(rows), tree.shape)
 
     def totals(self, tree: OrgTree, unit: str, scope: Scope) -> Totals | None:
         if scope == "unit" or not tree.children[unit]:
@@ -210,6 +217,7 @@ def rescore(
     changed: list[tuple[ScoreRow, int]] = []
     tenant_index: dict[str, float] = {}
     scored: dict[int, dict[str, DimensionResult]] = {}  # a leaf's unit and subtree groups share one aggregate
+    produced: set[RowKey] = set()
     for unit in tree.units:
         for scope in SCOPES:
             if dirty is not None and (unit, scope) not in dirty:
@@ -261,11 +269,50 @@ def rescore(
                     for dimension in answered_dimensions(instrument, model, aggregate)
                 ]
             for row in rows:
+                produced.add((unit, scope, row.dimension))
                 before = state.rows.get((unit, scope, row.dimension))
                 if before is not None and before.same(row):
                     continue
                 changed.append((row, (before.sequence if before else 0) + 1))
+    changed.extend(_withdrawn(tenant, key, state, dirty, produced))
     return changed, tenant_index
+
+
+WITHDRAWN_REASONS = ("no_responses", "outside_org")
+
+
+def _withdrawn(
+    tenant: Tenant, key: SliceKey, state: SliceState, dirty: set[Group] | None, produced: set[RowKey]
+) -> list[tuple[ScoreRow, int]]:
+    """Stored rows this rescoring no longer produces, rewritten empty. `dirty` None looks at every stored
+    row (the tree may have changed); otherwise at the rows of the dirty groups, the only ones it rescored."""
+    tree = tenant.org
+    model = tenant.models[key.model]
+    if dirty is None:
+        candidates: list[RowKey] = list(state.rows)
+    else:
+        dimensions = [d.id for d in model.dimensions] + ([model.total.id] if model.total is not None else [])
+        candidates = [(unit, scope, d) for unit, scope in dirty for d in dimensions if (unit, scope, d) in state.rows]
+    out: list[tuple[ScoreRow, int]] = []
+    for row_key in candidates:
+        before = state.rows[row_key]
+        if row_key in produced or before.respondents == 0:
+            continue  # still produced, or already withdrawn
+        unit, scope, dimension = row_key
+        row = ScoreRow(
+            unit=unit,
+            scope="unit" if scope == "unit" else "subtree",
+            dimension=dimension,
+            respondents=0,
+            publishable=False,
+            suppression_reason="no_responses" if unit in tree else "outside_org",
+            index=None,
+            standard_error=None,
+            favourable_pct=None,
+            details={},
+        )
+        out.append((row, before.sequence + 1))
+    return out
 
 
 def _post_order(tree: OrgTree) -> list[str]:

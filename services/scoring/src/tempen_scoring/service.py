@@ -20,8 +20,9 @@ def contributions_of(event: SubmissionAccepted, catalog: Catalog) -> list[Incomi
     instrument = tenant.instruments.get(event.instrument)
     if instrument is None:
         raise PoisonMessageError("unknown_instrument", "field instrument: not configured for this tenant")
-    if event.unit not in tenant.org:
-        raise PoisonMessageError("unknown_unit", "field unit: not in this tenant's organisation")
+    # The unit is not checked against the org: ingest validated it against every org version, and an
+    # org event for a new unit may arrive after its first submissions (another topic). A unit outside
+    # the tree in force for the period is kept but rolls up into nothing until an org version has it.
     period = period_of(event.submitted_at, instrument.cadence, tenant.config.zone)
     out: list[IncomingContribution] = []
     for model_id in instrument.models:

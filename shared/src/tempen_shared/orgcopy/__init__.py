@@ -83,18 +83,31 @@ class OrgHistories:
         self._schema = schema
         self._bases = bases
         self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, OrgHistory]] = {}
+        self._cache: dict[str, tuple[tuple[object, ...], float, OrgHistory]] = {}
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        """Look again at the next call (this process stored new org rows); unchanged trees stay the same objects."""
+        self._cache = {tenant: (marker, float("-inf"), history) for tenant, (marker, _, history) in self._cache.items()}
 
     async def of(self, tenant: str) -> OrgHistory:
         now = time.monotonic()
         cached = self._cache.get(tenant)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        history = await load_history(self._pool, self._schema, tenant, self._bases[tenant])
-        self._cache[tenant] = (now, history)
+        if cached is not None and now - cached[1] < self._ttl_s:
+            return cached[2]
+        # Rows are only ever added, so their count and the newest version tell whether anything
+        # arrived: when nothing did, the same history (the same tree objects) is kept, which is what
+        # lets scoring keep the slices it holds in memory.
+        marker = tuple(
+            await self._pool.fetchrow(
+                f"SELECT count(*), max(version) FROM {self._schema}.org_units WHERE tenant = $1", tenant
+            )
+            or ()
+        )
+        if cached is not None and cached[0] == marker:
+            history = cached[2]
+        else:
+            history = await load_history(self._pool, self._schema, tenant, self._bases[tenant])
+        self._cache[tenant] = (marker, now, history)
         return history
 
     async def at(self, tenant: str, day: date) -> OrgTree:

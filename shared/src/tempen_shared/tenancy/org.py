@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 
@@ -153,6 +155,24 @@ class OrgTree:
 
     def is_leaf(self, unit_id: str) -> bool:
         return not self.children[unit_id]
+
+    @cached_property
+    def shape(self) -> str:
+        """A digest of which units exist and where they hang: what roll-ups and the anonymity rule depend
+        on. Names, managers and headcounts leave it unchanged, so renaming a unit rescores nothing."""
+        digest = hashlib.sha256()
+        for unit_id in sorted(self.units):
+            digest.update(f"{unit_id}\x1f{self.units[unit_id].parent or ''}\x1e".encode())
+        return digest.hexdigest()[:32]
+
+
+def org_day(period_end: datetime) -> date:
+    """The day whose org tree a period is scored and routed against: its last day.
+
+    `period_end` is exclusive (midnight starting the next period in the tenant's zone); the instant
+    before it falls on the period's last day in that zone and, for zones at or east of UTC, in UTC too.
+    """
+    return (period_end - timedelta(microseconds=1)).date()
 
 
 def management_chain(tree: OrgTree, unit_id: str) -> list[Manager]:

@@ -6,6 +6,10 @@ rescores only the groups a batch can have changed. Every transaction that change
 slice's row in `slice_versions` first; that row lock serialises writers of one slice across
 replicas, and a version other than the one this process wrote last means someone else changed the
 slice, so it is read again from the database and rescored whole.
+
+Each slice is rolled up against the org tree in force on its period's last day (`org_at`, scoring's
+copy of `tempen.org`), and `slice_versions` records the shape of that tree. When a new org version
+changes the tree a slice's period falls under, `realign` rescores the slice whole against it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from sys import intern
 from typing import Any
 
@@ -35,7 +40,8 @@ from tempen_scoring.rescoring import (
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, UnitScored
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
-from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.loader import Catalog, Tenant
+from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import SCORES, partition_key
 
 SCHEMA = "scoring"
@@ -150,13 +156,31 @@ _SLICE_FILTER = "tenant = $1 AND instrument = $2 AND model = $3 AND period = $4"
 
 # Locks the touched slices in one order (no deadlock between replicas) and returns their new versions.
 _BUMP_VERSIONS = f"""
-INSERT INTO {SCHEMA}.slice_versions AS v (tenant, instrument, model, period, version)
-SELECT tenant, instrument, model, period, 1
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(tenant, instrument, model, period)
+INSERT INTO {SCHEMA}.slice_versions AS v (tenant, instrument, model, period, version, period_end)
+SELECT tenant, instrument, model, period, 1, period_end
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    AS k(tenant, instrument, model, period, period_end)
 ORDER BY 1, 2, 3, 4
-ON CONFLICT (tenant, instrument, model, period) DO UPDATE SET version = v.version + 1
-RETURNING tenant, instrument, model, period, version
+ON CONFLICT (tenant, instrument, model, period) DO UPDATE
+    SET version = v.version + 1, period_end = coalesce(EXCLUDED.period_end, v.period_end)
+RETURNING tenant, instrument, model, period, version, period_end, org_shape
 """
+
+_SET_SHAPES = f"""
+UPDATE {SCHEMA}.slice_versions v SET org_shape = k.shape
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(tenant, instrument, model, period, shape)
+WHERE (v.tenant, v.instrument, v.model, v.period) = (k.tenant, k.instrument, k.model, k.period)
+"""
+
+OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # the tenant's org tree in force on a day
+
+
+@dataclass(frozen=True, slots=True)
+class _Bumped:
+    version: int
+    period_end: datetime | None
+    org_shape: str | None
+
 
 _MERGE_SCORES = f"""
 INSERT INTO {SCHEMA}.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
@@ -185,9 +209,11 @@ class PostgresScoringStore:
         topic: Callable[[str], str],
         on_commit: Callable[[], None],
         slice_cache: int = 4,
+        org_at: OrgAt | None = None,
     ) -> None:
         self._pool = pool
         self._catalog = catalog
+        self._org_at = org_at
         self._topic = topic
         self._on_commit = on_commit
         self._slices: OrderedDict[SliceKey, SliceState] = OrderedDict()  # least recently used first
@@ -201,14 +227,21 @@ class PostgresScoringStore:
             return False
 
     async def apply(
-        self, incoming: Sequence[IncomingContribution | IncomingRetraction], dead_letters: Sequence[DeadLetter]
+        self,
+        incoming: Sequence[IncomingContribution | IncomingRetraction],
+        dead_letters: Sequence[DeadLetter],
+        *,
+        realign: Sequence[SliceKey] = (),
     ) -> tuple[int, int, int]:
-        """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, events published)."""
+        """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, events published).
+
+        `realign` slices are rescored whole from the database too, against the org tree now in force.
+        """
         touched: list[SliceKey] = []
         async with self._serial:
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    result = await self._apply(conn, incoming, dead_letters, touched)
+                    result = await self._apply(conn, incoming, dead_letters, touched, realign)
             except TRANSIENT_DB_ERRORS as exc:
                 self._forget(touched)
                 raise StoreUnavailableError(str(exc)) from exc
@@ -222,20 +255,57 @@ class PostgresScoringStore:
         for key in keys:
             self._slices.pop(key, None)
 
+    async def realign(self, key: SliceKey) -> int:
+        """Rescore one slice whole against the tree now in force; returns the score events published."""
+        _, _, published = await self.apply([], [], realign=[key])
+        return published
+
+    async def misaligned(self) -> list[SliceKey]:
+        """Slices last rolled up against another tree than the one now in force for their period."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant, instrument, model, period, period_end, org_shape FROM {SCHEMA}.slice_versions"
+            " WHERE period_end IS NOT NULL ORDER BY 1, 2, 3, 4"
+        )
+        out: list[SliceKey] = []
+        for r in rows:
+            tenant = self._catalog.tenants.get(r["tenant"])
+            if tenant is None:
+                continue  # a tenant removed from the configuration: nothing to roll up against
+            if (await self._tree(tenant, r["period_end"])).shape != r["org_shape"]:
+                out.append(SliceKey(r["tenant"], r["instrument"], r["model"], r["period"]))
+        return out
+
+    async def _tree(self, tenant: Tenant, period_end: datetime) -> OrgTree:
+        if self._org_at is None:
+            return tenant.org
+        return await self._org_at(tenant.id, org_day(period_end))
+
     async def _apply(
         self,
         conn: Connection,
         incoming: Sequence[IncomingContribution | IncomingRetraction],
         dead_letters: Sequence[DeadLetter],
         touched: list[SliceKey],
+        realign: Sequence[SliceKey] = (),
     ) -> tuple[int, int, int]:
         keys = sorted({(i.tenant, i.submission_id) for i in incoming})
         stored = await self._locked(conn, keys)
         plan = plan_changes(incoming, stored)
         delta, winners, ignored = plan.delta, plan.winners, plan.ignored
-        slices = sorted(delta.touched_slices, key=lambda k: (k.tenant, k.instrument, k.model, k.period))
+        slices = sorted(
+            set(delta.touched_slices) | set(realign), key=lambda k: (k.tenant, k.instrument, k.model, k.period)
+        )
         touched.extend(slices)
-        versions = await self._bump_versions(conn, slices)  # before any aggregate of these slices changes
+        self._forget(realign)
+        ends = {group.slice: period.end for group, period in delta.periods.items()}
+        bumped = await self._bump_versions(conn, slices, ends)  # before any aggregate of these slices changes
+        versions = {key: b.version for key, b in bumped.items()}
+        # Each slice against the tree in force on its period's last day (a slice with no period yet has no rows).
+        then: dict[SliceKey, Tenant] = {}
+        for key in slices:
+            tenant = self._catalog.tenants[key.tenant]
+            end = bumped[key].period_end
+            then[key] = tenant if end is None else replace(tenant, org=await self._tree(tenant, end))
         if plan.tombstones:
             await conn.execute(
                 _RETRACT,
@@ -255,18 +325,28 @@ class PostgresScoringStore:
                 await asyncio.sleep(0)  # let the merge go out first
             for key in slices:
                 state = self._slices.pop(key, None)
-                if state is not None and state.version == versions[key] - 1:
-                    tenant = self._catalog.tenants[key.tenant]
+                tenant = then[key]
+                if state is not None and state.version == versions[key] - 1 and state.shape == tenant.org.shape:
                     touched_units = state.advance(tenant.org, per_slice.get(key, {}))
                     rescored[key] = (state, *rescore(tenant, key, state, touched_units))
         finally:
             if merging is not None:
                 await merging
         for key in slices:
-            if key not in rescored:  # first time here, or another writer changed the slice: read it whole
-                loaded = await self._load(conn, key, versions[key])
+            if key not in rescored:  # first time here, another writer or another tree: read it whole
+                loaded = await self._load(conn, key, versions[key], then[key])
                 if loaded is not None:
-                    rescored[key] = (loaded, *rescore(self._catalog.tenants[key.tenant], key, loaded, None))
+                    rescored[key] = (loaded, *rescore(then[key], key, loaded, None))
+        moved = [key for key in slices if key in rescored and bumped[key].org_shape != then[key].org.shape]
+        if moved:
+            await conn.execute(
+                _SET_SHAPES,
+                [k.tenant for k in moved],
+                [k.instrument for k in moved],
+                [k.model for k in moved],
+                [k.period for k in moved],
+                [then[k].org.shape for k in moved],
+            )
         messages = dead_letter_messages(dead_letters)
         messages.extend(await self._save_scores(conn, [(key, *rescored[key]) for key in slices if key in rescored]))
         for key in slices:
@@ -342,7 +422,9 @@ class PostgresScoringStore:
         )
         return _MERGE_CONTRIBUTIONS + ";"
 
-    async def _bump_versions(self, conn: Connection, slices: Sequence[SliceKey]) -> dict[SliceKey, int]:
+    async def _bump_versions(
+        self, conn: Connection, slices: Sequence[SliceKey], ends: dict[SliceKey, datetime]
+    ) -> dict[SliceKey, _Bumped]:
         if not slices:
             return {}
         rows = await conn.fetch(
@@ -351,8 +433,14 @@ class PostgresScoringStore:
             [k.instrument for k in slices],
             [k.model for k in slices],
             [k.period for k in slices],
+            [ends.get(k) for k in slices],
         )
-        return {SliceKey(r["tenant"], r["instrument"], r["model"], r["period"]): r["version"] for r in rows}
+        return {
+            SliceKey(r["tenant"], r["instrument"], r["model"], r["period"]): _Bumped(
+                r["version"], r["period_end"], r["org_shape"]
+            )
+            for r in rows
+        }
 
     async def _save_scores(
         self,
@@ -420,7 +508,7 @@ class PostgresScoringStore:
             await merging
         return messages
 
-    async def _load(self, conn: Connection, key: SliceKey, version: int) -> SliceState | None:
+    async def _load(self, conn: Connection, key: SliceKey, version: int, tenant: Tenant) -> SliceState | None:
         """The slice as the database holds it inside this transaction (this batch included)."""
         args = (key.tenant, key.instrument, key.model, key.period)
         group_rows = await conn.fetch(
@@ -449,7 +537,7 @@ class PostgresScoringStore:
             )
         }
         return SliceState.build(
-            self._catalog.tenants[key.tenant],
+            tenant,
             version=version,
             period_start=group_rows[0]["period_start"],
             period_end=group_rows[0]["period_end"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ from tempen_scoring.metrics import ScoringMetrics
 from tempen_shared.http import JSONResponse, problem
 from tempen_shared.http import measured as timed
 from tempen_shared.tenancy.loader import Catalog
-from tempen_shared.tenancy.org import OrgTree
+from tempen_shared.tenancy.org import OrgHistory, OrgTree, org_day
 
 _SERIES = f"""
 SELECT instrument, model, model_version, dimension, scope, period, period_start, period_end, respondents,
@@ -23,11 +24,23 @@ SELECT instrument, model, model_version, dimension, scope, period, period_start,
 FROM {SCHEMA}.scores
 WHERE tenant = $1 AND unit = $2 AND ($3::text IS NULL OR model = $3) AND ($4::text IS NULL OR scope = $4)
   AND ($5::text IS NULL OR dimension = $5)
+  AND respondents > 0  -- withdrawn rows: the group has no respondents left, or is outside the org then
 ORDER BY model, dimension, scope, period_start
 """
 
 
-def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringMetrics) -> list[Route]:
+def routes(
+    pool: Callable[[], asyncpg.Pool],
+    catalog: Catalog,
+    metrics: ScoringMetrics,
+    *,
+    org_history: Callable[[str], Awaitable[OrgHistory]] | None = None,
+) -> list[Route]:
+    async def history_of(tenant_id: str) -> OrgHistory:
+        if org_history is None:
+            return OrgHistory.of([(date.min, catalog.tenants[tenant_id].org)])
+        return await org_history(tenant_id)
+
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
         return timed(metrics, route, handler)
 
@@ -36,7 +49,10 @@ def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringM
         tenant = catalog.tenants.get(tenant_id)
         if tenant is None:
             return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
-        if unit not in tenant.org:
+        history = await history_of(tenant_id)
+        # A unit of any org version: its scores from when it existed stay readable after it is gone.
+        latest = next((v.tree for v in reversed(history.versions) if unit in v.tree), None)
+        if latest is None:
             return problem(
                 404, "Unknown unit", errors=[{"field": "unit", "reason": "not in this tenant's organisation"}]
             )
@@ -72,7 +88,7 @@ def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringM
                     respondents=r["respondents"],
                     standard_error=r["standard_error"],
                     favourable_pct=r["favourable_pct"],
-                    response_rate=response_rate(tenant.org, unit, r["scope"], r["respondents"]),
+                    response_rate=response_rate(_tree_at(history, r["period_end"]), unit, r["scope"], r["respondents"]),
                     **dict(r["details"]),
                 )
             else:
@@ -87,7 +103,7 @@ def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringM
             {
                 "tenant": tenant_id,
                 "unit": unit,
-                "unit_name": tenant.org.units[unit].name,
+                "unit_name": latest.units[unit].name,
                 "min_group_size": tenant.config.min_group_size,
                 "series": list(series.values()),
             }
@@ -97,8 +113,14 @@ def routes(pool: Callable[[], asyncpg.Pool], catalog: Catalog, metrics: ScoringM
     return [Route(route, measured(route, unit_scores), methods=["GET"])]
 
 
-def response_rate(tree: OrgTree, unit: str, scope: str, respondents: int) -> float | None:
-    """Respondents over headcount, where the org gives a headcount for every unit the group covers."""
+def _tree_at(history: OrgHistory, period_end: datetime) -> OrgTree | None:
+    return history.at(org_day(period_end))
+
+
+def response_rate(tree: OrgTree | None, unit: str, scope: str, respondents: int) -> float | None:
+    """Respondents over headcount, where the org in force then gives a headcount for every unit the group covers."""
+    if tree is None or unit not in tree:
+        return None
     units = list(tree.subtree(unit)) if scope == "subtree" else [unit]
     counts = [tree.units[u].headcount for u in units]
     if any(c is None for c in counts):
