@@ -7,11 +7,12 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 import uvicorn
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
 def free_port() -> int:
@@ -85,6 +86,44 @@ async def read_topic(bootstrap: str, topic: str, *, count: int, timeout_s: float
     finally:
         await consumer.stop()
     return out
+
+
+async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every record of `topic` up to its end now (all partitions), as `read_topic` gives them."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                out.extend(
+                    {
+                        "key": record.key,
+                        "value": orjson.loads(record.value),
+                        "headers": dict(record.headers or ()),
+                        "partition": record.partition,
+                    }
+                    for record in records
+                )
+    finally:
+        await consumer.stop()
+    return out
+
+
+def json_log_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a service's log file, one a line (lines that are not JSON are skipped)."""
+    lines: list[dict[str, Any]] = []
+    for line in path.read_text(errors="replace").splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError):
+            value = orjson.loads(line)
+            if isinstance(value, dict):
+                lines.append(value)
+    return lines
 
 
 class MailSink:

@@ -20,6 +20,17 @@ from tempen_shared.events import DeadLetter
 from tempen_shared.topics import TOPICS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+HEADERS = {
+    "type": "object",
+    "properties": {
+        "correlation_id": {
+            "type": "string",
+            "description": "tenant:submission_id of the submission this message traces back to (for score "
+            "events the last one of the batch that touched the unit; for alert transitions the alert id when "
+            "no submission caused it). Absent where nothing did. See docs/operations.md, Tracing a submission.",
+        },
+    },
+}
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -39,6 +50,7 @@ def asyncapi() -> dict[str, Any]:
                 "title": model.__name__,
                 "summary": (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else model.__name__,
                 "contentType": "application/json",
+                "headers": HEADERS,
                 "payload": _schema(model),
                 "bindings": {"kafka": {"key": {"type": "string", "description": "tenant:unit"}}},
             }
@@ -65,7 +77,12 @@ def asyncapi() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
             }
-    messages["DeadLetter"] = {"name": "DeadLetter", "contentType": "application/json", "payload": _schema(DeadLetter)}
+    messages["DeadLetter"] = {
+        "name": "DeadLetter",
+        "contentType": "application/json",
+        "headers": HEADERS,
+        "payload": _schema(DeadLetter),
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -7,15 +7,17 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from tempen.supervisor import Supervisor
+from tempen_shared.topics import ALERTS, SCORES
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
-from tests.support import MailSink, eventually, free_port
+from tests.support import MailSink, eventually, free_port, json_log_lines, read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -124,3 +126,75 @@ async def test_sustained_low_pulses_reach_the_next_management_level_once(
     series = scores.json()["series"]
     assert series
     assert all(len(s["points"]) == 3 for s in series if s["scope"] == "unit")
+
+
+async def test_one_submission_is_traced_by_its_correlation_id_through_every_service(
+    supervisor: Supervisor, mail: MailSink, database_url: str, infra: Infra, topic_prefix: str
+) -> None:
+    headers = await admin_headers(database_url)
+    earlier, traced_month = month_start(2), month_start(1)
+    async with httpx.AsyncClient(base_url=supervisor.services["ingest"].url, timeout=30, headers=headers) as http:
+        # One low month, then four low answers of the next: too few to show (the minimum is 5).
+        background = [*pulse("grupp-a1", earlier, 8, 2, "bg"), *pulse("grupp-a1", traced_month, 4, 2, "bg")]
+        response = await http.post("/v1/tenants/testkommun/submissions", json=background)
+        assert response.json()["counts"]["accepted"] == 12, response.text
+        conn = await asyncpg.connect(database_url)
+        try:
+            await eventually(lambda: _count_is(conn, "SELECT count(*) FROM scoring.contributions", 12), timeout_s=60)
+        finally:
+            await conn.close()
+        # The fifth answer of the month makes it show: the second low month in a row opens an alert.
+        traced = {**pulse("grupp-a1", traced_month, 5, 2, "bg")[4], "respondent": "trace-respondent-x7"}
+        response = await http.post("/v1/tenants/testkommun/submissions", json=traced)
+        assert response.json()["status"] == "accepted", response.text
+    cid = f"testkommun:{traced['submission_id']}"
+    await eventually(lambda: mail.to("bo@testkommun.example"), timeout_s=60)
+
+    def logs(service: str) -> list[dict[str, object]]:
+        return json_log_lines(supervisor.services[service].log_path)
+
+    def traced_lines(service: str, message: str) -> list[dict[str, object]]:
+        return [line for line in logs(service) if line.get("message") == message and line.get("correlation_id") == cid]
+
+    ingested = traced_lines("ingest", "submission ingested")
+    assert [(line["tenant"], line["unit"], line["outcome"]) for line in ingested] == [
+        ("testkommun", "grupp-a1", "accepted")
+    ]
+    scored = traced_lines("scoring", "submission scored")  # once, or again if a rebalance redelivered it
+    assert {(line["unit"], line["period"]) for line in scored} == {("grupp-a1", f"{traced_month:%Y-%m}")}
+
+    # Every score event of the month is the traced submission's doing (the four before it showed nothing).
+    scores = await read_all(infra.bootstrap_servers, f"{topic_prefix}{SCORES.name}")
+    of_month = [s for s in scores if s["value"]["period"] == f"{traced_month:%Y-%m}"]
+    assert {s["value"]["unit"] for s in of_month} >= {"grupp-a1", "enhet-a"}
+    assert {s["headers"].get("correlation_id") for s in of_month} == {cid.encode()}
+
+    opened = await eventually(lambda: traced_lines("alerts", "alert opened"), timeout_s=30)
+    alert_ids = {line["alert_id"] for line in opened}
+    assert {(line["unit"], line["alert_level"], line["level"]) for line in opened} == {("grupp-a1", 1, "info")}
+    assert len(alert_ids) == len(opened) == 3  # one per dimension, each with its own alert id
+    # Each e-mail the server accepted is logged as sent, under the same ids.
+    sent = await eventually(
+        lambda: (lines := traced_lines("alerts", "notification sent")) and len(lines) == len(mail.messages) and lines,
+        timeout_s=30,
+    )
+    assert {line["alert_id"] for line in sent} == alert_ids
+    transitions = await eventually(lambda: _at_least(infra, f"{topic_prefix}{ALERTS.name}", len(alert_ids)))
+    assert {(t["headers"]["correlation_id"], t["headers"]["alert_id"].decode()) for t in transitions} == {
+        (cid.encode(), alert_id) for alert_id in alert_ids
+    }
+
+    # No personal data in any service's log: no respondent, no e-mail address, no manager's name.
+    for service in ("ingest", "scoring", "alerts"):
+        text = supervisor.services[service].log_path.read_text()
+        for personal in ("trace-respondent-x7", "testkommun.example", "Cecilia", "Förvaltningschef"):
+            assert personal not in text, (service, personal)
+
+
+async def _at_least(infra: Infra, topic: str, count: int) -> list[dict[str, Any]] | None:
+    records = await read_all(infra.bootstrap_servers, topic)
+    return records if len(records) >= count else None
+
+
+async def _count_is(conn: asyncpg.Connection, query: str, expected: int) -> bool:
+    return bool(await conn.fetchval(query) == expected)

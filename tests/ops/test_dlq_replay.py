@@ -50,7 +50,10 @@ async def test_a_dead_letter_fixed_by_config_is_replayed_into_processing(
     await producer.start()
     try:
         await producer.send_and_wait(
-            f"{topic_prefix}{INTAKE.name}", orjson.dumps(submission), key=b"testkommun:grupp-ny"
+            f"{topic_prefix}{INTAKE.name}",
+            orjson.dumps(submission),
+            key=b"testkommun:grupp-ny",
+            headers=[("correlation_id", b"testkommun:late-unit-1")],  # as a bridge in front of tempen may set it
         )
     finally:
         await producer.stop()
@@ -58,7 +61,11 @@ async def test_a_dead_letter_fixed_by_config_is_replayed_into_processing(
 
     async with serving(create_app(_settings(infra, database_url, topic_prefix, config))):
         letters = await eventually(lambda: read_dead_letters(infra.bootstrap_servers, dlq, limit=10))
-    assert [letter.reason for _, letter, _ in letters if letter] == ["unknown_unit"]
+    assert [(letter.reason, letter.correlation_id) for _, letter, _ in letters if letter] == [
+        ("unknown_unit", "testkommun:late-unit-1")
+    ]
+    (stored,) = await read_topic(infra.bootstrap_servers, dlq, count=1)
+    assert stored["headers"]["correlation_id"] == b"testkommun:late-unit-1"
 
     # The HR admin adds the missing unit to the org file; ingest restarts with the new config.
     with (config / "org" / "testkommun.csv").open("a") as org:
@@ -67,6 +74,11 @@ async def test_a_dead_letter_fixed_by_config_is_replayed_into_processing(
         replayed, skipped = await replay(infra.bootstrap_servers, dlq, offset=None)
         accepted = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{SUBMISSIONS.name}", count=1)
         again, _ = await replay(infra.bootstrap_servers, dlq, offset=None)
+        intake = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{INTAKE.name}", count=2)
     assert (replayed, skipped) == (1, 0)
+    assert intake[-1]["headers"] == {
+        "replayed_from": f"{dlq}".encode(),
+        "correlation_id": b"testkommun:late-unit-1",  # traced under the same id as the first attempt
+    }
     assert [a["value"]["submission_id"] for a in accepted] == ["late-unit-1"]
     assert again == 0  # --all replays each dead letter once

@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
-from tempen_shared.consumer import BatchConsumer, Parsed, Record
+from tempen_shared.consumer import BatchConsumer, Parsed, PoisonMessageError, Record
 from tempen_shared.events import DeadLetter
+from tempen_shared.outbox import dead_letter_messages
 
 
 def _records(values: Sequence[str]) -> list[Record]:
@@ -84,3 +87,62 @@ async def test_a_bug_is_retried_before_it_is_isolated(attempts: int) -> None:
 
     assert sink.committed == ["a", "b"]
     assert [d.offset for d in sink.dead] == [1]
+
+
+def _traced(values: Sequence[str]) -> list[Record]:
+    return [
+        Record("topic", 0, offset, b"key", value.encode(), (("correlation_id", f"hjo:{value}".encode()),))
+        for offset, value in enumerate(values)
+    ]
+
+
+def _parse(record: Record) -> str:
+    value = record.value.decode()
+    if value == "poison":
+        raise PoisonMessageError("invalid", "field x: not valid")
+    return value
+
+
+async def test_dead_letters_keep_their_records_correlation_id_on_the_way_to_the_dlq() -> None:
+    sink = Sink()
+    consumer: BatchConsumer[str] = BatchConsumer(
+        name="test", parse=_parse, handle=sink.handle, max_attempts=1, backoff_s=0
+    )
+
+    await consumer.consume(_traced(["a", "poison", "b", "boom", "c"]))
+
+    assert [(d.reason, d.correlation_id) for d in sink.dead] == [("invalid", "hjo:poison"), ("unexpected", "hjo:boom")]
+    assert [m.headers for m in dead_letter_messages(sink.dead)] == [
+        {"reason": "invalid", "correlation_id": "hjo:poison"},
+        {"reason": "unexpected", "correlation_id": "hjo:boom"},
+    ]
+
+
+async def test_every_line_about_a_dead_lettered_record_names_its_correlation_id() -> None:
+    sink = Sink()
+    consumer: BatchConsumer[str] = BatchConsumer(
+        name="test", parse=_parse, handle=sink.handle, max_attempts=1, backoff_s=0
+    )
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
+        await consumer.consume(_traced(["a", "poison", "boom"]))
+
+    about = {(line["event"], line.get("correlation_id")) for line in lines}
+    assert about == {
+        ("record fails after retries; dead-lettering it", "hjo:boom"),
+        ("record dead-lettered", "hjo:poison"),
+        ("record dead-lettered", "hjo:boom"),
+    }
+
+
+async def test_lines_about_a_batch_of_one_submission_carry_its_correlation_id() -> None:
+    sink = Sink()
+    consumer: BatchConsumer[str] = BatchConsumer(
+        name="test", parse=_parse, handle=sink.handle, max_attempts=2, backoff_s=0
+    )
+    one = _traced(["boom"]) * 2  # two records of one submission: a redelivery
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines, pytest.raises(RuntimeError):
+        await consumer.consume(one)
+
+    assert [(line["event"], line.get("correlation_id")) for line in lines] == [("batch failed", "hjo:boom")]

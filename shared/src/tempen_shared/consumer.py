@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,12 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import structlog
 from pydantic import ValidationError
 
+from tempen_shared.correlation import bound, correlation_id_of, shared_correlation_id
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.events import DeadLetter
 
-logger = logging.getLogger(__name__)
+logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -73,6 +74,7 @@ def dead_letter(record: Record, *, reason: str, detail: str, consumer: str) -> D
         detail=detail[:4000],
         consumer=consumer,
         dead_lettered_at=datetime.now(UTC),
+        correlation_id=correlation_id_of(record),
     )
 
 
@@ -134,9 +136,17 @@ class BatchConsumer(Generic[T]):
         return parsed, dead
 
     async def consume(self, records: Sequence[Record]) -> None:
-        """Process one batch; return to commit it, raise to have Kafka deliver it again."""
+        """Process one batch; return to commit it, raise to have Kafka deliver it again.
+
+        Every line logged meanwhile carries the batch's correlation id when all its records share one;
+        a line about one record (a dead letter) always carries that record's.
+        """
         if not records:
             return
+        with bound(shared_correlation_id(records)):
+            await self._consume(records)
+
+    async def _consume(self, records: Sequence[Record]) -> None:
         first = (records[0].topic, records[0].partition, records[0].offset)
         parsed, dead = self._split(records)
         try:
@@ -144,7 +154,13 @@ class BatchConsumer(Generic[T]):
         except StoreUnavailableError:
             self._attempts[first] += 1
             delay = min(self._max_backoff_s, self._backoff_s * 2 ** min(self._attempts[first], 16))
-            logger.warning("%s: database unavailable, retrying batch at %s in %.1fs", self.name, first, delay)
+            logger.warning(
+                "database unavailable, retrying batch",
+                consumer=self.name,
+                batch=_position(records[0]),
+                records=len(records),
+                retry_in_s=round(delay, 1),
+            )
             if self._on_retry:
                 self._on_retry("transient")
             await asyncio.sleep(delay)
@@ -152,7 +168,13 @@ class BatchConsumer(Generic[T]):
         except Exception:
             self._attempts[first] += 1
             if self._attempts[first] < self._max_attempts:
-                logger.exception("%s: batch at %s failed (attempt %d)", self.name, first, self._attempts[first])
+                logger.exception(
+                    "batch failed",
+                    consumer=self.name,
+                    batch=_position(records[0]),
+                    records=len(records),
+                    attempt=self._attempts[first],
+                )
                 if self._on_retry:
                     self._on_retry("unexpected")
                 await asyncio.sleep(self._backoff_s)
@@ -160,6 +182,15 @@ class BatchConsumer(Generic[T]):
             await self._isolate(parsed, dead)
         self._attempts.pop(first, None)
         for letter in dead:
+            # Logged once the dead letter is durable: the offset is committed next and the record is
+            # only in the DLQ from now on. Ids only; the value may hold answers.
+            logger.warning(
+                "record dead-lettered",
+                consumer=self.name,
+                record=f"{letter.source_topic}:{letter.partition}@{letter.offset}",
+                reason=letter.reason,
+                correlation_id=letter.correlation_id,
+            )
             if self._on_dead_letter:
                 self._on_dead_letter(letter)
 
@@ -189,12 +220,13 @@ class BatchConsumer(Generic[T]):
                 await self._bisect(parsed[middle:], dead)
                 return
             item = parsed[0]
-            logger.exception(
-                "%s: dead-lettering %s:%d@%d",
-                self.name,
-                item.record.topic,
-                item.record.partition,
-                item.record.offset,
-            )
+            with bound(correlation_id_of(item.record)):
+                logger.exception(
+                    "record fails after retries; dead-lettering it", consumer=self.name, record=_position(item.record)
+                )
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             dead.append(dead_letter(item.record, reason="unexpected", detail=detail, consumer=self.name))
+
+
+def _position(record: Record) -> str:
+    return f"{record.topic}:{record.partition}@{record.offset}"

@@ -24,7 +24,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
 
+from tempen_shared import correlation
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection
+from tempen_shared.events import DeadLetter
 from tempen_shared.kafka import ensure_topics, fetch_cluster_id
 
 logger = logging.getLogger(__name__)
@@ -49,14 +51,17 @@ class OutboxMessage:
 
 
 async def enqueue(conn: Connection, schema: str, messages: Sequence[OutboxMessage]) -> None:
-    """Add messages to the outbox inside the caller's transaction."""
+    """Add messages to the outbox inside the caller's transaction.
+
+    Inside `correlation.stamping`, messages to the stamped topic that carry no correlation id get one.
+    """
     if not messages:
         return
     await conn.copy_records_to_table(
         "outbox",
         schema_name=schema,
         columns=("topic", "key", "payload", "headers"),
-        records=[(m.topic, m.key, m.payload, dict(m.headers)) for m in messages],
+        records=[(m.topic, m.key, m.payload, dict(correlation.stamped(m.topic, m.key, m.headers))) for m in messages],
     )
 
 
@@ -253,8 +258,17 @@ class OutboxRelay:
         return self.stats
 
 
-def dead_letter_messages(dead_letters: Sequence[Any]) -> list[OutboxMessage]:
-    """Outbox messages for dead letters: to `<source topic>.dlq`, keyed like the original record."""
+def dead_letter_messages(dead_letters: Sequence[DeadLetter]) -> list[OutboxMessage]:
+    """Outbox messages for dead letters: to `<source topic>.dlq`, keyed like the original record, with
+    the original record's correlation id in their headers too."""
     return [
-        OutboxMessage.of(f"{d.source_topic}.dlq", (d.key or "").encode(), d, {"reason": d.reason}) for d in dead_letters
+        OutboxMessage.of(f"{d.source_topic}.dlq", (d.key or "").encode(), d, _dead_letter_headers(d))
+        for d in dead_letters
     ]
+
+
+def _dead_letter_headers(letter: DeadLetter) -> dict[str, str]:
+    headers = {"reason": letter.reason}
+    if letter.correlation_id:
+        headers[correlation.HEADER] = letter.correlation_id
+    return headers

@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
+from tempen_shared import correlation
 from tempen_shared.events import DeadLetter
 from tempen_shared.topics import TOPICS
 
@@ -75,11 +76,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not letters:
             continue
         table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
-        for column in ("offset", "reason", "detail", "source", "consumer", "when"):
+        for column in ("offset", "reason", "detail", "source", "consumer", "when", "correlation id"):
             table.add_column(column)
         for offset, letter, _raw in letters:
             if letter is None:
-                table.add_row(str(offset), "[red]unreadable[/red]", "", "", "", "")
+                table.add_row(str(offset), "[red]unreadable[/red]", "", "", "", "", "")
                 continue
             table.add_row(
                 str(offset),
@@ -88,6 +89,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"{letter.source_topic}[{letter.partition}]@{letter.offset}",
                 letter.consumer,
                 letter.dead_lettered_at.isoformat(timespec="seconds"),
+                letter.correlation_id or "",
             )
         console.print(table)
         total += len(letters)
@@ -154,9 +156,18 @@ async def _republish(producer: AIOKafkaProducer, letter: DeadLetter | None) -> b
         letter.source_topic,
         value=letter.value.encode(),
         key=letter.key.encode() if letter.key is not None else None,
-        headers=[("replayed_from", f"{letter.source_topic}.dlq".encode())],
+        headers=replay_headers(letter),
     )
     return True
+
+
+def replay_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    """Where the record comes back from, and its original correlation id: a replayed submission is
+    traced under the same id as its first attempt."""
+    headers = [("replayed_from", f"{letter.source_topic}.dlq".encode())]
+    if letter.correlation_id:
+        headers.append((correlation.HEADER, letter.correlation_id.encode()))
+    return headers
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -141,6 +141,7 @@ async def test_each_period_rolls_up_against_the_org_in_force_then(
                     for u in units
                 ],
             )
+
             # October, rolled up again against the new tree with no new submission.
             async def october_realigned() -> bool:
                 return await respondents("enhet-a", "subtree", "2026-10") == 10

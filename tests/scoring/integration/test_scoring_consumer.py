@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -18,7 +19,7 @@ from tempen_shared.kafka import ensure_topics
 from tempen_shared.topics import SCORES, SUBMISSIONS, all_topic_names
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
-from tests.support import eventually, read_topic, serving
+from tests.support import eventually, read_all, read_topic, serving
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +119,53 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
     # Grupp A1 has a headcount of 12 in the fixture org: 5 of 12 answered.
     rates = {point["response_rate"] for series in served["series"] for point in series["points"]}
     assert rates == {round(5 / 12, 4)}
+
+
+async def test_score_events_carry_the_correlation_id_of_the_last_submission_that_touched_their_unit(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    await ensure_topics(infra.bootstrap_servers, {f"{topic_prefix}{n}": p for n, p in all_topic_names().items()})
+    topic = f"{topic_prefix}{SUBMISSIONS.name}"
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    try:
+        for i in range(5):  # two units' submissions, interleaved; each unit shows from its fifth
+            for unit, prefix in (("grupp-a1", "a"), ("grupp-b1", "b")):
+                await producer.send_and_wait(
+                    topic,
+                    accepted(f"{prefix}{i}", 1, {"q1": 3, "q2": 4, "q3": 2}, unit=unit),
+                    key=f"testkommun:{unit}".encode(),
+                    headers=[("correlation_id", f"testkommun:{prefix}{i}".encode())],
+                )
+    finally:
+        await producer.stop()
+    settings = ScoringSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=fixture_config,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    )
+    async with serving(create_app(settings)):
+        scores = await eventually(
+            lambda: _units_scored(infra, f"{topic_prefix}{SCORES.name}", {"grupp-a1", "grupp-b1", "enhet-a", "enhet-b"})
+        )
+
+    causes = {(s["value"]["unit"], s["headers"].get("correlation_id")) for s in scores}
+    # A unit and the units above it that only its submissions reached: its last submission's id.
+    assert {(unit, cid) for unit, cid in causes if unit in {"grupp-a1", "enhet-a"}} == {
+        ("grupp-a1", b"testkommun:a4"),
+        ("enhet-a", b"testkommun:a4"),
+    }
+    assert {(unit, cid) for unit, cid in causes if unit in {"grupp-b1", "enhet-b"}} == {
+        ("grupp-b1", b"testkommun:b4"),
+        ("enhet-b", b"testkommun:b4"),
+    }
+    # Units both reached carry one of their submissions' ids, never none.
+    assert {cid for _, cid in causes} <= {f"testkommun:{p}{i}".encode() for p in "ab" for i in range(5)}
+
+
+async def _units_scored(infra: Infra, topic: str, units: set[str]) -> list[dict[str, Any]] | None:
+    scores = await read_all(infra.bootstrap_servers, topic)
+    return scores if units <= {s["value"]["unit"] for s in scores} else None

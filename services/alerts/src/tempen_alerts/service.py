@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import structlog
+
 from tempen_alerts.adapters.postgres import AlertsRepository, NotificationRow, SeriesKey, StoredAlert
 from tempen_alerts.domain.messages import NotificationKind, render_notification
 from tempen_alerts.domain.routing import levels_available, recipients
@@ -25,6 +27,7 @@ from tempen_alerts.domain.rules import (
     decide,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
+from tempen_shared import correlation
 from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant
@@ -44,6 +47,14 @@ WEBHOOK_KIND: dict[AlertState, WebhookKind] = {
 }
 WEBHOOK_CHANNEL = "webhook"
 PERIODS_SHOWN = 6  # in e-mails and webhooks: half a year of a monthly pulse
+VERBS: dict[AlertState, str] = {
+    "open": "alert opened",
+    "escalated": "alert escalated",
+    "resolved": "alert resolved",
+    "acknowledged": "alert acknowledged",
+}
+
+logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
 
 
 def utc_now() -> datetime:
@@ -58,9 +69,45 @@ class AlertNotActiveError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """A transition made: what its log line says once the transaction committed (ids, never names)."""
+
+    alert_id: str
+    tenant: str
+    unit: str
+    dimension: str
+    from_state: AlertState | None
+    to_state: AlertState
+    level: int
+    rule: str
+    period: str
+    correlation_id: str | None  # of the score event that caused it; None for the sweeper and for people
+
+
+@dataclass(frozen=True, slots=True)
 class Judged:
     decisions: int
     transitions: list[str]  # to_state of each transition made
+    changes: tuple[Change, ...] = ()
+
+
+def log_changes(changes: Sequence[Change]) -> None:
+    """One line per transition, with the alert id and the correlation id of its cause where it has one.
+
+    Call it after the transaction that made them committed, so no line tells of a change rolled back.
+    """
+    for change in changes:
+        with correlation.bound(change.correlation_id, alert_id=change.alert_id):
+            logger.info(
+                VERBS[change.to_state],
+                tenant=change.tenant,
+                unit=change.unit,
+                dimension=change.dimension,
+                from_state=change.from_state,
+                alert_level=change.level,
+                rule=change.rule,
+                period=change.period,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +122,7 @@ class _Transition:
     evidence: Sequence[PeriodScore]
     history: Sequence[PeriodScore]
     email: NotificationKind | None  # None: nobody is e-mailed (acknowledgements, resolutions by hand)
+    correlation_id: str | None = None  # the score event's that caused it, if one did
 
 
 class AlertsService:
@@ -101,9 +149,15 @@ class AlertsService:
         self._public_url = public_url.rstrip("/")
         self._channel = channel
 
-    async def judge(self, repo: AlertsRepository, key: SeriesKey, *, now: datetime | None = None) -> Judged:
+    async def judge(
+        self, repo: AlertsRepository, key: SeriesKey, *, now: datetime | None = None, correlation_id: str | None = None
+    ) -> Judged:
         """Judge one series: each newly closed period in order (the history as it stood when that period
-        closed), then once more with the whole history at `now` for the time-based rule."""
+        closed), then once more with the whole history at `now` for the time-based rule.
+
+        `correlation_id` names the score event that made this judgement due; the transitions it causes
+        record and carry it (None: the sweeper judges because time passed).
+        """
         now = now or self.clock()
         tenant = self.catalog.tenants.get(key.tenant)
         exists, judged_through = await repo.lock_series(key)
@@ -114,7 +168,7 @@ class AlertsService:
         closed_before = now - timedelta(hours=policy.period_grace_hours)
         history = await repo.history(key, closed_before=closed_before)
         stored = await repo.active_alert(key)
-        made: list[str] = []
+        made: list[Change] = []
         new_ends = [i for i, p in enumerate(history) if judged_through is None or p.period_end > judged_through]
         steps = [i + 1 for i in new_ends] or ([len(history)] if history else [])
         for end in steps:
@@ -125,10 +179,12 @@ class AlertsService:
                 history[:end], stored.snapshot if stored else None, policy, now=now, levels_available=levels
             )
             if not isinstance(decision, NoChange):
-                stored = await self._act(repo, key, then, stored, decision, history[:end], now=now)
-                made.append(stored.snapshot.state)
+                stored, change = await self._act(
+                    repo, key, then, stored, decision, history[:end], now=now, correlation_id=correlation_id
+                )
+                made.append(change)
         await repo.mark_judged(key, history[-1].period_end if history else None)
-        return Judged(len(steps), made)
+        return Judged(len(steps), [c.to_state for c in made], tuple(made))
 
     async def _tenant_at(self, tenant: Tenant, day: date) -> Tenant:
         """The tenant with its org tree as it stood on `day` (the configured tree without an org copy)."""
@@ -146,14 +202,15 @@ class AlertsService:
         history: Sequence[PeriodScore],
         *,
         now: datetime,
-    ) -> StoredAlert:
+        correlation_id: str | None,
+    ) -> tuple[StoredAlert, Change]:
         snapshot = apply_decision(stored.snapshot if stored else None, decision, now=now)
         if snapshot is None:
             raise ValueError("a state change left no alert")
         continuing = stored is not None and not isinstance(decision, OpenAlert)
         alert_id = stored.alert_id if stored is not None and continuing else uuid.uuid4().hex
         await repo.save_alert(alert_id, key, snapshot, now=now)
-        await self._record(
+        change = await self._record(
             repo,
             key,
             tenant,
@@ -168,10 +225,11 @@ class AlertsService:
                 evidence=decision.evidence,
                 history=history,
                 email=KIND[type(decision)],
+                correlation_id=correlation_id,
             ),
             now=now,
         )
-        return StoredAlert(alert_id, snapshot)
+        return StoredAlert(alert_id, snapshot), change
 
     async def acknowledge(
         self,
@@ -281,7 +339,7 @@ class AlertsService:
 
     async def _record(
         self, repo: AlertsRepository, key: SeriesKey, tenant: Tenant, change: _Transition, *, now: datetime
-    ) -> None:
+    ) -> Change:
         """The audit row, the notifications to deliver and the event, all in the caller's transaction."""
         transition_id = uuid.uuid4()
         await repo.add_transition(
@@ -296,6 +354,7 @@ class AlertsService:
             period=change.period,
             actor=change.actor,
             evidence=[_evidence(p) for p in change.evidence],
+            correlation_id=change.correlation_id,
         )
         rows = self._webhook_rows(tenant, key, transition_id, change, now=now)
         if change.email is not None:
@@ -324,9 +383,26 @@ class AlertsService:
                     self._topic(ALERTS.name),
                     partition_key(key.tenant, key.unit),
                     event,
-                    {"correlation_id": change.alert_id},
+                    # The submission's id where a score event caused this, so a trace goes on to other
+                    # systems; the alert's own id where nothing did (time passed, a person acted).
+                    {
+                        correlation.HEADER: change.correlation_id or change.alert_id,
+                        correlation.ALERT_HEADER: change.alert_id,
+                    },
                 )
             ]
+        )
+        return Change(
+            alert_id=change.alert_id,
+            tenant=key.tenant,
+            unit=key.unit,
+            dimension=key.dimension,
+            from_state=change.from_state,
+            to_state=change.snapshot.state,
+            level=change.snapshot.level,
+            rule=change.rule,
+            period=change.period,
+            correlation_id=change.correlation_id,
         )
 
     def _email_rows(

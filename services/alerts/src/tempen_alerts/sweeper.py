@@ -12,7 +12,7 @@ import logging
 
 from tempen_alerts.adapters.postgres import PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService
+from tempen_alerts.service import AlertsService, log_changes
 from tempen_shared.db import TRANSIENT_DB_ERRORS, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ async def sweep_once(store: PostgresAlertsStore, service: AlertsService, metrics
     made: list[str] = []
     for key in due:
         async with store.transaction() as repo:  # one series per transaction: a failure costs one series
-            judged = await service.judge(repo, key, now=now)
+            judged = await service.judge(repo, key, now=now)  # time passed: no submission caused these
+        log_changes(judged.changes)
         made.extend(judged.transitions)
         for state in judged.transitions:
             metrics.transitions.labels(state).inc()

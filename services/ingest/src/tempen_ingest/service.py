@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from tempen_ingest.domain.fingerprint import content_fingerprint
 from tempen_ingest.domain.platforms import PlatformMapping
 from tempen_ingest.domain.pseudonym import pseudonymise
@@ -22,6 +24,7 @@ from tempen_ingest.ports import (
     StoredSubmission,
     SubmissionStore,
 )
+from tempen_shared.correlation import submission_correlation_id
 from tempen_shared.events import DeadLetter
 from tempen_shared.tenancy.loader import Catalog
 from tempen_shared.tenancy.models import SecretRef
@@ -30,6 +33,8 @@ from tempen_shared.tenancy.models import SecretRef
 # refused after 5 minutes by their signed timestamp anyway; Typeform and KoboToolbox sign no time, so
 # an older replay is refused only if it repeats the stored content (a duplicate).
 DELIVERY_MEMORY = timedelta(days=7)
+
+trace: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.ingest.trace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +141,37 @@ class IngestService:
             submission=submission.model_copy(update={"respondent": None}),
             respondent=respondent,
             fingerprint=content_fingerprint(submission, respondent),
-            correlation_id=f"{tenant_id}:{submission.submission_id}",
+            correlation_id=submission_correlation_id(tenant_id, submission.submission_id),
         )
 
     async def store(
         self, prepared: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter] = ()
     ) -> list[StoredSubmission]:
-        return await self._store.store(prepared, dead_letters)
+        return await self._stored(prepared, dead_letters)
+
+    async def _stored(
+        self,
+        prepared: Sequence[PreparedSubmission],
+        dead_letters: Sequence[DeadLetter] = (),
+        *,
+        delivery: Delivery | None = None,
+        comments: Sequence[Comment] = (),
+    ) -> list[StoredSubmission]:
+        """Store, then log one line per submission once its transaction committed: where a trace starts.
+
+        Ids only: never the answers or the respondent (not even the pseudonym).
+        """
+        stored = await self._store.store(prepared, dead_letters, delivery=delivery, comments=comments)
+        for p, s in zip(prepared, stored, strict=True):
+            trace.info(
+                "submission ingested",
+                correlation_id=p.correlation_id,
+                tenant=p.submission.tenant,
+                unit=p.submission.unit,
+                outcome=s.outcome.value,
+                revision=s.revision,
+            )
+        return stored
 
     async def receive_webhook(
         self, *, tenant_id: str, platform: str, mapping_id: str, headers: Mapping[str, str], body: bytes
@@ -189,7 +218,7 @@ class IngestService:
             if mapping.keep_free_text
             else []
         )
-        stored = await self._store.store(
+        stored = await self._stored(
             prepared,
             delivery=Delivery(tenant_id, platform, delivery_id) if delivery_id else None,
             comments=comments,
@@ -231,7 +260,7 @@ class IngestService:
                 results[index] = ItemResult(
                     index, sid if isinstance(sid, str) else None, Outcome.REJECTED, errors=tuple(prepared)
                 )
-        stored = await self._store.store([p for _, p in valid]) if valid else []
+        stored = await self._stored([p for _, p in valid]) if valid else []
         for (index, prepared), outcome in zip(valid, stored, strict=True):
             results[index] = ItemResult(index, prepared.submission.submission_id, outcome.outcome, outcome.revision)
         return [r for r in results if r is not None]

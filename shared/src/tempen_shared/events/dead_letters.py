@@ -18,6 +18,9 @@ class DeadLetterV1(BaseModel):
     detail: str  # human-readable: which field, what was wrong
     consumer: str
     dead_lettered_at: AwareDatetime
+    # The original record's `correlation_id` header (tenant:submission_id), so a dead letter can be
+    # traced and a replay carries it again. Optional: older dead letters have none.
+    correlation_id: str | None = None
 
 
 DeadLetter = DeadLetterV1

@@ -33,14 +33,18 @@ import aiosmtplib
 import asyncpg
 import httpx
 import orjson
+import structlog
 
 from tempen_alerts.metrics import AlertsMetrics
+from tempen_shared import correlation
 from tempen_shared.db import TRANSIENT_DB_ERRORS
 from tempen_shared.events import DeadLetter
+from tempen_shared.logs import redact_emails
 from tempen_shared.outbox import dead_letter_messages, enqueue
 from tempen_shared.webhooks_signing import signed_headers
 
 logger = logging.getLogger(__name__)
+trace: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.notifications")
 SCHEMA = "alerts"
 EMAIL_CHANNELS = ("email", "mailfolder")  # whichever e-mail sender is configured now delivers both
 WEBHOOK_CHANNELS = ("webhook",)
@@ -58,6 +62,7 @@ class Outgoing:
     body_text: str
     body_html: str
     created_at: datetime
+    correlation_id: str | None = None  # of the score event behind the transition, if one was
 
 
 class DeliveryError(Exception):
@@ -301,13 +306,15 @@ class Notifier:
             # One row per claim: rows claimed in a batch would all turn in_doubt if the process died while
             # the first was being delivered, and the others would never be sent.
             row = await self._pool.fetchrow(
-                f"""UPDATE {SCHEMA}.notifications SET state = 'sending', attempts = attempts + 1, claimed_at = now()
-                    WHERE notification_id = (
+                f"""UPDATE {SCHEMA}.notifications n
+                    SET state = 'sending', attempts = n.attempts + 1, claimed_at = now()
+                    FROM {SCHEMA}.transitions t
+                    WHERE t.transition_id = n.transition_id AND n.notification_id = (
                         SELECT notification_id FROM {SCHEMA}.notifications
                         WHERE state = 'pending' AND channel = ANY($1::text[]) AND next_attempt_at <= now()
                         ORDER BY created_at, notification_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                    RETURNING notification_id, tenant, alert_id, channel, recipient, subject, body_text, body_html,
-                        created_at, attempts""",
+                    RETURNING n.notification_id, n.tenant, n.alert_id, n.channel, n.recipient, n.subject,
+                        n.body_text, n.body_html, n.created_at, n.attempts, t.correlation_id""",
                 self._channels,
             )
             if row is None:
@@ -322,8 +329,10 @@ class Notifier:
                 body_text=row["body_text"],
                 body_html=row["body_html"],
                 created_at=row["created_at"],
+                correlation_id=row["correlation_id"],
             )
-            await self._deliver(message, row["attempts"])
+            with correlation.bound(message.correlation_id, alert_id=message.alert_id):
+                await self._deliver(message, row["attempts"])
             done += 1
         return done
 
@@ -344,12 +353,13 @@ class Notifier:
                     delay,
                 )
                 self._metrics.notifications.labels(channel, "retried").inc()
-                logger.info(
-                    "notification %s: attempt %d failed (%s); retrying in %.1fs",
-                    message.notification_id,
-                    attempts,
-                    exc,
-                    delay,
+                trace.info(
+                    "notification attempt failed; retrying",
+                    notification_id=message.notification_id,
+                    channel=channel,
+                    attempt=attempts,
+                    error=redact_emails(str(exc)),
+                    retry_in_s=round(delay, 1),
                 )
             return
         await self._pool.execute(
@@ -359,6 +369,8 @@ class Notifier:
         )
         self._metrics.notifications.labels(channel, "sent").inc()
         self._metrics.delivery_latency.observe(max(0.0, (self._clock() - message.created_at).total_seconds()))
+        # Never the recipient: the channel and the ids find it in alerts.notifications when needed.
+        trace.info("notification sent", notification_id=message.notification_id, tenant=message.tenant, channel=channel)
 
     async def _fail(self, message: Outgoing, attempts: int, error: str) -> None:
         letter = DeadLetter(
@@ -377,9 +389,10 @@ class Notifier:
                 }
             ).decode(),
             reason="notification_failed",
-            detail=error[:500],
+            detail=redact_emails(error)[:500],
             consumer="alerts-notifier",
             dead_lettered_at=self._clock(),
+            correlation_id=message.correlation_id,
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
@@ -390,4 +403,11 @@ class Notifier:
             await enqueue(conn, SCHEMA, dead_letter_messages([letter]))
         self._on_commit()
         self._metrics.notifications.labels(self.channel, "failed").inc()
-        logger.warning("notification %s failed after %d attempt(s): %s", message.notification_id, attempts, error)
+        trace.warning(
+            "notification failed",
+            notification_id=message.notification_id,
+            tenant=message.tenant,
+            channel=self.channel,
+            attempts=attempts,
+            error=redact_emails(error),
+        )

@@ -258,11 +258,12 @@ class AlertsRepository:
         period: str,
         actor: str,
         evidence: list[dict[str, Any]],
+        correlation_id: str | None = None,
     ) -> None:
         await self.conn.execute(
             f"""INSERT INTO {SCHEMA}.transitions (transition_id, alert_id, tenant, from_state, to_state, level, rule,
-                    reason, period, actor, evidence)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                    reason, period, actor, evidence, correlation_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
             transition_id,
             alert_id,
             tenant,
@@ -274,6 +275,7 @@ class AlertsRepository:
             period,
             actor,
             evidence,
+            correlation_id,
         )
 
     async def add_notifications(

@@ -6,16 +6,26 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore, StoredAlert
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertNotActiveError, AlertsService
+from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService
+from tempen_shared import correlation
 from tempen_shared.http import JSONResponse, field_errors, problem, read_json
 from tempen_shared.http import measured as timed
+
+logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
+
+
+def _log_by_hand(stored: StoredAlert, *, tenant: str, rule: str) -> None:
+    # No submission caused this, so the alert id alone; never who did it (a person's name) or why.
+    with correlation.bound(None, alert_id=stored.alert_id):
+        logger.info(VERBS[stored.snapshot.state], tenant=tenant, alert_level=stored.snapshot.level, rule=rule)
 
 
 class AcknowledgeBody(BaseModel):
@@ -117,6 +127,7 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
         if stored is None:
             return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
         metrics.transitions.labels("acknowledged").inc()
+        _log_by_hand(stored, tenant=tenant, rule="acknowledged")
         return JSONResponse({"alert_id": stored.alert_id, "state": stored.snapshot.state})
 
     async def resolve(request: Request) -> Response:
@@ -141,6 +152,7 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
         if stored is None:
             return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
         metrics.transitions.labels("resolved").inc()
+        _log_by_hand(stored, tenant=tenant, rule="resolved_by_hand")
         return JSONResponse({"alert_id": stored.alert_id, "state": stored.snapshot.state})
 
     base = "/v1/tenants/{tenant}/alerts"

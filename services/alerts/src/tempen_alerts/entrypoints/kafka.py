@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from faststream.kafka import KafkaRouter
 
-from tempen_alerts.adapters.postgres import PostgresAlertsStore
+from tempen_alerts.adapters.postgres import PostgresAlertsStore, SeriesKey
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService
+from tempen_alerts.service import AlertsService, Change, log_changes
+from tempen_shared import correlation
 from tempen_shared.consumer import Parsed, Record
 from tempen_shared.events import DeadLetter, UnitScored
 from tempen_shared.outbox import dead_letter_messages
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
 from tempen_shared.topics import SCORES
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    score: UnitScored
+    computed_at: str | None
+    correlation_id: str | None
+
+
+def causes(parsed: Sequence[Parsed[Consumed]]) -> dict[SeriesKey, str]:
+    """The correlation id of the score event behind each series the batch may change.
+
+    Of several events of one series in a batch, the newest sequence counts, as it does when they are
+    stored (`upsert_scores`); an equal sequence of a later record wins.
+    """
+    newest: dict[SeriesKey, tuple[int, str]] = {}
+    for p in parsed:
+        s, cid = p.value.score, p.value.correlation_id
+        if s.scope != "unit" or cid is None:
+            continue
+        key = SeriesKey(s.tenant, s.unit, s.instrument, s.model, s.dimension)
+        kept = newest.get(key)
+        if kept is None or kept[0] <= s.sequence:
+            newest[key] = (s.sequence, cid)
+    return {key: cid for key, (_, cid) in newest.items()}
 
 
 def build_router(
@@ -28,24 +55,32 @@ def build_router(
 ) -> KafkaRouter:
     topic = settings.topic(SCORES.name)
 
-    def parse(record: Record) -> tuple[UnitScored, str | None]:
-        return UnitScored.model_validate_json(record.value), record.header("computed_at")
+    def parse(record: Record) -> Consumed:
+        return Consumed(
+            UnitScored.model_validate_json(record.value),
+            record.header("computed_at"),
+            correlation.correlation_id_of(record),
+        )
 
-    async def handle(parsed: Sequence[Parsed[tuple[UnitScored, str | None]]], dead: Sequence[DeadLetter]) -> None:
+    async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
         now = service.clock()
+        cause = causes(parsed)
+        made: list[Change] = []
         async with store().transaction() as repo:
             await repo.publish(dead_letter_messages(dead))
-            touched = await repo.upsert_scores([p.value[0] for p in parsed])
-            made: list[str] = []
+            touched = await repo.upsert_scores([p.value.score for p in parsed])
             for key in touched:
-                made.extend((await service.judge(repo, key, now=now)).transitions)
-        for state in made:
-            metrics.transitions.labels(state).inc()
+                cid = cause.get(key)
+                with correlation.bound(cid):
+                    made.extend((await service.judge(repo, key, now=now, correlation_id=cid)).changes)
+        log_changes(made)
+        for change in made:
+            metrics.transitions.labels(change.to_state).inc()
         decided = datetime.now(UTC)
         for p in parsed:
-            if p.value[1]:
+            if p.value.computed_at:
                 metrics.decision_latency.observe(
-                    max(0.0, (decided - datetime.fromisoformat(p.value[1])).total_seconds())
+                    max(0.0, (decided - datetime.fromisoformat(p.value.computed_at)).total_seconds())
                 )
 
     router = KafkaRouter()

@@ -16,6 +16,7 @@ from tempen_ingest.ports import (
     Retraction,
     StoredSubmission,
 )
+from tempen_shared import correlation
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, SubmissionAccepted, SubmissionRetracted, submission_event_id
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
@@ -289,7 +290,7 @@ def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmi
         event,
         # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
         {
-            "correlation_id": prepared.correlation_id,
+            correlation.HEADER: prepared.correlation_id,
             "ingested_at": datetime.now(UTC).isoformat(),
             "event_type": "submission_accepted",
         },
@@ -310,5 +311,8 @@ def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent:
         topic(SUBMISSIONS.name),
         partition_key(retraction.tenant, retraction.unit),
         event,
-        {"correlation_id": f"{retraction.tenant}:{retraction.submission_id}", "event_type": event.event_type},
+        {
+            correlation.HEADER: correlation.submission_correlation_id(retraction.tenant, retraction.submission_id),
+            "event_type": event.event_type,
+        },
     )
