@@ -4,11 +4,13 @@ versions of the same score. The newest must win, whatever the order within the b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
-from tests.alerts.integration.support import DIMENSIONS, UNIT, alerts_store, unit_scores
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore, SeriesKey
+from tempen_alerts.service import AlertsService
+from tests.alerts.integration.support import DIMENSIONS, UNIT, alerts_store, fixture_catalog, unit_scores
 
 pytestmark = pytest.mark.integration
 
@@ -35,3 +37,61 @@ async def test_one_batch_with_three_versions_of_a_score_keeps_the_newest(
 
     assert sorted(k.dimension for k in keys) == sorted(DIMENSIONS)
     assert {(r["dimension"], r["index"], r["sequence"]) for r in rows} == {(d, 70.0, 3) for d in DIMENSIONS}
+
+
+async def _judge_all(store: PostgresAlertsStore, service: AlertsService, *, prefetch: bool, now: datetime) -> list[str]:
+    made: list[str] = []
+    async with store.transaction() as repo:
+        keys = sorted(
+            (
+                SeriesKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["dimension"])
+                for r in await repo.conn.fetch(f"SELECT * FROM {SCHEMA}.series WHERE rejudge")
+            ),
+            key=lambda k: (k.unit, k.dimension),
+        )
+        if prefetch:
+            await repo.prefetch(keys)
+        for key in keys:
+            made.extend(
+                f"{key.unit}/{key.dimension}:{s}" for s in (await service.judge(repo, key, now=now)).transitions
+            )
+    return made
+
+
+async def _state(store: PostgresAlertsStore) -> list[tuple[object, ...]]:
+    rows = await store.pool.fetch(
+        f"""SELECT s.unit, s.dimension, s.rejudge, s.judged_through, a.state, a.level
+            FROM {SCHEMA}.series s LEFT JOIN {SCHEMA}.alerts a USING (tenant, unit, instrument, model, dimension)
+            ORDER BY 1, 2"""
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_judging_a_batch_with_one_prefetch_decides_as_judging_series_one_by_one(database_url: str) -> None:
+    """Alerts reads the series, histories and active alerts of a whole batch in three statements; what it
+    decides and stores must be exactly what the one-series-at-a-time path decides."""
+    months = [(2026, m, index) for m, index in ((1, 40.0), (2, 41.0), (3, 72.0), (4, 39.0), (5, 38.0), (6, 37.0))]
+    outcomes = []
+    for prefetch in (False, True):
+        async with alerts_store(database_url) as store:
+            await store.pool.execute(f"TRUNCATE {SCHEMA}.series, {SCHEMA}.period_scores, {SCHEMA}.alerts CASCADE")
+            service = AlertsService(
+                catalog=fixture_catalog(),
+                topic=lambda name: f"test.{name}",
+                public_url="https://a.test",
+                channel="email",
+            )
+            made: list[str] = []
+            for year, number, index in months:
+                async with store.transaction() as repo:
+                    await repo.upsert_scores(
+                        [
+                            *unit_scores(year, number, index),
+                            *unit_scores(year, number, 100 - index, unit="grupp-b1"),
+                        ]
+                    )
+                made += await _judge_all(store, service, prefetch=prefetch, now=datetime(2026, 8, 1, tzinfo=UTC))
+            outcomes.append((made, await _state(store)))
+    one_by_one, prefetched = outcomes
+    assert any(m.endswith(":open") for m in one_by_one[0]), "the scores must open alerts for the test to mean anything"
+    assert prefetched == one_by_one

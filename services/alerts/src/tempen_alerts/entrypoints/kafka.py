@@ -69,6 +69,7 @@ def build_router(
         async with store().transaction() as repo:
             await repo.publish(dead_letter_messages(dead))
             touched = await repo.upsert_scores([p.value.score for p in parsed])
+            await repo.prefetch(touched)
             for key in touched:
                 cid = cause.get(key)
                 with correlation.bound(cid):
