@@ -301,6 +301,7 @@ async def settled(conn: asyncpg.Connection) -> dict[str, int]:
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM ingest.outbox WHERE published_at IS NULL) AS ingest_backlog,"
         " (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL) AS scoring_backlog,"
+        " (SELECT count(*) FROM scoring.scores WHERE sequence > published_sequence) AS scores_unpublished,"
         " (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL) AS alerts_backlog,"
         " (SELECT count(*) FROM alerts.series WHERE rejudge) AS rejudge"
     )

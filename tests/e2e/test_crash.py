@@ -126,6 +126,7 @@ async def _settled(conn: asyncpg.Connection) -> bool:
     """Both outboxes drained and every notification delivered (or in doubt)."""
     backlog = await conn.fetchval(
         "SELECT (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL)"
+        " + (SELECT count(*) FROM scoring.scores WHERE sequence > published_sequence)"
         " + (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL)"
         " + (SELECT count(*) FROM alerts.notifications WHERE state IN ('pending', 'sending'))"
         " + (SELECT count(*) FROM alerts.series WHERE rejudge)"

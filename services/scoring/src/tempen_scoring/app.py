@@ -20,6 +20,7 @@ from tempen_scoring.config import ScoringSettings
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
+from tempen_scoring.publication import run_publisher
 from tempen_scoring.realign import run_realigner
 from tempen_shared.auth import AccessControl
 from tempen_shared.http import ServiceApp, http_app, operational_routes
@@ -63,6 +64,7 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
     )
     bases = {tenant_id: tenant.org for tenant_id, tenant in catalog.tenants.items()}
     org_changed = asyncio.Event()
+    scores_written = asyncio.Event()
 
     async def org_at(tenant: str, day: date) -> OrgTree:
         if holder.histories is None:
@@ -104,18 +106,33 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
                 on_commit=res.relay.notify,
                 slice_cache=settings.slice_cache,
                 org_at=org_at,
+                on_written=scores_written.set,
             )
             org_changed.set()  # at start: versions may have arrived while scoring was down
-            realigner = asyncio.create_task(
-                run_realigner(holder.store, org_changed, interval_s=settings.realign_interval_s),
-                name="scoring-realigner",
-            )
+            scores_written.set()  # and rows may be waiting to be published since a crash
+            tasks = [
+                asyncio.create_task(
+                    run_realigner(holder.store, org_changed, interval_s=settings.realign_interval_s),
+                    name="scoring-realigner",
+                ),
+                asyncio.create_task(
+                    run_publisher(
+                        holder.store,
+                        scores_written,
+                        interval_s=settings.publish_interval_s,
+                        on_published=metrics.scores_published.inc,
+                    ),
+                    name="scoring-publisher",
+                ),
+            ]
             try:
                 yield
             finally:
-                realigner.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await realigner
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 holder.store = None
                 holder.histories = None
                 holder.pool = None

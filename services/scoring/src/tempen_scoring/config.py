@@ -17,6 +17,9 @@ class ScoringSettings(ServiceSettings):
     # How often to look for slices rolled up against another tree than the org version now in force
     # (org events stored by another replica); this replica's own org events trigger it at once.
     realign_interval_s: float = Field(default=30.0, gt=0)
+    # Score events go out at most once per interval with the newest version of each changed score
+    # (see `publication`): longer means fewer events under load, and later alert decisions.
+    publish_interval_s: float = Field(default=0.5, ge=0)
     # Larger batches than the other services: every batch rescores the groups it touched and publishes
     # their changed scores, so under a backlog bigger batches mean fewer, not more, score events per
     # submission. At steady load a batch holds only what has arrived, so latency does not grow.

@@ -23,23 +23,23 @@ class RealigningStore(Protocol):
     async def misaligned(self) -> list[SliceKey]: ...
 
     async def realign(self, key: SliceKey) -> int:
-        """Rescore one slice whole against the tree now in force; returns the score events published."""
+        """Rescore one slice whole against the tree now in force; returns the score rows that changed."""
         ...
 
 
 async def realign_once(store: RealigningStore) -> tuple[int, int]:
-    """Rescore every misaligned slice, one transaction each. Returns (slices, score events published)."""
+    """Rescore every misaligned slice, one transaction each. Returns (slices, score rows changed)."""
     slices = await store.misaligned()
-    published = 0
+    changed = 0
     for key in slices:
-        published += await store.realign(key)
+        changed += await store.realign(key)
     if slices:
         logger.info(
-            "rolled %d slice(s) up again against a new org version; %d score event(s) published",
+            "rolled %d slice(s) up again against a new org version; %d score row(s) changed",
             len(slices),
-            published,
+            changed,
         )
-    return len(slices), published
+    return len(slices), changed
 
 
 async def run_realigner(store: RealigningStore, wake: asyncio.Event, *, interval_s: float) -> None:

@@ -37,6 +37,7 @@ from tempen_scoring.rescoring import (
     StoredContribution,
     plan_changes,
 )
+from tempen_shared import correlation
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, UnitScored
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
@@ -85,7 +86,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_contributions (tenant text, submission_id 
 CREATE TEMP TABLE IF NOT EXISTS stage_scores (tenant text, unit text, scope text, instrument text, model text,
     model_version text, dimension text, period text, period_start timestamptz, period_end timestamptz,
     respondents int, publishable bool, suppression_reason text, index float8, standard_error float8,
-    favourable_pct float8, details jsonb, sequence int, computed_at timestamptz) ON COMMIT DELETE ROWS;
+    favourable_pct float8, details jsonb, sequence int, computed_at timestamptz, tenant_index float8,
+    correlation_id text) ON COMMIT DELETE ROWS;
 """
 _STAGE_COLUMNS = {
     "stage_groups": ("tenant", "unit", "instrument", "model", "period", "period_start", "period_end", "respondents"),
@@ -123,6 +125,8 @@ _STAGE_COLUMNS = {
         "details",
         "sequence",
         "computed_at",
+        "tenant_index",
+        "correlation_id",
     ),
 }
 
@@ -185,14 +189,33 @@ class _Bumped:
 _MERGE_SCORES = f"""
 INSERT INTO {SCHEMA}.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
     period_start, period_end, respondents, publishable, suppression_reason, index, standard_error,
-    favourable_pct, details, sequence, computed_at)
+    favourable_pct, details, sequence, computed_at, tenant_index, correlation_id)
 SELECT * FROM stage_scores
 ON CONFLICT (tenant, instrument, model, period, unit, scope, dimension) DO UPDATE SET
     model_version = EXCLUDED.model_version, respondents = EXCLUDED.respondents,
     publishable = EXCLUDED.publishable, suppression_reason = EXCLUDED.suppression_reason,
     index = EXCLUDED.index, standard_error = EXCLUDED.standard_error,
     favourable_pct = EXCLUDED.favourable_pct, details = EXCLUDED.details, sequence = EXCLUDED.sequence,
-    computed_at = EXCLUDED.computed_at
+    computed_at = EXCLUDED.computed_at, tenant_index = EXCLUDED.tenant_index,
+    correlation_id = EXCLUDED.correlation_id
+"""
+
+# The rows waiting to be published, claimed (rows a batch is writing are skipped, not waited for) and
+# marked published in one statement; the caller puts their events in the outbox in the same transaction.
+_CLAIM_UNPUBLISHED = f"""
+WITH pending AS (
+    SELECT tenant, instrument, model, period, unit, scope, dimension FROM {SCHEMA}.scores
+    WHERE sequence > published_sequence
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {SCHEMA}.scores s SET published_sequence = s.sequence
+FROM pending p
+WHERE (s.tenant, s.instrument, s.model, s.period, s.unit, s.scope, s.dimension)
+    = (p.tenant, p.instrument, p.model, p.period, p.unit, p.scope, p.dimension)
+RETURNING s.tenant, s.unit, s.scope, s.instrument, s.model, s.model_version, s.dimension, s.period,
+    s.period_start, s.period_end, s.respondents, s.publishable, s.index, s.standard_error, s.favourable_pct,
+    s.tenant_index, s.sequence, s.computed_at, s.correlation_id
 """
 
 
@@ -210,10 +233,12 @@ class PostgresScoringStore:
         on_commit: Callable[[], None],
         slice_cache: int = 4,
         org_at: OrgAt | None = None,
+        on_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
         self._catalog = catalog
         self._org_at = org_at
+        self._on_written = on_written  # score rows are waiting to be published
         self._topic = topic
         self._on_commit = on_commit
         self._slices: OrderedDict[SliceKey, SliceState] = OrderedDict()  # least recently used first
@@ -233,7 +258,7 @@ class PostgresScoringStore:
         *,
         realign: Sequence[SliceKey] = (),
     ) -> tuple[int, int, int]:
-        """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, events published).
+        """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, score rows written).
 
         `realign` slices are rescored whole from the database too, against the org tree now in force.
         """
@@ -249,6 +274,8 @@ class PostgresScoringStore:
                 self._forget(touched)  # what was kept in memory may hold a batch that was rolled back
                 raise
         self._on_commit()
+        if result[2]:
+            self._on_written()
         return result
 
     def _forget(self, keys: Sequence[SliceKey]) -> None:
@@ -256,9 +283,9 @@ class PostgresScoringStore:
             self._slices.pop(key, None)
 
     async def realign(self, key: SliceKey) -> int:
-        """Rescore one slice whole against the tree now in force; returns the score events published."""
-        _, _, published = await self.apply([], [], realign=[key])
-        return published
+        """Rescore one slice whole against the tree now in force; returns the score rows that changed."""
+        _, _, written = await self.apply([], [], realign=[key])
+        return written
 
     async def misaligned(self) -> list[SliceKey]:
         """Slices last rolled up against another tree than the one now in force for their period."""
@@ -347,8 +374,7 @@ class PostgresScoringStore:
                 [k.period for k in moved],
                 [then[k].org.shape for k in moved],
             )
-        messages = dead_letter_messages(dead_letters)
-        messages.extend(await self._save_scores(conn, [(key, *rescored[key]) for key in slices if key in rescored]))
+        written = await self._save_scores(conn, [(key, *rescored[key]) for key in slices if key in rescored])
         for key in slices:
             if key in rescored:
                 state = rescored[key][0]
@@ -357,9 +383,8 @@ class PostgresScoringStore:
                     self._slices[key] = state
                     while len(self._slices) > self._slice_cache:
                         self._slices.popitem(last=False)
-        await enqueue(conn, SCHEMA, messages)
-        published = len(messages) - len(dead_letters)
-        return len(winners), ignored, published
+        await enqueue(conn, SCHEMA, dead_letter_messages(dead_letters))
+        return len(winners), ignored, written
 
     async def _locked(
         self, conn: Connection, keys: Sequence[tuple[str, str]]
@@ -446,14 +471,18 @@ class PostgresScoringStore:
         self,
         conn: Connection,
         rescored: Sequence[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]],
-    ) -> list[OutboxMessage]:
-        """Write the changed score rows of every slice and return their events (publishable rows only)."""
+    ) -> int:
+        """Write the changed score rows of every slice; `publish_unpublished` puts their events in the outbox."""
         records: list[tuple[Any, ...]] = []
-        messages: list[OutboxMessage] = []
         computed_at = datetime.now(UTC)
-        for key, state, changed, _ in rescored:
+        scores_topic = self._topic(SCORES.name)
+        for key, state, changed, tenant_index in rescored:
             model_version = self._catalog.tenants[key.tenant].models[key.model].version
             for row, sequence in changed:
+                # The submission behind the change, when a consumer says (`correlation.stamping`).
+                cause = correlation.stamped(scores_topic, partition_key(key.tenant, row.unit), {}).get(
+                    correlation.HEADER
+                )
                 records.append(
                     (
                         key.tenant,
@@ -475,38 +504,31 @@ class PostgresScoringStore:
                         dict(row.details),
                         sequence,
                         computed_at,
+                        tenant_index.get(row.dimension),
+                        cause,
                     )
                 )
                 state.rows[(row.unit, row.scope, row.dimension)] = StoredRow(
                     row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence
                 )
-        if not records:
-            return messages
-        await _stage(conn, "stage_scores", records)
-        merging = asyncio.ensure_future(conn.execute(_MERGE_SCORES))
+        if records:
+            await _stage(conn, "stage_scores", records)
+            await conn.execute(_MERGE_SCORES)
+        return len(records)
+
+    async def publish_unpublished(self, limit: int = 5_000) -> tuple[int, int]:
+        """Put the newest version of up to `limit` rows waiting to be published in the outbox (publishable
+        rows only; the others are just marked). Returns (rows claimed, events published)."""
         try:
-            await asyncio.sleep(0)  # the events are built while the database merges the rows
-            now = datetime.now(UTC)
-            for key, state, changed, tenant_index in rescored:
-                model_version = self._catalog.tenants[key.tenant].models[key.model].version
-                messages.extend(
-                    _score_message(
-                        self._topic,
-                        key,
-                        model_version,
-                        row,
-                        sequence,
-                        state.period_start,
-                        state.period_end,
-                        tenant_index.get(row.dimension),
-                        now,
-                    )
-                    for row, sequence in changed
-                    if row.publishable and row.index is not None
-                )
-        finally:
-            await merging
-        return messages
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(_CLAIM_UNPUBLISHED, limit)
+                messages = [_score_message(self._topic, r) for r in rows if r["publishable"] and r["index"] is not None]
+                await enqueue(conn, SCHEMA, messages)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        if messages:
+            self._on_commit()
+        return len(rows), len(messages)
 
     async def _load(self, conn: Connection, key: SliceKey, version: int, tenant: Tenant) -> SliceState | None:
         """The slice as the database holds it inside this transaction (this batch included)."""
@@ -546,40 +568,32 @@ class PostgresScoringStore:
         )
 
 
-def _score_message(
-    topic: Callable[[str], str],
-    key: SliceKey,
-    model_version: str,
-    row: ScoreRow,
-    sequence: int,
-    period_start: datetime,
-    period_end: datetime,
-    tenant_index: float | None,
-    now: datetime,
-) -> OutboxMessage:
+def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage:
     identity = (
-        f"{key.tenant}|{row.unit}|{row.scope}|{key.instrument}|{key.model}|{row.dimension}|{key.period}|{sequence}"
+        f"{r['tenant']}|{r['unit']}|{r['scope']}|{r['instrument']}|{r['model']}|{r['dimension']}|{r['period']}"
+        f"|{r['sequence']}"
     )
     event = UnitScored(
         event_id=uuid.uuid5(SCORE_NAMESPACE, identity),
-        occurred_at=now,
-        tenant=key.tenant,
-        unit=row.unit,
-        scope=row.scope,
-        model=key.model,
-        model_version=model_version,
-        instrument=key.instrument,
-        dimension=row.dimension,
-        period=key.period,
-        period_start=period_start,
-        period_end=period_end,
-        index=row.index or 0.0,  # only publishable rows, which always have an index, get here
-        respondents=row.respondents,
-        standard_error=row.standard_error,
-        favourable_pct=row.favourable_pct,
-        tenant_index=tenant_index,
-        sequence=sequence,
+        occurred_at=r["computed_at"],
+        tenant=r["tenant"],
+        unit=r["unit"],
+        scope=r["scope"],
+        model=r["model"],
+        model_version=r["model_version"],
+        instrument=r["instrument"],
+        dimension=r["dimension"],
+        period=r["period"],
+        period_start=r["period_start"],
+        period_end=r["period_end"],
+        index=r["index"],
+        respondents=r["respondents"],
+        standard_error=r["standard_error"],
+        favourable_pct=r["favourable_pct"],
+        tenant_index=r["tenant_index"],
+        sequence=r["sequence"],
     )
-    return OutboxMessage.of(
-        topic(SCORES.name), partition_key(key.tenant, row.unit), event, {"computed_at": now.isoformat()}
-    )
+    headers = {"computed_at": r["computed_at"].isoformat()}
+    if r["correlation_id"]:
+        headers[correlation.HEADER] = r["correlation_id"]
+    return OutboxMessage.of(topic(SCORES.name), partition_key(r["tenant"], r["unit"]), event, headers)

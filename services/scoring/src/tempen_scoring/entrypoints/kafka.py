@@ -86,7 +86,7 @@ def build_router(
 
     async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
         with correlation.stamping(scores_topic, causes(parsed)):
-            applied, ignored, published = await store().apply(flatten([p.value.changes for p in parsed]), dead)
+            applied, ignored, _ = await store().apply(flatten([p.value.changes for p in parsed]), dead)
         now = datetime.now(UTC)
         for p in parsed:
             c = p.value
@@ -104,7 +104,6 @@ def build_router(
             )
         metrics.submissions.labels("applied").inc(applied)
         metrics.submissions.labels("ignored").inc(ignored)
-        metrics.scores_published.inc(published)
 
     router = KafkaRouter()
     consume_topic(
