@@ -1,0 +1,75 @@
+"""`make bench` on a small burst, against the suite's real broker and database: it must finish, find
+every submission scored exactly once, and write its JSON, markdown and chart. A bench nobody runs in
+CI rots; this keeps the harness, the generator and the report working on a clean checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from bench import generator
+
+from tests.conftest import Infra
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_the_dataset_is_the_same_for_a_seed_and_differs_between_seeds() -> None:
+    def bodies(seed: str) -> list[bytes]:
+        muni = generator.build(submissions=500, seed=seed, now=NOW)
+        return [s.body for s in generator.submissions(muni, 500)]
+
+    first, again, other = bodies("a"), bodies("a"), bodies("b")
+
+    assert first == again
+    assert first != other
+    assert len({json.loads(b)["submission_id"] for b in first}) == 500
+
+
+def test_a_small_bench_run_checks_exactly_once_and_writes_its_reports(infra: Infra, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "DATABASE_URL": infra.admin_database_url,
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--submissions",
+            "400",
+            "--phases",
+            "limits,http,steady",
+            "--steady-rate",
+            "50",
+            "--steady-seconds",
+            "3",
+            "--results",
+            str(tmp_path),
+            "--label",
+            "ci",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    [result] = tmp_path.glob("*-ci.json")
+    data = json.loads(result.read_text())
+    verification = data["phases"]["http"]["verification"]
+    assert verification["ok"], verification
+    assert set(verification["contributions_per_model"].values()) == {400}
+    assert data["limits"]["kafka"]["round_trip_per_s"] > 0, data["limits"]
+    assert data["phases"]["steady"]["latency_ms"]["submitted_to_scored"]["p99"] > 0
+    markdown = result.with_suffix(".md").read_text()
+    assert "## Targets (reported, not asserted)" in markdown
