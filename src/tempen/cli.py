@@ -224,6 +224,12 @@ def _optional_commands() -> list[Callable[[Any], None]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Paths are resolved once, here, against the folder the user started in: child processes (the
+    # database's initdb and pg_ctl among them) run elsewhere and must never see a relative path.
+    for name in ("config", "state"):
+        value = getattr(args, name, None)
+        if isinstance(value, Path):
+            setattr(args, name, value.absolute())
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

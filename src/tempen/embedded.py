@@ -65,6 +65,10 @@ class EmbeddedBroker:
     process: subprocess.Popen[bytes] | None = None
     cluster_id: str = ""
 
+    def __post_init__(self) -> None:
+        if self.log_path is not None:
+            self.log_path = self.log_path.absolute()
+
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -137,6 +141,11 @@ class EmbeddedPostgres:
     port: int = field(default_factory=free_port)
     database: str = "tempen"
     _user: str | None = None
+
+    def __post_init__(self) -> None:
+        # initdb and pg_ctl run with their working directory at / (as another user, when root):
+        # a relative data directory would point somewhere else entirely.
+        self.pgdata = self.pgdata.absolute()
 
     @property
     def admin_url(self) -> str:

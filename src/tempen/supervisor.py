@@ -70,6 +70,11 @@ class Supervisor:
     database_url: str = ""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Resolved once: the services and the database run with other working directories.
+        self.config_dir = self.config_dir.absolute()
+        self.state_dir = self.state_dir.absolute()
+
     def start_infrastructure(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
@@ -102,8 +107,8 @@ class Supervisor:
         env.update(
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers,
             DATABASE_URL=self.database_url,
-            TEMPEN_CONFIG_DIR=str(self.config_dir.resolve()),
-            TEMPEN_STATE_DIR=str(self.state_dir.resolve()),
+            TEMPEN_CONFIG_DIR=str(self.config_dir),
+            TEMPEN_STATE_DIR=str(self.state_dir),
             PYTHONUNBUFFERED="1",
         )
         env[f"TEMPEN_{name.upper()}_PORT"] = str(port)
