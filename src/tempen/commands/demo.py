@@ -61,12 +61,16 @@ def closed_months(tenant: Tenant, *, now: datetime, count: int) -> list[Period]:
     return months
 
 
-def pulse(tenant: Tenant, instrument: Instrument, unit: str, month: Period, *, low: bool) -> list[dict[str, Any]]:
+def pulse(
+    tenant: Tenant, instrument: Instrument, unit: str, month: Period, *, low: bool, chapter: int = 0
+) -> list[dict[str, Any]]:
     """One unit's answers for one month: 6-25 respondents, the same people (by id) month after month.
 
-    Deterministic for a unit and month, so posting it again is recognised as the same submissions.
+    The answers are drawn from the month's place in the story (`chapter`, 0 for the oldest month
+    posted), not from its name: the demo tells the same story whatever today's date is. Posting the
+    same months again gives the same submissions, which ingest recognises as duplicates.
     """
-    rng = random.Random(f"{tenant.id}|{unit}|{month.key}")  # noqa: S311 - synthetic answers, not secrets
+    rng = random.Random(f"{tenant.id}|{unit}|{chapter}")  # noqa: S311 - synthetic answers, not secrets
     respondents = rng.randint(6, 25)
     start = month.start.astimezone(tenant.config.zone)
     batch = []
@@ -144,11 +148,11 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     try:
         with httpx.Client(headers=headers, timeout=60) as http:
-            for month in months:
+            for chapter, month in enumerate(months):
                 batch = [
                     s
                     for unit in (args.unit, *peers)
-                    for s in pulse(tenant, instrument, unit, month, low=unit == args.unit)
+                    for s in pulse(tenant, instrument, unit, month, low=unit == args.unit, chapter=chapter)
                 ]
                 response = http.post(f"{args.ingest_url}/v1/tenants/{tenant.id}/submissions", json=batch)
                 if response.status_code in (401, 403):
@@ -209,9 +213,11 @@ def _wait_for_alerts(
 
 def _print_alerts(console: Console, tenant: Tenant, alerts: Sequence[dict[str, Any]]) -> None:
     table = Table(title=f"Alerts for {tenant.org.units[alerts[0]['unit']].name}", show_lines=True)
-    for column in ("alert", "dimension", "state", "level", "opened", "last change and why"):
+    for column in ("alert", "dimension", "state", "level", "opened", "history", "latest reason"):
         table.add_column(column, overflow="fold")
     for alert in sorted(alerts, key=lambda a: (a["model"], a["dimension"])):
+        # The whole story, not only the last step: how the alert opened, then each move up or down.
+        steps = [f"{h['period']} {h['to_state']} ({h['rule']}) level {h['level']}" for h in alert["history"]]
         latest = alert["history"][-1] if alert["history"] else {}
         table.add_row(
             alert["alert_id"][:8],
@@ -219,7 +225,8 @@ def _print_alerts(console: Console, tenant: Tenant, alerts: Sequence[dict[str, A
             alert["state"],
             str(alert["level"]),
             alert["opened_period"],
-            f"{latest.get('to_state', '')} ({latest.get('rule', '')}): {latest.get('reason', '')}",
+            "\n".join(steps),
+            str(latest.get("reason", "")),
         )
     console.print(table)
 
