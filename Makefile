@@ -2,13 +2,15 @@
 #   make run    run the whole system (embedded broker and database unless URLs are set)
 #   make test   the whole test suite, real broker and PostgreSQL included
 #   make check  lint, types, architecture contracts and tests
+#   make test-fast   everything but the end-to-end tests, for the edit-test loop
+#   make test-dates  the date-sensitive tests again at pinned dates (libfaketime)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test test-fast lint types check install clean bench
+.PHONY: run test test-fast test-dates lint types check install clean bench debian-packages
 
 $(STAMP): pyproject.toml shared/pyproject.toml services/*/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +22,22 @@ $(STAMP): pyproject.toml shared/pyproject.toml services/*/pyproject.toml constra
 install: $(STAMP)
 
 run: $(STAMP)
+	@scripts/debian-packages run
 	$(BIN)/tempen up
 
-test: $(STAMP)
+# Debian packages with no PyPI form (scripts/debian-packages says which and why): installed as root,
+# otherwise the one command to run is printed.
+debian-packages:
+	@scripts/debian-packages test
+
+test: $(STAMP) debian-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+test-fast: $(STAMP) debian-packages
+	$(BIN)/python -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
+
+test-dates: $(STAMP) debian-packages
+	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-at-dates $(DATES)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

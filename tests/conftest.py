@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,44 @@ import pytest
 from tempen.embedded import EmbeddedBroker, EmbeddedPostgres
 
 FIXTURE_CONFIG = Path(__file__).parent / "fixtures" / "config"
+
+# Tests whose data or expectations are placed relative to today: `make test-dates` runs them again at
+# pinned dates (month ends, DST switches, New Year's Eve, a leap day), with the services, the broker
+# and PostgreSQL all on that date. Every test in tests/e2e/ is one of them.
+DATED_MODULES = frozenset(
+    {
+        "tests/alerts/cli/test_backtest_command.py",
+        "tests/alerts/cli/test_demo_command.py",
+        "tests/alerts/integration/test_notifier.py",  # the notification sweeper
+        "tests/alerts/integration/test_unacknowledged_escalation.py",  # the alert sweeper
+        "tests/ingest/contract/test_submission_store_contract.py",  # retention
+        "tests/ingest/integration/test_ingest_http.py",
+        "tests/ingest/integration/test_privacy.py",  # retention
+        "tests/ops/test_dlq_replay.py",
+        "tests/scoring/unit/test_periods.py",
+        "tests/tenancy/test_org_command.py",
+        "tests/test_pinned_clock.py",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pinned-date run (`make test-dates` sets TEMPEN_PINNED_DATE) that is not on that date would
+    silently test today again: refuse it."""
+    pinned = os.environ.get("TEMPEN_PINNED_DATE")
+    if pinned:
+        target = datetime.fromisoformat(pinned)
+        now = datetime.now(UTC)
+        if not target <= now + timedelta(seconds=5) < target + timedelta(minutes=10):
+            pytest.exit(f"TEMPEN_PINNED_DATE={pinned} but this process's clock says {now.isoformat()}", returncode=3)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        module = Path(str(item.path)).relative_to(root).as_posix()
+        if module in DATED_MODULES or module.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.dated)
 
 
 @dataclass(frozen=True)

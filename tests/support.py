@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +14,18 @@ from typing import Any
 import orjson
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+# Variables that pin the whole run's clock (libfaketime, see `make test-dates`): every child process
+# must see them, or a service would live on another day than the test that drives it.
+PINNED_CLOCK_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_NO_CACHE", "TZ")
+
+
+def child_environ(**values: str) -> dict[str, str]:
+    """A minimal environment for services a test starts: PATH, the pinned clock if any, and `values`."""
+    env = {"PATH": "/usr/bin:/bin"}
+    env.update({name: os.environ[name] for name in PINNED_CLOCK_VARIABLES if name in os.environ})
+    env.update(values)
+    return env
 
 
 def free_port() -> int:

@@ -104,7 +104,7 @@ def _print_summary(console: Any, supervisor: Any, catalog: Any, seconds: float, 
     auth = f'-H "authorization: Bearer $(cat {token_file})"' if token_file else "-H 'authorization: Bearer <token>'"
     console.print(
         "Send a first submission (every /v1 call needs a token; see docs/access.md):\n"
-        f"  curl -s -X POST http://127.0.0.1:8001/v1/tenants/hjo/submissions {auth} \\\n"
+        f"  curl -s -X POST {supervisor.services['ingest'].url}/v1/tenants/hjo/submissions {auth} \\\n"
         "    -H 'content-type: application/json' \\\n"
         '    -d \'{"instrument": "hjo-puls", "unit": "<unit id from config/org/hjo.csv>", '
         '"submission_id": "demo-1", "submitted_at": "2026-10-15T09:00:00+02:00", '

@@ -123,7 +123,7 @@ class Supervisor:
     def start_service(self, name: str) -> ServiceProcess:
         module, default_port = SERVICES[name]
         existing = self.services.get(name)
-        port = existing.port if existing else (self.ports or {}).get(name, default_port)
+        port = existing.port if existing else self._port_of(name, default_port)
         service = existing or ServiceProcess(name, module, port, self.state_dir / "logs" / f"{name}.log")
         log = service.log_path.open("ab")
         service.process = subprocess.Popen(
@@ -136,6 +136,12 @@ class Supervisor:
         log.close()
         self.services[name] = service
         return service
+
+    def _port_of(self, name: str, default_port: int) -> int:
+        """The port given to the supervisor, else TEMPEN_<NAME>_PORT from its environment, else the default."""
+        if self.ports is not None and name in self.ports:
+            return self.ports[name]
+        return int(self.environ.get(f"TEMPEN_{name.upper()}_PORT", default_port))
 
     def start_services(self) -> None:
         for name in SERVICES:

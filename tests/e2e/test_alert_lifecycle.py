@@ -26,7 +26,7 @@ from tests.alerts.integration.support import (
     admin_token,
 )
 from tests.e2e.test_pipeline import month_start
-from tests.support import eventually, free_port
+from tests.support import child_environ, eventually, free_port
 
 if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
     from tests.conftest import Infra
@@ -67,12 +67,13 @@ async def system(
     sup = Supervisor(
         config_dir=fixture_config,
         state_dir=tmp_path / "state",
-        environ={
-            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "DATABASE_URL": database_url,
-            "TEMPEN_TOPIC_PREFIX": topic_prefix,
-            "PATH": "/usr/bin:/bin",
-        },
+        environ=child_environ(
+            **{
+                "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+                "DATABASE_URL": database_url,
+                "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            }
+        ),
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
         extra_env={
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",

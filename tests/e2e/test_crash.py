@@ -15,7 +15,7 @@ from tempen.supervisor import Supervisor
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
 from tests.e2e.test_pipeline import month_start, pulse
-from tests.support import MailSink, eventually
+from tests.support import MailSink, child_environ, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -43,12 +43,13 @@ async def test_sigkill_of_scoring_and_alerts_mid_stream_loses_nothing_and_sends_
         sup = Supervisor(
             config_dir=fixture_config,
             state_dir=tmp_path / "state",
-            environ={
-                "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-                "DATABASE_URL": database_url,
-                "TEMPEN_TOPIC_PREFIX": topic_prefix,
-                "PATH": "/usr/bin:/bin",
-            },
+            environ=child_environ(
+                **{
+                    "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+                    "DATABASE_URL": database_url,
+                    "TEMPEN_TOPIC_PREFIX": topic_prefix,
+                }
+            ),
             ports={"ingest": _port(), "scoring": _port(), "alerts": _port()},
             extra_env={
                 "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",

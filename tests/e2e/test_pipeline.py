@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -17,7 +18,7 @@ from tempen.supervisor import Supervisor
 from tempen_shared.topics import ALERTS, SCORES
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
-from tests.support import MailSink, eventually, free_port, json_log_lines, read_all
+from tests.support import MailSink, child_environ, eventually, free_port, json_log_lines, read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -35,12 +36,13 @@ def supervisor(
     sup = Supervisor(
         config_dir=fixture_config,
         state_dir=tmp_path / "state",
-        environ={
-            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "DATABASE_URL": database_url,
-            "TEMPEN_TOPIC_PREFIX": topic_prefix,
-            "PATH": "/usr/bin:/bin",
-        },
+        environ=child_environ(
+            **{
+                "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+                "DATABASE_URL": database_url,
+                "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            }
+        ),
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
         extra_env={
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
@@ -61,13 +63,27 @@ def supervisor(
         sup.stop()
 
 
-def month_start(months_ago: int) -> datetime:
-    now = datetime.now(UTC)
-    year, month = now.year, now.month - months_ago
+STOCKHOLM = ZoneInfo("Europe/Stockholm")  # the fixture tenants' zone: periods start and end there
+PULSE_SPAN = timedelta(days=20)  # a month's pulse lies within its first 21 days, so in a closed month
+
+
+def month_start(months_ago: int, *, now: datetime | None = None) -> datetime:
+    """09:00 on the first day of the month `months_ago` months before today's month in Stockholm.
+
+    With `months_ago >= 1` the month has ended whatever today is (the 1st at 00:30 included), and
+    `pulse` keeps every submission within it."""
+    today = (now or datetime.now(UTC)).astimezone(STOCKHOLM)
+    year, month = today.year, today.month - months_ago
     while month < 1:
         month += 12
         year -= 1
-    return datetime(year, month, 10, 9, 0, tzinfo=UTC)
+    return datetime(year, month, 1, 9, 0, tzinfo=STOCKHOLM)
+
+
+def spread(when: datetime, i: int, n: int) -> datetime:
+    """The i-th of n submissions from `when`: an hour apart where they fit, closer where they don't."""
+    step = min(timedelta(hours=1), PULSE_SPAN / max(n, 1))
+    return when + step * i
 
 
 def pulse(unit: str, when: datetime, n: int, level: int, prefix: str) -> list[dict[str, object]]:
@@ -77,7 +93,7 @@ def pulse(unit: str, when: datetime, n: int, level: int, prefix: str) -> list[di
             "instrument": "test-puls",
             "unit": unit,
             "submission_id": f"{prefix}-{unit}-{when:%Y%m}-{i}",
-            "submitted_at": (when + timedelta(hours=i)).isoformat(),
+            "submitted_at": spread(when, i, n).isoformat(),
             "answers": {q: max(1, min(5, level + rng.choice((-1, 0, 0, 1)))) for q in ("q1", "q2", "q3")},
             "respondent": f"r{i}",
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 from tempen.supervisor import Supervisor
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
-from tests.support import eventually, free_port
+from tests.support import child_environ, eventually, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -47,12 +46,13 @@ def supervisor(
     sup = Supervisor(
         config_dir=fixture_config,
         state_dir=tmp_path / "state",
-        environ={
-            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "DATABASE_URL": database_url,
-            "TEMPEN_TOPIC_PREFIX": topic_prefix,
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        },
+        environ=child_environ(
+            **{
+                "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+                "DATABASE_URL": database_url,
+                "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            }
+        ),
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
         extra_env={"TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000", "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300"},
     )

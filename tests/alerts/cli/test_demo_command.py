@@ -16,7 +16,7 @@ from tempen.commands.demo import DEFAULT_LOW_UNIT, closed_months, pulse, resolve
 from tempen.supervisor import Supervisor
 from tempen_shared.tenancy.loader import Tenant, load_catalog
 from tests.alerts.integration.support import admin_token
-from tests.support import free_port
+from tests.support import child_environ, free_port
 
 if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
     from tests.conftest import Infra
@@ -103,12 +103,13 @@ async def up(infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path)
     sup = Supervisor(
         config_dir=SHIPPED_CONFIG,
         state_dir=tmp_path / "state",
-        environ={
-            "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-            "DATABASE_URL": database_url,
-            "TEMPEN_TOPIC_PREFIX": topic_prefix,
-            "PATH": "/usr/bin:/bin",
-        },
+        environ=child_environ(
+            **{
+                "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+                "DATABASE_URL": database_url,
+                "TEMPEN_TOPIC_PREFIX": topic_prefix,
+            }
+        ),
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
         extra_env={
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",

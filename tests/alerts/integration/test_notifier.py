@@ -140,10 +140,13 @@ async def test_a_greylisted_recipient_is_retried_and_each_message_delivered_once
     assert len(ids) == NOTIFICATIONS, ids
     assert max(ids.values()) == 1, ids
     attempts = await store.pool.fetch("SELECT recipient, attempts FROM alerts.notifications")
-    assert (
-        sorted((r["recipient"], r["attempts"]) for r in attempts if r["recipient"] == NEXT_LEVEL)
-        == [(NEXT_LEVEL, 2)] * 3
-    )
+    # Each of the three refusals costs exactly one more attempt. Which message meets which refusal
+    # depends on the order the notifier claims them (one may be retried before another is tried at
+    # all), so the invariant is the sum, not two attempts each.
+    next_level = [r["attempts"] for r in attempts if r["recipient"] == NEXT_LEVEL]
+    assert len(next_level) == 3
+    assert sum(next_level) == 3 + 3, next_level
+    assert all(r["attempts"] == 1 for r in attempts if r["recipient"] != NEXT_LEVEL)
     assert registry.get_sample_value("tempen_notifications_total", {"channel": "email", "outcome": "retried"}) == 3
     assert registry.get_sample_value("tempen_notifications_total", {"channel": "email", "outcome": "sent"}) == 6
 
