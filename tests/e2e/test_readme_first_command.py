@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,12 +157,12 @@ class MakeRun:
 
 
 @pytest.fixture
-def fresh_copy(tmp_path: Path) -> Iterator[Path]:
+def fresh_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "tempen"
     copy_working_tree(folder)
     folder.chmod(0o755)
     tmp_path.chmod(0o755)  # as root, the database's own user must reach its data folder
-    yield folder
+    return folder
 
 
 def test_make_run_as_the_readme_says_from_a_fresh_copy_then_ctrl_c_and_again(fresh_copy: Path) -> None:
@@ -178,7 +177,8 @@ def test_make_run_as_the_readme_says_from_a_fresh_copy_then_ctrl_c_and_again(fre
         TEMPEN_EMBEDDED_KAFKA_PORT=str(free_port()),
         TEMPEN_EMBEDDED_POSTGRES_PORT=str(free_port()),
     )
-    assert "TEMPEN_STATE_DIR" not in env and "TEMPEN_CONFIG_DIR" not in env
+    assert "TEMPEN_STATE_DIR" not in env
+    assert "TEMPEN_CONFIG_DIR" not in env
     run = MakeRun(fresh_copy, env, ports)
     ingest = f"http://127.0.0.1:{ports['ingest']}"
     scoring = f"http://127.0.0.1:{ports['scoring']}"
@@ -207,7 +207,8 @@ def test_make_run_as_the_readme_says_from_a_fresh_copy_then_ctrl_c_and_again(fre
     finally:
         run.interrupt()
 
-    assert run.process is not None and run.process.returncode in (0, 2, -signal.SIGINT), run.output()
+    assert run.process is not None
+    assert run.process.returncode in (0, 2, -signal.SIGINT), run.output()
     assert "Stopped." in run.output()
     left = sorted(pid for pid in run.seen if alive(pid))
     assert not left, f"processes left after Ctrl-C: {left}"
