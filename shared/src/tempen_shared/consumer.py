@@ -18,12 +18,12 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
 from pydantic import ValidationError
 
+from tempen_shared.clock import utc_now
 from tempen_shared.correlation import bound, correlation_id_of, shared_correlation_id
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.events import DeadLetter
@@ -73,7 +73,7 @@ def dead_letter(record: Record, *, reason: str, detail: str, consumer: str) -> D
         reason=reason,
         detail=detail[:4000],
         consumer=consumer,
-        dead_lettered_at=datetime.now(UTC),
+        dead_lettered_at=utc_now(),
         correlation_id=correlation_id_of(record),
     )
 

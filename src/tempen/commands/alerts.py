@@ -15,7 +15,7 @@ import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
 from tempen_alerts.domain.routing import levels_available, recipients
 from tempen_alerts.domain.rules import Escalate, OpenAlert, PeriodScore, Transition, evaluate_history
 from tempen_scoring.domain.periods import period_of, previous_period
+from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import Catalog, ConfigError, Tenant, load_catalog
 from tempen_shared.tenancy.models import AlertPolicy, Dimension
 
@@ -419,7 +420,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         err.print("[red]The policy file is not a valid alert policy:[/red]")
         err.print(str(exc), markup=False)
         return EXIT_INVALID
-    now = datetime.now(UTC)
+    now = utc_now()
     try:
         if args.demo:
             history = demo_history(tenant, now=now, months=args.months)

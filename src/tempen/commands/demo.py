@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from rich.table import Table
 
 from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
 from tempen_scoring.domain.periods import Period, period_of, previous_period
+from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import ConfigError, Tenant, load_catalog
 from tempen_shared.tenancy.models import Instrument, Item
 
@@ -140,7 +141,7 @@ def run_demo(args: argparse.Namespace) -> int:
     ][:3]
     token = resolve_token(args.token, os.environ.get("TEMPEN_TOKEN"), args.state)
     headers = {"authorization": f"Bearer {token.value}"} if token.value else {}
-    months = closed_months(tenant, now=datetime.now(UTC), count=args.months)
+    months = closed_months(tenant, now=utc_now(), count=args.months)
     low_name = tenant.org.units[args.unit].name
     console.print(
         f"Posting {len(months)} months ({months[0].key} to {months[-1].key}) of {instrument.name} for "

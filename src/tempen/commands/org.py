@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
+from tempen_shared.clock import today_in
 from tempen_shared.tenancy.loader import ConfigError, ConfigProblem, load_tenant_config
 from tempen_shared.tenancy.models import TenantConfig
 from tempen_shared.tenancy.org import OrgTree, management_chain
@@ -208,7 +209,7 @@ def _import(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err:
     old = _org(current_path, out) if current_path.exists() else None
     with _progress_bar(err, f"Reading {request.file.name}") as on_progress:
         new = _org(request.file, out, on_progress=on_progress)
-    effective_from = request.effective_from or datetime.now(config.zone).date()
+    effective_from = request.effective_from or today_in(config.zone)
     print(f"Org import for {config.id} ({config.name}) from {request.file}, in force from {effective_from}", file=out)
     print(f"Compared with {current_path}" if old is not None else "No current org: every unit is new", file=out)
     print(diff_org(old, new).render(), file=out)

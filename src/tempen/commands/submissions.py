@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -37,6 +37,7 @@ from tempen_ingest.domain.platforms import (
 )
 from tempen_ingest.domain.validation import check_submission
 from tempen_ingest.mappings import MappingError, load_mappings
+from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import Catalog, ConfigError, load_catalog
 
 Format = Literal["csv", "json", "ndjson", "limesurvey-json", "limesurvey-csv"]
@@ -163,7 +164,7 @@ def run_import(args: argparse.Namespace) -> int:
             catalog = load_catalog(config_dir)
         if catalog is not None and fmt.startswith("limesurvey"):
             mapping = _limesurvey_mapping(config_dir, catalog, args.tenant, args.mapping)
-        rows = read_rows(data, fmt, mapping=mapping, instrument=args.instrument, now=datetime.now(UTC))
+        rows = read_rows(data, fmt, mapping=mapping, instrument=args.instrument, now=utc_now())
     except ConfigError as exc:
         err.print(f"[red]The configuration in {config_dir} has problems[/red] (tempen config check):")
         for problem in exc.problems:
@@ -178,7 +179,7 @@ def run_import(args: argparse.Namespace) -> int:
                 f"[red]No tenant {args.tenant!r} in {config_dir}[/red] (known: {', '.join(sorted(catalog.tenants))})"
             )
             return EXIT_INVALID
-        report = check_rows(rows, tenant=args.tenant, catalog=catalog, now=datetime.now(UTC))
+        report = check_rows(rows, tenant=args.tenant, catalog=catalog, now=utc_now())
     else:
         from tempen.commands.tokens import default_token
 

@@ -29,9 +29,10 @@ from tempen_alerts.config import AlertsSettings
 from tempen_alerts.entrypoints.http import routes
 from tempen_alerts.entrypoints.kafka import build_router
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService, Clock, utc_now
+from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import run_sweeper
 from tempen_shared.auth import AccessControl
+from tempen_shared.clock import Clock, utc_now
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,13 +28,13 @@ from tempen_alerts.domain.rules import (
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
 from tempen_shared import correlation
+from tempen_shared.clock import Clock, utc_now
 from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import ALERTS, partition_key
 
-Clock = Callable[[], datetime]
 OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # a tenant's org tree as it stood on a day
 
 NOTIFICATION_NAMESPACE = uuid.UUID("0f9b6c1e-2d4a-4c3b-8e7f-6a5b4c3d2e1f")
@@ -55,10 +55,6 @@ VERBS: dict[AlertState, str] = {
 }
 
 logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AlertNotActiveError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker
@@ -23,6 +23,7 @@ from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.retention import retention_running
 from tempen_ingest.service import IngestService
 from tempen_shared.auth import AccessControl
+from tempen_shared.clock import utc_now
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import pseudonym_keys, resolve
@@ -85,7 +86,7 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
                 catalog=catalog,
                 store=store,
                 pseudonym_keys=keys,
-                clock=lambda: datetime.now(UTC),
+                clock=utc_now,
                 max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
                 mappings=mappings.mappings,
                 resolve_secret=resolve,  # at each delivery, so a rotated secret file counts at once

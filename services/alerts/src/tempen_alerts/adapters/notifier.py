@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ import structlog
 
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_shared import correlation
+from tempen_shared.clock import Clock, utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS
 from tempen_shared.events import DeadLetter
 from tempen_shared.logs import redact_emails
@@ -184,7 +185,7 @@ class WebhookSender:
         *,
         target: Callable[[str], WebhookTarget | None],
         timeout_s: float,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         user_agent: str = "tempen-alerts",
     ) -> None:
         self._target = target
@@ -239,7 +240,7 @@ class Notifier:
         backoff_s: float,
         dead_letter_topic: str,
         on_commit: Callable[[], None] = lambda: None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         lease_s: float = 120.0,
     ) -> None:
         self._pool = pool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from faststream.kafka import KafkaRouter
 
@@ -12,6 +12,7 @@ from tempen_alerts.adapters.postgres import PostgresAlertsStore, SeriesKey
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService, Change, log_changes
 from tempen_shared import correlation
+from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
 from tempen_shared.events import DeadLetter, UnitScored
 from tempen_shared.outbox import dead_letter_messages
@@ -77,7 +78,7 @@ def build_router(
         log_changes(made)
         for change in made:
             metrics.transitions.labels(change.to_state).inc()
-        decided = datetime.now(UTC)
+        decided = utc_now()
         for p in parsed:
             if p.value.computed_at:
                 metrics.decision_latency.observe(

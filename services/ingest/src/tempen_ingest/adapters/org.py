@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
 
+from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, StoreUnavailableError
 from tempen_shared.events import OrgUnitVersioned, org_event_id
 from tempen_shared.outbox import OutboxMessage, enqueue
@@ -82,7 +83,7 @@ class PostgresOrgStore:
                     [_unit_json(u) for u in units],
                     source[:500],
                 )
-                now = datetime.now(UTC)
+                now = utc_now()
                 await enqueue(
                     conn,
                     SCHEMA,

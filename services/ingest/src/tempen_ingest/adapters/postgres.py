@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,6 +17,7 @@ from tempen_ingest.ports import (
     StoredSubmission,
 )
 from tempen_shared import correlation
+from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, SubmissionAccepted, SubmissionRetracted, submission_event_id
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
@@ -274,7 +275,7 @@ def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmi
     s = prepared.submission
     event = SubmissionAccepted(
         event_id=submission_event_id(s.tenant, s.submission_id, revision),
-        occurred_at=datetime.now(UTC),
+        occurred_at=utc_now(),
         tenant=s.tenant,
         instrument=s.instrument,
         unit=s.unit,
@@ -291,7 +292,7 @@ def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmi
         # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
         {
             correlation.HEADER: prepared.correlation_id,
-            "ingested_at": datetime.now(UTC).isoformat(),
+            "ingested_at": utc_now().isoformat(),
             "event_type": "submission_accepted",
         },
     )
@@ -300,7 +301,7 @@ def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmi
 def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent: str) -> OutboxMessage:
     event = SubmissionRetracted(
         event_id=submission_event_id(retraction.tenant, retraction.submission_id, retraction.revision),
-        occurred_at=datetime.now(UTC),
+        occurred_at=utc_now(),
         tenant=retraction.tenant,
         unit=retraction.unit,
         submission_id=retraction.submission_id,

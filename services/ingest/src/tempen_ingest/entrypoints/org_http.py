@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from tempen_ingest.adapters.org import PostgresOrgStore
 from tempen_ingest.org_import import import_org_version
+from tempen_shared.clock import today_in
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.http import JSONResponse, problem
 from tempen_shared.tenancy.loader import Catalog
@@ -31,9 +32,7 @@ def org_routes(
         q = request.query_params
         try:
             effective_from = (
-                date.fromisoformat(q["effective_from"])
-                if "effective_from" in q
-                else (datetime.now(tenant.config.zone).date())
+                date.fromisoformat(q["effective_from"]) if "effective_from" in q else (today_in(tenant.config.zone))
             )
         except ValueError:
             return problem(422, "Invalid query", errors=[{"field": "effective_from", "reason": "use YYYY-MM-DD"}])

@@ -38,6 +38,7 @@ from tempen_scoring.rescoring import (
     plan_changes,
 )
 from tempen_shared import correlation
+from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, UnitScored
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
@@ -474,7 +475,7 @@ class PostgresScoringStore:
     ) -> int:
         """Write the changed score rows of every slice; `publish_unpublished` puts their events in the outbox."""
         records: list[tuple[Any, ...]] = []
-        computed_at = datetime.now(UTC)
+        computed_at = utc_now()
         scores_topic = self._topic(SCORES.name)
         for key, state, changed, tenant_index in rescored:
             model_version = self._catalog.tenants[key.tenant].models[key.model].version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from faststream.kafka import KafkaRouter
@@ -14,6 +14,7 @@ from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction
 from tempen_scoring.service import contributions_of, flatten
 from tempen_shared import correlation
+from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
 from tempen_shared.events import DeadLetter, SubmissionRetracted, parse_submission_event
 from tempen_shared.settings import ServiceSettings
@@ -87,7 +88,7 @@ def build_router(
     async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
         with correlation.stamping(scores_topic, causes(parsed)):
             applied, ignored, _ = await store().apply(flatten([p.value.changes for p in parsed]), dead)
-        now = datetime.now(UTC)
+        now = utc_now()
         for p in parsed:
             c = p.value
             if c.ingested_at:
