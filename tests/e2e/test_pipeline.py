@@ -189,11 +189,16 @@ async def test_one_submission_is_traced_by_its_correlation_id_through_every_serv
     alert_ids = {line["alert_id"] for line in opened}
     assert {(line["unit"], line["alert_level"], line["level"]) for line in opened} == {("grupp-a1", 1, "info")}
     assert len(alert_ids) == len(opened) == 3  # one per dimension, each with its own alert id
-    # Each e-mail the server accepted is logged as sent, under the same ids.
-    sent = await eventually(
-        lambda: (lines := traced_lines("alerts", "notification sent")) and len(lines) == len(mail.messages) and lines,
-        timeout_s=30,
-    )
+
+    # Each e-mail the server accepted is logged as sent, under the same ids. Waited for until every
+    # alert has one: the server can accept a message a moment before the notifier logs it, so equal
+    # counts of mails and lines alone can be met while the last e-mail is still on its way.
+    def sent_for_every_alert() -> list[dict[str, object]] | None:
+        lines = traced_lines("alerts", "notification sent")
+        complete = {line["alert_id"] for line in lines} == alert_ids and len(lines) == len(mail.messages)
+        return lines if complete else None
+
+    sent = await eventually(sent_for_every_alert, timeout_s=30)
     assert {line["alert_id"] for line in sent} == alert_ids
     transitions = await eventually(lambda: _at_least(infra, f"{topic_prefix}{ALERTS.name}", len(alert_ids)))
     assert {(t["headers"]["correlation_id"], t["headers"]["alert_id"].decode()) for t in transitions} == {
