@@ -36,9 +36,7 @@ async def ingest(
         ),
         ports={"ingest": free_port()},
     )
-    sup.bootstrap_servers, sup.database_url = infra.bootstrap_servers, database_url
-    (sup.state_dir / "logs").mkdir(parents=True)
-    await asyncio.to_thread(sup.create_topics)
+    await asyncio.to_thread(sup.start_infrastructure)  # with both URLs given: the folders and the topics
     service = sup.start_service("ingest")
     try:
         await asyncio.to_thread(sup.wait_ready, timeout_s=60, names=("ingest",))
