@@ -6,6 +6,8 @@
 * The database being unreachable is an outage (`StoreUnavailableError`): back off, hand the
   batch back to Kafka (NACK seeks to its first offsets) and try again until the outage ends.
   Never dead-letter because of an outage.
+* A record whose parsing raises anything else is dead-lettered at once ("unparseable"): parsing is
+  pure, so retrying cannot help, and an exception escaping here would stall the partition.
 * Anything else is a bug: retry the batch a few times (it may be a race), then split the batch in
   halves until the failing part is a single record, so only the record that triggers the bug is
   dead-lettered, with the exception.
@@ -133,6 +135,11 @@ class BatchConsumer(Generic[T]):
                 dead.append(dead_letter(record, reason="invalid", detail=validation_detail(exc), consumer=self.name))
             except ValueError as exc:  # orjson.JSONDecodeError and friends
                 dead.append(dead_letter(record, reason="malformed", detail=str(exc), consumer=self.name))
+            except Exception as exc:  # noqa: BLE001 - parsing is pure: what fails once fails every time
+                # An OverflowError from a date at the edge of the calendar, say. Outside the retry
+                # logic below it would escape the attempt counter and halt the partition for ever.
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                dead.append(dead_letter(record, reason="unparseable", detail=detail, consumer=self.name))
         return parsed, dead
 
     async def consume(self, records: Sequence[Record]) -> None:
