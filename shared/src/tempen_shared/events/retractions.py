@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import Field
 
+from tempen_shared.bounds import parse_json
 from tempen_shared.events.base import Event
 from tempen_shared.events.submissions import SubmissionAcceptedV1
 
@@ -51,9 +51,9 @@ def parse_submission_event(value: bytes | str) -> SubmissionAcceptedV1 | Submiss
 
     Raises:
         pydantic.ValidationError: the record is neither event.
-        ValueError: the record is not JSON.
+        ValueError: the record is not JSON (tempen_shared.bounds.InputError).
     """
-    document = json.loads(value)
+    document = parse_json(value)
     if isinstance(document, dict) and document.get("event_type") == RETRACTED:
         return SubmissionRetractedV1.model_validate(document)
     return SubmissionAcceptedV1.model_validate(document)

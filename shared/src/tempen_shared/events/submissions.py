@@ -1,8 +1,9 @@
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from tempen_shared.bounds import IdentifierText, Timestamp
 from tempen_shared.events.base import Event
 
 SUBMISSION_NAMESPACE = uuid5(NAMESPACE_URL, "https://tempen.example/submissions")
@@ -21,12 +22,12 @@ class CanonicalSubmission(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
     tenant: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    instrument: str = Field(min_length=1, max_length=128)
-    unit: str = Field(min_length=1, max_length=128)
-    submission_id: str = Field(min_length=1, max_length=200)
-    submitted_at: AwareDatetime
-    answers: dict[str, int] = Field(min_length=1, max_length=500)
-    respondent: str | None = Field(default=None, max_length=200)
+    instrument: IdentifierText = Field(min_length=1, max_length=128)
+    unit: IdentifierText = Field(min_length=1, max_length=128)
+    submission_id: IdentifierText = Field(min_length=1, max_length=200)
+    submitted_at: Timestamp  # an aware datetime within tempen_shared.bounds' window
+    answers: dict[Annotated[str, Field(max_length=128)], int] = Field(min_length=1, max_length=500)
+    respondent: IdentifierText | None = Field(default=None, max_length=200)
 
 
 class SubmissionAcceptedV1(Event):
@@ -43,7 +44,9 @@ class SubmissionAcceptedV1(Event):
     unit: str
     submission_id: str
     revision: int = Field(ge=1)
-    submitted_at: AwareDatetime
+    # Bounded here too: a record published before ingest refused such dates is dead-lettered as
+    # invalid by scoring instead of failing its period arithmetic.
+    submitted_at: Timestamp
     answers: dict[str, int]
     respondent: str | None = None
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from tempen_shared.bounds import InputError, parse_json
 from tempen_shared.tenancy.org import Manager, OrgTree, OrgUnit, TreeProblemKind, tree_problems
 
 REQUIRED_COLUMNS = ("unit_id", "name", "parent_id", "manager_name", "manager_email")
@@ -163,6 +163,16 @@ def _csv_rows(text: str, problems: list[OrgProblem]) -> list[_Row]:
     # Excel with Swedish settings writes semicolons, because the comma is the decimal separator.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _read_csv_rows(reader, delimiter, problems)
+    except csv.Error as exc:  # a field beyond the csv module's limit, a NUL, an unclosed quote
+        problems.append(
+            OrgProblem(reader.line_num or None, "", "", f"not a readable CSV file: {exc}", "save it again as CSV UTF-8")
+        )
+        return []
+
+
+def _read_csv_rows(reader: Any, delimiter: str, problems: list[OrgProblem]) -> list[_Row]:
     header = next(reader, None)
     if header is None or not any(cell.strip() for cell in header):
         problems.append(
@@ -231,9 +241,9 @@ def _columns_usable(
 
 def _json_rows(text: str, problems: list[OrgProblem]) -> list[_Row]:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(OrgProblem(None, "", "", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"))
+        document = parse_json(text)
+    except InputError as exc:
+        problems.append(OrgProblem(None, "", "", exc.reason if exc.field == "(body)" else str(exc)))
         return []
     if not isinstance(document, list):
         problems.append(

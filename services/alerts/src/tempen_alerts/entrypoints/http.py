@@ -16,6 +16,7 @@ from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore, StoredA
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService
 from tempen_shared import correlation
+from tempen_shared.bounds import FreeText, IdentifierText
 from tempen_shared.http import JSONResponse, field_errors, problem, read_json
 from tempen_shared.http import measured as timed
 
@@ -30,15 +31,15 @@ def _log_by_hand(stored: StoredAlert, *, tenant: str, rule: str) -> None:
 
 class AcknowledgeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    action_plan: str = Field(min_length=3, max_length=5000)
+    action_plan: FreeText = Field(min_length=3, max_length=5000)
     follow_up_date: date | None = None
-    acknowledged_by: str = Field(default="", max_length=200)
+    acknowledged_by: IdentifierText = Field(default="", max_length=200)
 
 
 class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=3, max_length=2000)
-    resolved_by: str = Field(default="", max_length=200)
+    reason: FreeText = Field(min_length=3, max_length=2000)
+    resolved_by: IdentifierText = Field(default="", max_length=200)
 
 
 def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, metrics: AlertsMetrics) -> list[Route]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import TypeAlias
 from pydantic import ValidationError
 
 from tempen_ingest.domain.platforms.mapping import PlatformMapping, QuestionMapping
+from tempen_shared.bounds import InputError, parse_json
 from tempen_shared.events.submissions import CanonicalSubmission
 
 
@@ -143,10 +143,11 @@ def resolve_unit(mapping: PlatformMapping, fields: Mapping[str, str], *, respons
 
 
 def parse_json_object(body: bytes) -> dict[str, object]:
+    # Bounded (depth, NaN, 1e999, NUL): a hostile body fails here with a reason, not a RecursionError.
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DeliveryError("body", "malformed", f"not JSON: {exc}") from None
+        document = parse_json(body)
+    except InputError as exc:
+        raise DeliveryError(exc.field if exc.field != "(body)" else "body", "malformed", exc.reason) from None
     if not isinstance(document, dict):
         raise DeliveryError("body", "malformed", "expected a JSON object")
     return document

@@ -11,7 +11,6 @@ so partial responses update one submission.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC
 
@@ -25,6 +24,7 @@ from tempen_ingest.domain.platforms.delivery import (
     translate_response,
 )
 from tempen_ingest.domain.platforms.mapping import PlatformMapping
+from tempen_shared.bounds import InputError, parse_json
 
 RESPONSE_EVENTS = frozenset({"responseCreated", "responseUpdated", "responseFinished"})
 TEST_PING = "testEndpoint"
@@ -80,8 +80,8 @@ def is_formbricks_test_ping(body: bytes) -> bool:
     it carries no data and nothing is stored.
     """
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = parse_json(body)
+    except InputError:
         return False
     return bool(document == {"event": TEST_PING})
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -33,6 +32,7 @@ from tempen_ingest.domain.platforms.delivery import (
     translate_response,
 )
 from tempen_ingest.domain.platforms.mapping import PlatformMapping
+from tempen_shared.bounds import InputError, parse_json
 from tempen_shared.events.submissions import CanonicalSubmission
 
 INCOMPLETE = "incomplete"
@@ -55,9 +55,11 @@ def parse_limesurvey_json(
         DeliveryError: the file is not a LimeSurvey JSON export, or a response cannot be mapped.
     """
     try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DeliveryError("body", "malformed", f"not JSON: {exc}") from None
+        document = parse_json(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise DeliveryError("body", "malformed", "not UTF-8") from None
+    except InputError as exc:
+        raise DeliveryError(exc.field if exc.field != "(body)" else "body", "malformed", exc.reason) from None
     entries = document.get("responses") if isinstance(document, dict) else document
     if not isinstance(entries, list):
         raise DeliveryError("responses", "malformed", 'expected {"responses": [...]}')
@@ -79,14 +81,17 @@ def parse_limesurvey_csv(
     header_line = text.split("\n", 1)[0]
     separator = max(_SEPARATORS, key=header_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"')
-    header = next(reader, None)
-    if not header or "id" not in header:
-        raise DeliveryError("id", "missing", "the header row has no id column")
-    records = (
-        {column: (value if value != "" else None) for column, value in zip(header, row, strict=False)}
-        for row in reader
-        if any(value.strip() for value in row)
-    )
+    try:
+        header = next(reader, None)
+        if not header or "id" not in header:
+            raise DeliveryError("id", "missing", "the header row has no id column")
+        records = [
+            {column: (value if value != "" else None) for column, value in zip(header, row, strict=False)}
+            for row in reader
+            if any(value.strip() for value in row)
+        ]
+    except csv.Error as exc:  # a field beyond the csv module's limit, a NUL, an unclosed quote
+        raise DeliveryError("body", "malformed", f"not a readable CSV file (line {reader.line_num}): {exc}") from None
     return _parse_records(records, mapping, received_at)
 
 
