@@ -14,6 +14,11 @@ from asyncpg.pool import PoolConnectionProxy
 # What a transaction body receives: a plain connection or one borrowed from a pool.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
+
+class StoreUnavailableError(Exception):
+    """The database cannot be reached right now; the same call may succeed later. Never dead-letter on it."""
+
+
 # Errors after which the same work may succeed later. Everything else (constraint violations, bad
 # SQL) is a bug and must not be retried as if it were an outage.
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
@@ -26,11 +31,13 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     pg.AdminShutdownError,
     pg.CrashShutdownError,
     asyncpg.InterfaceError,
+    # "cannot switch to state ..; another operation is in progress": a connection left mid-protocol
+    # by a server that went away (seen on a PostgreSQL fast stop). The pool replaces the connection.
+    pg.InternalClientError,
 )
 
-
-class StoreUnavailableError(Exception):
-    """The database cannot be reached right now; the same call may succeed later. Never dead-letter on it."""
+# What an HTTP route answers with 503 and Retry-After: the database cannot serve this request now.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailableError, *TRANSIENT_DB_ERRORS)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -8,9 +8,11 @@ always sits behind bearer-token access control (`tempen_shared.auth`, docs/acces
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from faststream.asgi import AsgiFastStream
@@ -23,6 +25,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from tempen_shared.auth import AccessControl, BearerAuth
+from tempen_shared.bounds import InputError, parse_json
+from tempen_shared.db import OUTAGE_ERRORS
+
+# How long a client should wait before retrying during an outage of the database.
+RETRY_AFTER_S = 5
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -61,17 +70,63 @@ def field_errors(exc: ValidationError, *, prefix: str = "") -> list[dict[str, st
     return out
 
 
-async def read_json(request: Request, *, max_bytes: int = 64 << 20) -> Any:
-    """The request body as JSON; raises BadRequestError with a problem response on anything else."""
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise BadRequestError(problem(413, "Payload too large", f"the body exceeds {max_bytes} bytes"))
+async def read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The request body, read no further than `max_bytes`: a larger one is refused with 413 as soon as
+    its declared length or the bytes received so far say so, without holding it all in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        if int(declared) <= LINGER_BYTES:
+            await _discard(request.stream(), LINGER_BYTES)
+        raise BadRequestError(too_large(max_bytes))
+    chunks: list[bytes] = []
+    received = 0
+    stream = request.stream()
+    async for chunk in stream:
+        received += len(chunk)
+        if received > max_bytes:
+            await _discard(stream, LINGER_BYTES)
+            raise BadRequestError(too_large(max_bytes))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# A client that is still sending when the server answers and closes gets a connection reset instead
+# of the answer. So the rest of a body that is too large is read and thrown away, up to this much
+# (nginx's "lingering close"); beyond it the connection is closed, which a client sending that much
+# without `Expect: 100-continue` cannot avoid.
+LINGER_BYTES = 16 << 20
+
+
+async def _discard(stream: AsyncIterator[bytes], limit: int) -> None:
+    discarded = 0
+    async for chunk in stream:
+        discarded += len(chunk)
+        if discarded > limit:
+            return
+
+
+def too_large(limit: int) -> Response:
+    return problem(
+        413,
+        "Payload too large",
+        f"the body exceeds {limit} bytes",
+        errors=[{"field": "(body)", "reason": f"more than {limit} bytes"}],
+    )
+
+
+def json_problem(exc: InputError, *, title: str = "Malformed JSON") -> Response:
+    status = 400 if exc.reason.startswith("not valid JSON") else 422
+    return problem(status, title, str(exc), errors=[{"field": exc.field, "reason": exc.reason}])
+
+
+async def read_json(request: Request, *, max_bytes: int = 1 << 20) -> Any:
+    """The request body as JSON within tempen_shared.bounds' limits; raises BadRequestError with a
+    problem response on anything else."""
+    body = await read_body(request, max_bytes=max_bytes)
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(
-            problem(400, "Malformed JSON", str(exc), errors=[{"field": "(body)", "reason": "not valid JSON"}])
-        ) from None
+        return parse_json(body)
+    except InputError as exc:
+        raise BadRequestError(json_problem(exc)) from None
 
 
 class BadRequestError(Exception):
@@ -94,11 +149,65 @@ def http_app(routes: Sequence[BaseRoute], *, access: AccessControl) -> Starlette
     async def not_allowed(_request: Request, _exc: Exception) -> Response:
         return problem(405, "Method not allowed")
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # Reads and writes alike: the transaction rolled back, nothing was half-stored.
+        logger.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
+        return service_unavailable()
+
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        BadRequestError: bad_request,
+        404: not_found,
+        405: not_allowed,
+    }
+    handlers.update(dict.fromkeys(OUTAGE_ERRORS, unavailable))
     return Starlette(
         routes=list(routes),
-        exception_handlers={BadRequestError: bad_request, 404: not_found, 405: not_allowed},
-        middleware=[Middleware(BearerAuth, access=access)],
+        exception_handlers=handlers,
+        middleware=[Middleware(BoundedRequest), Middleware(BearerAuth, access=access)],
     )
+
+
+def service_unavailable(detail: str = "the database is unreachable; nothing was stored") -> Response:
+    return problem(503, "Service unavailable", f"{detail}; retry later", headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class BoundedRequest:
+    """Refuses a request whose path or query string holds a control character (a NUL cannot reach
+    PostgreSQL, and none belongs in an id or a filter), naming the parameter, before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = _control_character_in(scope)
+            if field is not None:
+                response = problem(
+                    400,
+                    "Invalid request",
+                    f"{field} holds a control character",
+                    errors=[{"field": field, "reason": "must not contain control characters"}],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _control_character_in(scope: Scope) -> str | None:
+    path: str = scope.get("path", "")
+    if _has_control(path):
+        return "(path)"
+    query: bytes = scope.get("query_string", b"")
+    if b"%" not in query and not _has_control(query.decode("latin-1")):
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="replace"):
+        if _has_control(name) or _has_control(value):
+            return f"query.{name.replace(chr(0), '')}"
+    return None
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 class ServiceApp(AsgiFastStream):
@@ -126,11 +235,13 @@ class ServiceApp(AsgiFastStream):
         await super().not_found(scope, receive, send)
 
 
-Check = Callable[[], Awaitable[bool]]
+# True when ready; False, or a reason (a string), when not.
+Check = Callable[[], Awaitable[bool | str]]
 
 
 def readiness(checks: dict[str, Check], *, counter: Any = None) -> ASGIApp:
-    """`/readyz`: 200 when every dependency answers, else 503 naming the ones that do not.
+    """`/readyz`: 200 when every dependency answers, else 503 naming the ones that do not (and why,
+    where a check can say: a background task that died, say).
 
     Counted in `counter` (the service's `tempen_http_requests_total`) so an operator can alert on
     probes failing, not only on the service being gone.
@@ -138,16 +249,23 @@ def readiness(checks: dict[str, Check], *, counter: Any = None) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         results: dict[str, bool] = {}
+        reasons: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                results[name] = await check()
-            except Exception:  # noqa: BLE001 - any failure of a dependency means "not ready"
-                results[name] = False
+                outcome = await check()
+            except Exception as exc:  # noqa: BLE001 - any failure of a dependency means "not ready"
+                outcome = f"check failed: {exc!r}"[:300]
+            results[name] = outcome is True
+            if isinstance(outcome, str):
+                reasons[name] = outcome
         ok = all(results.values())
         status = 200 if ok else 503
         if counter is not None:
             counter.labels("/readyz", scope.get("method", "GET"), str(status)).inc()
-        response = JSONResponse({"ready": ok, "checks": results}, status_code=status)
+        body: dict[str, Any] = {"ready": ok, "checks": results}
+        if reasons:
+            body["reasons"] = reasons
+        response = JSONResponse(body, status_code=status)
         await response(scope, receive, send)
 
     return app

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,8 +22,17 @@ from tempen_ingest.service import (
     SecretUnavailableError,
     UnknownMappingError,
 )
+from tempen_shared.bounds import InputError, parse_json
 from tempen_shared.db import StoreUnavailableError
-from tempen_shared.http import BadRequestError, JSONResponse, problem, read_json
+from tempen_shared.http import (
+    BadRequestError,
+    JSONResponse,
+    json_problem,
+    problem,
+    read_body,
+    read_json,
+    service_unavailable,
+)
 from tempen_shared.http import measured as timed
 
 logger = logging.getLogger(__name__)
@@ -41,6 +49,7 @@ def routes(
     *,
     max_items: int,
     max_webhook_bytes: int = 1 << 20,
+    max_body_bytes: int = 64 << 20,
 ) -> list[Route]:
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
         return timed(metrics, route, handler)
@@ -51,7 +60,7 @@ def routes(
         if tenant not in svc.catalog.tenants:
             return _unknown_tenant()
         try:
-            items, single = await _read_items(request, max_items=max_items)
+            items, single = await _read_items(request, max_items=max_items, max_bytes=max_body_bytes)
         except BadRequestError as exc:
             metrics.rejected.labels("malformed").inc()
             return exc.response
@@ -78,12 +87,10 @@ def routes(
         tenant, platform, mapping_id = (request.path_params[k] for k in ("tenant", "platform", "mapping_id"))
         if tenant not in svc.catalog.tenants:
             return _unknown_tenant()
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_webhook_bytes:
-            return _too_large(max_webhook_bytes)
-        body = await request.body()
-        if len(body) > max_webhook_bytes:
-            return _too_large(max_webhook_bytes)
+        try:
+            body = await read_body(request, max_bytes=max_webhook_bytes)
+        except BadRequestError as exc:
+            return exc.response
         try:
             result = await svc.receive_webhook(
                 tenant_id=tenant, platform=platform, mapping_id=mapping_id, headers=request.headers, body=body
@@ -145,7 +152,10 @@ def routes(
         tenant = request.path_params["tenant"]
         if tenant not in svc.catalog.tenants:
             return _unknown_tenant()
-        body = await read_json(request, max_bytes=64 << 10)
+        try:
+            body = await read_json(request, max_bytes=64 << 10)
+        except BadRequestError as exc:
+            return exc.response
         respondent = body.get("respondent") if isinstance(body, dict) else None
         if not isinstance(respondent, str) or not respondent.strip() or len(respondent) > 200:
             return problem(
@@ -185,18 +195,7 @@ def _unknown_tenant() -> Response:
 
 
 def _unavailable() -> Response:
-    return problem(
-        503, "Storage unavailable", "the database cannot be reached; retry later", headers={"Retry-After": "5"}
-    )
-
-
-def _too_large(limit: int) -> Response:
-    return problem(
-        413,
-        "Payload too large",
-        f"the body exceeds {limit} bytes",
-        errors=[{"field": "(body)", "reason": f"more than {limit} bytes"}],
-    )
+    return service_unavailable()
 
 
 def _count(metrics: IngestMetrics, results: list[ItemResult]) -> None:
@@ -206,8 +205,8 @@ def _count(metrics: IngestMetrics, results: list[ItemResult]) -> None:
             metrics.rejected.labels(error.code).inc()
 
 
-async def _read_items(request: Request, *, max_items: int) -> tuple[list[Any], bool]:
-    body = await request.body()
+async def _read_items(request: Request, *, max_items: int, max_bytes: int) -> tuple[list[Any], bool]:
+    body = await read_body(request, max_bytes=max_bytes)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in NDJSON_TYPES:
         lines = [line for line in body.splitlines() if line.strip()]
@@ -215,23 +214,15 @@ async def _read_items(request: Request, *, max_items: int) -> tuple[list[Any], b
         items: list[Any] = []
         for number, line in enumerate(lines, start=1):
             try:
-                items.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                raise BadRequestError(
-                    problem(
-                        400,
-                        "Malformed NDJSON",
-                        f"line {number} is not valid JSON",
-                        errors=[{"field": f"line {number}", "reason": "not valid JSON"}],
-                    )
-                ) from None
+                items.append(parse_json(line, where=f"line {number}", refuse_nul=False))
+            except InputError as exc:
+                raise BadRequestError(json_problem(exc, title="Malformed NDJSON")) from None
         return items, False
     try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(
-            problem(400, "Malformed JSON", str(exc), errors=[{"field": "(body)", "reason": "not valid JSON"}])
-        ) from None
+        # A NUL is refused per item by CanonicalSubmission, so the rest of a batch is still stored.
+        parsed = parse_json(body, refuse_nul=False)
+    except InputError as exc:
+        raise BadRequestError(json_problem(exc)) from None
     if isinstance(parsed, list):
         _check_size(len(parsed), max_items)
         if not parsed:

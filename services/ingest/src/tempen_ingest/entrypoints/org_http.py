@@ -14,7 +14,7 @@ from tempen_ingest.adapters.org import PostgresOrgStore
 from tempen_ingest.org_import import import_org_version
 from tempen_shared.clock import today_in
 from tempen_shared.db import StoreUnavailableError
-from tempen_shared.http import JSONResponse, problem
+from tempen_shared.http import BadRequestError, JSONResponse, problem, read_body, service_unavailable
 from tempen_shared.tenancy.loader import Catalog
 
 ORG_IMPORT_ROUTE = "/v1/tenants/{tenant}/admin/org"
@@ -49,9 +49,10 @@ def org_routes(
                 "send text/csv or application/json",
                 errors=[{"field": "content-type", "reason": "must be text/csv or application/json"}],
             )
-        body = await request.body()
-        if len(body) > MAX_ORG_BYTES:
-            return problem(413, "Org file too large", f"the limit is {MAX_ORG_BYTES} bytes")
+        try:
+            body = await read_body(request, max_bytes=MAX_ORG_BYTES)
+        except BadRequestError as exc:
+            return exc.response
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -68,7 +69,7 @@ def org_routes(
                 source=q.get("source", "http"),
             )
         except StoreUnavailableError:
-            return problem(503, "Storage unavailable", "retry later", headers={"Retry-After": "5"})
+            return service_unavailable()
         if outcome.status == "stored":
             await after_store()
         if outcome.status == "invalid":
