@@ -70,3 +70,21 @@ class CommonMetrics:
             "Outbox rows published again because the broker lost them (a memory-only broker restarted).",
             registry=registry,
         )
+        self.task_restarts = Counter(
+            "tempen_background_task_restarts_total",
+            "Background tasks (outbox relay, publisher, notifiers, sweeper) restarted after dying, by task.",
+            ["task"],
+            registry=registry,
+        )
+        self.task_up = Gauge(
+            "tempen_background_task_up",
+            "1 while a background task runs, 0 while it waits to be restarted after dying, by task.",
+            ["task"],
+            registry=registry,
+        )
+        self.consumer_last_progress = Gauge(
+            "tempen_consumer_last_progress_timestamp_seconds",
+            "When this service last committed a batch of the topic (Unix time); with lag above 0, a stalled consumer.",
+            ["topic"],
+            registry=registry,
+        )

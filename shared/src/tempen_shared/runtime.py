@@ -15,6 +15,7 @@ from tempen_shared.db import create_pool, migrate
 from tempen_shared.metrics import CommonMetrics
 from tempen_shared.outbox import OutboxRelay
 from tempen_shared.settings import ServiceSettings
+from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.topics import all_topic_names
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 class ServiceResources:
     pool: asyncpg.Pool
     relay: OutboxRelay
+    tasks: BackgroundTasks  # the outbox relay runs here; a service adds its own loops
 
 
 @asynccontextmanager
@@ -36,8 +38,14 @@ async def service_resources(
     topics: Mapping[str, int] | None = None,
     wait_for_database_s: float = 60.0,
     also_migrate: tuple[str, ...] = (),
+    tasks: BackgroundTasks | None = None,
 ) -> AsyncIterator[ServiceResources]:
-    """Open the pool (waiting for the database to come up), migrate, and run the outbox relay."""
+    """Open the pool (waiting for the database to come up), migrate, and run the outbox relay.
+
+    The relay and its statistics run supervised in `tasks` (give the service's own, whose `check` is
+    in its `/readyz`); every task in it is stopped when the context ends.
+    """
+    tasks = tasks if tasks is not None else BackgroundTasks(metrics)
     pool = await _pool_when_ready(settings, wait_for_database_s)
     try:
         applied = await migrate(pool, schema=schema, package=package)
@@ -55,17 +63,12 @@ async def service_resources(
             retention_hours=settings.outbox_retention_hours,
             on_published=metrics.outbox_published.inc,
         )
-        relay_task = asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay")
-        stats_task = asyncio.create_task(_refresh_outbox_metrics(relay, metrics), name=f"{schema}-outbox-stats")
+        tasks.start("outbox-relay", relay.run, on_stop=relay.stop)
+        tasks.start("outbox-stats", lambda: _refresh_outbox_metrics(relay, metrics))
         try:
-            yield ServiceResources(pool=pool, relay=relay)
+            yield ServiceResources(pool=pool, relay=relay, tasks=tasks)
         finally:
-            relay.stop()
-            stats_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(relay_task, timeout=10)
-            with contextlib.suppress(asyncio.CancelledError):
-                await stats_task
+            await tasks.stop(timeout_s=10)
     finally:
         await pool.close()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,6 +35,7 @@ from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import resolve
+from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tempen_shared.tenancy.org import OrgTree
 from tempen_shared.topics import ALERTS
@@ -129,11 +128,18 @@ def create_app(
     )
     broker.include_router(org_router)
 
+    background = BackgroundTasks(metrics)
+
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
         async with (
             service_resources(
-                settings, schema=SCHEMA, package="tempen_alerts", metrics=metrics, also_migrate=(ORG_COPY,)
+                settings,
+                schema=SCHEMA,
+                package="tempen_alerts",
+                metrics=metrics,
+                also_migrate=(ORG_COPY,),
+                tasks=background,
             ) as res,
             access.serving(res.pool),
         ):
@@ -164,23 +170,17 @@ def create_app(
             holder.histories = OrgHistories(res.pool, SCHEMA, bases)
             if isinstance(sender, MailFolderSender):
                 logger.info("no SMTP server configured: e-mails are written to %s", sender.folder.resolve())
-            delivering = [asyncio.create_task(n.run(), name=f"alerts-notifier-{n.channel}") for n in notifiers]
-            sweeper = asyncio.create_task(
-                run_sweeper(store, service, metrics, interval_s=settings.sweep_interval_s), name="alerts-sweeper"
+            for notifier in notifiers:
+                background.start(f"notifier-{notifier.channel}", notifier.run, on_stop=notifier.stop)
+            background.start(
+                "sweeper", lambda: run_sweeper(store, service, metrics, interval_s=settings.sweep_interval_s)
             )
             try:
                 yield
             finally:
-                sweeper.cancel()
-                for notifier in notifiers:
-                    notifier.stop()
+                await background.stop("sweeper")
                 # Let a delivery in hand finish: cancelling it mid-send would leave its row in doubt.
-                _, late = await asyncio.wait(delivering, timeout=settings.notify_drain_s)
-                for task in [sweeper, *late]:
-                    task.cancel()
-                for task in [sweeper, *delivering]:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await background.stop(*(f"notifier-{n.channel}" for n in notifiers), timeout_s=settings.notify_drain_s)
                 await webhooks.aclose()
                 holder.store = None
 
@@ -196,7 +196,9 @@ def create_app(
         logger=logging.getLogger("tempen.alerts.app"),
         lifespan=lifespan,
         asgi_routes=operational_routes(
-            checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
+            checks={"broker": broker_ready, "database": database_ready, "background_tasks": background.check},
+            metrics=metrics,
+            registry=registry,
         ),
         http=http_app(routes(holder.get, service, metrics), access=access),
     )

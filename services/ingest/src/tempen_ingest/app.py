@@ -20,13 +20,14 @@ from tempen_ingest.entrypoints.kafka import build_router
 from tempen_ingest.entrypoints.org_http import org_routes
 from tempen_ingest.mappings import load_mappings
 from tempen_ingest.metrics import IngestMetrics
-from tempen_ingest.retention import retention_running
+from tempen_ingest.retention import run_retention
 from tempen_ingest.service import IngestService
 from tempen_shared.auth import AccessControl
 from tempen_shared.clock import utc_now
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import pseudonym_keys, resolve
+from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 
 
@@ -73,10 +74,14 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
     )
     broker.include_router(build_router(settings, group_id=settings.group_id, service=holder.get, metrics=metrics))
 
+    background = BackgroundTasks(metrics)
+
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
         async with (
-            service_resources(settings, schema=SCHEMA, package="tempen_ingest", metrics=metrics) as res,
+            service_resources(
+                settings, schema=SCHEMA, package="tempen_ingest", metrics=metrics, tasks=background
+            ) as res,
             access.serving(res.pool),
         ):
             store = PostgresSubmissionStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
@@ -92,14 +97,20 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
                 resolve_secret=resolve,  # at each delivery, so a rotated secret file counts at once
                 known_units=holder.known_units,
             )
-            async with retention_running(
-                holder.get,
-                answers_after=timedelta(days=settings.retention_days),
-                comments_after=timedelta(days=settings.comment_retention_days),
-                interval_s=settings.retention_interval_s,
-            ):
+            background.start(
+                "retention",
+                lambda: run_retention(
+                    holder.get,
+                    answers_after=timedelta(days=settings.retention_days),
+                    comments_after=timedelta(days=settings.comment_retention_days),
+                    interval_s=settings.retention_interval_s,
+                ),
+            )
+            try:
                 yield
-            holder.service = None
+            finally:
+                await background.stop("retention")
+                holder.service = None
 
     async def database_ready() -> bool:
         return holder.service is not None and await holder.service.ping()
@@ -113,7 +124,9 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
         logger=logging.getLogger("tempen.ingest.app"),
         lifespan=lifespan,
         asgi_routes=operational_routes(
-            checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
+            checks={"broker": broker_ready, "database": database_ready, "background_tasks": background.check},
+            metrics=metrics,
+            registry=registry,
         ),
         http=http_app(
             [

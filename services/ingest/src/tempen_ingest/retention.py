@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 from tempen_ingest.service import IngestService
@@ -35,19 +33,3 @@ async def run_retention(
                     purged.deliveries,
                 )
         await asyncio.sleep(interval_s)
-
-
-@asynccontextmanager
-async def retention_running(
-    service: Callable[[], IngestService], *, answers_after: timedelta, comments_after: timedelta, interval_s: float
-) -> AsyncIterator[None]:
-    task = asyncio.create_task(
-        run_retention(service, answers_after=answers_after, comments_after=comments_after, interval_s=interval_s),
-        name="ingest-retention",
-    )
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +25,7 @@ from tempen_shared.auth import AccessControl
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
+from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tempen_shared.tenancy.org import OrgHistory, OrgTree
 
@@ -89,11 +89,18 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
     )
     broker.include_router(org_router)
 
+    background = BackgroundTasks(metrics)
+
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
         async with (
             service_resources(
-                settings, schema=SCHEMA, package="tempen_scoring", metrics=metrics, also_migrate=(ORG_COPY,)
+                settings,
+                schema=SCHEMA,
+                package="tempen_scoring",
+                metrics=metrics,
+                also_migrate=(ORG_COPY,),
+                tasks=background,
             ) as res,
             access.serving(res.pool),
         ):
@@ -110,29 +117,23 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
             )
             org_changed.set()  # at start: versions may have arrived while scoring was down
             scores_written.set()  # and rows may be waiting to be published since a crash
-            tasks = [
-                asyncio.create_task(
-                    run_realigner(holder.store, org_changed, interval_s=settings.realign_interval_s),
-                    name="scoring-realigner",
+            store = holder.store
+            background.start(
+                "realigner", lambda: run_realigner(store, org_changed, interval_s=settings.realign_interval_s)
+            )
+            background.start(
+                "score-publisher",
+                lambda: run_publisher(
+                    store,
+                    scores_written,
+                    interval_s=settings.publish_interval_s,
+                    on_published=metrics.scores_published.inc,
                 ),
-                asyncio.create_task(
-                    run_publisher(
-                        holder.store,
-                        scores_written,
-                        interval_s=settings.publish_interval_s,
-                        on_published=metrics.scores_published.inc,
-                    ),
-                    name="scoring-publisher",
-                ),
-            ]
+            )
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await background.stop("realigner", "score-publisher")
                 holder.store = None
                 holder.histories = None
                 holder.pool = None
@@ -154,7 +155,9 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
         logger=logging.getLogger("tempen.scoring.app"),
         lifespan=lifespan,
         asgi_routes=operational_routes(
-            checks={"broker": broker_ready, "database": database_ready}, metrics=metrics, registry=registry
+            checks={"broker": broker_ready, "database": database_ready, "background_tasks": background.check},
+            metrics=metrics,
+            registry=registry,
         ),
         http=http_app(routes(holder.get_pool, catalog, metrics, org_history=org_history), access=access),
     )
