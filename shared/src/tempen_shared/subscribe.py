@@ -10,6 +10,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaMessage, KafkaRouter
 from faststream.message import StreamMessage
 
+from tempen_shared.clock import utc_now
 from tempen_shared.consumer import BatchConsumer, Handle, Record, T, records_of
 from tempen_shared.metrics import CommonMetrics
 from tempen_shared.settings import ServiceSettings
@@ -41,6 +42,8 @@ def consume_topic(
     )
 
     metrics.consumed.labels(topic)  # the series exists (at 0) before the first record arrives
+    # From start-up, so that a consumer stuck on its very first batch shows as stalled too.
+    metrics.consumer_last_progress.labels(topic).set(utc_now().timestamp())
 
     # NACK_ON_ERROR: returning commits the batch's offsets; raising seeks back so Kafka redelivers it.
     # Offsets start at the earliest record for a new group: nothing published before a consumer
@@ -64,8 +67,15 @@ def consume_topic(
     )
     async def on_batch(msg: KafkaMessage) -> None:
         records = records_of(msg.raw_message)
-        await consumer.consume(records)
+        try:
+            await consumer.consume(records)
+        except BaseException:
+            # Handed back to Kafka: every record from the batch's first one still waits. Without this
+            # the lag would keep the value of the last batch that succeeded, 0, while nothing moves.
+            _observe_lag(msg, records, metrics, committed=False)
+            raise
         metrics.consumed.labels(topic).inc(len(records))
+        metrics.consumer_last_progress.labels(topic).set(utc_now().timestamp())
         _observe_lag(msg, records, metrics)
 
     return consumer
@@ -78,17 +88,21 @@ async def _undecoded(_msg: StreamMessage[Any]) -> None:
     return
 
 
-def _observe_lag(msg: KafkaMessage, records: list[Record], metrics: CommonMetrics) -> None:
-    """Records behind the end of each partition just consumed, from the consumer's own highwater marks."""
+def _observe_lag(msg: KafkaMessage, records: list[Record], metrics: CommonMetrics, *, committed: bool = True) -> None:
+    """Records behind the end of each partition of the batch, from the consumer's own highwater marks:
+    after the batch's last record when it was committed, from its first one when it was not."""
     client = getattr(msg, "consumer", None)
     highwater = getattr(client, "highwater", None)
     if highwater is None:
         return  # an in-memory test broker has no highwater marks
-    last: dict[tuple[str, int], int] = {}
+    position: dict[tuple[str, int], int] = {}
     for record in records:
         key = (record.topic, record.partition)
-        last[key] = max(last.get(key, -1), record.offset)
-    for (topic, partition), offset in last.items():
+        if committed:
+            position[key] = max(position.get(key, -1), record.offset + 1)
+        else:
+            position[key] = min(position.get(key, record.offset), record.offset)
+    for (topic, partition), next_offset in position.items():
         end = highwater(TopicPartition(topic, partition))
         if isinstance(end, int):
-            metrics.consumer_lag.labels(topic, str(partition)).set(max(0, end - offset - 1))
+            metrics.consumer_lag.labels(topic, str(partition)).set(max(0, end - next_offset))
