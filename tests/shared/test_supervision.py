@@ -47,7 +47,10 @@ async def test_a_task_that_dies_is_logged_counted_reported_down_and_restarted(ca
     await tasks.stop()
 
     assert down.status_code == 503
-    assert "outbox-relay: died with RuntimeError('cannot switch to state 15')" in down.json()["reasons"]["background_tasks"]
+    assert (
+        "outbox-relay: died with RuntimeError('cannot switch to state 15')"
+        in down.json()["reasons"]["background_tasks"]
+    )
     assert (up.status_code, up.json()["checks"]) == (200, {"background_tasks": True})
     assert _sample(registry, "tempen_background_task_restarts_total", "outbox-relay") == 1
     assert _sample(registry, "tempen_background_task_up", "outbox-relay") == 1
