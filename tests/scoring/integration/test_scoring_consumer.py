@@ -59,7 +59,12 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
 ) -> None:
     await ensure_topics(infra.bootstrap_servers, {f"{topic_prefix}{n}": p for n, p in all_topic_names().items()})
     topic = f"{topic_prefix}{SUBMISSIONS.name}"
-    events = [accepted(f"s{i}", 1, {"q1": 2, "q2": 2, "q3": 2}) for i in range(6)]
+    # First on the partition: a submission from year 1, which once halted all scoring (OverflowError in
+    # the period arithmetic, redelivered for ever). Everything after it must still be scored.
+    year_1 = orjson.loads(accepted("ancient", 1, {"q1": 2, "q2": 2, "q3": 2}))
+    year_1["submitted_at"] = "0001-01-01T00:00:00+14:00"
+    events = [orjson.dumps(year_1)]
+    events += [accepted(f"s{i}", 1, {"q1": 2, "q2": 2, "q3": 2}) for i in range(6)]
     events += [accepted("s0", 1, {"q1": 2, "q2": 2, "q3": 2})]  # redelivery
     events += [accepted("s1", 2, {"q1": 5, "q2": 5, "q3": 5})]  # correction
     events += [accepted("s1", 1, {"q1": 2, "q2": 2, "q3": 2})]  # an older revision, late
@@ -83,7 +88,7 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
         TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
     )
     async with serving(create_app(settings)) as base:
-        dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", count=2)
+        dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", count=3)
         conn = await asyncpg.connect(database_url)
         try:
             await eventually(
@@ -114,7 +119,8 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
     assert q1 == {2: 4, 5: 1}
     # Four people at 25 and one at 100 on every item: the index is their plain mean, 40.
     assert index == pytest.approx(40.0)
-    assert sorted(d["value"]["reason"] for d in dead) == ["invalid", "malformed"]
+    assert sorted(d["value"]["reason"] for d in dead) == ["invalid", "invalid", "malformed"]
+    assert any("submitted_at" in d["value"]["detail"] and "2000-01-01" in d["value"]["detail"] for d in dead)
     assert scores, "a publishable group (5 >= the minimum) publishes its scores"
     # Grupp A1 has a headcount of 12 in the fixture org: 5 of 12 answered.
     rates = {point["response_rate"] for series in served["series"] for point in series["points"]}
