@@ -3,7 +3,7 @@
 One home for them (docs/api.md "Limits"), so that the HTTP APIs, the intake topic, webhooks and the
 CLI refuse the same things with the same reasons:
 
-* **Timestamps** lie in [`EARLIEST`, `LATEST`): no employee survey was answered before 2000, and a
+* **Timestamps** and **dates** lie in [`EARLIEST`, `LATEST`): no employee survey was answered before 2000, and a
   year far ahead is a typing slip. Dates at the edge of the calendar (year 1, year 9999 with an
   offset) are where Python's arithmetic and PostgreSQL's types stop agreeing, so they never get in.
   "Not in the future" is checked where the clock is known (ingest's validation).
@@ -16,7 +16,7 @@ CLI refuse the same things with the same reasons:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -35,6 +35,12 @@ def check_timestamp(value: datetime) -> datetime:
     return value
 
 
+def check_date(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(f"must lie between {EARLIEST.date()} and {LATEST.date()}")
+    return value
+
+
 def check_identifier(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
@@ -48,6 +54,7 @@ def check_text(value: str) -> str:
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(check_timestamp)]
+CalendarDate = Annotated[date, AfterValidator(check_date)]
 IdentifierText = Annotated[str, AfterValidator(check_identifier)]
 FreeText = Annotated[str, AfterValidator(check_text)]
 

@@ -120,6 +120,14 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
                         f"/v1/tenants/{TENANT}/alerts/{alerts['motivation']}/acknowledge",
                         json={"action_plan": ACTION_PLAN},
                     )
+                    out_of_bounds = await http.post(
+                        f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}/acknowledge",
+                        json={"action_plan": "Samtal\x07", "follow_up_date": "0001-01-01", "acknowledged_by": "B\x1bo"},
+                    )
+                    with_nul = await http.post(
+                        f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}/acknowledge",
+                        json={"action_plan": "Samtal\x00med gruppen"},
+                    )
                     unknown = await http.post(
                         f"/v1/tenants/{TENANT}/alerts/nosuchalert/resolve", json={"reason": "x y z"}
                     )
@@ -133,6 +141,9 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
     assert again.status_code == 409, "a resolved alert cannot be acknowledged"
     assert again.json()["detail"] == "the alert is resolved"
     assert unknown.status_code == 404
+    assert out_of_bounds.status_code == 422, "NUL, escape characters and year 1 are refused, never a 500"
+    assert {e["field"] for e in out_of_bounds.json()["errors"]} == {"action_plan", "follow_up_date", "acknowledged_by"}
+    assert (with_nul.status_code, with_nul.json()["errors"][0]["field"]) == (422, "action_plan")
     assert [status for _, _, status in receiver.calls].count(503) == 1
     assert 'tempen_notifications_total{channel="webhook",outcome="retried"} 1.0' in metrics
     assert 'tempen_notifications_total{channel="webhook",outcome="sent"} 5.0' in metrics

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 import structlog
@@ -16,7 +15,7 @@ from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore, StoredA
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService
 from tempen_shared import correlation
-from tempen_shared.bounds import FreeText, IdentifierText
+from tempen_shared.bounds import CalendarDate, FreeText, IdentifierText
 from tempen_shared.http import JSONResponse, field_errors, problem, read_json
 from tempen_shared.http import measured as timed
 
@@ -32,7 +31,7 @@ def _log_by_hand(stored: StoredAlert, *, tenant: str, rule: str) -> None:
 class AcknowledgeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action_plan: FreeText = Field(min_length=3, max_length=5000)
-    follow_up_date: date | None = None
+    follow_up_date: CalendarDate | None = None
     acknowledged_by: IdentifierText = Field(default="", max_length=200)
 
 
