@@ -16,7 +16,7 @@ from bench import generator
 
 from tests.conftest import Infra
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # runs the whole system: not in `make test-fast`
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

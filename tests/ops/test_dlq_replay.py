@@ -18,7 +18,7 @@ from tempen_shared.topics import INTAKE, SUBMISSIONS, all_topic_names
 from tests.conftest import Infra
 from tests.support import eventually, read_topic, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # runs the whole system: not in `make test-fast`
 
 
 def _settings(infra: Infra, database_url: str, prefix: str, config: Path) -> IngestSettings:
