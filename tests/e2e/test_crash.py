@@ -11,11 +11,11 @@ import asyncpg
 import httpx
 import pytest
 
-from tempen.supervisor import Supervisor
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
+from tests.e2e.system import running_system, settled, wait_for_first_alert
 from tests.e2e.test_pipeline import month_start, pulse
-from tests.support import MailSink, child_environ, eventually
+from tests.support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -39,67 +39,47 @@ def stream() -> list[list[dict[str, object]]]:
 async def test_sigkill_of_scoring_and_alerts_mid_stream_loses_nothing_and_sends_nothing_twice(
     infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path
 ) -> None:
-    with MailSink() as mail:
-        sup = Supervisor(
-            config_dir=fixture_config,
-            state_dir=tmp_path / "state",
-            environ=child_environ(
-                **{
-                    "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
-                    "DATABASE_URL": database_url,
-                    "TEMPEN_TOPIC_PREFIX": topic_prefix,
-                }
-            ),
-            ports={"ingest": _port(), "scoring": _port(), "alerts": _port()},
-            extra_env={
-                "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
-                "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-                "TEMPEN_KAFKA_MAX_BATCH": "200",
-                "TEMPEN_ALERTS_SMTP_HOST": "127.0.0.1",
-                "TEMPEN_ALERTS_SMTP_PORT": str(mail.port),
-                "TEMPEN_ALERTS_SWEEP_INTERVAL_S": "1",
-                "TEMPEN_ALERTS_NOTIFY_LEASE_S": "3",
-            },
-        )
-        await asyncio.to_thread(sup.start_infrastructure)  # the supervisor is synchronous, like `tempen up`
-        sup.start_services()
-        try:
-            await asyncio.to_thread(sup.wait_ready, timeout_s=60)
-            batches = stream()
-            headers = await admin_headers(database_url)
-            async with httpx.AsyncClient(base_url=sup.services["ingest"].url, timeout=60, headers=headers) as http:
-                for number, batch in enumerate(batches):
-                    response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
-                    assert response.status_code == 202, response.text
-                    assert response.json()["counts"]["rejected"] == 0
-                    if number == len(batches) // 3:
-                        await _wait_until_scoring_started(database_url)  # kill it mid-work, not before it began
-                        sup.kill_service("scoring", signal.SIGKILL)
-                        sup.start_service("scoring")
-                    if number == 2 * len(batches) // 3:
-                        await _wait_for_first_alert(database_url)
-                        sup.kill_service("alerts", signal.SIGKILL)
-                        sup.start_service("alerts")
-            await asyncio.to_thread(sup.wait_ready, timeout_s=60)
+    async with running_system(
+        tmp_path,
+        fixture_config,
+        ready_timeout_s=60,
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+    ) as (sup, mail):
+        batches = stream()
+        headers = await admin_headers(database_url)
+        async with httpx.AsyncClient(base_url=sup.services["ingest"].url, timeout=60, headers=headers) as http:
+            for number, batch in enumerate(batches):
+                response = await http.post("/v1/tenants/testkommun/submissions", json=batch)
+                assert response.status_code == 202, response.text
+                assert response.json()["counts"]["rejected"] == 0
+                if number == len(batches) // 3:
+                    await _wait_until_scoring_started(database_url)  # kill it mid-work, not before it began
+                    sup.kill_service("scoring", signal.SIGKILL)
+                    sup.start_service("scoring")
+                if number == 2 * len(batches) // 3:
+                    await wait_for_first_alert(database_url)
+                    sup.kill_service("alerts", signal.SIGKILL)
+                    sup.start_service("alerts")
+        await asyncio.to_thread(sup.wait_ready, timeout_s=60)
 
-            conn = await asyncpg.connect(database_url)
-            try:
-                await eventually(lambda: _scored(conn), timeout_s=180, interval_s=0.5)
-                await eventually(lambda: _settled(conn), timeout_s=120, interval_s=0.5)
-                contributions = await conn.fetchval("SELECT count(*) FROM scoring.contributions")
-                respondents = await conn.fetchval("SELECT sum(respondents) FROM scoring.groups")
-                answers = await conn.fetchval("SELECT sum(count) FROM scoring.item_counts")
-                answers_expected = await conn.fetchval(
-                    "SELECT sum((SELECT count(*) FROM jsonb_object_keys(item_values))) FROM scoring.contributions"
-                )
-                sent = await conn.fetchval("SELECT count(*) FROM alerts.notifications WHERE state = 'sent'")
-                in_doubt = await conn.fetchval("SELECT count(*) FROM alerts.notifications WHERE state = 'in_doubt'")
-                active = await conn.fetch("SELECT unit FROM alerts.alerts WHERE state <> 'resolved'")
-            finally:
-                await conn.close()
-            await asyncio.sleep(2)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await eventually(lambda: _scored(conn), timeout_s=180, interval_s=0.5)
+            await eventually(lambda: settled(conn), timeout_s=120, interval_s=0.5)
+            contributions = await conn.fetchval("SELECT count(*) FROM scoring.contributions")
+            respondents = await conn.fetchval("SELECT sum(respondents) FROM scoring.groups")
+            answers = await conn.fetchval("SELECT sum(count) FROM scoring.item_counts")
+            answers_expected = await conn.fetchval(
+                "SELECT sum((SELECT count(*) FROM jsonb_object_keys(item_values))) FROM scoring.contributions"
+            )
+            sent = await conn.fetchval("SELECT count(*) FROM alerts.notifications WHERE state = 'sent'")
+            in_doubt = await conn.fetchval("SELECT count(*) FROM alerts.notifications WHERE state = 'in_doubt'")
+            active = await conn.fetch("SELECT unit FROM alerts.alerts WHERE state <> 'resolved'")
         finally:
-            sup.stop()
+            await conn.close()
+        await asyncio.sleep(2)
 
     assert contributions == TOTAL  # every submission scored
     assert respondents == TOTAL  # and counted exactly once in the aggregates
@@ -113,40 +93,13 @@ async def test_sigkill_of_scoring_and_alerts_mid_stream_loses_nothing_and_sends_
     assert {r["unit"] for r in active} == {"grupp-a1"}
 
 
-def _port() -> int:
-    from tests.support import free_port
-
-    return free_port()
-
-
 async def _scored(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT count(*) FROM scoring.contributions") == TOTAL)
-
-
-async def _settled(conn: asyncpg.Connection) -> bool:
-    """Both outboxes drained and every notification delivered (or in doubt)."""
-    backlog = await conn.fetchval(
-        "SELECT (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL)"
-        " + (SELECT count(*) FROM scoring.scores WHERE sequence > published_sequence)"
-        " + (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL)"
-        " + (SELECT count(*) FROM alerts.notifications WHERE state IN ('pending', 'sending'))"
-        " + (SELECT count(*) FROM alerts.series WHERE rejudge)"
-    )
-    alerts = await conn.fetchval("SELECT count(*) FROM alerts.alerts")
-    return bool(backlog == 0 and alerts > 0)
 
 
 async def _wait_until_scoring_started(database_url: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         await eventually(lambda: conn.fetchval("SELECT count(*) FROM scoring.contributions"), timeout_s=60)
-    finally:
-        await conn.close()
-
-
-async def _wait_for_first_alert(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await eventually(lambda: conn.fetchval("SELECT count(*) FROM alerts.transitions"), timeout_s=120)
     finally:
         await conn.close()

@@ -154,7 +154,8 @@ async def test_hostile_requests_on_every_route_never_get_a_5xx_or_a_reset(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     set_secrets(monkeypatch)
-    proxy = TcpProxy(urlsplit(database_url).hostname or "127.0.0.1", urlsplit(database_url).port or 5432)
+    database = urlsplit(database_url)
+    proxy = TcpProxy(database.hostname or "127.0.0.1", database.port or 5432)
     await proxy.start()
     settings = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
