@@ -70,8 +70,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             supervisor.wait_ready(timeout_s=args.timeout)
         _print_summary(console, supervisor, catalog, time.monotonic() - started, token_file)
         while not stopping:
-            for name in supervisor.watch_once():
-                console.print(f"[yellow]{name} stopped unexpectedly and was restarted[/yellow]")
+            restarted = supervisor.watch_once()
+            if restarted[:1] == ["broker"]:
+                console.print(
+                    "[yellow]The broker stopped unexpectedly and was restarted, empty: the outboxes publish"
+                    f" again what it had; {', '.join(restarted[1:])} restarted to read it from the start[/yellow]"
+                )
+            else:
+                for name in restarted:
+                    console.print(f"[yellow]{name} stopped unexpectedly and was restarted[/yellow]")
             time.sleep(0.5)
     except EmbeddedError as exc:
         console.print(f"[red]Could not start:[/red] {exc}")

@@ -25,6 +25,8 @@ SERVICES: dict[str, tuple[str, int]] = {
     "scoring": ("tempen_scoring", 8002),
     "alerts": ("tempen_alerts", 8003),
 }
+# Services whose consumers read topics an outbox refills after an embedded broker restart.
+RESTARTED_WITH_BROKER = frozenset({"scoring", "alerts"})
 
 
 def _port_free(port: int) -> bool:
@@ -179,29 +181,43 @@ class Supervisor:
             service.process.wait(timeout=30)
 
     def stop_service(self, name: str, timeout_s: float = 25.0) -> None:
-        service = self.services[name]
-        process = service.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        self.stop_services([name], timeout_s=timeout_s)
+
+    def stop_services(self, names: list[str], timeout_s: float = 25.0) -> None:
+        """SIGTERM to all of `names` at once, SIGKILL to whichever has not exited by the deadline."""
+        running = [p for p in (self.services[n].process for n in names) if p is not None and p.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def watch_once(self) -> list[str]:
-        """Restart whatever died; returns what was restarted. A restarted embedded broker comes back
-        empty, so topics are created again and the services restarted to rejoin their groups; the
-        outboxes then re-publish what the old broker had (they see its new cluster id)."""
+        """Restart whatever died; returns what was restarted.
+
+        A restarted embedded broker comes back empty, with a new cluster id. The outbox relays see
+        the new id and publish again what the old broker had. The consumers of those topics
+        (scoring, alerts) are stopped *before* the new broker is up, so none of them reads it at
+        a position it had on the old one (the relays refill the topics from offset 0 within
+        seconds, so a stale position could skip records); started again, they join fresh groups
+        and read from the earliest offset. Ingest keeps running: it answers clients from
+        PostgreSQL alone, its relay follows the new id, and its intake consumer, whose topic
+        starts empty on the new broker, rejoins its group there.
+        """
         restarted: list[str] = []
         if self.broker is not None and not self.broker.alive():
+            consumers = [name for name in self.services if name in RESTARTED_WITH_BROKER]
+            # The broker is gone, so a graceful stop has nothing to commit or leave; do not wait long.
+            self.stop_services(consumers, timeout_s=5.0)
             self.broker.start()
             self.create_topics()
-            for name in self.services:
-                self.stop_service(name)
+            for name in consumers:
                 self.start_service(name)
-            return ["broker", *self.services]
+            return ["broker", *consumers]
         for name, service in self.services.items():
             if not service.alive():
                 service.restarts += 1
@@ -210,8 +226,7 @@ class Supervisor:
         return restarted
 
     def stop(self) -> None:
-        for name in list(self.services):
-            self.stop_service(name)
+        self.stop_services(list(self.services))
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:

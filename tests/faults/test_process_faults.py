@@ -276,11 +276,25 @@ def _kill_postmaster(pgdata: Path) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing_and_doubles_nothing(
+async def publish_to_intake(bootstrap: str, topic: str, items: list[dict[str, object]]) -> set[str]:
+    """Submissions straight onto the intake topic, as a platform publishing to Kafka would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for item in items:
+            await producer.send_and_wait(topic, orjson.dumps({**item, "tenant": TENANT}), key=b"testkommun:grupp-a1")
+    finally:
+        await producer.stop()
+    return {str(item["submission_id"]) for item in items}
+
+
+async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing_doubles_nothing_and_ingest_keeps_answering(
     database_url: str, topic_prefix: str, fixture_config: Path, tmp_path: Path
 ) -> None:
     """The broker is the embedded one the supervisor owns and restarts (memory only: it comes back
-    empty, and the outboxes publish again what it had)."""
+    empty, and the outboxes publish again what it had). Clients keep posting while it is down and
+    while it restarts: ingest is not restarted with it, so every request gets an answer, and its
+    intake consumer reads what platforms publish to the new broker."""
     batches = stream(1_500, 50, "broker")
     async with running_system(
         tmp_path,
@@ -292,7 +306,9 @@ async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing_and_doub
         broker = sup.broker
         assert broker is not None, "the supervisor owns the broker in this test"
         assert broker.process is not None
+        ingest_process = sup.services["ingest"].process
         run = FaultRun(sup, headers=await admin_headers(database_url))
+        restarting: asyncio.Task[list[str]] | None = None
         async with httpx.AsyncClient(base_url=sup.services["ingest"].url, timeout=60, headers=run.headers) as http:
             for number, batch in enumerate(batches):
                 if number == len(batches) // 2:
@@ -300,10 +316,16 @@ async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing_and_doub
                     broker.process.send_signal(signal.SIGKILL)
                     broker.process.wait()
                     run.faults["broker SIGKILL"] += 1
-                    restarted = await asyncio.to_thread(sup.watch_once)
-                    assert restarted[0] == "broker", restarted
+                    restarting = asyncio.create_task(asyncio.to_thread(sup.watch_once))
                 await run.post_until_stored(http, batch)
+            assert restarting is not None
+            restarted = await restarting
+            assert restarted == ["broker", "scoring", "alerts"], restarted
+            intake = pulse("grupp-a1", month_start(1), 20, 2, "broker-intake")
+            run.submitted |= await publish_to_intake(sup.bootstrap_servers, f"{topic_prefix}{INTAKE.name}", intake)
         await asyncio.to_thread(sup.wait_ready, timeout_s=90)
         outcome = await run.wait_until_settled(database_url)
         await asyncio.sleep(2)
     run.report("broker SIGKILL", outcome, mail)
+    assert sup.services["ingest"].process is ingest_process, "ingest was restarted with the broker"
+    assert set(run.answers) <= {"202", "503"}, f"a request got no answer while the broker restarted: {run.answers}"
