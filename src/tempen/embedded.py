@@ -7,9 +7,11 @@ Used by `tempen up` when KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are not set, and
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pwd
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -17,6 +19,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
@@ -204,10 +208,24 @@ class EmbeddedPostgres:
         if exists.strip() != "1":
             self._run([psql, self.admin_url, "-c", f'CREATE DATABASE "{self.database}"'])
 
-    def stop(self) -> None:
-        if (self.pgdata / "postmaster.pid").exists():
-            with contextlib.suppress(EmbeddedError):
-                self._run([str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Fast shutdown, returning only once the server process is gone.
+
+        `pg_ctl -w` waits for the pid file to go, which the server removes just before it exits;
+        the caller (Ctrl-C of `tempen up`) promises that nothing is left running when it returns.
+        """
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        pid: int | None = None
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pid_file.read_text().split()[0])
+        try:
+            self._run([str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+        except EmbeddedError as exc:
+            logger.warning("PostgreSQL did not stop cleanly: %s", exc)
+        if pid is not None:
+            _wait_for_exit(pid, timeout_s)
 
     def _run(self, argv: list[str]) -> str:
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
@@ -219,6 +237,26 @@ class EmbeddedPostgres:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise EmbeddedError(f"{Path(argv[0]).name} failed ({result.returncode}): {result.stderr.strip()}\n{tail}")
         return result.stdout
+
+
+def _wait_for_exit(pid: int, timeout_s: float) -> None:
+    """Wait until `pid` (not our child: pg_ctl detached it) has exited; SIGKILL it after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while _running(pid):
+        if time.monotonic() > deadline:
+            logger.warning("PostgreSQL (pid %d) still running %.0fs after stop; killing it", pid, timeout_s)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; its parent (init) reaps it
 
 
 def _terminate(process: subprocess.Popen[bytes] | None, *, timeout_s: float = 10.0) -> None:

@@ -101,6 +101,17 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def described(pids: list[int]) -> dict[int, str]:
+    """What each process is, for a failure message."""
+    out: dict[int, str] = {}
+    for pid in pids:
+        try:
+            out[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+        except OSError:
+            out[pid] = "(gone)"
+    return out
+
+
 @dataclass
 class MakeRun:
     """`make run` in the copy, in its own process group, as a terminal would start it."""
@@ -211,7 +222,7 @@ def test_make_run_as_the_readme_says_from_a_fresh_copy_then_ctrl_c_and_again(fre
     assert run.process.returncode in (0, 2, -signal.SIGINT), run.output()
     assert "Stopped." in run.output()
     left = sorted(pid for pid in run.seen if alive(pid))
-    assert not left, f"processes left after Ctrl-C: {left}"
+    assert not left, f"processes left after Ctrl-C: {described(left)}"
 
     run.start()
     try:
@@ -221,4 +232,5 @@ def test_make_run_as_the_readme_says_from_a_fresh_copy_then_ctrl_c_and_again(fre
         assert again.json()["status"] == "duplicate", "the second make run found the stored submission"
     finally:
         run.interrupt()
-    assert not [pid for pid in run.seen if alive(pid)]
+    left = sorted(pid for pid in run.seen if alive(pid))
+    assert not left, f"processes left after the second Ctrl-C: {described(left)}"
