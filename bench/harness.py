@@ -299,7 +299,11 @@ class StageTimes:
 
 async def settled(conn: asyncpg.Connection) -> dict[str, int]:
     row = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM ingest.outbox WHERE published_at IS NULL) AS ingest_backlog,"
+        "SELECT (SELECT count(*) FROM ingest.outbox WHERE published_at IS NULL)"
+        # Submissions are their own outbox: those beyond the relay's latest position wait.
+        " + (SELECT count(*) FROM ingest.submissions WHERE sequence >"
+        " coalesce((SELECT position FROM ingest.relay_positions ORDER BY updated_at DESC LIMIT 1), 0))"
+        " AS ingest_backlog,"
         " (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL) AS scoring_backlog,"
         " (SELECT count(*) FROM scoring.scores WHERE sequence > published_sequence) AS scores_unpublished,"
         " (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL) AS alerts_backlog,"

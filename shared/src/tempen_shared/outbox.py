@@ -13,9 +13,9 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -74,9 +74,86 @@ class OutboxStats:
     epoch: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    """Messages a source has waiting, oldest first, and how to record them as published."""
+
+    messages: Sequence[OutboxMessage]
+    rows: int  # rows read (a source may read rows it has nothing to publish for)
+    mark_published: Callable[[], Awaitable[None]]
+
+
+class RelaySource(Protocol):
+    """Where a relay finds what to publish: the outbox table, or a table that is its own outbox."""
+
+    async def take(self, epoch: str, limit: int) -> PendingBatch:
+        """Up to `limit` rows not yet published to the broker `epoch`, in the order they committed."""
+        ...
+
+    async def on_new_epoch(self, epoch: str) -> int:
+        """The broker `epoch` is new to this source; returns how many rows it will publish again."""
+        ...
+
+    async def backlog(self) -> tuple[int, float]:
+        """Rows waiting, and the age in seconds of the oldest of them (0 when none wait)."""
+        ...
+
+
+class OutboxTable:
+    """The `<schema>.outbox` table: rows written by `enqueue`, marked published row by row."""
+
+    def __init__(self, pool: asyncpg.Pool, *, schema: str, retention_hours: int = 168) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._retention_hours = retention_hours
+        self._last_prune = 0.0
+
+    async def take(self, epoch: str, limit: int) -> PendingBatch:
+        schema = self._schema
+        now = time.monotonic()
+        if now - self._last_prune > 300:
+            self._last_prune = now
+            await self._pool.execute(
+                f"DELETE FROM {schema}.outbox WHERE published_at < now() - make_interval(hours => $1)",
+                self._retention_hours,
+            )
+        rows = await self._pool.fetch(
+            f"SELECT id, topic, key, payload, headers FROM {schema}.outbox"
+            " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            limit,
+        )
+        ids = [row["id"] for row in rows]
+
+        async def mark_published() -> None:
+            await self._pool.execute(
+                f"UPDATE {schema}.outbox SET published_at = now(), broker_epoch = $2 WHERE id = ANY($1::bigint[])",
+                ids,
+                epoch,
+            )
+
+        messages = [OutboxMessage(r["topic"], r["key"], r["payload"], r["headers"]) for r in rows]
+        return PendingBatch(messages, len(rows), mark_published)
+
+    async def on_new_epoch(self, epoch: str) -> int:
+        status = await self._pool.execute(
+            f"UPDATE {self._schema}.outbox SET published_at = NULL"
+            " WHERE published_at IS NOT NULL AND broker_epoch IS DISTINCT FROM $1",
+            epoch,
+        )
+        return int(status.split()[-1])
+
+    async def backlog(self) -> tuple[int, float]:
+        row = await self._pool.fetchrow(
+            f"SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+            f" FROM {self._schema}.outbox WHERE published_at IS NULL"
+        )
+        return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
+
+
 class OutboxRelay:
-    """Publishes a service's outbox rows in id order. One relay per service is active at a time
-    (a PostgreSQL advisory lock), which keeps per-key order when a service runs several replicas."""
+    """Publishes a service's outbox rows, and those of any further `sources`, in commit order per
+    source. One relay per service is active at a time (a PostgreSQL advisory lock), which keeps
+    per-key order when a service runs several replicas."""
 
     def __init__(
         self,
@@ -90,6 +167,7 @@ class OutboxRelay:
         poll_interval_s: float = 0.25,
         retention_hours: int = 168,
         on_published: Callable[[int], None] | None = None,
+        sources: Sequence[RelaySource] = (),
     ) -> None:
         self._pool = pool
         self._schema = schema
@@ -98,8 +176,9 @@ class OutboxRelay:
         self._replication_factor = replication_factor
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
-        self._retention_hours = retention_hours
         self._on_published = on_published
+        self._sources: list[RelaySource] = [OutboxTable(pool, schema=schema, retention_hours=retention_hours)]
+        self._sources.extend(sources)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.stats = OutboxStats()
@@ -159,37 +238,23 @@ class OutboxRelay:
                     await lock_conn.execute("SELECT pg_advisory_unlock($1)", self._lock_id)
 
     async def _relay(self, producer: AIOKafkaProducer) -> None:
-        schema = self._schema
-        last_prune = 0.0
         while not self._stopping.is_set():
             epoch = await fetch_cluster_id(producer.client)
             if epoch != self.stats.epoch:
                 await self._on_new_epoch(epoch)
             self._refresh_layouts(producer)
-            rows = await self._pool.fetch(
-                f"SELECT id, topic, key, payload, headers FROM {schema}.outbox"
-                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                self._batch_size,
-            )
-            if rows:
-                await self._publish(producer, rows)
-                ids = [row["id"] for row in rows]
-                await self._pool.execute(
-                    f"UPDATE {schema}.outbox SET published_at = now(), broker_epoch = $2 WHERE id = ANY($1::bigint[])",
-                    ids,
-                    epoch,
-                )
-                self.stats.published_total += len(ids)
-                if self._on_published:
-                    self._on_published(len(ids))
-            now = time.monotonic()
-            if now - last_prune > 300:
-                last_prune = now
-                await self._pool.execute(
-                    f"DELETE FROM {schema}.outbox WHERE published_at < now() - make_interval(hours => $1)",
-                    self._retention_hours,
-                )
-            if len(rows) < self._batch_size:
+            more_waiting = False
+            for source in self._sources:
+                batch = await source.take(epoch, self._batch_size)
+                if batch.messages:
+                    await self._publish(producer, batch.messages)
+                if batch.rows:
+                    await batch.mark_published()
+                    self.stats.published_total += len(batch.messages)
+                    if self._on_published and batch.messages:
+                        self._on_published(len(batch.messages))
+                more_waiting = more_waiting or batch.rows >= self._batch_size
+            if not more_waiting:
                 await self._sleep(self._poll_interval_s)
 
     def _refresh_layouts(self, producer: AIOKafkaProducer) -> None:
@@ -199,17 +264,17 @@ class OutboxRelay:
                 del self._layouts[topic]
                 self._partitions = {k: v for k, v in self._partitions.items() if k[0] != topic}
 
-    async def _publish(self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]) -> None:
-        """Send `rows` and wait until the broker acknowledged every one.
+    async def _publish(self, producer: AIOKafkaProducer, messages: Sequence[OutboxMessage]) -> None:
+        """Send `messages` and wait until the broker acknowledged every one.
 
-        Rows are grouped into one record batch per partition, in id order within each partition, which
-        is the order per key the relay promises. The partition is the one `producer.send` would pick
-        (the default partitioner: murmur2 of the key over the topic's partitions), worked out once per
-        key and topic layout instead of once per message.
+        Messages are grouped into one record batch per partition, in their order within each
+        partition, which is the order per key the relay promises. The partition is the one
+        `producer.send` would pick (the default partitioner: murmur2 of the key over the topic's
+        partitions), worked out once per key and topic layout instead of once per message.
         """
-        batches: dict[tuple[str, int], list[asyncpg.Record]] = {}
-        for row in rows:
-            topic, key = row["topic"], row["key"]
+        batches: dict[tuple[str, int], list[OutboxMessage]] = {}
+        for message in messages:
+            topic, key = message.topic, message.key
             partitions = self._layouts.get(topic)
             if partitions is None:
                 partitions = self._layouts[topic] = list(await producer.partitions_for(topic))
@@ -218,16 +283,16 @@ class OutboxRelay:
                 if len(self._partitions) >= 100_000:
                     self._partitions.clear()
                 partition = self._partitions[(topic, key)] = _PARTITIONER(key, partitions, partitions)
-            batches.setdefault((topic, partition), []).append(row)
+            batches.setdefault((topic, partition), []).append(message)
         futures = []
         for (topic, partition), members in batches.items():
             batch = producer.create_batch()
-            for row in members:
-                headers = [(k, str(v).encode()) for k, v in row["headers"].items()]
-                if batch.append(key=row["key"], value=row["payload"], timestamp=None, headers=headers) is None:
+            for message in members:
+                headers = [(k, str(v).encode()) for k, v in message.headers.items()]
+                if batch.append(key=message.key, value=message.payload, timestamp=None, headers=headers) is None:
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
                     batch = producer.create_batch()
-                    batch.append(key=row["key"], value=row["payload"], timestamp=None, headers=headers)
+                    batch.append(key=message.key, value=message.payload, timestamp=None, headers=headers)
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)
 
@@ -236,25 +301,21 @@ class OutboxRelay:
         # whatever an earlier broker acknowledged, because a memory-only broker that restarted has
         # lost it. Consumers deduplicate by event id, so re-publishing is always safe.
         await ensure_topics(self._bootstrap, self._topics, replication_factor=self._replication_factor)
-        status = await self._pool.execute(
-            f"UPDATE {self._schema}.outbox SET published_at = NULL"
-            " WHERE published_at IS NOT NULL AND broker_epoch IS DISTINCT FROM $1",
-            epoch,
-        )
-        count = int(status.split()[-1])
+        count = 0
+        for source in self._sources:
+            count += await source.on_new_epoch(epoch)
         if count:
-            logger.warning("broker %s is new to %s: re-publishing %d outbox rows", epoch, self._schema, count)
+            logger.warning("broker %s is new to %s: re-publishing %d rows", epoch, self._schema, count)
             self.stats.republished_total += count
         self.stats.epoch = epoch
 
     async def refresh_stats(self) -> OutboxStats:
-        row = await self._pool.fetchrow(
-            f"SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
-            f" FROM {self._schema}.outbox WHERE published_at IS NULL"
-        )
-        if row is not None:
-            self.stats.backlog = int(row["backlog"])
-            self.stats.oldest_age_s = float(row["age"])
+        backlog, oldest = 0, 0.0
+        for source in self._sources:
+            waiting, age = await source.backlog()
+            backlog += waiting
+            oldest = max(oldest, age)
+        self.stats.backlog, self.stats.oldest_age_s = backlog, oldest
         return self.stats
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -13,7 +13,7 @@ import asyncpg
 
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.metrics import CommonMetrics
-from tempen_shared.outbox import OutboxRelay
+from tempen_shared.outbox import OutboxRelay, RelaySource
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.topics import all_topic_names
@@ -39,11 +39,13 @@ async def service_resources(
     wait_for_database_s: float = 60.0,
     also_migrate: tuple[str, ...] = (),
     tasks: BackgroundTasks | None = None,
+    relay_sources: Callable[[asyncpg.Pool], Sequence[RelaySource]] = lambda _pool: (),
 ) -> AsyncIterator[ServiceResources]:
     """Open the pool (waiting for the database to come up), migrate, and run the outbox relay.
 
     The relay and its statistics run supervised in `tasks` (give the service's own, whose `check` is
-    in its `/readyz`); every task in it is stopped when the context ends.
+    in its `/readyz`); every task in it is stopped when the context ends. `relay_sources` are tables
+    the relay publishes from besides the outbox (ingest's submissions are their own outbox).
     """
     tasks = tasks if tasks is not None else BackgroundTasks(metrics)
     pool = await _pool_when_ready(settings, wait_for_database_s)
@@ -62,6 +64,7 @@ async def service_resources(
             replication_factor=settings.replication_factor,
             retention_hours=settings.outbox_retention_hours,
             on_published=metrics.outbox_published.inc,
+            sources=relay_sources(pool),
         )
         tasks.start("outbox-relay", relay.run, on_stop=relay.stop)
         tasks.start("outbox-stats", lambda: _refresh_outbox_metrics(relay, metrics))

@@ -13,7 +13,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
 from tempen_ingest.adapters.org import PostgresOrgStore
-from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore
+from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore, SubmissionsRelaySource
 from tempen_ingest.config import IngestSettings
 from tempen_ingest.entrypoints.http import routes
 from tempen_ingest.entrypoints.kafka import build_router
@@ -80,7 +80,12 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:  # noqa: ARG001 - FastStream passes it
         async with (
             service_resources(
-                settings, schema=SCHEMA, package="tempen_ingest", metrics=metrics, tasks=background
+                settings,
+                schema=SCHEMA,
+                package="tempen_ingest",
+                metrics=metrics,
+                tasks=background,
+                relay_sources=lambda pool: [SubmissionsRelaySource(pool, topic=settings.topic)],
             ) as res,
             access.serving(res.pool),
         ):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,10 +22,11 @@ from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, SubmissionAccepted, SubmissionRetracted, submission_event_id
-from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
+from tempen_shared.outbox import OutboxMessage, PendingBatch, dead_letter_messages, enqueue
 from tempen_shared.topics import SUBMISSIONS, partition_key
 
 SCHEMA = "ingest"
+logger = logging.getLogger(__name__)
 
 _LOCK_EXISTING = f"""
 SELECT s.tenant, s.submission_id, s.revision, s.fingerprint, s.erased_at IS NOT NULL AS erased
@@ -33,11 +36,15 @@ ORDER BY s.tenant, s.submission_id
 FOR UPDATE OF s
 """
 
+# Every insert and correction draws the next sequence value: the relay publishes in that order
+# (see migration 0004 and `SubmissionsRelaySource`).
 _INSERT_NEW = f"""
 INSERT INTO {SCHEMA}.submissions
-    (tenant, submission_id, revision, fingerprint, instrument, unit, submitted_at, respondent, answers)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-                     $8::text[], $9::jsonb[])
+    (tenant, submission_id, revision, fingerprint, instrument, unit, submitted_at, respondent, answers,
+     correlation_id, ingested_at, sequence)
+SELECT *, nextval('{SCHEMA}.submission_sequence')
+FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+            $8::text[], $9::jsonb[], $10::text[], $11::timestamptz[])
 ON CONFLICT (tenant, submission_id) DO NOTHING
 RETURNING tenant, submission_id
 """
@@ -46,10 +53,12 @@ _UPDATE_CORRECTED = f"""
 UPDATE {SCHEMA}.submissions AS s
 SET revision = u.revision, fingerprint = u.fingerprint, instrument = u.instrument, unit = u.unit,
     submitted_at = u.submitted_at, respondent = u.respondent, answers = u.answers, answers_purged_at = NULL,
-    updated_at = now()
+    correlation_id = u.correlation_id, ingested_at = u.ingested_at,
+    sequence = nextval('{SCHEMA}.submission_sequence'), updated_at = now()
 FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-            $8::text[], $9::jsonb[])
-    AS u(tenant, submission_id, revision, fingerprint, instrument, unit, submitted_at, respondent, answers)
+            $8::text[], $9::jsonb[], $10::text[], $11::timestamptz[])
+    AS u(tenant, submission_id, revision, fingerprint, instrument, unit, submitted_at, respondent, answers,
+         correlation_id, ingested_at)
 WHERE s.tenant = u.tenant AND s.submission_id = u.submission_id
 """
 
@@ -101,6 +110,13 @@ DELETE FROM {SCHEMA}.deliveries WHERE (tenant, platform, delivery_id) IN (
 """
 _PURGE_CHUNK = 5000
 
+# Held from before a store transaction draws sequence values until it commits: sequence order is
+# then commit order, so the relay, having read a value, has read every lower one that will commit.
+# Taken before any row lock, so two stores never wait for each other in opposite orders.
+SEQUENCE_LOCK = int.from_bytes(
+    hashlib.sha256(f"tempen-{SCHEMA}-submission-sequence".encode()).digest()[:8], "big", signed=True
+)
+
 Key = tuple[str, str]
 Known = dict[Key, tuple[int, str, bool]]  # revision, fingerprint, erased
 
@@ -131,6 +147,8 @@ class PostgresSubmissionStore:
                     _INSERT_DELIVERY, delivery.tenant, delivery.platform, delivery.delivery_id
                 ):
                     raise ReplayedDeliveryError(delivery)
+                if submissions:
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", SEQUENCE_LOCK)
                 outcomes, erased = await self._store(conn, submissions, dead_letters)
                 kept = [c for c in comments if (c.tenant, c.submission_id) not in erased]
                 if kept:
@@ -196,10 +214,11 @@ class PostgresSubmissionStore:
         outcomes, final = _decide(submissions, known)
         new = [k for k, (rev, _p) in final.items() if k not in known]
         changed = [k for k in final if k in known]
+        ingested_at = utc_now()
         if new:
             inserted = {
                 (r["tenant"], r["submission_id"])
-                for r in await conn.fetch(_INSERT_NEW, *_columns([(k, final[k]) for k in new]))
+                for r in await conn.fetch(_INSERT_NEW, *_columns([(k, final[k]) for k in new], ingested_at))
             }
             raced = [k for k in new if k not in inserted]
             if raced:
@@ -209,10 +228,9 @@ class PostgresSubmissionStore:
                 outcomes, final = _decide(submissions, known)
                 changed = [k for k in final if k in known and k not in inserted]
         if changed:
-            await conn.execute(_UPDATE_CORRECTED, *_columns([(k, final[k]) for k in changed]))
-        messages = [_message(self._topic, revision, prepared) for revision, prepared in final.values()]
-        messages.extend(dead_letter_messages(dead_letters))
-        await enqueue(conn, SCHEMA, messages)
+            await conn.execute(_UPDATE_CORRECTED, *_columns([(k, final[k]) for k in changed], ingested_at))
+        # The stored rows are their own outbox (SubmissionsRelaySource); dead letters use the table.
+        await enqueue(conn, SCHEMA, dead_letter_messages(dead_letters))
         return outcomes, {k for k, (_rev, _fp, erased) in known.items() if erased}
 
     async def _lock(self, conn: Connection, keys: Sequence[Key]) -> Known:
@@ -248,8 +266,8 @@ def _decide(
     return outcomes, final
 
 
-def _columns(rows: Sequence[tuple[Key, tuple[int, PreparedSubmission]]]) -> list[list[Any]]:
-    cols: list[list[Any]] = [[] for _ in range(9)]
+def _columns(rows: Sequence[tuple[Key, tuple[int, PreparedSubmission]]], ingested_at: datetime) -> list[list[Any]]:
+    cols: list[list[Any]] = [[] for _ in range(11)]
     for (tenant, submission_id), (revision, prepared) in rows:
         s = prepared.submission
         for col, value in zip(
@@ -264,38 +282,13 @@ def _columns(rows: Sequence[tuple[Key, tuple[int, PreparedSubmission]]]) -> list
                 s.submitted_at,
                 prepared.respondent,
                 s.answers,
+                prepared.correlation_id,
+                ingested_at,
             ),
             strict=True,
         ):
             col.append(value)
     return cols
-
-
-def _message(topic: Callable[[str], str], revision: int, prepared: PreparedSubmission) -> OutboxMessage:
-    s = prepared.submission
-    event = SubmissionAccepted(
-        event_id=submission_event_id(s.tenant, s.submission_id, revision),
-        occurred_at=utc_now(),
-        tenant=s.tenant,
-        instrument=s.instrument,
-        unit=s.unit,
-        submission_id=s.submission_id,
-        revision=revision,
-        submitted_at=s.submitted_at,
-        answers=s.answers,
-        respondent=prepared.respondent,
-    )
-    return OutboxMessage.of(
-        topic(SUBMISSIONS.name),
-        partition_key(s.tenant, s.unit),
-        event,
-        # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
-        {
-            correlation.HEADER: prepared.correlation_id,
-            "ingested_at": utc_now().isoformat(),
-            "event_type": "submission_accepted",
-        },
-    )
 
 
 def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent: str) -> OutboxMessage:
@@ -315,5 +308,107 @@ def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent:
         {
             correlation.HEADER: correlation.submission_correlation_id(retraction.tenant, retraction.submission_id),
             "event_type": event.event_type,
+        },
+    )
+
+
+_RELAY_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions WHERE epoch = $1"
+_RELAY_LAST_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions ORDER BY updated_at DESC LIMIT 1"
+_RELAY_ADVANCE = f"""
+INSERT INTO {SCHEMA}.relay_positions (epoch, position) VALUES ($1, $2)
+ON CONFLICT (epoch) DO UPDATE SET position = greatest({SCHEMA}.relay_positions.position, EXCLUDED.position),
+                                  updated_at = now()
+"""
+_RELAY_TAKE = f"""
+SELECT sequence, tenant, submission_id, revision, instrument, unit, submitted_at, respondent, answers,
+       correlation_id, ingested_at, erased_at IS NOT NULL AS erased
+FROM {SCHEMA}.submissions
+WHERE sequence > $1
+ORDER BY sequence
+LIMIT $2
+"""
+_RELAY_BACKLOG = f"""
+SELECT count(*) AS backlog,
+       coalesce(extract(epoch FROM now() - (SELECT ingested_at FROM {SCHEMA}.submissions
+                                            WHERE sequence > $1 ORDER BY sequence LIMIT 1)), 0) AS age
+FROM {SCHEMA}.submissions WHERE sequence > $1
+"""
+
+
+class SubmissionsRelaySource:
+    """The submissions table as the relay's source of SubmissionAccepted events, in sequence order.
+
+    One position per broker (cluster id): a broker new to ingest gets every stored submission again,
+    which is what a memory-only broker that restarted needs (consumers deduplicate by event id).
+    A row whose answers are gone has nothing to publish: an erased one (its retraction goes through
+    the outbox table) or one whose answers retention deleted before it was ever relayed.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, topic: Callable[[str], str]) -> None:
+        self._pool = pool
+        self._topic = topic
+        self._epoch = ""
+
+    async def _position(self, epoch: str) -> int:
+        return int(await self._pool.fetchval(_RELAY_POSITION, epoch) or 0)
+
+    async def take(self, epoch: str, limit: int) -> PendingBatch:
+        self._epoch = epoch
+        rows = await self._pool.fetch(_RELAY_TAKE, await self._position(epoch), limit)
+        messages = [_accepted(self._topic, row) for row in rows if row["answers"] is not None]
+        unpublishable = [row for row in rows if row["answers"] is None and not row["erased"]]
+        if unpublishable:
+            logger.warning(
+                "submissions relay: %d rows lost their answers to retention before they were published",
+                len(unpublishable),
+            )
+        last = rows[-1]["sequence"] if rows else 0
+
+        async def mark_published() -> None:
+            await self._pool.execute(_RELAY_ADVANCE, epoch, last)
+
+        return PendingBatch(messages, len(rows), mark_published)
+
+    async def on_new_epoch(self, epoch: str) -> int:
+        self._epoch = epoch
+        position = await self._position(epoch)
+        return int(
+            await self._pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.submissions WHERE sequence > $1", position)
+        )
+
+    async def backlog(self) -> tuple[int, float]:
+        # Before this process's first round the broker is not known yet: the position last advanced.
+        position = (
+            await self._position(self._epoch)
+            if self._epoch
+            else int(await self._pool.fetchval(_RELAY_LAST_POSITION) or 0)
+        )
+        row = await self._pool.fetchrow(_RELAY_BACKLOG, position)
+        return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
+
+
+def _accepted(topic: Callable[[str], str], row: asyncpg.Record) -> OutboxMessage:
+    event = SubmissionAccepted(
+        event_id=submission_event_id(row["tenant"], row["submission_id"], row["revision"]),
+        occurred_at=row["ingested_at"],
+        tenant=row["tenant"],
+        instrument=row["instrument"],
+        unit=row["unit"],
+        submission_id=row["submission_id"],
+        revision=row["revision"],
+        submitted_at=row["submitted_at"],
+        answers=row["answers"],
+        respondent=row["respondent"],
+    )
+    return OutboxMessage.of(
+        topic(SUBMISSIONS.name),
+        partition_key(row["tenant"], row["unit"]),
+        event,
+        # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
+        {
+            correlation.HEADER: row["correlation_id"]
+            or correlation.submission_correlation_id(row["tenant"], row["submission_id"]),
+            "ingested_at": row["ingested_at"].isoformat(),
+            "event_type": "submission_accepted",
         },
     )
