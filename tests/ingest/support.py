@@ -20,6 +20,7 @@ import pytest
 from tempen_ingest.config import IngestSettings
 from tempen_ingest.domain.signatures import sign_standard_webhook, sign_typeform
 from tests.conftest import Infra
+from tests.support import eventually, read_all
 
 TENANT = "testkommun"
 FORMBRICKS_SECRET = "whsec_" + base64.b64encode(b"formbricks-test-signing-key-0001").decode()
@@ -207,3 +208,22 @@ async def fetch(database_url: str, query: str, *args: Any) -> list[asyncpg.Recor
 async def count(database_url: str, table: str) -> int:
     rows = await fetch(database_url, f"SELECT count(*) AS n FROM ingest.{table}")
     return int(rows[0]["n"])
+
+
+async def published_revisions(bootstrap: str, topic: str, submission_id: str, last: int) -> list[int]:
+    """The revisions of `submission_id` on `topic`, once `last` is among them, in topic order.
+
+    The relay publishes a stored row as it is when it reads it, so a revision corrected before the
+    relay read it may never be published; the last one always is, after any earlier one.
+    """
+
+    async def revisions() -> list[int] | None:
+        found = [
+            int(r["value"]["revision"])
+            for r in await read_all(bootstrap, topic)
+            if r["value"]["submission_id"] == submission_id
+        ]
+        return found if last in found else None
+
+    result: list[int] = await eventually(revisions)
+    return result
