@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -98,8 +99,14 @@ class Instrument(_Frozen):
             raise ValueError(f"duplicate item ids: {', '.join(duplicates)}")
         return self
 
+    @cached_property
+    def _items_by_id(self) -> dict[str, Item]:
+        # Validation looks up every answer's item: a scan of the tuple was a quarter of ingest's
+        # validation time for a 25-item instrument. Built once per (immutable) instrument.
+        return {i.id: i for i in self.items}
+
     def item(self, item_id: str) -> Item | None:
-        return next((i for i in self.items if i.id == item_id), None)
+        return self._items_by_id.get(item_id)
 
     def scale_of(self, item: Item) -> Scale:
         return item.scale or self.scale
