@@ -94,8 +94,9 @@ class RelaySource(Protocol):
         """The broker `epoch` is new to this source; returns how many rows it will publish again."""
         ...
 
-    async def backlog(self) -> tuple[int, float]:
-        """Rows waiting, and the age in seconds of the oldest of them (0 when none wait)."""
+    async def backlog(self, epoch: str) -> tuple[int, float]:
+        """Rows not yet published to the broker `epoch` ("" before the relay first reached one), and
+        the age in seconds of the oldest of them (0 when none wait)."""
         ...
 
 
@@ -142,7 +143,7 @@ class OutboxTable:
         )
         return int(status.split()[-1])
 
-    async def backlog(self) -> tuple[int, float]:
+    async def backlog(self, epoch: str) -> tuple[int, float]:  # noqa: ARG002 - a row is published or not
         row = await self._pool.fetchrow(
             f"SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
             f" FROM {self._schema}.outbox WHERE published_at IS NULL"
@@ -312,7 +313,7 @@ class OutboxRelay:
     async def refresh_stats(self) -> OutboxStats:
         backlog, oldest = 0, 0.0
         for source in self._sources:
-            waiting, age = await source.backlog()
+            waiting, age = await source.backlog(self.stats.epoch)
             backlog += waiting
             oldest = max(oldest, age)
         self.stats.backlog, self.stats.oldest_age_s = backlog, oldest

@@ -67,7 +67,7 @@ async def test_each_stored_revision_is_taken_once_per_broker_and_all_again_by_a_
     assert await take_all(source, "broker-1") == [], "the first broker's position is kept"
     assert first[0]["answers"] == {"q1": 4}
     assert second[1]["answers"] == {"q1": 2}
-    assert await source.backlog() == (0, 0.0)
+    assert await source.backlog("broker-1") == (0, 0.0)
 
 
 async def test_a_store_waits_for_an_earlier_one_to_commit_so_the_relay_never_skips_a_sequence_value(
@@ -128,7 +128,7 @@ async def test_concurrent_stores_reach_the_broker_each_revision_exactly_once(
                 await store.store(batch)
 
         await asyncio.gather(*(client(n) for n in range(12)))
-        await eventually(lambda: _drained(source), timeout_s=60)
+        await eventually(lambda: _drained(source, relay.stats.epoch), timeout_s=60)
     finally:
         relay.stop()
         await running
@@ -144,6 +144,6 @@ async def test_concurrent_stores_reach_the_broker_each_revision_exactly_once(
     assert {"correlation_id", "ingested_at", "event_type"} <= headers, headers
 
 
-async def _drained(source: SubmissionsRelaySource) -> bool:
-    waiting, _age = await source.backlog()
+async def _drained(source: SubmissionsRelaySource, epoch: str) -> bool:
+    waiting, _age = await source.backlog(epoch)
     return waiting == 0

@@ -347,13 +347,11 @@ class SubmissionsRelaySource:
     def __init__(self, pool: asyncpg.Pool, *, topic: Callable[[str], str]) -> None:
         self._pool = pool
         self._topic = topic
-        self._epoch = ""
 
     async def _position(self, epoch: str) -> int:
         return int(await self._pool.fetchval(_RELAY_POSITION, epoch) or 0)
 
     async def take(self, epoch: str, limit: int) -> PendingBatch:
-        self._epoch = epoch
         rows = await self._pool.fetch(_RELAY_TAKE, await self._position(epoch), limit)
         messages = [_accepted(self._topic, row) for row in rows if row["answers"] is not None]
         unpublishable = [row for row in rows if row["answers"] is None and not row["erased"]]
@@ -370,19 +368,12 @@ class SubmissionsRelaySource:
         return PendingBatch(messages, len(rows), mark_published)
 
     async def on_new_epoch(self, epoch: str) -> int:
-        self._epoch = epoch
-        position = await self._position(epoch)
-        return int(
-            await self._pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.submissions WHERE sequence > $1", position)
-        )
+        waiting, _age = await self.backlog(epoch)
+        return waiting
 
-    async def backlog(self) -> tuple[int, float]:
-        # Before this process's first round the broker is not known yet: the position last advanced.
-        position = (
-            await self._position(self._epoch)
-            if self._epoch
-            else int(await self._pool.fetchval(_RELAY_LAST_POSITION) or 0)
-        )
+    async def backlog(self, epoch: str) -> tuple[int, float]:
+        # Before the relay's first round the broker is not known yet: the position last advanced.
+        position = await self._position(epoch) if epoch else int(await self._pool.fetchval(_RELAY_LAST_POSITION) or 0)
         row = await self._pool.fetchrow(_RELAY_BACKLOG, position)
         return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
 
