@@ -115,6 +115,9 @@ class SliceState:
     verdicts: dict[Group, Visibility]
     rows: dict[RowKey, StoredRow]
     shape: str  # the `OrgTree.shape` of the tree the state was built on; another tree means rebuild
+    # Units outside the tree with respondents in this period: they roll up into nothing, but their
+    # totals are kept (and saved) so that an org version that brings them in finds them.
+    outside: dict[str, Totals] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -130,6 +133,7 @@ class SliceState:
         """From the database's rows: units outside the org, or with no respondents, count for nothing."""
         tree = tenant.org
         kept = {unit: totals for unit, totals in direct.items() if unit in tree and totals.respondents > 0}
+        outside = {unit: totals for unit, totals in direct.items() if unit not in tree and totals.respondents > 0}
         subtree: dict[str, Totals] = {}
         for unit in _post_order(tree):
             children = tree.children[unit]
@@ -144,19 +148,29 @@ class SliceState:
                 if part is not None:
                     total.add(part)
             subtree[unit] = total
-        return cls(version, period_start, period_end, dict(kept), subtree, {}, dict(rows), tree.shape)
+        return cls(version, period_start, period_end, dict(kept), subtree, {}, dict(rows), tree.shape, outside)
 
     def totals(self, tree: OrgTree, unit: str, scope: Scope) -> Totals | None:
         if scope == "unit" or not tree.children[unit]:
             return self.direct.get(unit)
         return self.subtree.get(unit)
 
+    def unit_totals(self, unit: str) -> Totals:
+        """A unit's own totals, in the tree or outside it (empty if it has none): what is saved for it."""
+        return self.direct.get(unit) or self.outside.get(unit) or Totals()
+
     def advance(self, tree: OrgTree, deltas: Mapping[str, Totals]) -> set[str]:
-        """Add one batch's deltas (per unit) to the unit and to every subtree above it; returns the units touched."""
+        """Add one batch's deltas (per unit) to the unit and to every subtree above it; returns the units
+        of the tree touched. A unit outside the tree only has its own totals changed: the from-scratch
+        recomputation ignores it too."""
         touched: set[str] = set()
         for unit, delta in deltas.items():
             if unit not in tree:
-                continue  # outside the org: the from-scratch recomputation ignores it too
+                kept = self.outside.get(unit)
+                if kept is None:
+                    kept = self.outside[unit] = Totals()
+                kept.add(delta)
+                continue
             own = self.direct.get(unit)
             if own is None:
                 own = self.direct[unit] = Totals()

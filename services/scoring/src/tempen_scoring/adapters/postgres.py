@@ -17,18 +17,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from decimal import Decimal
 from sys import intern
 from typing import Any
 
 import asyncpg
 
 from tempen_scoring.domain.index import Contribution
+from tempen_scoring.domain.periods import Period
 from tempen_scoring.incremental import RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import (
-    AggregateDelta,
     GroupKey,
     IncomingContribution,
     IncomingRetraction,
@@ -75,12 +76,9 @@ FROM unnest($1::text[], $2::text[], $3::int[]) AS r(tenant, submission_id, revis
 # Each batch's rows are COPYed into session-local staging tables (binary COPY encodes a row far more
 # cheaply than array parameters do), then merged into the aggregates in one statement each.
 _STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS stage_groups (tenant text, unit text, instrument text, model text, period text,
-    period_start timestamptz, period_end timestamptz, respondents int) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_counts (tenant text, unit text, instrument text, model text, period text,
-    item text, value int, count int) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_moments (tenant text, unit text, instrument text, model text, period text,
-    dimension text, n int, sum numeric, sumsq numeric) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_unit_totals (tenant text, instrument text, model text, period text,
+    unit text, period_start timestamptz, period_end timestamptz, respondents int, counts jsonb, moments jsonb)
+    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_contributions (tenant text, submission_id text, model text, revision int,
     instrument text, unit text, period text, item_values jsonb, dimension_scores jsonb, respondent text)
     ON COMMIT DELETE ROWS;
@@ -91,9 +89,18 @@ CREATE TEMP TABLE IF NOT EXISTS stage_scores (tenant text, unit text, scope text
     correlation_id text) ON COMMIT DELETE ROWS;
 """
 _STAGE_COLUMNS = {
-    "stage_groups": ("tenant", "unit", "instrument", "model", "period", "period_start", "period_end", "respondents"),
-    "stage_counts": ("tenant", "unit", "instrument", "model", "period", "item", "value", "count"),
-    "stage_moments": ("tenant", "unit", "instrument", "model", "period", "dimension", "n", "sum", "sumsq"),
+    "stage_unit_totals": (
+        "tenant",
+        "instrument",
+        "model",
+        "period",
+        "unit",
+        "period_start",
+        "period_end",
+        "respondents",
+        "counts",
+        "moments",
+    ),
     "stage_contributions": (
         "tenant",
         "submission_id",
@@ -131,20 +138,13 @@ _STAGE_COLUMNS = {
     ),
 }
 
-_MERGE_AGGREGATES = f"""
-INSERT INTO {SCHEMA}.groups (tenant, unit, instrument, model, period, period_start, period_end, respondents)
-SELECT * FROM stage_groups
-ON CONFLICT (tenant, instrument, model, period, unit) DO UPDATE
-    SET respondents = groups.respondents + EXCLUDED.respondents;
-INSERT INTO {SCHEMA}.item_counts (tenant, unit, instrument, model, period, item, value, count)
-SELECT * FROM stage_counts
-ON CONFLICT (tenant, instrument, model, period, unit, item, value) DO UPDATE
-    SET count = item_counts.count + EXCLUDED.count;
-INSERT INTO {SCHEMA}.dimension_moments (tenant, unit, instrument, model, period, dimension, n, sum, sumsq)
-SELECT * FROM stage_moments
-ON CONFLICT (tenant, instrument, model, period, unit, dimension) DO UPDATE SET
-    n = dimension_moments.n + EXCLUDED.n, sum = dimension_moments.sum + EXCLUDED.sum,
-    sumsq = dimension_moments.sumsq + EXCLUDED.sumsq;
+# The changed units' totals, written whole: the slice's `slice_versions` row lock is held.
+_SAVE_UNIT_TOTALS = f"""
+INSERT INTO {SCHEMA}.unit_totals AS t
+    (tenant, instrument, model, period, unit, period_start, period_end, respondents, counts, moments)
+SELECT * FROM stage_unit_totals
+ON CONFLICT (tenant, instrument, model, period, unit) DO UPDATE SET
+    respondents = EXCLUDED.respondents, counts = EXCLUDED.counts, moments = EXCLUDED.moments
 """
 
 _MERGE_CONTRIBUTIONS = f"""
@@ -342,9 +342,9 @@ class PostgresScoringStore:
                 [t.revision for t in plan.tombstones],
             )
         await conn.execute(_STAGING)
-        merges = await self._stage_delta(conn, delta) + await self._stage_contributions(conn, winners)
-        # While the database merges the staged rows, rescore the slices kept in memory: that needs
-        # nothing from the database, so the two overlap instead of taking turns.
+        merges = await self._stage_contributions(conn, winners)
+        # While the database merges the staged contributions, advance and rescore the slices kept in
+        # memory: that needs nothing from the database, so the two overlap instead of taking turns.
         merging = asyncio.ensure_future(conn.execute(merges)) if merges else None
         per_slice = deltas_by_slice(delta)
         rescored: dict[SliceKey, tuple[SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = {}
@@ -360,10 +360,12 @@ class PostgresScoringStore:
         finally:
             if merging is not None:
                 await merging
+        periods = {group.slice: period for group, period in delta.periods.items()}
         for key in slices:
             if key not in rescored:  # first time here, another writer or another tree: read it whole
-                loaded = await self._load(conn, key, versions[key], then[key])
+                loaded = await self._load(conn, key, versions[key], then[key], periods.get(key))
                 if loaded is not None:
+                    loaded.advance(then[key].org, per_slice.get(key, {}))
                     rescored[key] = (loaded, *rescore(then[key], key, loaded, None))
         moved = [key for key in slices if key in rescored and bumped[key].org_shape != then[key].org.shape]
         if moved:
@@ -375,6 +377,7 @@ class PostgresScoringStore:
                 [k.period for k in moved],
                 [then[k].org.shape for k in moved],
             )
+        await self._save_unit_totals(conn, [(key, rescored[key][0], per_slice.get(key, {})) for key in rescored])
         written = await self._save_scores(conn, [(key, *rescored[key]) for key in slices if key in rescored])
         for key in slices:
             if key in rescored:
@@ -403,26 +406,34 @@ class PostgresScoringStore:
             out[(r["tenant"], r["submission_id"], r["model"])] = StoredContribution(r["revision"], group, contribution)
         return out
 
-    async def _stage_delta(self, conn: Connection, delta: AggregateDelta) -> str:
-        """COPY the batch's aggregate deltas into the staging tables; returns the SQL that merges them."""
-        if not delta.groups:
-            return ""
-        groups: list[tuple[Any, ...]] = []
-        counts: list[tuple[Any, ...]] = []
-        moments: list[tuple[Any, ...]] = []
-        for g, change in delta.groups.items():
-            key = (g.tenant, g.unit, g.instrument, g.model, g.period)
-            period = delta.periods.get(g)
-            start, end = (period.start, period.end) if period else (datetime.min.replace(tzinfo=UTC),) * 2
-            groups.append((*key, start, end, change.respondents))
-            counts.extend((*key, item, value, n) for (item, value), n in change.counts.items() if n)
-            moments.extend((*key, d, *m) for d, m in change.moments.items() if m[0] or m[1] or m[2])
-        await _stage(conn, "stage_groups", groups)
-        if counts:
-            await _stage(conn, "stage_counts", counts)
-        if moments:
-            await _stage(conn, "stage_moments", moments)
-        return _MERGE_AGGREGATES
+    async def _save_unit_totals(
+        self, conn: Connection, changed: Sequence[tuple[SliceKey, SliceState, Mapping[str, Totals]]]
+    ) -> None:
+        """Write the totals of every unit a batch changed, whole, as the slices now hold them."""
+        records: list[tuple[Any, ...]] = []
+        for key, state, deltas in changed:
+            for unit in deltas:
+                totals = state.unit_totals(unit)
+                records.append(
+                    (
+                        key.tenant,
+                        key.instrument,
+                        key.model,
+                        key.period,
+                        unit,
+                        state.period_start,
+                        state.period_end,
+                        totals.respondents,
+                        {
+                            item: {str(value): n for value, n in values.items()}
+                            for item, values in totals.counts.items()
+                        },
+                        {d: [n, str(total), str(squares)] for d, (n, total, squares) in totals.moments.items()},
+                    )
+                )
+        if records:
+            await _stage(conn, "stage_unit_totals", records)
+            await conn.execute(_SAVE_UNIT_TOTALS)
 
     async def _stage_contributions(self, conn: Connection, winners: Sequence[IncomingContribution]) -> str:
         if not winners:
@@ -531,41 +542,52 @@ class PostgresScoringStore:
             self._on_commit()
         return len(rows), len(messages)
 
-    async def _load(self, conn: Connection, key: SliceKey, version: int, tenant: Tenant) -> SliceState | None:
-        """The slice as the database holds it inside this transaction (this batch included)."""
-        args = (key.tenant, key.instrument, key.model, key.period)
-        group_rows = await conn.fetch(
-            f"SELECT unit, respondents, period_start, period_end FROM {SCHEMA}.groups WHERE {_SLICE_FILTER}", *args
+    async def _load(
+        self, conn: Connection, key: SliceKey, version: int, tenant: Tenant, period: Period | None
+    ) -> SliceState | None:
+        """The slice as the database holds it before this batch (the slice's row lock is held). A slice
+        with no rows yet starts empty in `period`; with no period either, there is nothing to score."""
+        rows = await conn.fetch(
+            f"SELECT unit, period_start, period_end, respondents, counts, moments FROM {SCHEMA}.unit_totals"
+            f" WHERE {_SLICE_FILTER}",
+            key.tenant,
+            key.instrument,
+            key.model,
+            key.period,
         )
-        if not group_rows:
+        if rows:
+            period_start, period_end = rows[0]["period_start"], rows[0]["period_end"]
+        elif period is not None:
+            period_start, period_end = period.start, period.end
+        else:
             return None
-        direct: dict[str, Totals] = {intern(r["unit"]): Totals(respondents=r["respondents"]) for r in group_rows}
-        for r in await conn.fetch(
-            f"SELECT unit, item, value, count FROM {SCHEMA}.item_counts WHERE {_SLICE_FILTER} AND count <> 0", *args
-        ):
-            direct[r["unit"]].counts.setdefault(intern(r["item"]), {})[r["value"]] = r["count"]
-        for r in await conn.fetch(
-            f"SELECT unit, dimension, n, sum, sumsq FROM {SCHEMA}.dimension_moments WHERE {_SLICE_FILTER} AND n <> 0",
-            *args,
-        ):
-            direct[r["unit"]].moments[intern(r["dimension"])] = (r["n"], r["sum"], r["sumsq"])
-        rows: dict[RowKey, StoredRow] = {
+        direct = {
+            intern(r["unit"]): Totals(
+                respondents=r["respondents"],
+                counts={
+                    intern(item): {int(value): n for value, n in values.items()} for item, values in r["counts"].items()
+                },
+                moments={
+                    intern(d): (n, Decimal(total), Decimal(squares)) for d, (n, total, squares) in r["moments"].items()
+                },
+            )
+            for r in rows
+        }
+        stored: dict[RowKey, StoredRow] = {
             (intern(r["unit"]), intern(r["scope"]), intern(r["dimension"])): StoredRow(
                 r["respondents"], r["publishable"], r["index"], r["standard_error"], r["favourable_pct"], r["sequence"]
             )
             for r in await conn.fetch(
                 f"SELECT unit, scope, dimension, respondents, publishable, index, standard_error, favourable_pct,"
                 f" sequence FROM {SCHEMA}.scores WHERE {_SLICE_FILTER}",
-                *args,
+                key.tenant,
+                key.instrument,
+                key.model,
+                key.period,
             )
         }
         return SliceState.build(
-            tenant,
-            version=version,
-            period_start=group_rows[0]["period_start"],
-            period_end=group_rows[0]["period_end"],
-            direct=direct,
-            rows=rows,
+            tenant, version=version, period_start=period_start, period_end=period_end, direct=direct, rows=stored
         )
 
 
