@@ -380,6 +380,22 @@ async def watch(
         await conn.close()
 
 
+async def row_writes(deployment: Deployment) -> dict[str, int]:
+    """Rows inserted, updated and deleted per table of the deployment's database so far (staging tables
+    together as `temp staging`): the durable work a submission costs, which decides PostgreSQL's share.
+    Backends report their counts within about a second of going idle, so call it after the stages drained."""
+    conn = await asyncpg.connect(deployment.database_url)
+    try:
+        await asyncio.sleep(1.5)
+        rows = await conn.fetch(
+            "SELECT CASE WHEN schemaname LIKE 'pg_temp%' THEN 'temp staging' ELSE schemaname || '.' || relname END"
+            " AS name, sum(n_tup_ins + n_tup_upd + n_tup_del) AS n FROM pg_stat_user_tables GROUP BY 1"
+        )
+    finally:
+        await conn.close()
+    return {r["name"]: int(r["n"]) for r in sorted(rows, key=lambda r: -int(r["n"])) if r["n"]}
+
+
 async def verify(deployment: Deployment, expected: int, scored_answers: int, models: int) -> dict[str, Any]:
     """Every submission stored once, scored exactly once per model, counted once in the aggregates."""
     conn = await asyncpg.connect(deployment.database_url)
@@ -596,6 +612,7 @@ async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple
         profiles = profiler.stop() if profiler else {}
         log(f"{kind}: done in {times.done['alerts']:.1f}s; verifying")
         verification = await verify(deployment, n, sum(m.scored_answers for m in run.messages), run.models)
+        writes = await row_writes(deployment)
         if not verification["ok"]:
             log(f"{kind}: VERIFICATION FAILED: {verification}")
         report = {
@@ -606,6 +623,7 @@ async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple
             "score_events_per_submission": round(counters.score_events / n, 2),
             "alert_transitions": counters.transitions,
             "consumer_retries": retries,  # batches handed back after an error (see the services' logs)
+            "row_writes_per_submission": {table: round(w / n, 2) for table, w in writes.items() if w / n >= 0.005},
             "resources": resources,
             "rss_after_mb": {k: v["end_rss_mb"] for k, v in resources.items()},
             "verification": verification,

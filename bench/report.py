@@ -163,6 +163,14 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
             f"Batches retried after an error: {data.get('consumer_retries', {})}.",
             "",
         ]
+        writes = data.get("row_writes_per_submission")
+        if writes:
+            lines += [
+                f"PostgreSQL rows written per submission: **{sum(writes.values()):.1f}** ("
+                + ", ".join(f"{table} {w:g}" for table, w in writes.items())
+                + ").",
+                "",
+            ]
         lines += _resources_table(data["resources"])
     steady = _get(results, "phases", "steady")
     if steady:

@@ -136,7 +136,7 @@ def _assert_grupp_a1_story(out: str) -> None:
 
 
 async def _scoring_scores(database_url: str) -> None:
-    """scoring.scores as scoring leaves it: Grupp A1 low, then hidden, low and recovered; the tenant at 70."""
+    """scoring's scores as scoring leaves them: Grupp A1 low, then hidden, low and recovered; the tenant at 70."""
     pool = await create_pool(database_url, max_size=2)
     try:
         await migrate(pool, schema="scoring", package="tempen_scoring")
@@ -145,13 +145,23 @@ async def _scoring_scores(database_url: str) -> None:
             *_rows("grupp-b1", "unit", [(6, 78.0, 12), (8, 80.0, 12), (9, 79.0, 12)]),
             *_rows("kommun", "subtree", [(6, 70.0, 20), (7, 71.0, 15), (8, 70.0, 20), (9, 79.0, 21)]),
         ]
+        groups: dict[tuple[object, ...], dict[str, object]] = {}
+        for unit, scope, dimension, period, start, end, respondents, published, reason, index, se in rows:
+            groups.setdefault((unit, scope, period, start, end), {})[dimension] = {
+                "respondents": respondents,
+                "publishable": published,
+                "suppression_reason": reason,
+                "index": index,
+                "standard_error": se,
+                "favourable_pct": None,
+                "details": {},
+                "tenant_index": None,
+            }
         await pool.executemany(
-            """INSERT INTO scoring.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
-                   period_start, period_end, respondents, publishable, suppression_reason, index, standard_error,
-                   sequence)
-               VALUES ('testkommun', $1, $2, 'test-puls', 'test-model', '1', $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                       1)""",
-            rows,
+            """INSERT INTO scoring.score_groups (tenant, unit, scope, instrument, model, model_version, period,
+                   period_start, period_end, figures, sequence)
+               VALUES ('testkommun', $1, $2, 'test-puls', 'test-model', '1', $3, $4, $5, $6, 1)""",
+            [(*group, figures) for group, figures in groups.items()],
         )
     finally:
         await pool.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from importlib import resources
 
 import asyncpg
 import pytest
@@ -16,9 +15,9 @@ from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.service import contributions_of
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import SubmissionAccepted, submission_event_id
-from tempen_shared.orgcopy import ORG_COPY
 from tempen_shared.tenancy.loader import load_catalog
 from tests.conftest import FIXTURE_CONFIG
+from tests.scoring.integration.migrations import migrate_before
 
 pytestmark = pytest.mark.integration
 
@@ -48,29 +47,10 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-async def _migrate_to_0004(pool: asyncpg.Pool) -> None:
-    """The schema as a deployment of the previous release has it: migrations 0001-0004 applied."""
-    await migrate(pool, schema=SCHEMA, package=ORG_COPY)
-    files = sorted(
-        (e for e in resources.files("tempen_scoring").joinpath("migrations").iterdir() if e.name.endswith(".sql")),
-        key=lambda e: e.name,
-    )
-    async with pool.acquire() as conn:
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations"
-            " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for entry in files:
-            if entry.name >= "0005":
-                break
-            await conn.execute(entry.read_text(encoding="utf-8").replace("{schema}", SCHEMA))
-            await conn.execute(f"INSERT INTO {SCHEMA}.schema_migrations (name) VALUES ($1)", entry.name)
-
-
 async def test_old_aggregates_come_back_unchanged_through_the_views_and_the_store_continues_from_them(
     pool: asyncpg.Pool,
 ) -> None:
-    await _migrate_to_0004(pool)
+    await migrate_before(pool, "0005")
     tenant, instrument, model, period = SLICE
     await pool.executemany(
         f"INSERT INTO {SCHEMA}.groups VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -15,7 +15,7 @@ from fractions import Fraction
 import pytest
 
 from tempen_scoring.domain.index import Contribution, GroupAggregate, contribution
-from tempen_scoring.incremental import RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
+from tempen_scoring.incremental import Group, RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import EXACT, AggregateDelta, GroupKey, ScoreRow, SliceKey, exact, rescore_slice
 from tempen_shared.tenancy.loader import Tenant, load_catalog
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
@@ -123,18 +123,14 @@ def test_incremental_rows_equal_a_full_rescore_after_every_batch(tree: str, seed
                 period_start=START,
                 period_end=END,
                 direct=_unit_totals(live),
-                rows={k: _stored(r, sequences[k]) for k, r in stored.items()},
+                rows=_grouped(stored, sequences),
             )
             changed, _ = rescore(tenant, key, state, None)
         else:
             touched = state.advance(tenant.org, per_unit)
             changed, _ = rescore(tenant, key, state, touched)
-        for row, sequence in changed:
-            row_key = (row.unit, row.scope, row.dimension)
-            assert sequence == sequences.get(row_key, 0) + 1
-            stored[row_key] = row
-            sequences[row_key] = sequence
-            state.rows[row_key] = _stored(row, sequence)
+        _write(changed, stored, sequences)
+        state.rows = _grouped(stored, sequences)
 
         _assert_stored_equals_full_rescore(tenant, key, live, stored, changed, batch)
 
@@ -203,14 +199,11 @@ def test_a_new_org_version_rescored_whole_equals_a_full_rescore_against_it(tree:
             period_start=START,
             period_end=END,
             direct=_unit_totals(live),
-            rows={k: _stored(r, sequences[k]) for k, r in stored.items()},
+            rows=_grouped(stored, sequences),
         )
         assert state.shape == tenant.org.shape
         changed, _ = rescore(tenant, key, state, None)
-        for row, sequence in changed:
-            row_key = (row.unit, row.scope, row.dimension)
-            assert sequence == sequences.get(row_key, 0) + 1
-            stored[row_key], sequences[row_key] = row, sequence
+        _write(changed, stored, sequences)
         _assert_stored_equals_full_rescore(tenant, key, live, stored, changed, batch)
     assert before.org.shape != after.org.shape
 
@@ -225,6 +218,27 @@ def _unit_totals(live: Mapping[str, tuple[str, Contribution]]) -> dict[str, Tota
     for unit, d in per_unit.items():
         out[unit] = Totals()
         out[unit].add(d)
+    return out
+
+
+def _write(changed: list[tuple[ScoreRow, int]], stored: dict[RowKey, ScoreRow], sequences: dict[RowKey, int]) -> None:
+    """Store what a rescoring changed, as the adapter does: a group (unit, scope) is written whole, with
+    one sequence number above every one its dimensions had."""
+    groups: dict[tuple[str, str], list[tuple[ScoreRow, int]]] = {}
+    for row, sequence in changed:
+        groups.setdefault((row.unit, row.scope), []).append((row, sequence))
+    for (unit, scope), rows in groups.items():
+        before = {k: n for k, n in sequences.items() if k[:2] == (unit, scope)}
+        assert {sequence for _, sequence in rows} == {max(before.values(), default=0) + 1}
+        assert {k[2] for k in before} <= {row.dimension for row, _ in rows}, "a group is rewritten whole"
+        for row, sequence in rows:
+            stored[(unit, scope, row.dimension)], sequences[(unit, scope, row.dimension)] = row, sequence
+
+
+def _grouped(stored: Mapping[RowKey, ScoreRow], sequences: Mapping[RowKey, int]) -> dict[Group, dict[str, StoredRow]]:
+    out: dict[Group, dict[str, StoredRow]] = {}
+    for (unit, scope, dimension), row in stored.items():
+        out.setdefault((unit, scope), {})[dimension] = _stored(row, sequences[(unit, scope, dimension)])
     return out
 
 

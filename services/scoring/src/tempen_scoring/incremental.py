@@ -9,10 +9,12 @@ verdict under the anonymity rule. After a batch, only these groups can therefore
 * any group whose verdict changed. The differencing rule reaches across the tree, so verdicts are
   computed for the whole tree, from respondent counts alone, which is cheap.
 
-Every other group's rows stay as stored. A stored row whose group no longer has respondents (the last
-one was retracted) or whose unit is no longer in the org tree the slice is rolled up against is
-*withdrawn*: rewritten with no respondents and no figures, so nothing stale stays readable. Rows are
-never deleted, so a group that comes back continues its sequence numbers.
+Every other group's rows stay as stored. A group's rows (one per dimension) are stored together and
+share one sequence number, so a group is rewritten whole when any of its rows changed. A stored row
+whose group no longer has respondents (the last one was retracted) or whose unit is no longer in the
+org tree the slice is rolled up against is *withdrawn*: rewritten with no respondents and no figures,
+so nothing stale stays readable. Rows are never deleted, so a group that comes back continues its
+sequence numbers.
 
 `tenant.org` is the tree in force for the slice's period (the caller replaces the configured one).
 `rescoring.rescore_slice`, the from-scratch recomputation,
@@ -113,7 +115,7 @@ class SliceState:
     direct: dict[str, Totals]  # per unit: its own respondents
     subtree: dict[str, Totals]  # per unit with children: everything at and below it (a leaf's is `direct`)
     verdicts: dict[Group, Visibility]
-    rows: dict[RowKey, StoredRow]
+    rows: dict[Group, dict[str, StoredRow]]  # per group, its stored rows by dimension
     shape: str  # the `OrgTree.shape` of the tree the state was built on; another tree means rebuild
     # Units outside the tree with respondents in this period: they roll up into nothing, but their
     # totals are kept (and saved) so that an org version that brings them in finds them.
@@ -128,7 +130,7 @@ class SliceState:
         period_start: datetime,
         period_end: datetime,
         direct: Mapping[str, Totals],
-        rows: Mapping[RowKey, StoredRow],
+        rows: Mapping[Group, dict[str, StoredRow]],
     ) -> SliceState:
         """From the database's rows: units outside the org, or with no respondents, count for nothing."""
         tree = tenant.org
@@ -208,9 +210,12 @@ def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
 def rescore(
     tenant: Tenant, key: SliceKey, state: SliceState, touched: Iterable[str] | None
 ) -> tuple[list[tuple[ScoreRow, int]], dict[str, float]]:
-    """The rows that differ from `state.rows` (with their next sequence numbers) and the tenant's own
-    index per dimension. `touched` None rescores every group, as `rescore_slice` does.
+    """The rows of every group whose rows differ from `state.rows`, each group's rows whole and with the
+    group's next sequence number, and the tenant's own index per dimension. `touched` None rescores
+    every group, as `rescore_slice` does.
 
+    A group's rows are stored together (one row per group and scope), so a group with one changed row
+    is rewritten whole: its stored dimensions that are no longer produced are included withdrawn.
     Updates `state.verdicts`; the caller updates `state.rows` once the rows are written.
     """
     tree = tenant.org
@@ -231,102 +236,77 @@ def rescore(
     changed: list[tuple[ScoreRow, int]] = []
     tenant_index: dict[str, float] = {}
     scored: dict[int, dict[str, DimensionResult]] = {}  # a leaf's unit and subtree groups share one aggregate
-    produced: set[RowKey] = set()
     for unit in tree.units:
         for scope in SCOPES:
             if dirty is not None and (unit, scope) not in dirty:
                 continue
             totals = state.totals(tree, unit, scope)
-            if totals is None or totals.respondents <= 0:
-                continue
-            verdict = seen[(unit, scope)]
-            aggregate = totals.aggregate()
-            if verdict.publishable:
-                results = scored.get(id(totals))
-                if results is None:
-                    results = scored[id(totals)] = score_group(instrument, model, aggregate)
-                rows = [
-                    ScoreRow(
-                        unit=unit,
-                        scope=scope,
-                        dimension=dimension,
-                        respondents=aggregate.respondents,
-                        publishable=True,
-                        suppression_reason=None,
-                        index=result.index,
-                        standard_error=result.standard_error,
-                        favourable_pct=result.favourable_pct,
-                        details={
-                            "question_indices": dict(result.question_indices),
-                            "distribution": {str(k): v for k, v in result.distribution.items()},
-                            "dimension_respondents": result.respondents,
-                        },
-                    )
-                    for dimension, result in results.items()
-                ]
-                if unit == tree.root and scope == "subtree":
-                    tenant_index = {dimension: result.index for dimension, result in results.items()}
-            else:
-                rows = [
-                    ScoreRow(
-                        unit=unit,
-                        scope=scope,
-                        dimension=dimension,
-                        respondents=aggregate.respondents,
-                        publishable=False,
-                        suppression_reason=verdict.reason,
-                        index=None,
-                        standard_error=None,
-                        favourable_pct=None,
-                        details={},
-                    )
-                    for dimension in answered_dimensions(instrument, model, aggregate)
-                ]
-            for row in rows:
-                produced.add((unit, scope, row.dimension))
-                before = state.rows.get((unit, scope, row.dimension))
-                if before is not None and before.same(row):
-                    continue
-                changed.append((row, (before.sequence if before else 0) + 1))
-    changed.extend(_withdrawn(tenant, key, state, dirty, produced))
+            rows: list[ScoreRow] = []
+            if totals is not None and totals.respondents > 0:
+                verdict = seen[(unit, scope)]
+                aggregate = totals.aggregate()
+                if verdict.publishable:
+                    results = scored.get(id(totals))
+                    if results is None:
+                        results = scored[id(totals)] = score_group(instrument, model, aggregate)
+                    rows = [_published(unit, scope, aggregate.respondents, result) for result in results.values()]
+                    if unit == tree.root and scope == "subtree":
+                        tenant_index = {dimension: result.index for dimension, result in results.items()}
+                else:
+                    rows = [
+                        ScoreRow(
+                            unit, scope, dimension, aggregate.respondents, False, verdict.reason, None, None, None, {}
+                        )
+                        for dimension in answered_dimensions(instrument, model, aggregate)
+                    ]
+            changed.extend(_if_changed(tree, (unit, scope), rows, state.rows.get((unit, scope), {})))
+    if dirty is None:  # the tree may have changed: groups of units no longer in it are withdrawn
+        for group, before in state.rows.items():
+            if group[0] not in tree:
+                changed.extend(_if_changed(tree, group, [], before))
     return changed, tenant_index
 
 
-WITHDRAWN_REASONS = ("no_responses", "outside_org")
+def _published(unit: str, scope: Scope, respondents: int, result: DimensionResult) -> ScoreRow:
+    return ScoreRow(
+        unit=unit,
+        scope=scope,
+        dimension=result.dimension,
+        respondents=respondents,
+        publishable=True,
+        suppression_reason=None,
+        index=result.index,
+        standard_error=result.standard_error,
+        favourable_pct=result.favourable_pct,
+        details={
+            "question_indices": dict(result.question_indices),
+            "distribution": {str(k): v for k, v in result.distribution.items()},
+            "dimension_respondents": result.respondents,
+        },
+    )
 
 
-def _withdrawn(
-    tenant: Tenant, key: SliceKey, state: SliceState, dirty: set[Group] | None, produced: set[RowKey]
+def _if_changed(
+    tree: OrgTree, group: Group, rows: list[ScoreRow], before: Mapping[str, StoredRow]
 ) -> list[tuple[ScoreRow, int]]:
-    """Stored rows this rescoring no longer produces, rewritten empty. `dirty` None looks at every stored
-    row (the tree may have changed); otherwise at the rows of the dirty groups, the only ones it rescored."""
-    tree = tenant.org
-    model = tenant.models[key.model]
-    if dirty is None:
-        candidates: list[RowKey] = list(state.rows)
-    else:
-        dimensions = [d.id for d in model.dimensions] + ([model.total.id] if model.total is not None else [])
-        candidates = [(unit, scope, d) for unit, scope in dirty for d in dimensions if (unit, scope, d) in state.rows]
-    out: list[tuple[ScoreRow, int]] = []
-    for row_key in candidates:
-        before = state.rows[row_key]
-        if row_key in produced or before.respondents == 0:
-            continue  # still produced, or already withdrawn
-        unit, scope, dimension = row_key
-        row = ScoreRow(
-            unit=unit,
-            scope="unit" if scope == "unit" else "subtree",
-            dimension=dimension,
-            respondents=0,
-            publishable=False,
-            suppression_reason="no_responses" if unit in tree else "outside_org",
-            index=None,
-            standard_error=None,
-            favourable_pct=None,
-            details={},
-        )
-        out.append((row, before.sequence + 1))
-    return out
+    """The group's rows whole with its next sequence number, if any differs from what is stored.
+
+    A stored dimension this rescoring no longer produces (its last respondent was retracted, or the
+    unit left the org tree) is kept, withdrawn: no respondents and no figures, so nothing stale stays
+    readable, and a dimension that comes back continues its sequence numbers."""
+    unit = group[0]
+    scope: Scope = "unit" if group[1] == "unit" else "subtree"
+    produced = {row.dimension for row in rows}
+    for dimension in before:
+        if dimension not in produced:
+            reason = "no_responses" if unit in tree else "outside_org"
+            rows.append(ScoreRow(unit, scope, dimension, 0, False, reason, None, None, None, {}))
+    if len(rows) == len(before) and all(
+        (stored := before.get(row.dimension)) is not None and stored.same(row) for row in rows
+    ):
+        return []
+    sequence = max((stored.sequence for stored in before.values()), default=0) + 1
+    return [(row, sequence) for row in rows]
 
 
 def _post_order(tree: OrgTree) -> list[str]:

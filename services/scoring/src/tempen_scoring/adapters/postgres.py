@@ -28,7 +28,7 @@ import asyncpg
 
 from tempen_scoring.domain.index import Contribution
 from tempen_scoring.domain.periods import Period
-from tempen_scoring.incremental import RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
+from tempen_scoring.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import (
     GroupKey,
     IncomingContribution,
@@ -82,11 +82,9 @@ CREATE TEMP TABLE IF NOT EXISTS stage_unit_totals (tenant text, instrument text,
 CREATE TEMP TABLE IF NOT EXISTS stage_contributions (tenant text, submission_id text, model text, revision int,
     instrument text, unit text, period text, item_values jsonb, dimension_scores jsonb, respondent text)
     ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_scores (tenant text, unit text, scope text, instrument text, model text,
-    model_version text, dimension text, period text, period_start timestamptz, period_end timestamptz,
-    respondents int, publishable bool, suppression_reason text, index float8, standard_error float8,
-    favourable_pct float8, details jsonb, sequence int, computed_at timestamptz, tenant_index float8,
-    correlation_id text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_score_groups (tenant text, instrument text, model text, period text,
+    unit text, scope text, model_version text, period_start timestamptz, period_end timestamptz, figures jsonb,
+    sequence int, computed_at timestamptz, correlation_id text) ON COMMIT DELETE ROWS;
 """
 _STAGE_COLUMNS = {
     "stage_unit_totals": (
@@ -113,27 +111,19 @@ _STAGE_COLUMNS = {
         "dimension_scores",
         "respondent",
     ),
-    "stage_scores": (
+    "stage_score_groups": (
         "tenant",
-        "unit",
-        "scope",
         "instrument",
         "model",
-        "model_version",
-        "dimension",
         "period",
+        "unit",
+        "scope",
+        "model_version",
         "period_start",
         "period_end",
-        "respondents",
-        "publishable",
-        "suppression_reason",
-        "index",
-        "standard_error",
-        "favourable_pct",
-        "details",
+        "figures",
         "sequence",
         "computed_at",
-        "tenant_index",
         "correlation_id",
     ),
 }
@@ -188,35 +178,29 @@ class _Bumped:
 
 
 _MERGE_SCORES = f"""
-INSERT INTO {SCHEMA}.scores (tenant, unit, scope, instrument, model, model_version, dimension, period,
-    period_start, period_end, respondents, publishable, suppression_reason, index, standard_error,
-    favourable_pct, details, sequence, computed_at, tenant_index, correlation_id)
-SELECT * FROM stage_scores
-ON CONFLICT (tenant, instrument, model, period, unit, scope, dimension) DO UPDATE SET
-    model_version = EXCLUDED.model_version, respondents = EXCLUDED.respondents,
-    publishable = EXCLUDED.publishable, suppression_reason = EXCLUDED.suppression_reason,
-    index = EXCLUDED.index, standard_error = EXCLUDED.standard_error,
-    favourable_pct = EXCLUDED.favourable_pct, details = EXCLUDED.details, sequence = EXCLUDED.sequence,
-    computed_at = EXCLUDED.computed_at, tenant_index = EXCLUDED.tenant_index,
-    correlation_id = EXCLUDED.correlation_id
+INSERT INTO {SCHEMA}.score_groups (tenant, instrument, model, period, unit, scope, model_version, period_start,
+    period_end, figures, sequence, computed_at, correlation_id)
+SELECT * FROM stage_score_groups
+ON CONFLICT (tenant, instrument, model, period, unit, scope) DO UPDATE SET
+    model_version = EXCLUDED.model_version, figures = EXCLUDED.figures, sequence = EXCLUDED.sequence,
+    computed_at = EXCLUDED.computed_at, correlation_id = EXCLUDED.correlation_id
 """
 
-# The rows waiting to be published, claimed (rows a batch is writing are skipped, not waited for) and
+# The groups waiting to be published, claimed (groups a batch is writing are skipped, not waited for) and
 # marked published in one statement; the caller puts their events in the outbox in the same transaction.
 _CLAIM_UNPUBLISHED = f"""
 WITH pending AS (
-    SELECT tenant, instrument, model, period, unit, scope, dimension FROM {SCHEMA}.scores
+    SELECT tenant, instrument, model, period, unit, scope FROM {SCHEMA}.score_groups
     WHERE sequence > published_sequence
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 )
-UPDATE {SCHEMA}.scores s SET published_sequence = s.sequence
+UPDATE {SCHEMA}.score_groups g SET published_sequence = g.sequence
 FROM pending p
-WHERE (s.tenant, s.instrument, s.model, s.period, s.unit, s.scope, s.dimension)
-    = (p.tenant, p.instrument, p.model, p.period, p.unit, p.scope, p.dimension)
-RETURNING s.tenant, s.unit, s.scope, s.instrument, s.model, s.model_version, s.dimension, s.period,
-    s.period_start, s.period_end, s.respondents, s.publishable, s.index, s.standard_error, s.favourable_pct,
-    s.tenant_index, s.sequence, s.computed_at, s.correlation_id
+WHERE (g.tenant, g.instrument, g.model, g.period, g.unit, g.scope)
+    = (p.tenant, p.instrument, p.model, p.period, p.unit, p.scope)
+RETURNING g.tenant, g.unit, g.scope, g.instrument, g.model, g.model_version, g.period, g.period_start,
+    g.period_end, g.figures, g.sequence, g.computed_at, g.correlation_id
 """
 
 
@@ -484,57 +468,71 @@ class PostgresScoringStore:
         conn: Connection,
         rescored: Sequence[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]],
     ) -> int:
-        """Write the changed score rows of every slice; `publish_unpublished` puts their events in the outbox."""
+        """Write the changed groups of every slice, one row each; `publish_unpublished` puts their events
+        in the outbox. Returns the score rows (group and dimension) written."""
         records: list[tuple[Any, ...]] = []
         computed_at = utc_now()
         scores_topic = self._topic(SCORES.name)
+        written = 0
         for key, state, changed, tenant_index in rescored:
             model_version = self._catalog.tenants[key.tenant].models[key.model].version
+            groups: dict[tuple[str, str], tuple[int, dict[str, Any], dict[str, StoredRow]]] = {}
             for row, sequence in changed:
-                # The submission behind the change, when a consumer says (`correlation.stamping`).
-                cause = correlation.stamped(scores_topic, partition_key(key.tenant, row.unit), {}).get(
-                    correlation.HEADER
+                group = groups.get((row.unit, row.scope))
+                if group is None:
+                    group = groups[(row.unit, row.scope)] = (sequence, {}, {})
+                group[1][row.dimension] = {
+                    "respondents": row.respondents,
+                    "publishable": row.publishable,
+                    "suppression_reason": row.suppression_reason,
+                    "index": row.index,
+                    "standard_error": row.standard_error,
+                    "favourable_pct": row.favourable_pct,
+                    "details": dict(row.details),
+                    "tenant_index": tenant_index.get(row.dimension),
+                }
+                group[2][row.dimension] = StoredRow(
+                    row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence
                 )
+            for (unit, scope), (sequence, figures, stored) in groups.items():
+                # The submission behind the change, when a consumer says (`correlation.stamping`).
+                cause = correlation.stamped(scores_topic, partition_key(key.tenant, unit), {}).get(correlation.HEADER)
                 records.append(
                     (
                         key.tenant,
-                        row.unit,
-                        row.scope,
                         key.instrument,
                         key.model,
-                        model_version,
-                        row.dimension,
                         key.period,
+                        unit,
+                        scope,
+                        model_version,
                         state.period_start,
                         state.period_end,
-                        row.respondents,
-                        row.publishable,
-                        row.suppression_reason,
-                        row.index,
-                        row.standard_error,
-                        row.favourable_pct,
-                        dict(row.details),
+                        figures,
                         sequence,
                         computed_at,
-                        tenant_index.get(row.dimension),
                         cause,
                     )
                 )
-                state.rows[(row.unit, row.scope, row.dimension)] = StoredRow(
-                    row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence
-                )
+                state.rows[(unit, scope)] = stored
+                written += len(figures)
         if records:
-            await _stage(conn, "stage_scores", records)
+            await _stage(conn, "stage_score_groups", records)
             await conn.execute(_MERGE_SCORES)
-        return len(records)
+        return written
 
     async def publish_unpublished(self, limit: int = 5_000) -> tuple[int, int]:
-        """Put the newest version of up to `limit` rows waiting to be published in the outbox (publishable
-        rows only; the others are just marked). Returns (rows claimed, events published)."""
+        """Put the newest version of up to `limit` groups waiting to be published in the outbox, an event
+        per publishable dimension (the others are just marked). Returns (groups claimed, events published)."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(_CLAIM_UNPUBLISHED, limit)
-                messages = [_score_message(self._topic, r) for r in rows if r["publishable"] and r["index"] is not None]
+                messages = [
+                    _score_message(self._topic, r, dimension, figure)
+                    for r in rows
+                    for dimension, figure in r["figures"].items()
+                    if figure["publishable"] and figure["index"] is not None
+                ]
                 await enqueue(conn, SCHEMA, messages)
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailableError(str(exc)) from exc
@@ -573,27 +571,35 @@ class PostgresScoringStore:
             )
             for r in rows
         }
-        stored: dict[RowKey, StoredRow] = {
-            (intern(r["unit"]), intern(r["scope"]), intern(r["dimension"])): StoredRow(
-                r["respondents"], r["publishable"], r["index"], r["standard_error"], r["favourable_pct"], r["sequence"]
-            )
-            for r in await conn.fetch(
-                f"SELECT unit, scope, dimension, respondents, publishable, index, standard_error, favourable_pct,"
-                f" sequence FROM {SCHEMA}.scores WHERE {_SLICE_FILTER}",
-                key.tenant,
-                key.instrument,
-                key.model,
-                key.period,
-            )
-        }
+        stored: dict[tuple[str, str], dict[str, StoredRow]] = {}
+        for r in await conn.fetch(
+            f"SELECT unit, scope, figures, sequence FROM {SCHEMA}.score_groups WHERE {_SLICE_FILTER}",
+            key.tenant,
+            key.instrument,
+            key.model,
+            key.period,
+        ):
+            stored[(intern(r["unit"]), intern(r["scope"]))] = {
+                intern(dimension): StoredRow(
+                    f["respondents"],
+                    f["publishable"],
+                    f["index"],
+                    f["standard_error"],
+                    f["favourable_pct"],
+                    r["sequence"],
+                )
+                for dimension, f in r["figures"].items()
+            }
         return SliceState.build(
             tenant, version=version, period_start=period_start, period_end=period_end, direct=direct, rows=stored
         )
 
 
-def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage:
+def _score_message(
+    topic: Callable[[str], str], r: asyncpg.Record, dimension: str, figure: dict[str, Any]
+) -> OutboxMessage:
     identity = (
-        f"{r['tenant']}|{r['unit']}|{r['scope']}|{r['instrument']}|{r['model']}|{r['dimension']}|{r['period']}"
+        f"{r['tenant']}|{r['unit']}|{r['scope']}|{r['instrument']}|{r['model']}|{dimension}|{r['period']}"
         f"|{r['sequence']}"
     )
     event = UnitScored(
@@ -605,15 +611,15 @@ def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMess
         model=r["model"],
         model_version=r["model_version"],
         instrument=r["instrument"],
-        dimension=r["dimension"],
+        dimension=dimension,
         period=r["period"],
         period_start=r["period_start"],
         period_end=r["period_end"],
-        index=r["index"],
-        respondents=r["respondents"],
-        standard_error=r["standard_error"],
-        favourable_pct=r["favourable_pct"],
-        tenant_index=r["tenant_index"],
+        index=figure["index"],
+        respondents=figure["respondents"],
+        standard_error=figure["standard_error"],
+        favourable_pct=figure["favourable_pct"],
+        tenant_index=figure["tenant_index"],
         sequence=r["sequence"],
     )
     headers = {"computed_at": r["computed_at"].isoformat()}
