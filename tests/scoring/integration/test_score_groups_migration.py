@@ -104,7 +104,7 @@ async def test_every_score_row_reads_back_exactly_and_unpublished_groups_are_pub
         f"INSERT INTO {SCHEMA}.scores ({COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 23))})", OLD
     )
 
-    assert await migrate(pool, schema=SCHEMA, package="tempen_scoring") == ["0006_score_groups.sql"]
+    assert "0006_score_groups.sql" in await migrate(pool, schema=SCHEMA, package="tempen_scoring")
 
     groups = {
         (r["unit"], r["scope"]): (r["sequence"], r["published_sequence"], r["correlation_id"])

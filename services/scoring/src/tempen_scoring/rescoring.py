@@ -154,6 +154,8 @@ class Plan:
     winners: list[IncomingContribution]
     tombstones: list[IncomingRetraction]
     ignored: int
+    # What is stored per (tenant, submission, model) once the batch is applied, tombstones included
+    after: dict[tuple[str, str, str], StoredContribution] = field(default_factory=dict)
 
 
 def plan_changes(
@@ -198,7 +200,7 @@ def plan_changes(
         delta.periods[item.group] = item.period
         current[key] = StoredContribution(item.revision, item.group, item.contribution)
         winners[key] = item
-    return Plan(delta, list(winners.values()), list(tombstones.values()), ignored)
+    return Plan(delta, list(winners.values()), list(tombstones.values()), ignored, current)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,11 @@ from tempen_scoring.domain.index import Contribution
 from tempen_scoring.domain.periods import Period
 from tempen_scoring.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import (
+    TOMBSTONE,
     GroupKey,
     IncomingContribution,
     IncomingRetraction,
+    Plan,
     ScoreRow,
     SliceKey,
     StoredContribution,
@@ -50,28 +52,15 @@ from tempen_shared.topics import SCORES, partition_key
 SCHEMA = "scoring"
 SCORE_NAMESPACE = uuid.UUID("5d0a4c8e-7f3b-4b7e-9a51-3c2f0e6d9b10")
 
-# Every model's row of each submission, and its tombstone if it was retracted.
-_LOCK_CONTRIBUTIONS = f"""
-SELECT c.tenant, c.submission_id, c.model, c.revision, c.instrument, c.unit, c.period, c.item_values,
-       c.dimension_scores
-FROM {SCHEMA}.contributions c
+# The ledger rows of a batch's submissions that were scored before, locked in one order.
+_LOCK_LEDGER = f"""
+SELECT l.tenant, l.submission_id, l.retracted_revision, l.contributions
+FROM {SCHEMA}.ledger l
 JOIN unnest($1::text[], $2::text[]) AS k(tenant, submission_id) USING (tenant, submission_id)
-ORDER BY 1, 2, 3
-FOR UPDATE OF c
+ORDER BY 1, 2
+FOR UPDATE OF l
 """
-
-# A retraction removes the submission's rows and leaves one tombstone row (model '') at its revision.
-_RETRACT = f"""
-WITH gone AS (
-    DELETE FROM {SCHEMA}.contributions c
-    USING unnest($1::text[], $2::text[]) AS k(tenant, submission_id)
-    WHERE c.tenant = k.tenant AND c.submission_id = k.submission_id
-)
-INSERT INTO {SCHEMA}.contributions
-    (tenant, submission_id, model, revision, instrument, unit, period, item_values, dimension_scores, respondent)
-SELECT tenant, submission_id, '', revision, '', '', '', '{{}}'::jsonb, '{{}}'::jsonb, NULL
-FROM unnest($1::text[], $2::text[], $3::int[]) AS r(tenant, submission_id, revision)
-"""
+_LEDGER_COLUMNS = ("tenant", "submission_id", "respondent", "retracted_revision", "contributions")
 
 # Each batch's rows are COPYed into session-local staging tables (binary COPY encodes a row far more
 # cheaply than array parameters do), then merged into the aggregates in one statement each.
@@ -79,9 +68,8 @@ _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_unit_totals (tenant text, instrument text, model text, period text,
     unit text, period_start timestamptz, period_end timestamptz, respondents int, counts jsonb, moments jsonb)
     ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_contributions (tenant text, submission_id text, model text, revision int,
-    instrument text, unit text, period text, item_values jsonb, dimension_scores jsonb, respondent text)
-    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_ledger (tenant text, submission_id text, respondent text,
+    retracted_revision int, contributions jsonb) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_score_groups (tenant text, instrument text, model text, period text,
     unit text, scope text, model_version text, period_start timestamptz, period_end timestamptz, figures jsonb,
     sequence int, computed_at timestamptz, correlation_id text) ON COMMIT DELETE ROWS;
@@ -99,18 +87,7 @@ _STAGE_COLUMNS = {
         "counts",
         "moments",
     ),
-    "stage_contributions": (
-        "tenant",
-        "submission_id",
-        "model",
-        "revision",
-        "instrument",
-        "unit",
-        "period",
-        "item_values",
-        "dimension_scores",
-        "respondent",
-    ),
+    "stage_ledger": _LEDGER_COLUMNS,
     "stage_score_groups": (
         "tenant",
         "instrument",
@@ -137,14 +114,13 @@ ON CONFLICT (tenant, instrument, model, period, unit) DO UPDATE SET
     respondents = EXCLUDED.respondents, counts = EXCLUDED.counts, moments = EXCLUDED.moments
 """
 
-_MERGE_CONTRIBUTIONS = f"""
-INSERT INTO {SCHEMA}.contributions
-    (tenant, submission_id, model, revision, instrument, unit, period, item_values, dimension_scores, respondent)
-SELECT * FROM stage_contributions
-ON CONFLICT (tenant, submission_id, model) DO UPDATE SET
-    revision = EXCLUDED.revision, instrument = EXCLUDED.instrument, unit = EXCLUDED.unit, period = EXCLUDED.period,
-    item_values = EXCLUDED.item_values, dimension_scores = EXCLUDED.dimension_scores,
-    respondent = EXCLUDED.respondent, scored_at = now()
+# Corrections and retractions of submissions scored before: their ledger rows rewritten whole.
+_UPDATE_LEDGER = f"""
+INSERT INTO {SCHEMA}.ledger (tenant, submission_id, respondent, retracted_revision, contributions)
+SELECT * FROM stage_ledger
+ON CONFLICT (tenant, submission_id) DO UPDATE SET
+    respondent = EXCLUDED.respondent, retracted_revision = EXCLUDED.retracted_revision,
+    contributions = EXCLUDED.contributions, scored_at = now()
 """
 
 _SLICE_FILTER = "tenant = $1 AND instrument = $2 AND model = $3 AND period = $4"
@@ -301,7 +277,7 @@ class PostgresScoringStore:
         realign: Sequence[SliceKey] = (),
     ) -> tuple[int, int, int]:
         keys = sorted({(i.tenant, i.submission_id) for i in incoming})
-        stored = await self._locked(conn, keys)
+        stored, known = await self._locked(conn, keys)
         plan = plan_changes(incoming, stored)
         delta, winners, ignored = plan.delta, plan.winners, plan.ignored
         slices = sorted(
@@ -318,23 +294,14 @@ class PostgresScoringStore:
             tenant = self._catalog.tenants[key.tenant]
             end = bumped[key].period_end
             then[key] = tenant if end is None else replace(tenant, org=await self._tree(tenant, end))
-        if plan.tombstones:
-            await conn.execute(
-                _RETRACT,
-                [t.tenant for t in plan.tombstones],
-                [t.submission_id for t in plan.tombstones],
-                [t.revision for t in plan.tombstones],
-            )
         await conn.execute(_STAGING)
-        merges = await self._stage_contributions(conn, winners)
-        # While the database merges the staged contributions, advance and rescore the slices kept in
-        # memory: that needs nothing from the database, so the two overlap instead of taking turns.
-        merging = asyncio.ensure_future(conn.execute(merges)) if merges else None
+        saving = asyncio.ensure_future(self._save_ledger(conn, plan, known))
+        # While the database takes the ledger rows, advance and rescore the slices kept in memory: that
+        # needs nothing from the database, so the two overlap instead of taking turns.
         per_slice = deltas_by_slice(delta)
         rescored: dict[SliceKey, tuple[SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = {}
         try:
-            if merging is not None:
-                await asyncio.sleep(0)  # let the merge go out first
+            await asyncio.sleep(0)  # let the ledger rows go out first
             for key in slices:
                 state = self._slices.pop(key, None)
                 tenant = then[key]
@@ -342,8 +309,7 @@ class PostgresScoringStore:
                     touched_units = state.advance(tenant.org, per_slice.get(key, {}))
                     rescored[key] = (state, *rescore(tenant, key, state, touched_units))
         finally:
-            if merging is not None:
-                await merging
+            await saving
         periods = {group.slice: period for group, period in delta.periods.items()}
         for key in slices:
             if key not in rescored:  # first time here, another writer or another tree: read it whole
@@ -376,19 +342,63 @@ class PostgresScoringStore:
 
     async def _locked(
         self, conn: Connection, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str, str], StoredContribution]:
+    ) -> tuple[dict[tuple[str, str, str], StoredContribution], set[tuple[str, str]]]:
+        """What the batch's submissions contribute now, per (tenant, submission, model) with tombstones
+        (model ''), and which submissions have a ledger row; their rows stay locked to the end."""
         if not keys:
-            return {}
-        rows = await conn.fetch(_LOCK_CONTRIBUTIONS, *(list(col) for col in zip(*keys, strict=True)))
+            return {}, set()
+        rows = await conn.fetch(_LOCK_LEDGER, *(list(col) for col in zip(*keys, strict=True)))
         out: dict[tuple[str, str, str], StoredContribution] = {}
         for r in rows:
-            group = GroupKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["period"])
-            contribution = Contribution(
-                item_values={k: int(v) for k, v in r["item_values"].items()},
-                dimension_scores={k: float(v) for k, v in r["dimension_scores"].items()},
-            )
-            out[(r["tenant"], r["submission_id"], r["model"])] = StoredContribution(r["revision"], group, contribution)
-        return out
+            tenant, submission = r["tenant"], r["submission_id"]
+            for model, c in r["contributions"].items():
+                out[(tenant, submission, model)] = StoredContribution(
+                    c["revision"],
+                    GroupKey(tenant, c["unit"], c["instrument"], model, c["period"]),
+                    Contribution(item_values=c["item_values"], dimension_scores=c["dimension_scores"]),
+                )
+            if r["retracted_revision"] is not None:
+                out[(tenant, submission, TOMBSTONE)] = StoredContribution(
+                    r["retracted_revision"], GroupKey(tenant, "", "", TOMBSTONE, ""), Contribution({}, {})
+                )
+        return out, {(r["tenant"], r["submission_id"]) for r in rows}
+
+    async def _save_ledger(self, conn: Connection, plan: Plan, known: set[tuple[str, str]]) -> None:
+        """Write the ledger row of every submission the batch changed, whole: COPYed in when new, upserted
+        through the staging table when it was scored before."""
+        latest: dict[tuple[str, str], IncomingContribution] = {}
+        for w in plan.winners:
+            key = (w.tenant, w.submission_id)
+            if key not in latest or latest[key].revision < w.revision:
+                latest[key] = w
+        changed = latest.keys() | {(t.tenant, t.submission_id) for t in plan.tombstones}
+        rows: dict[tuple[str, str], tuple[dict[str, Any], int | None]] = {key: ({}, None) for key in changed}
+        for (tenant, submission, model), c in plan.after.items():
+            row = rows.get((tenant, submission))
+            if row is None:
+                continue
+            if model == TOMBSTONE:
+                rows[(tenant, submission)] = (row[0], c.revision)
+                continue
+            row[0][model] = {
+                "revision": c.revision,
+                "instrument": c.group.instrument,
+                "unit": c.group.unit,
+                "period": c.group.period,
+                "item_values": dict(c.contribution.item_values),
+                "dimension_scores": dict(c.contribution.dimension_scores),
+            }
+        new: list[tuple[Any, ...]] = []
+        rewritten: list[tuple[Any, ...]] = []
+        for key, (contributions, retracted) in rows.items():
+            winner = latest.get(key)
+            record = (*key, winner.respondent if winner is not None else None, retracted, contributions)
+            (rewritten if key in known else new).append(record)
+        if new:
+            await conn.copy_records_to_table("ledger", schema_name=SCHEMA, columns=_LEDGER_COLUMNS, records=new)
+        if rewritten:
+            await _stage(conn, "stage_ledger", rewritten)
+            await conn.execute(_UPDATE_LEDGER)
 
     async def _save_unit_totals(
         self, conn: Connection, changed: Sequence[tuple[SliceKey, SliceState, Mapping[str, Totals]]]
@@ -418,30 +428,6 @@ class PostgresScoringStore:
         if records:
             await _stage(conn, "stage_unit_totals", records)
             await conn.execute(_SAVE_UNIT_TOTALS)
-
-    async def _stage_contributions(self, conn: Connection, winners: Sequence[IncomingContribution]) -> str:
-        if not winners:
-            return ""
-        await _stage(
-            conn,
-            "stage_contributions",
-            [
-                (
-                    w.tenant,
-                    w.submission_id,
-                    w.group.model,
-                    w.revision,
-                    w.group.instrument,
-                    w.group.unit,
-                    w.group.period,
-                    dict(w.contribution.item_values),
-                    {k: float(v) for k, v in w.contribution.dimension_scores.items()},
-                    w.respondent,
-                )
-                for w in winners
-            ],
-        )
-        return _MERGE_CONTRIBUTIONS + ";"
 
     async def _bump_versions(
         self, conn: Connection, slices: Sequence[SliceKey], ends: dict[SliceKey, datetime]
