@@ -9,19 +9,39 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from tempen_shared.events import DeadLetter, parse_submission_event
+from tempen_shared.events import DeadLetter, UnitScoredV2, parse_submission_event, parse_unit_scored
 from tempen_shared.topics import EXAMPLE_FOLDERS, TOPICS, all_topic_names, partition_key
 
 EXAMPLES = Path(str(resources.files("tempen_shared") / "examples"))
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*/v*/*.json"))
 MODEL_BY_FOLDER = {folder: model for model, folder in EXAMPLE_FOLDERS.items()} | {"dead-letter": DeadLetter}
+# Contracts with older versions: their parse function upcasts every version to the current model.
+PARSERS = {"unit-scored": parse_unit_scored}
 
 
 @pytest.mark.parametrize("path", ALL_EXAMPLES, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}")
 def test_every_golden_example_parses_into_the_current_model(path: Path) -> None:
-    model: type[BaseModel] = MODEL_BY_FOLDER[path.parent.parent.name]
-    parsed = model.model_validate(json.loads(path.read_text()))
+    folder = path.parent.parent.name
+    model: type[BaseModel] = MODEL_BY_FOLDER[folder]
+    parse = PARSERS.get(folder)
+    parsed = parse(path.read_bytes()) if parse else model.model_validate(json.loads(path.read_text()))
+    assert type(parsed) is model
     assert parsed.model_dump(mode="json", exclude_unset=True)
+
+
+def test_a_v1_score_event_is_read_as_a_v2_event_of_its_one_dimension() -> None:
+    v1 = json.loads((EXAMPLES / "unit-scored/v1/basic.json").read_text())
+    upcast = parse_unit_scored(json.dumps(v1))
+    assert (upcast.unit, upcast.scope, upcast.period, upcast.respondents, upcast.sequence) == (
+        v1["unit"],
+        v1["scope"],
+        v1["period"],
+        v1["respondents"],
+        v1["sequence"],
+    )
+    assert {d: f.model_dump() for d, f in upcast.dimensions.items()} == {
+        v1["dimension"]: {k: v1[k] for k in ("index", "standard_error", "favourable_pct", "tenant_index")}
+    }
 
 
 def test_every_topic_contract_has_golden_examples() -> None:
@@ -39,9 +59,11 @@ def test_submission_topic_records_are_told_apart_by_event_type() -> None:
 
 
 def test_a_newer_schema_version_is_refused_not_half_read() -> None:
-    document = json.loads((EXAMPLES / "unit-scored/v1/basic.json").read_text())
+    document = json.loads((EXAMPLES / "unit-scored/v2/basic.json").read_text())
     with pytest.raises(ValidationError):
-        MODEL_BY_FOLDER["unit-scored"].model_validate({**document, "schema_version": 2})
+        parse_unit_scored(json.dumps({**document, "schema_version": 3}))
+    with pytest.raises(ValidationError):
+        UnitScoredV2.model_validate({**document, "dimensions": {}})
 
 
 def test_naive_timestamps_are_refused() -> None:

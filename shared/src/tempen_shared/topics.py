@@ -14,7 +14,7 @@ from tempen_shared.events import (
     OrgUnitVersionedV1,
     SubmissionAcceptedV1,
     SubmissionRetractedV1,
-    UnitScoredV1,
+    UnitScoredV2,
 )
 
 
@@ -38,7 +38,7 @@ INTAKE = Topic("tempen.intake", 4, CanonicalSubmission, ("survey platforms",), (
 SUBMISSIONS = Topic(
     "tempen.submissions", 4, SubmissionAcceptedV1, ("ingest",), ("scoring",), also=(SubmissionRetractedV1,)
 )
-SCORES = Topic("tempen.scores", 4, UnitScoredV1, ("scoring",), ("alerts",))
+SCORES = Topic("tempen.scores", 4, UnitScoredV2, ("scoring",), ("alerts",))
 ALERTS = Topic("tempen.alerts", 4, AlertTransitionedV1, ("alerts",), ("other systems",))
 ORG = Topic("tempen.org", 4, OrgUnitVersionedV1, ("ingest",), ("scoring", "alerts"))
 
@@ -63,7 +63,7 @@ EXAMPLE_FOLDERS: dict[type[BaseModel], str] = {
     CanonicalSubmission: "canonical-submission",
     SubmissionAcceptedV1: "submission-accepted",
     SubmissionRetractedV1: "submission-retracted",
-    UnitScoredV1: "unit-scored",
+    UnitScoredV2: "unit-scored",
     AlertTransitionedV1: "alert-transitioned",
     OrgUnitVersionedV1: "org-unit-versioned",
 }

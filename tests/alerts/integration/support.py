@@ -19,7 +19,7 @@ import asyncpg
 from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
 from tempen_shared.access.store import create_token, migrate_access
 from tempen_shared.db import create_pool, migrate
-from tempen_shared.events import UnitScored
+from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tests.support import free_port
 
@@ -68,7 +68,7 @@ def unit_scores(
     sequence: int = 1,
     dimensions: Iterable[str] = DIMENSIONS,
 ) -> list[UnitScored]:
-    """What scoring publishes for one unit and month: one score per dimension of the fixture model."""
+    """What scoring publishes for one unit and month: one event with every dimension of the fixture model."""
     period, start, end = month(year, number)
     return [
         UnitScored(
@@ -80,17 +80,16 @@ def unit_scores(
             model="test-model",
             model_version="1",
             instrument="test-puls",
-            dimension=dimension,
             period=period,
             period_start=start,
             period_end=end,
-            index=index,
             respondents=respondents,
-            standard_error=standard_error,
-            tenant_index=tenant_index,
             sequence=sequence,
+            dimensions={
+                dimension: DimensionScore(index=index, standard_error=standard_error, tenant_index=tenant_index)
+                for dimension in dimensions
+            },
         )
-        for dimension in dimensions
     ]
 
 

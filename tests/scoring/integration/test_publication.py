@@ -80,13 +80,14 @@ async def test_three_batches_then_one_round_publish_each_score_once_at_its_newes
     unit_rows = await store._pool.fetch(
         f"SELECT dimension, sequence, index FROM {SCHEMA}.scores WHERE unit = 'grupp-a1' AND scope = 'unit'"
     )
-    unit_events = {e["dimension"]: e for e, _ in events if e["unit"] == "grupp-a1" and e["scope"] == "unit"}
+    unit_events = [e for e, _ in events if e["unit"] == "grupp-a1" and e["scope"] == "unit"]
     assert published == len(events)
-    assert len({(e["unit"], e["scope"], e["dimension"]) for e, _ in events}) == len(events), "one event per score"
+    assert len({(e["unit"], e["scope"]) for e, _ in events}) == len(events), "one event per group"
+    assert len(unit_events) == 1
     assert {r["dimension"]: (r["sequence"], r["index"]) for r in unit_rows} == {
-        d: (e["sequence"], e["index"]) for d, e in unit_events.items()
-    }
-    assert min(e["sequence"] for e in unit_events.values()) >= 2, "the newest version, not the first"
+        d: (unit_events[0]["sequence"], f["index"]) for d, f in unit_events[0]["dimensions"].items()
+    }, "every dimension of the group in its one event"
+    assert unit_events[0]["sequence"] >= 2, "the newest version, not the first"
     assert {h.get("correlation_id") for e, h in events if e["unit"] == "grupp-a1"} == {"testkommun:s12"}
     assert await publish_round(store, on_published=lambda n: None) == 0, "nothing twice"
 
@@ -94,13 +95,13 @@ async def test_three_batches_then_one_round_publish_each_score_once_at_its_newes
 async def test_a_row_a_batch_is_writing_is_published_in_the_next_round(store: PostgresScoringStore) -> None:
     await store.apply(_batch(0, 5, 3), [])
     async with store._pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SELECT 1 FROM {SCHEMA}.scores WHERE unit = 'grupp-a1' AND scope = 'unit' FOR UPDATE")
+        await conn.execute(f"SELECT 1 FROM {SCHEMA}.score_groups WHERE unit = 'grupp-a1' AND scope = 'unit' FOR UPDATE")
         first = await publish_round(store, on_published=lambda n: None)
-        pending = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.scores WHERE sequence > published_sequence")
+        pending = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.score_groups WHERE sequence > published_sequence")
     second = await publish_round(store, on_published=lambda n: None)
 
     assert pending > 0, "the locked rows were skipped, not waited for"
     assert first > 0
     assert second > 0
     events = await _events(store)
-    assert len({(e["unit"], e["scope"], e["dimension"]) for e, _ in events}) == len(events) == first + second
+    assert len({(e["unit"], e["scope"]) for e, _ in events}) == len(events) == first + second

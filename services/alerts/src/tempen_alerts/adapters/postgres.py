@@ -13,7 +13,7 @@ import asyncpg
 
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
-from tempen_shared.events import UnitScored
+from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.outbox import OutboxMessage, enqueue
 
 SCHEMA = "alerts"
@@ -118,32 +118,32 @@ class AlertsRepository:
     async def upsert_scores(self, scores: Sequence[UnitScored]) -> list[SeriesKey]:
         # A batch can hold several events of one series and period when alerts lags behind scoring;
         # one INSERT .. ON CONFLICT may touch a row only once, and only the newest sequence counts.
-        newest: dict[tuple[str, str, str, str, str, str], UnitScored] = {}
+        newest: dict[tuple[str, str, str, str, str, str], tuple[UnitScored, DimensionScore]] = {}
         for s in scores:
             if s.scope != "unit":
                 continue
-            key = (s.tenant, s.unit, s.instrument, s.model, s.dimension, s.period)
-            kept = newest.get(key)
-            if kept is None or kept.sequence < s.sequence:
-                newest[key] = s
-        rows = list(newest.values())
-        if not rows:
+            for dimension, figures in s.dimensions.items():
+                key = (s.tenant, s.unit, s.instrument, s.model, dimension, s.period)
+                kept = newest.get(key)
+                if kept is None or kept[0].sequence < s.sequence:
+                    newest[key] = (s, figures)
+        if not newest:
             return []
         cols: list[list[Any]] = [[] for _ in range(13)]
-        for s in rows:
+        for (_, _, _, _, dimension, _), (s, f) in newest.items():
             values = (
                 s.tenant,
                 s.unit,
                 s.instrument,
                 s.model,
-                s.dimension,
+                dimension,
                 s.period,
                 s.period_start,
                 s.period_end,
-                s.index,
+                f.index,
                 s.respondents,
-                s.standard_error,
-                s.tenant_index,
+                f.standard_error,
+                f.tenant_index,
                 s.sequence,
             )
             for col, v in zip(cols, values, strict=True):

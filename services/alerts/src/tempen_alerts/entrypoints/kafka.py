@@ -14,7 +14,7 @@ from tempen_alerts.service import AlertsService, Change, log_changes
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
-from tempen_shared.events import DeadLetter, UnitScored
+from tempen_shared.events import DeadLetter, UnitScored, parse_unit_scored
 from tempen_shared.outbox import dead_letter_messages
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
@@ -39,10 +39,11 @@ def causes(parsed: Sequence[Parsed[Consumed]]) -> dict[SeriesKey, str]:
         s, cid = p.value.score, p.value.correlation_id
         if s.scope != "unit" or cid is None:
             continue
-        key = SeriesKey(s.tenant, s.unit, s.instrument, s.model, s.dimension)
-        kept = newest.get(key)
-        if kept is None or kept[0] <= s.sequence:
-            newest[key] = (s.sequence, cid)
+        for dimension in s.dimensions:
+            key = SeriesKey(s.tenant, s.unit, s.instrument, s.model, dimension)
+            kept = newest.get(key)
+            if kept is None or kept[0] <= s.sequence:
+                newest[key] = (s.sequence, cid)
     return {key: cid for key, (_, cid) in newest.items()}
 
 
@@ -58,7 +59,7 @@ def build_router(
 
     def parse(record: Record) -> Consumed:
         return Consumed(
-            UnitScored.model_validate_json(record.value),
+            parse_unit_scored(record.value),
             record.header("computed_at"),
             correlation.correlation_id_of(record),
         )

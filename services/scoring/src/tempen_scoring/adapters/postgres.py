@@ -43,7 +43,7 @@ from tempen_scoring.rescoring import (
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
-from tempen_shared.events import DeadLetter, UnitScored
+from tempen_shared.events import DeadLetter, DimensionScore, UnitScored
 from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
@@ -508,17 +508,13 @@ class PostgresScoringStore:
         return written
 
     async def publish_unpublished(self, limit: int = 5_000) -> tuple[int, int]:
-        """Put the newest version of up to `limit` groups waiting to be published in the outbox, an event
-        per publishable dimension (the others are just marked). Returns (groups claimed, events published)."""
+        """Put the newest version of up to `limit` groups waiting to be published in the outbox, one event
+        per group with its publishable dimensions (the others are just marked). Returns (groups claimed,
+        events published)."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(_CLAIM_UNPUBLISHED, limit)
-                messages = [
-                    _score_message(self._topic, r, dimension, figure)
-                    for r in rows
-                    for dimension, figure in r["figures"].items()
-                    if figure["publishable"] and figure["index"] is not None
-                ]
+                messages = [message for r in rows if (message := _score_message(self._topic, r)) is not None]
                 await enqueue(conn, SCHEMA, messages)
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailableError(str(exc)) from exc
@@ -581,13 +577,12 @@ class PostgresScoringStore:
         )
 
 
-def _score_message(
-    topic: Callable[[str], str], r: asyncpg.Record, dimension: str, figure: dict[str, Any]
-) -> OutboxMessage:
-    identity = (
-        f"{r['tenant']}|{r['unit']}|{r['scope']}|{r['instrument']}|{r['model']}|{dimension}|{r['period']}"
-        f"|{r['sequence']}"
-    )
+def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage | None:
+    """The group's event with every dimension that has an index; None when it has none (suppressed)."""
+    published = {d: f for d, f in r["figures"].items() if f["publishable"] and f["index"] is not None}
+    if not published:
+        return None
+    identity = f"{r['tenant']}|{r['unit']}|{r['scope']}|{r['instrument']}|{r['model']}|{r['period']}|{r['sequence']}"
     event = UnitScored(
         event_id=uuid.uuid5(SCORE_NAMESPACE, identity),
         occurred_at=r["computed_at"],
@@ -597,16 +592,20 @@ def _score_message(
         model=r["model"],
         model_version=r["model_version"],
         instrument=r["instrument"],
-        dimension=dimension,
         period=r["period"],
         period_start=r["period_start"],
         period_end=r["period_end"],
-        index=figure["index"],
-        respondents=figure["respondents"],
-        standard_error=figure["standard_error"],
-        favourable_pct=figure["favourable_pct"],
-        tenant_index=figure["tenant_index"],
+        respondents=max(f["respondents"] for f in published.values()),
         sequence=r["sequence"],
+        dimensions={
+            d: DimensionScore(
+                index=f["index"],
+                standard_error=f["standard_error"],
+                favourable_pct=f["favourable_pct"],
+                tenant_index=f["tenant_index"],
+            )
+            for d, f in published.items()
+        },
     )
     headers = {"computed_at": r["computed_at"].isoformat()}
     if r["correlation_id"]:
