@@ -9,17 +9,16 @@ import dataclasses
 import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
-from fractions import Fraction
 
 import pytest
 
-from tempen_scoring.domain.index import Contribution, GroupAggregate, contribution
+from tempen_scoring.domain.index import Contribution, contribution
 from tempen_scoring.incremental import Group, RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
-from tempen_scoring.rescoring import EXACT, AggregateDelta, GroupKey, ScoreRow, SliceKey, exact, rescore_slice
+from tempen_scoring.rescoring import AggregateDelta, GroupKey, ScoreRow, SliceKey, rescore_slice
 from tempen_shared.tenancy.loader import Tenant, load_catalog
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
 from tests.conftest import FIXTURE_CONFIG
+from tests.scoring.reference import reference_groups
 
 PERIOD = "2026-10"
 START, END = datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC)
@@ -52,32 +51,6 @@ def _deep_tree() -> OrgTree:
 def _tenant(tree: str) -> Tenant:
     tenant = load_catalog(FIXTURE_CONFIG).tenants["testkommun"]
     return dataclasses.replace(tenant, org=_deep_tree()) if tree == "deep" else tenant
-
-
-def _reference_groups(tenant: Tenant, live: Mapping[str, tuple[str, Contribution]]) -> dict[str, GroupAggregate]:
-    """Each unit's aggregate as the database holds it (scores rounded as `exact` stores them)."""
-    per_unit: dict[str, list[Contribution]] = {}
-    for unit, c in live.values():
-        per_unit.setdefault(unit, []).append(c)
-    out = {}
-    for unit, contributions in per_unit.items():
-        counts: dict[str, dict[int, int]] = {}
-        sums: dict[str, tuple[int, Decimal, Decimal]] = {}
-        for c in contributions:
-            for item, value in c.item_values.items():
-                counts.setdefault(item, {}).setdefault(value, 0)
-                counts[item][value] += 1
-            for dimension, score in c.dimension_scores.items():
-                x = exact(score)
-                n, s, ss = sums.get(dimension, (0, Decimal(0), Decimal(0)))
-                sums[dimension] = (n + 1, EXACT.add(s, x), EXACT.add(ss, EXACT.multiply(x, x)))
-        if unit in tenant.org:
-            out[unit] = GroupAggregate(
-                respondents=len(contributions),
-                item_counts=counts,
-                dimension_moments={d: (n, Fraction(s), Fraction(ss)) for d, (n, s, ss) in sums.items()},
-            )
-    return out
 
 
 @pytest.mark.parametrize(("tree", "seed"), [(t, s) for t in ("fixture", "deep") for s in range(6)])
@@ -145,7 +118,7 @@ def _assert_stored_equals_full_rescore(
 ) -> None:
     # A row is rewritten only when its headline figures change (details alone never cause an event),
     # so compare what the database comparison compares.
-    full, _ = rescore_slice(tenant, key, _reference_groups(tenant, live))
+    full, _ = rescore_slice(tenant, key, reference_groups(tenant, live))
     expected = {(r.unit, r.scope, r.dimension): r for r in full}
     for row_key, row in expected.items():
         assert row_key in stored, (batch, row)
