@@ -49,7 +49,8 @@ async def settled(conn: asyncpg.Connection) -> bool:
     """Both outboxes drained and every notification delivered (or in doubt)."""
     backlog = await conn.fetchval(
         "SELECT (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL)"
-        " + (SELECT count(*) FROM scoring.scores WHERE sequence > published_sequence)"
+        " + (SELECT count(*) FROM scoring.slice_versions WHERE scored_version < version)"
+        " + (SELECT count(*) FROM scoring.score_groups WHERE sequence > published_sequence)"
         " + (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL)"
         " + (SELECT count(*) FROM alerts.notifications WHERE state IN ('pending', 'sending'))"
         " + (SELECT count(*) FROM alerts.series WHERE rejudge)"

@@ -8,7 +8,7 @@ submission, and August stays as it was.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -62,6 +62,15 @@ def _reorganised(config: Path) -> list[OrgUnit]:
     return [*units, OrgUnit("grupp-c1", "Grupp C1", "forv", None, 9)]
 
 
+def _scores_caught_up(conn: asyncpg.Connection) -> Callable[[], Awaitable[bool]]:
+    """Scores follow a batch's totals on scoring's next tick: every slice's scores are as new as its totals."""
+
+    async def check() -> bool:
+        return bool(await conn.fetchval("SELECT bool_and(scored_version = version) FROM scoring.slice_versions"))
+
+    return check
+
+
 async def _produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -108,6 +117,7 @@ async def test_each_period_rolls_up_against_the_org_in_force_then(
         async with serving(create_app(settings)) as base:
             await _produce(bootstrap, f"{topic_prefix}{SUBMISSIONS.name}", submissions)
             await eventually(lambda: conn.fetchval("SELECT count(*) = 25 FROM scoring.contributions"))
+            await eventually(_scores_caught_up(conn))
             # The configured tree: B1 under Enhet B; Grupp C1 is nobody's yet, kept but rolled up into nothing.
             assert await respondents("enhet-a", "subtree", "2026-10") == 5
             assert await respondents("enhet-b", "subtree", "2026-10") == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.publication import run_publisher
 from tempen_scoring.realign import run_realigner
 from tempen_shared.auth import AccessControl
+from tempen_shared.db import OUTAGE_ERRORS
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
@@ -114,6 +116,9 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
                 slice_cache=settings.slice_cache,
                 org_at=org_at,
                 on_written=scores_written.set,
+                score_interval_s=settings.score_interval_s,
+                backlog_score_interval_s=settings.backlog_score_interval_s,
+                unscored_grace_s=2 * settings.backlog_score_interval_s + 1,
             )
             org_changed.set()  # at start: versions may have arrived while scoring was down
             scores_written.set()  # and rows may be waiting to be published since a crash
@@ -134,6 +139,8 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
                 yield
             finally:
                 await background.stop("realigner", "score-publisher")
+                with contextlib.suppress(*OUTAGE_ERRORS):
+                    await store.score_pending(force=True)  # what the last batches left for the next tick
                 holder.store = None
                 holder.histories = None
                 holder.pool = None

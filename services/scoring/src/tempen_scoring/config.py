@@ -17,6 +17,12 @@ class ScoringSettings(ServiceSettings):
     # How often to look for slices rolled up against another tree than the org version now in force
     # (org events stored by another replica); this replica's own org events trigger it at once.
     realign_interval_s: float = Field(default=30.0, gt=0)
+    # Score rows are computed on a tick, not with every batch: at most every `score_interval_s` while
+    # batches arrive one by one, every `backlog_score_interval_s` while they come full (a burst or a
+    # replay), so a group's rows are rewritten once for many batches. A batch's totals are durable at
+    # once either way; a crash between a batch and its tick is caught up by the realigner.
+    score_interval_s: float = Field(default=0.5, ge=0, le=60)
+    backlog_score_interval_s: float = Field(default=5.0, ge=0, le=600)
     # Score events go out at most once per interval with the newest version of each changed score
     # (see `publication`): longer means fewer events under load, and later alert decisions.
     publish_interval_s: float = Field(default=0.5, ge=0)

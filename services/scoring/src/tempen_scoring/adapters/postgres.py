@@ -15,9 +15,10 @@ changes the tree a slice's period falls under, `realign` rescores the slice whol
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -133,17 +134,31 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
     AS k(tenant, instrument, model, period, period_end)
 ORDER BY 1, 2, 3, 4
 ON CONFLICT (tenant, instrument, model, period) DO UPDATE
-    SET version = v.version + 1, period_end = coalesce(EXCLUDED.period_end, v.period_end)
+    SET version = v.version + 1, period_end = coalesce(EXCLUDED.period_end, v.period_end), bumped_at = now()
 RETURNING tenant, instrument, model, period, version, period_end, org_shape
 """
 
-_SET_SHAPES = f"""
-UPDATE {SCHEMA}.slice_versions v SET org_shape = k.shape
+# The slices about to be scored, locked in one order (a batch's own are already locked by its bump).
+_LOCK_SLICES = f"""
+SELECT v.tenant, v.instrument, v.model, v.period, v.version, v.period_end, v.org_shape
+FROM {SCHEMA}.slice_versions v
+JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(tenant, instrument, model, period)
+    USING (tenant, instrument, model, period)
+ORDER BY 1, 2, 3, 4
+FOR UPDATE OF v
+"""
+
+_SET_SCORED = f"""
+UPDATE {SCHEMA}.slice_versions v SET scored_version = v.version, org_shape = coalesce(k.shape, v.org_shape)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(tenant, instrument, model, period, shape)
 WHERE (v.tenant, v.instrument, v.model, v.period) = (k.tenant, k.instrument, k.model, k.period)
 """
 
 OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # the tenant's org tree in force on a day
+
+
+def _slice_order(key: SliceKey) -> tuple[str, str, str, str]:
+    return (key.tenant, key.instrument, key.model, key.period)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +210,9 @@ class PostgresScoringStore:
         slice_cache: int = 4,
         org_at: OrgAt | None = None,
         on_written: Callable[[], None] = lambda: None,
+        score_interval_s: float = 0.0,
+        backlog_score_interval_s: float = 0.0,
+        unscored_grace_s: float = 10.0,
     ) -> None:
         self._pool = pool
         self._catalog = catalog
@@ -205,6 +223,18 @@ class PostgresScoringStore:
         self._slices: OrderedDict[SliceKey, SliceState] = OrderedDict()  # least recently used first
         self._slice_cache = slice_cache  # slices kept in memory; 0 rescores every slice from the database
         self._serial = asyncio.Lock()  # the cached slices change inside a transaction: one batch at a time
+        # Slices whose score rows lag their totals, with the units changed since they were last scored
+        # (None: rescore every group). Scored at most every `score_interval_s`, or every
+        # `backlog_score_interval_s` while batches come full; a slice leaving the cache keeps its entry.
+        self._unscored: dict[SliceKey, set[str] | None] = {}
+        self._score_interval_s = score_interval_s
+        self._backlog_score_interval_s = max(backlog_score_interval_s, score_interval_s)
+        self._backlog = False
+        self._last_batch = self._last_scored = time.monotonic()
+        self._unscored_grace_s = unscored_grace_s  # before the realigner rescores another writer's slice
+        self._swept = False
+        # (tenant, unit) -> the submission behind its next scores; (tenant, "") for the tenant's others
+        self._causes: dict[tuple[str, str], str] = {}
 
     async def ping(self) -> bool:
         try:
@@ -218,30 +248,64 @@ class PostgresScoringStore:
         dead_letters: Sequence[DeadLetter],
         *,
         realign: Sequence[SliceKey] = (),
+        backlog: bool = False,
     ) -> tuple[int, int, int]:
         """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, score rows written).
 
-        `realign` slices are rescored whole from the database too, against the org tree now in force.
+        The batch's slices get their new totals at once and their scores on the next tick, in this
+        transaction if one is due. `backlog`: the batch came full, so more are waiting (ticks are
+        longer then). `realign` slices are rescored whole from the database, against the org tree now
+        in force, in this transaction.
         """
-        touched: list[SliceKey] = []
         async with self._serial:
-            try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    result = await self._apply(conn, incoming, dead_letters, touched, realign)
-            except TRANSIENT_DB_ERRORS as exc:
-                self._forget(touched)
-                raise StoreUnavailableError(str(exc)) from exc
-            except BaseException:
-                self._forget(touched)  # what was kept in memory may hold a batch that was rolled back
-                raise
+            self._backlog = backlog
+            self._last_batch = time.monotonic()
+            due = bool(realign) or self._slice_cache == 0 or self._tick_due()
+            return await self._transaction(incoming, dead_letters, realign, score=due)
+
+    async def score_pending(self, *, force: bool = False) -> bool:
+        """Write the scores of every slice whose scores lag its totals, if a tick is due (or `force`).
+        Returns whether some are still waiting."""
+        async with self._serial:
+            if self._unscored and (force or self._tick_due()):
+                await self._transaction([], [], (), score=True)
+            return bool(self._unscored)
+
+    def _tick_due(self) -> bool:
+        now = time.monotonic()
+        # A backlog ends when batches stop coming, not only when one comes less than full.
+        backlog = self._backlog and now - self._last_batch < max(self._score_interval_s, 0.1)
+        interval = self._backlog_score_interval_s if backlog else self._score_interval_s
+        return now - self._last_scored >= interval
+
+    async def _transaction(
+        self,
+        incoming: Sequence[IncomingContribution | IncomingRetraction],
+        dead_letters: Sequence[DeadLetter],
+        realign: Sequence[SliceKey],
+        *,
+        score: bool,
+    ) -> tuple[int, int, int]:
+        involved: set[SliceKey] = set()
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                result = await self._apply(conn, incoming, dead_letters, involved, realign, score=score)
+        except TRANSIENT_DB_ERRORS as exc:
+            self._forget(involved)
+            raise StoreUnavailableError(str(exc)) from exc
+        except BaseException:
+            self._forget(involved)  # what was kept in memory may hold a batch that was rolled back
+            raise
         self._on_commit()
-        if result[2]:
-            self._on_written()
+        if result[2] or self._unscored:
+            self._on_written()  # scores to publish, or to compute on the next tick
         return result
 
-    def _forget(self, keys: Sequence[SliceKey]) -> None:
+    def _forget(self, keys: Iterable[SliceKey]) -> None:
+        """Drop what memory holds of these slices: their scores are recomputed whole from the database."""
         for key in keys:
             self._slices.pop(key, None)
+            self._unscored[key] = None
 
     async def realign(self, key: SliceKey) -> int:
         """Rescore one slice whole against the tree now in force; returns the score rows that changed."""
@@ -249,18 +313,30 @@ class PostgresScoringStore:
         return written
 
     async def misaligned(self) -> list[SliceKey]:
-        """Slices last rolled up against another tree than the one now in force for their period."""
+        """Slices last rolled up against another tree than the one now in force for their period, and
+        slices whose scores lag their totals with no replica about to score them: left by a crash
+        between a batch and its tick (bumped more than the grace ago; at start-up, any)."""
+        grace = self._unscored_grace_s if self._swept else 0.0
         rows = await self._pool.fetch(
-            f"SELECT tenant, instrument, model, period, period_end, org_shape FROM {SCHEMA}.slice_versions"
-            " WHERE period_end IS NOT NULL ORDER BY 1, 2, 3, 4"
+            f"SELECT tenant, instrument, model, period, period_end, org_shape, scored_version < version AS behind,"
+            f" bumped_at < now() - make_interval(secs => $1) AS idle"
+            f" FROM {SCHEMA}.slice_versions WHERE period_end IS NOT NULL ORDER BY 1, 2, 3, 4",
+            grace,
         )
+        self._swept = True
         out: list[SliceKey] = []
         for r in rows:
             tenant = self._catalog.tenants.get(r["tenant"])
             if tenant is None:
                 continue  # a tenant removed from the configuration: nothing to roll up against
-            if (await self._tree(tenant, r["period_end"])).shape != r["org_shape"]:
-                out.append(SliceKey(r["tenant"], r["instrument"], r["model"], r["period"]))
+            key = SliceKey(r["tenant"], r["instrument"], r["model"], r["period"])
+            if r["behind"]:
+                # Its scores are due on a tick, against the tree in force then: this replica's own, or
+                # another's that bumped it lately. Only one left idle lags for want of an owner.
+                if r["idle"] and key not in self._unscored:
+                    out.append(key)
+            elif (await self._tree(tenant, r["period_end"])).shape != r["org_shape"]:
+                out.append(key)
         return out
 
     async def _tree(self, tenant: Tenant, period_end: datetime) -> OrgTree:
@@ -273,72 +349,133 @@ class PostgresScoringStore:
         conn: Connection,
         incoming: Sequence[IncomingContribution | IncomingRetraction],
         dead_letters: Sequence[DeadLetter],
-        touched: list[SliceKey],
-        realign: Sequence[SliceKey] = (),
+        involved: set[SliceKey],
+        realign: Sequence[SliceKey],
+        *,
+        score: bool,
     ) -> tuple[int, int, int]:
         keys = sorted({(i.tenant, i.submission_id) for i in incoming})
         stored, known = await self._locked(conn, keys)
         plan = plan_changes(incoming, stored)
         delta, winners, ignored = plan.delta, plan.winners, plan.ignored
-        slices = sorted(
-            set(delta.touched_slices) | set(realign), key=lambda k: (k.tenant, k.instrument, k.model, k.period)
-        )
-        touched.extend(slices)
-        self._forget(realign)
+        slices = sorted(set(delta.touched_slices) | set(realign), key=_slice_order)
+        involved.update(slices)
+        for key in realign:
+            self._slices.pop(key, None)
         ends = {group.slice: period.end for group, period in delta.periods.items()}
         bumped = await self._bump_versions(conn, slices, ends)  # before any aggregate of these slices changes
         versions = {key: b.version for key, b in bumped.items()}
-        # Each slice against the tree in force on its period's last day (a slice with no period yet has no rows).
-        then: dict[SliceKey, Tenant] = {}
-        for key in slices:
-            tenant = self._catalog.tenants[key.tenant]
-            end = bumped[key].period_end
-            then[key] = tenant if end is None else replace(tenant, org=await self._tree(tenant, end))
+        then = {key: await self._tenant_then(key, bumped[key].period_end) for key in slices}
         await conn.execute(_STAGING)
         saving = asyncio.ensure_future(self._save_ledger(conn, plan, known))
-        # While the database takes the ledger rows, advance and rescore the slices kept in memory: that
-        # needs nothing from the database, so the two overlap instead of taking turns.
+        # While the database takes the ledger rows, advance the slices kept in memory: that needs nothing
+        # from the database, so the two overlap instead of taking turns.
         per_slice = deltas_by_slice(delta)
-        rescored: dict[SliceKey, tuple[SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = {}
+        advanced: dict[SliceKey, SliceState] = {}
         try:
             await asyncio.sleep(0)  # let the ledger rows go out first
             for key in slices:
                 state = self._slices.pop(key, None)
-                tenant = then[key]
-                if state is not None and state.version == versions[key] - 1 and state.shape == tenant.org.shape:
-                    touched_units = state.advance(tenant.org, per_slice.get(key, {}))
-                    rescored[key] = (state, *rescore(tenant, key, state, touched_units))
+                tree = then[key].org
+                if state is not None and state.version == versions[key] - 1 and state.shape == tree.shape:
+                    units = state.advance(tree, per_slice.get(key, {}))
+                    pending = self._unscored.get(key, set())
+                    self._unscored[key] = None if pending is None else pending | units
+                    self._note_causes(key.tenant, tree, units)
+                    advanced[key] = state
         finally:
             await saving
         periods = {group.slice: period for group, period in delta.periods.items()}
         for key in slices:
-            if key not in rescored:  # first time here, another writer or another tree: read it whole
+            if key not in advanced:  # first time here, another writer or another tree: read it whole
                 loaded = await self._load(conn, key, versions[key], then[key], periods.get(key))
                 if loaded is not None:
-                    loaded.advance(then[key].org, per_slice.get(key, {}))
-                    rescored[key] = (loaded, *rescore(then[key], key, loaded, None))
-        moved = [key for key in slices if key in rescored and bumped[key].org_shape != then[key].org.shape]
-        if moved:
-            await conn.execute(
-                _SET_SHAPES,
-                [k.tenant for k in moved],
-                [k.instrument for k in moved],
-                [k.model for k in moved],
-                [k.period for k in moved],
-                [then[k].org.shape for k in moved],
-            )
-        await self._save_unit_totals(conn, [(key, rescored[key][0], per_slice.get(key, {})) for key in rescored])
-        written = await self._save_scores(conn, [(key, *rescored[key]) for key in slices if key in rescored])
-        for key in slices:
-            if key in rescored:
-                state = rescored[key][0]
-                state.version = versions[key]
-                if self._slice_cache > 0:
-                    self._slices[key] = state
-                    while len(self._slices) > self._slice_cache:
-                        self._slices.popitem(last=False)
+                    self._note_causes(key.tenant, then[key].org, loaded.advance(then[key].org, per_slice.get(key, {})))
+                    advanced[key] = loaded
+                self._unscored[key] = None
+        await self._save_unit_totals(conn, [(key, advanced[key], per_slice.get(key, {})) for key in advanced])
+        for key, state in advanced.items():
+            state.version = versions[key]
+            self._slices[key] = state
+        written = 0
+        if score and self._unscored:
+            unscored = dict(self._unscored)
+            involved.update(unscored)
+            written = await self._score(conn, unscored)
+            self._last_scored = time.monotonic()
+        while len(self._slices) > self._slice_cache:
+            self._slices.popitem(last=False)  # its entry in `_unscored` stays: scored from the database
         await enqueue(conn, SCHEMA, dead_letter_messages(dead_letters))
         return len(winners), ignored, written
+
+    def _note_causes(self, tenant: str, tree: OrgTree, units: Iterable[str]) -> None:
+        """Remember the submission behind the next scores of these units and every unit above them, as the
+        consumer says (`correlation.stamping`): scores are written on a later tick, outside the batch.
+        The tenant's entry (unit "") is for groups no unit of the batch reached that change all the same."""
+        topic = self._topic(SCORES.name)
+
+        def cause(unit: str) -> str | None:
+            return correlation.stamped(topic, partition_key(tenant, unit), {}).get(correlation.HEADER)
+
+        tenant_cause = cause("")
+        if tenant_cause is not None:
+            self._causes[(tenant, "")] = tenant_cause
+        for unit in {a for u in units for a in (u, *(above.id for above in tree.ancestors(u)))}:
+            found = cause(unit)
+            if found is not None:
+                self._causes[(tenant, unit)] = found
+
+    async def _tenant_then(self, key: SliceKey, period_end: datetime | None) -> Tenant:
+        """The tenant with the org tree in force on the slice's period's last day."""
+        tenant = self._catalog.tenants[key.tenant]
+        return tenant if period_end is None else replace(tenant, org=await self._tree(tenant, period_end))
+
+    async def _score(self, conn: Connection, unscored: Mapping[SliceKey, set[str] | None]) -> int:
+        """Rescore the slices whose scores lag their totals and write what changed; returns the rows written.
+
+        A slice kept in memory at the version now stored is rescored from memory, only the groups of
+        the units changed since; any other (left the cache, changed by another replica, or rolled up
+        against another tree now) is read from the database and rescored whole.
+        """
+        keys = sorted(unscored, key=_slice_order)
+        locked = await conn.fetch(
+            _LOCK_SLICES,
+            [k.tenant for k in keys],
+            [k.instrument for k in keys],
+            [k.model for k in keys],
+            [k.period for k in keys],
+        )
+        rescored: list[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = []
+        scored: list[tuple[SliceKey, str]] = []
+        for r in locked:
+            key = SliceKey(r["tenant"], r["instrument"], r["model"], r["period"])
+            if key.tenant not in self._catalog.tenants:
+                continue
+            tenant = await self._tenant_then(key, r["period_end"])
+            state = self._slices.get(key)
+            units = unscored.get(key)
+            if state is None or state.version != r["version"] or state.shape != tenant.org.shape:
+                state = await self._load(conn, key, r["version"], tenant, None)
+                units = None
+                if state is None:
+                    continue
+                self._slices[key] = state
+            rescored.append((key, state, *rescore(tenant, key, state, units)))
+            scored.append((key, tenant.org.shape))
+        written = await self._save_scores(conn, rescored)
+        if locked:
+            await conn.execute(
+                _SET_SCORED,
+                [k.tenant for k in keys],
+                [k.instrument for k in keys],
+                [k.model for k in keys],
+                [k.period for k in keys],
+                [dict(scored).get(k) for k in keys],
+            )
+        for key in keys:
+            self._unscored.pop(key, None)
+        self._causes.clear()  # every slice waiting was scored: the next scores have causes of their own
+        return written
 
     async def _locked(
         self, conn: Connection, keys: Sequence[tuple[str, str]]
@@ -458,7 +595,6 @@ class PostgresScoringStore:
         in the outbox. Returns the score rows (group and dimension) written."""
         records: list[tuple[Any, ...]] = []
         computed_at = utc_now()
-        scores_topic = self._topic(SCORES.name)
         written = 0
         for key, state, changed, tenant_index in rescored:
             model_version = self._catalog.tenants[key.tenant].models[key.model].version
@@ -481,8 +617,7 @@ class PostgresScoringStore:
                     row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence
                 )
             for (unit, scope), (sequence, figures, stored) in groups.items():
-                # The submission behind the change, when a consumer says (`correlation.stamping`).
-                cause = correlation.stamped(scores_topic, partition_key(key.tenant, unit), {}).get(correlation.HEADER)
+                cause = self._causes.get((key.tenant, unit)) or self._causes.get((key.tenant, ""))
                 records.append(
                     (
                         key.tenant,

@@ -87,7 +87,9 @@ def build_router(
 
     async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
         with correlation.stamping(scores_topic, causes(parsed)):
-            applied, ignored, _ = await store().apply(flatten([p.value.changes for p in parsed]), dead)
+            # A full batch means more are waiting: the store then computes scores less often.
+            backlog = len(parsed) + len(dead) >= settings.max_batch
+            applied, ignored, _ = await store().apply(flatten([p.value.changes for p in parsed]), dead, backlog=backlog)
         now = utc_now()
         for p in parsed:
             c = p.value
