@@ -5,7 +5,6 @@ exactly what the migrated row had added."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -13,7 +12,7 @@ import pytest
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.service import contributions_of
-from tempen_shared.db import create_pool, migrate
+from tempen_shared.db import migrate
 from tempen_shared.events import SubmissionAccepted, submission_event_id
 from tempen_shared.tenancy.loader import load_catalog
 from tests.conftest import FIXTURE_CONFIG
@@ -41,15 +40,6 @@ OLD = [
     ("testkommun", "s3", "test-model", 4, "test-puls", "grupp-a2", "2026-09", {"q1": 1}, {"ledarskap": 0.0}, "p-3",
      SCORED),
 ]  # fmt: skip
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def _event(submission: str, revision: int, unit: str, answers: dict[str, int]) -> SubmissionAccepted:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -27,9 +26,7 @@ from tempen_scoring.domain.periods import period_of
 from tempen_scoring.realign import realign_once
 from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction, SliceKey, rescore_slice
 from tempen_scoring.service import contributions_of
-from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import SubmissionAccepted, submission_event_id
-from tempen_shared.orgcopy import ORG_COPY
 from tempen_shared.tenancy.loader import Tenant, load_catalog
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
 from tests.conftest import FIXTURE_CONFIG
@@ -63,17 +60,6 @@ class Submission:
     month: datetime
     answers: dict[str, int]
     retracted_at: int | None = None  # the revision of its retraction, while no newer one came
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url)
-    try:
-        await migrate(pool, schema=SCHEMA, package="tempen_scoring")
-        await migrate(pool, schema=SCHEMA, package=ORG_COPY)
-        yield pool
-    finally:
-        await pool.close()
 
 
 def _answers(rng: random.Random) -> dict[str, int]:
@@ -144,8 +130,8 @@ def _incoming(
     return out
 
 
-async def _stored_rows(pool: asyncpg.Pool, key: SliceKey) -> dict[tuple[str, str, str], asyncpg.Record]:
-    rows = await pool.fetch(
+async def _stored_rows(scoring_pool: asyncpg.Pool, key: SliceKey) -> dict[tuple[str, str, str], asyncpg.Record]:
+    rows = await scoring_pool.fetch(
         f"SELECT unit, scope, dimension, respondents, publishable, suppression_reason, index, standard_error,"
         f" favourable_pct FROM {SCHEMA}.scores WHERE tenant = $1 AND instrument = $2 AND model = $3 AND period = $4",
         key.tenant,
@@ -161,7 +147,7 @@ async def _stored_rows(pool: asyncpg.Pool, key: SliceKey) -> dict[tuple[str, str
     [(seed, ticks) for ticks in ("every batch", "now and then", "now and then, one replica") for seed in range(4)],
 )
 async def test_any_delivery_order_over_two_replicas_and_a_reorganisation_gives_the_from_scratch_figures(
-    pool: asyncpg.Pool, seed: int, ticks: str
+    scoring_pool: asyncpg.Pool, seed: int, ticks: str
 ) -> None:
     """`now and then`: the replicas compute scores only when told (as their tick does, here at random
     points between batches), so scores lag the totals across batches, replicas and a reorganisation;
@@ -175,7 +161,7 @@ async def test_any_delivery_order_over_two_replicas_and_a_reorganisation_gives_t
     interval = 0.0 if ticks == "every batch" else 3600.0
     replicas = [
         PostgresScoringStore(
-            pool,
+            scoring_pool,
             catalog=CATALOG,
             topic=lambda name: f"test.{name}",
             on_commit=lambda: None,
@@ -199,17 +185,19 @@ async def test_any_delivery_order_over_two_replicas_and_a_reorganisation_gives_t
             await rng.choice(replicas).score_pending(force=True)
     for replica in replicas:
         await replica.score_pending(force=True)
-    compared = await _assert_from_scratch(pool, truth, AFTER, seed)
+    compared = await _assert_from_scratch(scoring_pool, truth, AFTER, seed)
 
     # Reorganised again once every submission is in: only the realigner brings the slices in line.
     tree["now"] = FINAL
     realigned, _ = await realign_once(rng.choice(replicas))
     assert realigned == len(MONTHS), "both months were rolled up against the closed unit's tree"
-    compared += await _assert_from_scratch(pool, truth, FINAL, seed)
+    compared += await _assert_from_scratch(scoring_pool, truth, FINAL, seed)
     assert compared > 0
 
 
-async def _assert_from_scratch(pool: asyncpg.Pool, truth: dict[str, Submission], tree: OrgTree, seed: int) -> int:
+async def _assert_from_scratch(
+    scoring_pool: asyncpg.Pool, truth: dict[str, Submission], tree: OrgTree, seed: int
+) -> int:
     """Every stored score row equals the from-scratch result with `tree`; returns the rows compared."""
     tenant: Tenant = dataclasses.replace(TENANT, org=tree)
     compared = 0
@@ -223,7 +211,7 @@ async def _assert_from_scratch(pool: asyncpg.Pool, truth: dict[str, Submission],
         }
         expected_rows, _ = rescore_slice(tenant, key, reference_groups(tenant, live))
         expected = {(r.unit, r.scope, r.dimension): r for r in expected_rows}
-        stored = await _stored_rows(pool, key)
+        stored = await _stored_rows(scoring_pool, key)
         for row_key, want in expected.items():
             assert row_key in stored, (seed, period.key, row_key)
             got = stored[row_key]
@@ -246,7 +234,7 @@ async def _assert_from_scratch(pool: asyncpg.Pool, truth: dict[str, Submission],
         for withdrawn in stored.keys() - expected.keys():
             got = stored[withdrawn]
             assert (got["respondents"], got["publishable"], got["index"]) == (0, False, None), (seed, withdrawn)
-        respondents = await pool.fetchval(
+        respondents = await scoring_pool.fetchval(
             f"SELECT coalesce(sum(respondents), 0) FROM {SCHEMA}.unit_totals WHERE period = $1", period.key
         )
         assert respondents == len(live), "every submission that counts is counted once, outside the tree too"

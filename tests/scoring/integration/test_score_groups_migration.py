@@ -4,7 +4,6 @@ any row still waiting to be published is published again, whole, by the next rou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ import orjson
 import pytest
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
-from tempen_shared.db import create_pool, migrate
+from tempen_shared.db import migrate
 from tempen_shared.tenancy.loader import load_catalog
 from tests.conftest import FIXTURE_CONFIG
 from tests.scoring.integration.migrations import migrate_before
@@ -85,15 +84,6 @@ OLD = [
     _row("grupp-a2", "unit", "ledarskap", publishable=False, reason="below_minimum", respondents=2, index=None,
          se=None, fav=None, details={}, tenant_index=None),
 ]  # fmt: skip
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def test_every_score_row_reads_back_exactly_and_unpublished_groups_are_published_whole(

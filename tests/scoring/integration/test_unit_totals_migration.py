@@ -4,7 +4,6 @@ and the store goes on from the migrated totals."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,7 +12,7 @@ import pytest
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.service import contributions_of
-from tempen_shared.db import create_pool, migrate
+from tempen_shared.db import migrate
 from tempen_shared.events import SubmissionAccepted, submission_event_id
 from tempen_shared.tenancy.loader import load_catalog
 from tests.conftest import FIXTURE_CONFIG
@@ -36,15 +35,6 @@ OLD_MOMENTS = [
     ("grupp-a1", "motivation", 0, Decimal("0"), Decimal("0")),
     ("grupp-a2", "motivation", 1, Decimal("0"), Decimal("0")),
 ]
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def test_old_aggregates_come_back_unchanged_through_the_views_and_the_store_continues_from_them(
