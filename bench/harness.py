@@ -35,12 +35,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import baselines, generator, profiling
 from bench.generator import Municipality, Submission
+from bench.plain import plain_per_message
 from bench.probes import MetricsClient, ResourceSampler, Samples, histogram, histogram_delta, histogram_quantile, value
 from tempen.embedded import free_port
 from tempen.supervisor import Supervisor
 from tempen_shared.topics import INTAKE, SCORES
 
 PHASES = ("limits", "http", "intake", "steady")
+PLAIN_COUNT = 3_000  # messages through the plain per-message implementation (about 100/s: bounded)
 SERVICES = ("ingest", "scoring", "alerts")
 TICK_S = 0.25
 
@@ -535,7 +537,21 @@ async def run_limits(run: Run) -> dict[str, Any]:
     finally:
         await run.infra.drop_database("tempen_bench_limits")
     log(f"limits: COPY {copy['rows_per_s']:,} rows/s")
-    return {"kafka": kafka, "copy": copy}
+    log(f"limits: the plain per-message implementation on the first {min(len(run.messages), PLAIN_COUNT):,}")
+    url = await run.infra.create_database("tempen_bench_plain")
+    try:
+        plain = await plain_per_message(
+            run.infra.bootstrap_servers,
+            url,
+            f"bench{os.getpid()}-plain",
+            run.messages,
+            run.config_dir,
+            count=PLAIN_COUNT,
+        )
+    finally:
+        await run.infra.drop_database("tempen_bench_plain")
+    log(f"limits: plain per-message {plain['per_s']:,}/s")
+    return {"kafka": kafka, "copy": copy, "plain": plain}
 
 
 def _stage_report(n: int, times: StageTimes, started_at: float = 0.0) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def test_a_small_bench_run_checks_exactly_once_and_writes_its_reports(infra: Inf
     assert verification["ok"], verification
     assert set(verification["contributions_per_model"].values()) == {400}
     assert data["limits"]["kafka"]["round_trip_per_s"] > 0, data["limits"]
+    assert data["limits"]["plain"]["messages"] == 400, "the plain per-message baseline took every message"
+    assert data["phases"]["http"]["row_writes_per_submission"]["scoring.ledger"] == 1.0
     assert data["phases"]["steady"]["latency_ms"]["submitted_to_scored"]["p99"] > 0
     markdown = result.with_suffix(".md").read_text()
     assert "## Targets (reported, not asserted)" in markdown
