@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tempen_scoring.domain.index import Contribution, contribution
-from tempen_scoring.incremental import Group, RowKey, SliceState, StoredRow, Totals, deltas_by_slice, rescore
+from tempen_scoring.incremental import Group, SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import AggregateDelta, GroupKey, ScoreRow, SliceKey, rescore_slice
 from tempen_shared.tenancy.loader import Tenant, load_catalog
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
@@ -21,6 +21,7 @@ from tests.conftest import FIXTURE_CONFIG
 from tests.scoring.reference import reference_groups
 
 PERIOD = "2026-10"
+RowKey = tuple[str, str, str]  # (unit id, scope, dimension)
 START, END = datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC)
 
 

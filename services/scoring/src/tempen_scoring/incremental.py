@@ -39,7 +39,6 @@ from tempen_shared.tenancy.loader import Tenant
 from tempen_shared.tenancy.org import OrgTree
 
 Group = tuple[str, str]  # (unit id, scope)
-RowKey = tuple[str, str, str]  # (unit id, scope, dimension)
 SCOPES: tuple[Scope, Scope] = ("unit", "subtree")
 
 
