@@ -64,7 +64,7 @@ FOR UPDATE OF l
 _LEDGER_COLUMNS = ("tenant", "submission_id", "respondent", "retracted_revision", "contributions")
 
 # Each batch's rows are COPYed into session-local staging tables (binary COPY encodes a row far more
-# cheaply than array parameters do), then merged into the aggregates in one statement each.
+# cheaply than array parameters do), then upserted into their tables in one statement each.
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_unit_totals (tenant text, instrument text, model text, period text,
     unit text, period_start timestamptz, period_end timestamptz, respondents int, counts jsonb, moments jsonb)
@@ -157,8 +157,18 @@ WHERE (v.tenant, v.instrument, v.model, v.period) = (k.tenant, k.instrument, k.m
 OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # the tenant's org tree in force on a day
 
 
-def _slice_order(key: SliceKey) -> tuple[str, str, str, str]:
+def _slice_values(key: SliceKey) -> tuple[str, str, str, str]:
+    """The key's columns in table order: query arguments, and the order slices are locked in."""
     return (key.tenant, key.instrument, key.model, key.period)
+
+
+def _slice_columns(keys: Sequence[SliceKey]) -> list[list[str]]:
+    """The keys as four arrays (tenant, instrument, model, period), for `unnest` in one statement."""
+    return [[k.tenant for k in keys], [k.instrument for k in keys], [k.model for k in keys], [k.period for k in keys]]
+
+
+def _slice_of(r: asyncpg.Record) -> SliceKey:
+    return SliceKey(r["tenant"], r["instrument"], r["model"], r["period"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +339,7 @@ class PostgresScoringStore:
             tenant = self._catalog.tenants.get(r["tenant"])
             if tenant is None:
                 continue  # a tenant removed from the configuration: nothing to roll up against
-            key = SliceKey(r["tenant"], r["instrument"], r["model"], r["period"])
+            key = _slice_of(r)
             if r["behind"]:
                 # Its scores are due on a tick, against the tree in force then: this replica's own, or
                 # another's that bumped it lately. Only one left idle lags for want of an owner.
@@ -358,7 +368,7 @@ class PostgresScoringStore:
         stored, known = await self._locked(conn, keys)
         plan = plan_changes(incoming, stored)
         delta, winners, ignored = plan.delta, plan.winners, plan.ignored
-        slices = sorted(set(delta.touched_slices) | set(realign), key=_slice_order)
+        slices = sorted(set(delta.touched_slices) | set(realign), key=_slice_values)
         involved.update(slices)
         for key in realign:
             self._slices.pop(key, None)
@@ -437,18 +447,12 @@ class PostgresScoringStore:
         the units changed since; any other (left the cache, changed by another replica, or rolled up
         against another tree now) is read from the database and rescored whole.
         """
-        keys = sorted(unscored, key=_slice_order)
-        locked = await conn.fetch(
-            _LOCK_SLICES,
-            [k.tenant for k in keys],
-            [k.instrument for k in keys],
-            [k.model for k in keys],
-            [k.period for k in keys],
-        )
+        keys = sorted(unscored, key=_slice_values)
+        locked = await conn.fetch(_LOCK_SLICES, *_slice_columns(keys))
         rescored: list[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = []
-        scored: list[tuple[SliceKey, str]] = []
+        shapes: dict[SliceKey, str] = {}  # the tree each scored slice was rolled up against
         for r in locked:
-            key = SliceKey(r["tenant"], r["instrument"], r["model"], r["period"])
+            key = _slice_of(r)
             if key.tenant not in self._catalog.tenants:
                 continue
             tenant = await self._tenant_then(key, r["period_end"])
@@ -461,17 +465,10 @@ class PostgresScoringStore:
                     continue
                 self._slices[key] = state
             rescored.append((key, state, *rescore(tenant, key, state, units)))
-            scored.append((key, tenant.org.shape))
+            shapes[key] = tenant.org.shape
         written = await self._save_scores(conn, rescored)
         if locked:
-            await conn.execute(
-                _SET_SCORED,
-                [k.tenant for k in keys],
-                [k.instrument for k in keys],
-                [k.model for k in keys],
-                [k.period for k in keys],
-                [dict(scored).get(k) for k in keys],
-            )
+            await conn.execute(_SET_SCORED, *_slice_columns(keys), [shapes.get(k) for k in keys])
         for key in keys:
             self._unscored.pop(key, None)
         self._causes.clear()  # every slice waiting was scored: the next scores have causes of their own
@@ -547,10 +544,7 @@ class PostgresScoringStore:
                 totals = state.unit_totals(unit)
                 records.append(
                     (
-                        key.tenant,
-                        key.instrument,
-                        key.model,
-                        key.period,
+                        *_slice_values(key),
                         unit,
                         state.period_start,
                         state.period_end,
@@ -571,20 +565,8 @@ class PostgresScoringStore:
     ) -> dict[SliceKey, _Bumped]:
         if not slices:
             return {}
-        rows = await conn.fetch(
-            _BUMP_VERSIONS,
-            [k.tenant for k in slices],
-            [k.instrument for k in slices],
-            [k.model for k in slices],
-            [k.period for k in slices],
-            [ends.get(k) for k in slices],
-        )
-        return {
-            SliceKey(r["tenant"], r["instrument"], r["model"], r["period"]): _Bumped(
-                r["version"], r["period_end"], r["org_shape"]
-            )
-            for r in rows
-        }
+        rows = await conn.fetch(_BUMP_VERSIONS, *_slice_columns(slices), [ends.get(k) for k in slices])
+        return {_slice_of(r): _Bumped(r["version"], r["period_end"], r["org_shape"]) for r in rows}
 
     async def _save_scores(
         self,
@@ -620,10 +602,7 @@ class PostgresScoringStore:
                 cause = self._causes.get((key.tenant, unit)) or self._causes.get((key.tenant, ""))
                 records.append(
                     (
-                        key.tenant,
-                        key.instrument,
-                        key.model,
-                        key.period,
+                        *_slice_values(key),
                         unit,
                         scope,
                         model_version,
@@ -665,10 +644,7 @@ class PostgresScoringStore:
         rows = await conn.fetch(
             f"SELECT unit, period_start, period_end, respondents, counts, moments FROM {SCHEMA}.unit_totals"
             f" WHERE {_SLICE_FILTER}",
-            key.tenant,
-            key.instrument,
-            key.model,
-            key.period,
+            *_slice_values(key),
         )
         if rows:
             period_start, period_end = rows[0]["period_start"], rows[0]["period_end"]
@@ -691,10 +667,7 @@ class PostgresScoringStore:
         stored: dict[tuple[str, str], dict[str, StoredRow]] = {}
         for r in await conn.fetch(
             f"SELECT unit, scope, figures, sequence FROM {SCHEMA}.score_groups WHERE {_SLICE_FILTER}",
-            key.tenant,
-            key.instrument,
-            key.model,
-            key.period,
+            *_slice_values(key),
         ):
             stored[(intern(r["unit"]), intern(r["scope"]))] = {
                 intern(dimension): StoredRow(
