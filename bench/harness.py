@@ -42,6 +42,7 @@ from tempen.supervisor import Supervisor
 from tempen_shared.topics import INTAKE, SCORES
 
 PHASES = ("limits", "http", "intake", "steady")
+STATS_FLUSH_S = 11.0  # past PostgreSQL's PGSTAT_IDLE_INTERVAL (10 s): every backend has reported its rows
 PLAIN_COUNT = 3_000  # messages through the plain per-message implementation (about 100/s: bounded)
 SERVICES = ("ingest", "scoring", "alerts")
 TICK_S = 0.25
@@ -386,10 +387,12 @@ async def watch(
 async def row_writes(deployment: Deployment) -> dict[str, int]:
     """Rows inserted, updated and deleted per table of the deployment's database so far (staging tables
     together as `temp staging`): the durable work a submission costs, which decides PostgreSQL's share.
-    Backends report their counts within about a second of going idle, so call it after the stages drained."""
+    Call it after the stages drained: an idle backend reports its counts only when PostgreSQL's idle
+    stats timer fires (PGSTAT_IDLE_INTERVAL, 10 s), so it waits that long first; read sooner, the last
+    batches' rows, or all of a small run's, are missing."""
     conn = await asyncpg.connect(deployment.database_url)
     try:
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(STATS_FLUSH_S)
         rows = await conn.fetch(
             "SELECT CASE WHEN schemaname LIKE 'pg_temp%' THEN 'temp staging' ELSE schemaname || '.' || relname END"
             " AS name, sum(n_tup_ins + n_tup_upd + n_tup_del) AS n FROM pg_stat_user_tables GROUP BY 1"
