@@ -309,7 +309,10 @@ async def settled(conn: asyncpg.Connection) -> dict[str, int]:
         " AS ingest_backlog,"
         " (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL) AS scoring_backlog,"
         " (SELECT count(*) FROM scoring.slice_versions WHERE scored_version < version)"
-        " + (SELECT count(*) FROM scoring.score_groups WHERE sequence > published_sequence) AS scores_unpublished,"
+        # Score groups are their own outbox too.
+        " + (SELECT count(*) FROM scoring.score_groups WHERE revision >"
+        " coalesce((SELECT position FROM scoring.relay_positions ORDER BY updated_at DESC LIMIT 1), 0))"
+        " AS scores_unpublished,"
         " (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL) AS alerts_backlog,"
         " (SELECT count(*) FROM alerts.series WHERE rejudge) AS rejudge"
     )

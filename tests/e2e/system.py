@@ -50,7 +50,8 @@ async def settled(conn: asyncpg.Connection) -> bool:
     backlog = await conn.fetchval(
         "SELECT (SELECT count(*) FROM scoring.outbox WHERE published_at IS NULL)"
         " + (SELECT count(*) FROM scoring.slice_versions WHERE scored_version < version)"
-        " + (SELECT count(*) FROM scoring.score_groups WHERE sequence > published_sequence)"
+        " + (SELECT count(*) FROM scoring.score_groups WHERE revision >"
+        " coalesce((SELECT position FROM scoring.relay_positions ORDER BY updated_at DESC LIMIT 1), 0))"
         " + (SELECT count(*) FROM alerts.outbox WHERE published_at IS NULL)"
         " + (SELECT count(*) FROM alerts.notifications WHERE state IN ('pending', 'sending'))"
         " + (SELECT count(*) FROM alerts.series WHERE rejudge)"

@@ -58,7 +58,7 @@ async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
     return pool
 
 
-_OUTBOX_DDL = """
+OUTBOX_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.outbox (
     id           bigserial PRIMARY KEY,
     topic        text        NOT NULL,
@@ -92,7 +92,7 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, package: str) -> list[str]
             f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations"
             " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        await conn.execute(_OUTBOX_DDL.format(schema=schema))
+        await conn.execute(OUTBOX_DDL.format(schema=schema))
         done = {row["name"] for row in await conn.fetch(f"SELECT name FROM {schema}.schema_migrations")}
         for entry in files:
             if entry.name in done:

@@ -159,8 +159,9 @@ async def _scoring_scores(database_url: str) -> None:
             }
         await pool.executemany(
             """INSERT INTO scoring.score_groups (tenant, unit, scope, instrument, model, model_version, period,
-                   period_start, period_end, figures, sequence)
-               VALUES ('testkommun', $1, $2, 'test-puls', 'test-model', '1', $3, $4, $5, $6, 1)""",
+                   period_start, period_end, figures, sequence, revision)
+               VALUES ('testkommun', $1, $2, 'test-puls', 'test-model', '1', $3, $4, $5, $6, 1,
+                       nextval('scoring.score_revision'))""",
             [(*group, figures) for group, figures in groups.items()],
         )
     finally:

@@ -7,7 +7,7 @@ from importlib import resources
 import asyncpg
 
 from tempen_scoring.adapters.postgres import SCHEMA
-from tempen_shared.db import migrate
+from tempen_shared.db import OUTBOX_DDL, migrate
 from tempen_shared.orgcopy import ORG_COPY
 
 
@@ -21,6 +21,7 @@ async def migrate_before(pool: asyncpg.Pool, first_new: str) -> None:
     )
     async with pool.acquire() as conn:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        await conn.execute(OUTBOX_DDL.format(schema=SCHEMA))  # every release had it
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations"
             " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

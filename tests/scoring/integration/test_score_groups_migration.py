@@ -1,6 +1,8 @@
 """Migration 0006 stores a group's score rows as one row: the read view gives back every row a deployment
 had, to the last bit of each float, each group's sequence is above all its rows had, and a group with
-any row still waiting to be published is published again, whole, by the next round."""
+any row still waiting to be published is published again, whole, by the next round. Migration 0009
+makes the groups their own outbox: the broker the outbox relay last published to gets exactly the
+groups that were still waiting; a broker new to scoring gets every group."""
 
 from __future__ import annotations
 
@@ -11,10 +13,8 @@ import asyncpg
 import orjson
 import pytest
 
-from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
+from tempen_scoring.adapters.postgres import SCHEMA, ScoreGroupsRelaySource
 from tempen_shared.db import migrate
-from tempen_shared.tenancy.loader import load_catalog
-from tests.conftest import FIXTURE_CONFIG
 from tests.scoring.integration.migrations import migrate_before
 
 pytestmark = pytest.mark.integration
@@ -94,33 +94,47 @@ async def test_every_score_row_reads_back_exactly_and_unpublished_groups_are_pub
         f"INSERT INTO {SCHEMA}.scores ({COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 23))})", OLD
     )
 
-    assert "0006_score_groups.sql" in await migrate(pool, schema=SCHEMA, package="tempen_scoring")
+    # The outbox relay's last broker, as a deployment that published score events has it.
+    await pool.execute(
+        f"INSERT INTO {SCHEMA}.outbox (topic, key, payload, headers, published_at, broker_epoch)"
+        " VALUES ('tempen.scores', 'k', 'x', '{}', now(), 'cluster-a')"
+    )
+
+    applied = await migrate(pool, schema=SCHEMA, package="tempen_scoring")
+    assert {"0006_score_groups.sql", "0009_score_groups_as_outbox.sql"} <= set(applied)
 
     groups = {
-        (r["unit"], r["scope"]): (r["sequence"], r["published_sequence"], r["correlation_id"])
+        (r["unit"], r["scope"]): (r["sequence"], r["correlation_id"])
         for r in await pool.fetch(f"SELECT * FROM {SCHEMA}.score_groups")
     }
     assert groups == {
-        ("grupp-a1", "unit"): (4, 4, "testkommun:s1"),  # the newest correlation id of any of its rows
-        ("enhet-a", "subtree"): (9, 0, "testkommun:s3"),
-        ("grupp-a2", "unit"): (1, 1, None),
+        ("grupp-a1", "unit"): (4, "testkommun:s1"),  # the newest correlation id of any of its rows
+        ("enhet-a", "subtree"): (9, "testkommun:s3"),
+        ("grupp-a2", "unit"): (1, None),
     }
-    read = await pool.fetch(f"SELECT {COLUMNS} FROM {SCHEMA}.scores ORDER BY unit, scope, dimension")
+    columns = COLUMNS.replace(" published_sequence,", "")
+    read = await pool.fetch(f"SELECT {columns} FROM {SCHEMA}.scores ORDER BY unit, scope, dimension")
     sequences = {("grupp-a1", "unit"): 4, ("enhet-a", "subtree"): 9, ("grupp-a2", "unit"): 1}
-    published = {("grupp-a1", "unit"): 4, ("enhet-a", "subtree"): 0, ("grupp-a2", "unit"): 1}
     cids = {("grupp-a1", "unit"): "testkommun:s1", ("enhet-a", "subtree"): "testkommun:s3", ("grupp-a2", "unit"): None}
-    expected = sorted(
-        (*r[:17], sequences[r[1], r[2]], r[18], published[r[1], r[2]], r[20], cids[r[1], r[2]]) for r in OLD
-    )
+    expected = sorted((*r[:17], sequences[r[1], r[2]], r[18], r[20], cids[r[1], r[2]]) for r in OLD)
     assert [tuple(r) for r in read] == [tuple(e) for e in sorted(expected, key=lambda e: (e[1], e[2], e[6]))]
 
-    catalog = load_catalog(FIXTURE_CONFIG)
-    store = PostgresScoringStore(pool, catalog=catalog, topic=lambda name: f"test.{name}", on_commit=lambda: None)
-    assert await store.publish_unpublished() == (1, 1)
-    events = [
-        orjson.loads(r["payload"])
-        for r in await pool.fetch(f"SELECT payload FROM {SCHEMA}.outbox WHERE topic = 'test.tempen.scores'")
-    ]
+    relay = ScoreGroupsRelaySource(pool, topic=lambda name: f"test.{name}")
+    batch = await relay.take("cluster-a", 100)
+    events = [orjson.loads(m.payload) for m in batch.messages]
     assert [(e["unit"], e["scope"], e["sequence"]) for e in events] == [("enhet-a", "subtree", 9)]
     assert {d: f["index"] for d, f in events[0]["dimensions"].items()} == {"ledarskap": 12.5, "total": 87.5}
-    assert await store.publish_unpublished() == (0, 0)
+    await batch.mark_published()
+    assert (await relay.take("cluster-a", 100)).rows == 0, "nothing twice"
+
+    again = await relay.take("cluster-b", 100)  # a broker scoring has not published to
+    assert sorted((orjson.loads(m.payload)["unit"], orjson.loads(m.payload)["scope"]) for m in again.messages) == [
+        ("enhet-a", "subtree"),
+        ("grupp-a1", "unit"),
+    ], "every group with a publishable figure; the suppressed one has no event"
+    assert again.rows == 3
+
+    await pool.execute(f"SELECT nextval('{SCHEMA}.score_revision')")  # the sequence continues past the rows
+    assert await pool.fetchval(f"SELECT max(revision) FROM {SCHEMA}.score_groups") < await pool.fetchval(
+        f"SELECT nextval('{SCHEMA}.score_revision')"
+    )

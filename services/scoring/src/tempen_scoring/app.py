@@ -15,12 +15,12 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
-from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
+from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore, ScoreGroupsRelaySource
 from tempen_scoring.config import ScoringSettings
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
-from tempen_scoring.publication import run_publisher
+from tempen_scoring.publication import run_ticker
 from tempen_scoring.realign import run_realigner
 from tempen_shared.auth import AccessControl
 from tempen_shared.db import OUTAGE_ERRORS
@@ -103,6 +103,9 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
                 metrics=metrics,
                 also_migrate=(ORG_COPY,),
                 tasks=background,
+                relay_sources=lambda pool: [
+                    ScoreGroupsRelaySource(pool, topic=settings.topic, on_published=metrics.scores_published.inc)
+                ],
             ) as res,
             access.serving(res.pool),
         ):
@@ -121,24 +124,20 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
                 unscored_grace_s=2 * settings.backlog_score_interval_s + 1,
             )
             org_changed.set()  # at start: versions may have arrived while scoring was down
-            scores_written.set()  # and rows may be waiting to be published since a crash
+            scores_written.set()  # and a tick may be waiting
             store = holder.store
             background.start(
                 "realigner", lambda: run_realigner(store, org_changed, interval_s=settings.realign_interval_s)
             )
+            # Looks again a few times per interval while a tick is not due, so it is late by little.
             background.start(
-                "score-publisher",
-                lambda: run_publisher(
-                    store,
-                    scores_written,
-                    interval_s=settings.publish_interval_s,
-                    on_published=metrics.scores_published.inc,
-                ),
+                "score-ticker",
+                lambda: run_ticker(store, scores_written, interval_s=max(settings.score_interval_s / 4, 0.05)),
             )
             try:
                 yield
             finally:
-                await background.stop("realigner", "score-publisher")
+                await background.stop("realigner", "score-ticker")
                 with contextlib.suppress(*OUTAGE_ERRORS):
                     await store.score_pending(force=True)  # what the last batches left for the next tick
                 holder.store = None

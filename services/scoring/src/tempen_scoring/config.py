@@ -23,9 +23,6 @@ class ScoringSettings(ServiceSettings):
     # once either way; a crash between a batch and its tick is caught up by the realigner.
     score_interval_s: float = Field(default=0.5, ge=0, le=60)
     backlog_score_interval_s: float = Field(default=5.0, ge=0, le=600)
-    # Score events go out at most once per interval with the newest version of each changed score
-    # (see `publication`): longer means fewer events under load, and later alert decisions.
-    publish_interval_s: float = Field(default=0.5, ge=0)
     # Larger batches than the other services: every batch rescores the groups it touched and publishes
     # their changed scores, so under a backlog bigger batches mean fewer, not more, score events per
     # submission. At steady load a batch holds only what has arrived, so latency does not grow.

@@ -1,5 +1,6 @@
-"""Scoring's store: one transaction per batch applies contributions, rescores the touched slices,
-saves the changed score rows and puts their events in the outbox.
+"""Scoring's store: one transaction per batch applies contributions and saves the changed units' totals;
+on a tick, one transaction rescores the slices that changed and saves their changed score groups, which
+the relay publishes from the table itself (`ScoreGroupsRelaySource`).
 
 Rescoring is incremental (see `incremental`): the store keeps the slices it last wrote in memory and
 rescores only the groups a batch can have changed. Every transaction that changes a slice bumps the
@@ -15,6 +16,7 @@ changes the tree a slice's period falls under, `realign` rescores the slice whol
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections import OrderedDict
@@ -45,7 +47,7 @@ from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, DimensionScore, UnitScored
-from tempen_shared.outbox import OutboxMessage, dead_letter_messages, enqueue
+from tempen_shared.outbox import OutboxMessage, PendingBatch, dead_letter_messages, enqueue
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import SCORES, partition_key
@@ -178,30 +180,45 @@ class _Bumped:
     org_shape: str | None
 
 
+# Every write of a group draws the next revision: the relay publishes groups in that order from a
+# position per broker (`ScoreGroupsRelaySource`). Taken under `REVISION_LOCK`.
 _MERGE_SCORES = f"""
 INSERT INTO {SCHEMA}.score_groups (tenant, instrument, model, period, unit, scope, model_version, period_start,
-    period_end, figures, sequence, computed_at, correlation_id)
-SELECT * FROM stage_score_groups
+    period_end, figures, sequence, computed_at, correlation_id, revision)
+SELECT *, nextval('{SCHEMA}.score_revision') FROM stage_score_groups
 ON CONFLICT (tenant, instrument, model, period, unit, scope) DO UPDATE SET
     model_version = EXCLUDED.model_version, figures = EXCLUDED.figures, sequence = EXCLUDED.sequence,
-    computed_at = EXCLUDED.computed_at, correlation_id = EXCLUDED.correlation_id
+    computed_at = EXCLUDED.computed_at, correlation_id = EXCLUDED.correlation_id, revision = EXCLUDED.revision
 """
 
-# The groups waiting to be published, claimed (groups a batch is writing are skipped, not waited for) and
-# marked published in one statement; the caller puts their events in the outbox in the same transaction.
-_CLAIM_UNPUBLISHED = f"""
-WITH pending AS (
-    SELECT tenant, instrument, model, period, unit, scope FROM {SCHEMA}.score_groups
-    WHERE sequence > published_sequence
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED
+# Held from before a transaction draws revisions until it commits: revision order is then commit order,
+# so the relay, having read a revision, has read every lower one that will ever commit. Taken after
+# the slices' row locks and before any score row's, and nothing else waits for it while holding a
+# lock the holder needs, so it cannot deadlock.
+REVISION_LOCK = int.from_bytes(
+    hashlib.sha256(f"tempen-{SCHEMA}-score-revision".encode()).digest()[:8], "big", signed=True
 )
-UPDATE {SCHEMA}.score_groups g SET published_sequence = g.sequence
-FROM pending p
-WHERE (g.tenant, g.instrument, g.model, g.period, g.unit, g.scope)
-    = (p.tenant, p.instrument, p.model, p.period, p.unit, p.scope)
-RETURNING g.tenant, g.unit, g.scope, g.instrument, g.model, g.model_version, g.period, g.period_start,
-    g.period_end, g.figures, g.sequence, g.computed_at, g.correlation_id
+
+_RELAY_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions WHERE epoch = $1"
+_RELAY_LAST_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions ORDER BY updated_at DESC LIMIT 1"
+_RELAY_ADVANCE = f"""
+INSERT INTO {SCHEMA}.relay_positions (epoch, position) VALUES ($1, $2)
+ON CONFLICT (epoch) DO UPDATE SET position = greatest({SCHEMA}.relay_positions.position, EXCLUDED.position),
+                                  updated_at = now()
+"""
+_RELAY_TAKE = f"""
+SELECT revision, tenant, unit, scope, instrument, model, model_version, period, period_start, period_end,
+    figures, sequence, computed_at, correlation_id
+FROM {SCHEMA}.score_groups
+WHERE revision > $1
+ORDER BY revision
+LIMIT $2
+"""
+_RELAY_BACKLOG = f"""
+SELECT count(*) AS backlog,
+       coalesce(extract(epoch FROM now() - (SELECT computed_at FROM {SCHEMA}.score_groups
+                                            WHERE revision > $1 ORDER BY revision LIMIT 1)), 0) AS age
+FROM {SCHEMA}.score_groups WHERE revision > $1
 """
 
 
@@ -271,7 +288,12 @@ class PostgresScoringStore:
             self._backlog = backlog
             self._last_batch = time.monotonic()
             due = bool(realign) or self._slice_cache == 0 or self._tick_due()
-            return await self._transaction(incoming, dead_letters, realign, score=due)
+            try:
+                return await self._transaction(incoming, dead_letters, realign, score=due)
+            finally:
+                # A backlog lasts while the next batch follows this one's end: a batch can take longer
+                # than the steady interval, and the tick waiting for it must not see the backlog over.
+                self._last_batch = time.monotonic()
 
     async def score_pending(self, *, force: bool = False) -> bool:
         """Write the scores of every slice whose scores lag its totals, if a tick is due (or `force`).
@@ -573,8 +595,9 @@ class PostgresScoringStore:
         conn: Connection,
         rescored: Sequence[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]],
     ) -> int:
-        """Write the changed groups of every slice, one row each; `publish_unpublished` puts their events
-        in the outbox. Returns the score rows (group and dimension) written."""
+        """Write the changed groups of every slice, one row each, with the next revisions: the relay
+        publishes their events (`ScoreGroupsRelaySource`). Returns the score rows (group and dimension)
+        written."""
         records: list[tuple[Any, ...]] = []
         computed_at = utc_now()
         written = 0
@@ -618,23 +641,9 @@ class PostgresScoringStore:
                 written += len(figures)
         if records:
             await _stage(conn, "stage_score_groups", records)
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", REVISION_LOCK)
             await conn.execute(_MERGE_SCORES)
         return written
-
-    async def publish_unpublished(self, limit: int = 5_000) -> tuple[int, int]:
-        """Put the newest version of up to `limit` groups waiting to be published in the outbox, one event
-        per group with its publishable dimensions (the others are just marked). Returns (groups claimed,
-        events published)."""
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(_CLAIM_UNPUBLISHED, limit)
-                messages = [message for r in rows if (message := _score_message(self._topic, r)) is not None]
-                await enqueue(conn, SCHEMA, messages)
-        except TRANSIENT_DB_ERRORS as exc:
-            raise StoreUnavailableError(str(exc)) from exc
-        if messages:
-            self._on_commit()
-        return len(rows), len(messages)
 
     async def _load(
         self, conn: Connection, key: SliceKey, version: int, tenant: Tenant, period: Period | None
@@ -683,6 +692,52 @@ class PostgresScoringStore:
         return SliceState.build(
             tenant, version=version, period_start=period_start, period_end=period_end, direct=direct, rows=stored
         )
+
+
+class ScoreGroupsRelaySource:
+    """The score groups as the relay's source of UnitScored events, in revision order (commit order).
+
+    One position per broker (cluster id), as ingest's submissions have: a broker new to scoring gets
+    every group's newest figures again, which consumers deduplicate by event id (a group's event id
+    follows from its sequence). A group with nothing publishable (suppressed, withdrawn) has no event;
+    the position passes it all the same.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        topic: Callable[[str], str],
+        on_published: Callable[[int], None] = lambda _n: None,
+    ) -> None:
+        self._pool = pool
+        self._topic = topic
+        self._on_published = on_published
+
+    async def _position(self, epoch: str) -> int:
+        return int(await self._pool.fetchval(_RELAY_POSITION, epoch) or 0)
+
+    async def take(self, epoch: str, limit: int) -> PendingBatch:
+        rows = await self._pool.fetch(_RELAY_TAKE, await self._position(epoch), limit)
+        messages = [message for r in rows if (message := _score_message(self._topic, r)) is not None]
+        last = rows[-1]["revision"] if rows else 0
+
+        async def mark_published() -> None:
+            await self._pool.execute(_RELAY_ADVANCE, epoch, last)
+            if messages:
+                self._on_published(len(messages))
+
+        return PendingBatch(messages, len(rows), mark_published)
+
+    async def on_new_epoch(self, epoch: str) -> int:
+        waiting, _age = await self.backlog(epoch)
+        return waiting
+
+    async def backlog(self, epoch: str) -> tuple[int, float]:
+        # Before the relay's first round the broker is not known yet: the position last advanced.
+        position = await self._position(epoch) if epoch else int(await self._pool.fetchval(_RELAY_LAST_POSITION) or 0)
+        row = await self._pool.fetchrow(_RELAY_BACKLOG, position)
+        return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
 
 
 def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage | None:
