@@ -31,6 +31,7 @@ import asyncpg
 
 from tempen_scoring.domain.index import Contribution
 from tempen_scoring.domain.periods import Period
+from tempen_scoring.domain.ticks import TickPolicy, tick_due
 from tempen_scoring.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.rescoring import (
     TOMBSTONE,
@@ -254,10 +255,10 @@ class PostgresScoringStore:
         # (None: rescore every group). Scored at most every `score_interval_s`, or every
         # `backlog_score_interval_s` while batches come full; a slice leaving the cache keeps its entry.
         self._unscored: dict[SliceKey, set[str] | None] = {}
-        self._score_interval_s = score_interval_s
-        self._backlog_score_interval_s = max(backlog_score_interval_s, score_interval_s)
+        self._ticks = TickPolicy.of(score_interval_s, backlog_score_interval_s)
         self._backlog = False
         self._last_batch = self._last_scored = time.monotonic()
+        self._last_tick_s = 0.0  # how long the last tick took
         self._unscored_grace_s = unscored_grace_s  # before the realigner rescores another writer's slice
         self._swept = False
         # (tenant, unit) -> the submission behind its next scores; (tenant, "") for the tenant's others
@@ -304,11 +305,14 @@ class PostgresScoringStore:
             return bool(self._unscored)
 
     def _tick_due(self) -> bool:
-        now = time.monotonic()
-        # A backlog ends when batches stop coming, not only when one comes less than full.
-        backlog = self._backlog and now - self._last_batch < max(self._score_interval_s, 0.1)
-        interval = self._backlog_score_interval_s if backlog else self._score_interval_s
-        return now - self._last_scored >= interval
+        return tick_due(
+            self._ticks,
+            now=time.monotonic(),
+            last_scored=self._last_scored,
+            last_batch=self._last_batch,
+            backlog=self._backlog,
+            last_tick_s=self._last_tick_s,
+        )
 
     async def _transaction(
         self,
@@ -433,8 +437,10 @@ class PostgresScoringStore:
         if score and self._unscored:
             unscored = dict(self._unscored)
             involved.update(unscored)
+            started = time.monotonic()
             written = await self._score(conn, unscored)
             self._last_scored = time.monotonic()
+            self._last_tick_s = self._last_scored - started
         while len(self._slices) > self._slice_cache:
             self._slices.popitem(last=False)  # its entry in `_unscored` stays: scored from the database
         await enqueue(conn, SCHEMA, dead_letter_messages(dead_letters))
