@@ -95,3 +95,44 @@ async def test_judging_a_batch_with_one_prefetch_decides_as_judging_series_one_b
     one_by_one, prefetched = outcomes
     assert any(m.endswith(":open") for m in one_by_one[0]), "the scores must open alerts for the test to mean anything"
     assert prefetched == one_by_one
+
+
+async def _series_versions(store: PostgresAlertsStore) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each series row's version: the transaction that last wrote it and where it lies."""
+    rows = await store.pool.fetch(
+        f"SELECT unit, dimension, xmin::text AS xmin, ctid::text AS ctid FROM {SCHEMA}.series"
+    )
+    return {(r["unit"], r["dimension"]): (r["xmin"], r["ctid"]) for r in rows}
+
+
+async def test_a_batch_judged_in_its_own_transaction_writes_a_series_only_when_its_judgement_moves(
+    store: PostgresAlertsStore,
+) -> None:
+    """As the consumer does it: store, prefetch, judge every changed series, flush. A series was written
+    twice per batch (flagged for rejudging, then cleared); a new version of scores already judged, for
+    a period judged before, now leaves the series rows as they were."""
+    service = AlertsService(
+        catalog=fixture_catalog(),
+        topic=lambda name: f"test.{name}",
+        public_url="https://a.test",
+        channel="email",
+    )
+    now = datetime(2026, 8, 1, tzinfo=UTC)
+
+    async def batch(sequence: int, index: float) -> int:
+        async with store.transaction() as repo:
+            keys = await repo.upsert_scores(unit_scores(2026, 3, index, sequence=sequence), judging=True)
+            await repo.prefetch(keys)
+            for key in keys:
+                await service.judge(repo, key, now=now)
+        return len(keys)
+
+    assert await batch(1, 60.0) == len(DIMENSIONS)
+    before = await _series_versions(store)
+    assert await batch(2, 61.0) == len(DIMENSIONS), "the new figures were stored and judged"
+    after = await _series_versions(store)
+
+    assert len(before) == len(DIMENSIONS)
+    assert after == before, "judged again with no new closed period: no series row written"
+    flagged = await store.pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.series WHERE rejudge")
+    assert flagged == 0, "nothing left for the sweeper: every series was judged in the batch's transaction"

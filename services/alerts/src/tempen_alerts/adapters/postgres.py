@@ -109,13 +109,18 @@ class AlertsRepository:
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
                     AS k(tenant, unit, instrument, model, dimension, through)
                 WHERE (s.tenant, s.unit, s.instrument, s.model, s.dimension)
-                    = (k.tenant, k.unit, k.instrument, k.model, k.dimension)""",
+                    = (k.tenant, k.unit, k.instrument, k.model, k.dimension)
+                    -- a series judged with nothing new is not written again
+                    AND (s.rejudge OR s.judged_through IS DISTINCT FROM greatest(s.judged_through, k.through))""",
             *_key_columns(keys),
             [self._judged[k] for k in keys],
         )
         self._judged.clear()
 
-    async def upsert_scores(self, scores: Sequence[UnitScored]) -> list[SeriesKey]:
+    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> list[SeriesKey]:
+        """Store the newest figures of each series and period; returns the series whose figures changed,
+        flagged for the sweeper to judge. `judging`: the caller judges every returned series in this
+        transaction, so none is flagged: a flag set here and cleared by `flush` wrote each series twice."""
         # A batch can hold several events of one series and period when alerts lags behind scoring;
         # one INSERT .. ON CONFLICT may touch a row only once, and only the newest sequence counts.
         newest: dict[tuple[str, str, str, str, str, str], tuple[UnitScored, DimensionScore]] = {}
@@ -167,11 +172,13 @@ class AlertsRepository:
             key=lambda k: (k.tenant, k.unit, k.instrument, k.model, k.dimension),
         )
         if keys:
+            conflict = "DO NOTHING" if judging else "DO UPDATE SET rejudge = true"
             await self.conn.execute(
-                f"""INSERT INTO {SCHEMA}.series (tenant, unit, instrument, model, dimension)
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-                    ON CONFLICT (tenant, unit, instrument, model, dimension) DO UPDATE SET rejudge = true""",
+                f"""INSERT INTO {SCHEMA}.series (tenant, unit, instrument, model, dimension, rejudge)
+                    SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                    ON CONFLICT (tenant, unit, instrument, model, dimension) {conflict}""",
                 *_key_columns(keys),
+                not judging,
             )
         return keys
 

@@ -70,7 +70,7 @@ def build_router(
         made: list[Change] = []
         async with store().transaction() as repo:
             await repo.publish(dead_letter_messages(dead))
-            touched = await repo.upsert_scores([p.value.score for p in parsed])
+            touched = await repo.upsert_scores([p.value.score for p in parsed], judging=True)
             await repo.prefetch(touched)
             for key in touched:
                 cid = cause.get(key)
