@@ -45,8 +45,9 @@ SCOPES: tuple[Scope, Scope] = ("unit", "subtree")
 @dataclass(slots=True)
 class Totals:
     """One group's additive aggregate as the database rows hold it: counts per item and value, and
-    moments with exact decimal sums. Zero counts and moments of no respondent are dropped, as the
-    database reads drop them, so equal contents compare equal however they were reached."""
+    moments with exact decimal sums. Zero counts and all-zero moments are dropped, as the database
+    reads drop them, so equal contents compare equal however they were reached. (A group's moments
+    with no respondents are all zero; a sum of deltas's need not be, see `SliceState.advance`.)"""
 
     respondents: int = 0
     counts: dict[str, dict[int, int]] = field(default_factory=dict)
@@ -70,7 +71,9 @@ class Totals:
             current = self.moments.get(dimension)
             if current is not None:
                 n, s, ss = current[0] + n, EXACT.add(current[1], s), EXACT.add(current[2], ss)
-            if n:
+            # A sum of deltas can have no net respondents and moved sums (a correction, one unit's
+            # retraction and another's submission); a group's totals with none have zero sums.
+            if n or s or ss:
                 self.moments[dimension] = (n, s, ss)
             else:
                 self.moments.pop(dimension, None)
@@ -163,8 +166,20 @@ class SliceState:
     def advance(self, tree: OrgTree, deltas: Mapping[str, Totals]) -> set[str]:
         """Add one batch's deltas (per unit) to the unit and to every subtree above it; returns the units
         of the tree touched. A unit outside the tree only has its own totals changed: the from-scratch
-        recomputation ignores it too."""
+        recomputation ignores it too.
+
+        The subtrees are advanced bottom-up, level by level: a unit's subtree gets the sum of the deltas
+        at and below it in one addition, and passes that sum on to its parent, so where a batch's units
+        share ancestors (most of a large batch) each ancestor is added to once, not once per unit below
+        it. A sum of one part is that part itself: a lone unit's delta costs one addition per level."""
         touched: set[str] = set()
+        depths = tree.depths
+        levels: dict[int, dict[str, list[Totals]]] = {}  # depth -> unit -> the parts its subtree gains
+
+        def gain(unit: str, part: Totals) -> None:
+            parts = levels.setdefault(depths[unit], {}).setdefault(unit, [])
+            parts.append(part)
+
         for unit, delta in deltas.items():
             if unit not in tree:
                 kept = self.outside.get(unit)
@@ -177,10 +192,21 @@ class SliceState:
                 own = self.direct[unit] = Totals()
             own.add(delta)
             touched.add(unit)
-            if tree.children[unit]:
-                self.subtree[unit].add(delta)
-            for ancestor in tree.ancestors(unit):
-                self.subtree[ancestor.id].add(delta)
+            above = unit if tree.children[unit] else tree.units[unit].parent  # a leaf's subtree is `direct`
+            if above is not None:
+                gain(above, delta)
+        for depth in range(max(levels, default=-1), -1, -1):  # a level's sums go to the level above
+            for unit, parts in levels.get(depth, {}).items():
+                if len(parts) == 1:
+                    total = parts[0]
+                else:
+                    total = Totals()
+                    for part in parts:
+                        total.add(part)
+                self.subtree[unit].add(total)
+                parent = tree.units[unit].parent
+                if parent is not None:
+                    gain(parent, total)
         return touched
 
 

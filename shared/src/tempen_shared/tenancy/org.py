@@ -157,6 +157,18 @@ class OrgTree:
         return not self.children[unit_id]
 
     @cached_property
+    def depths(self) -> Mapping[str, int]:
+        """Each unit's distance from the root (the root's is 0)."""
+        out = {self.root: 0}
+        stack = [self.root]
+        while stack:
+            current = stack.pop()
+            for child in self.children[current]:
+                out[child] = out[current] + 1
+                stack.append(child)
+        return out
+
+    @cached_property
     def shape(self) -> str:
         """A digest of which units exist and where they hang: what roll-ups and the anonymity rule depend
         on. Names, managers and headcounts leave it unchanged, so renaming a unit rescores nothing."""
