@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steady-seconds", type=float, default=60.0)
     parser.add_argument("--steady-batch", type=int, default=10, help="submissions per request at steady load")
     parser.add_argument("--timeout", type=float, help="seconds a phase may take to drain (default by size)")
+    parser.add_argument(
+        "--scoring-replicas", type=int, default=1, help="scoring processes in one consumer group (default 1)"
+    )
     parser.add_argument("--profile", type=_phases, default=(), help="phases to profile the services in (py-spy)")
     parser.add_argument(
         "--service-env",
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         keep=args.keep,
         service_env=dict(args.service_env),
+        scoring_replicas=args.scoring_replicas,
         label=args.label,
     )
     install_signal_handlers()

@@ -38,7 +38,8 @@ from bench.generator import Municipality, Submission
 from bench.plain import plain_per_message
 from bench.probes import MetricsClient, ResourceSampler, Samples, histogram, histogram_delta, histogram_quantile, value
 from tempen.embedded import free_port
-from tempen.supervisor import Supervisor
+from tempen.supervisor import SERVICES as SUPERVISED
+from tempen.supervisor import ServiceProcess, Supervisor
 from tempen_shared.topics import INTAKE, SCORES
 
 PHASES = ("limits", "http", "intake", "steady")
@@ -64,6 +65,7 @@ class BenchConfig:
     profile: tuple[str, ...] = ()  # phases during which py-spy samples the services
     keep: bool = False
     service_env: dict[str, str] = field(default_factory=dict)
+    scoring_replicas: int = 1  # scoring processes in one consumer group
     label: str = ""
 
     def drain_timeout(self) -> float:
@@ -144,7 +146,15 @@ class Infrastructure:
 class Deployment:
     """ingest, scoring and alerts on their own database and topic prefix, started by the Supervisor."""
 
-    def __init__(self, infra: Infrastructure, *, name: str, config_dir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        infra: Infrastructure,
+        *,
+        name: str,
+        config_dir: Path,
+        extra_env: dict[str, str],
+        scoring_replicas: int = 1,
+    ) -> None:
         self.infra = infra
         self.name = name
         self.database = f"tempen_bench_{name}"
@@ -152,6 +162,7 @@ class Deployment:
         self.state_dir = infra.root / name
         self.config_dir = config_dir
         self.extra_env = extra_env
+        self.scoring_replicas = scoring_replicas
         self.database_url = ""
         self.token: str | None = None
         self.supervisor: Supervisor | None = None
@@ -181,8 +192,30 @@ class Deployment:
         await asyncio.to_thread(sup.start_infrastructure)  # with both URLs set: only our topics are created
         self.token = await asyncio.to_thread(_admin_token, self.database_url, self.state_dir)
         sup.start_services()
+        for number in range(2, self.scoring_replicas + 1):
+            self._start_replica(sup, "scoring", number)
         await asyncio.to_thread(sup.wait_ready, timeout_s=120)
         await wait_for_groups(self.infra.bootstrap_servers, [f"{self.prefix}{service}" for service in SERVICES])
+
+    @staticmethod
+    def _start_replica(sup: Supervisor, service: str, number: int) -> None:
+        """Another process of `service` in the same consumer group, watched as `<service>-<number>`."""
+        module, _port = SUPERVISED[service]
+        name = f"{service}-{number}"
+        replica = ServiceProcess(name, module, free_port(), sup.state_dir / "logs" / f"{name}.log")
+        with replica.log_path.open("ab") as out:
+            replica.process = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env=sup.service_env(service, replica.port),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        sup.services[name] = replica
+
+    def replicas(self) -> list[str]:
+        """The extra replicas' names (`scoring-2`, ...)."""
+        return [n for n in (self.supervisor.services if self.supervisor else {}) if n not in SERVICES]
 
     def url(self, service: str) -> str:
         assert self.supervisor is not None
@@ -531,6 +564,8 @@ class Run:
         self.sampler.watch("postgres", self.infra.postgres_pid())
         for service in SERVICES:
             self.sampler.watch(service, deployment.pid(service) if deployment else None)
+        for replica in deployment.replicas() if deployment else ():
+            self.sampler.watch(replica, deployment.pid(replica) if deployment else None)
 
 
 async def run_limits(run: Run) -> dict[str, Any]:
@@ -581,7 +616,13 @@ def _stage_report(n: int, times: StageTimes, started_at: float = 0.0) -> dict[st
 
 async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple[dict[str, Any], Deployment]:
     config = run.config
-    deployment = Deployment(run.infra, name=kind, config_dir=run.config_dir, extra_env=config.service_env)
+    deployment = Deployment(
+        run.infra,
+        name=kind,
+        config_dir=run.config_dir,
+        extra_env=config.service_env,
+        scoring_replicas=config.scoring_replicas,
+    )
     log(f"{kind}: starting the services (database {deployment.database}, topics {deployment.prefix}*)")
     try:
         await deployment.start()
@@ -589,7 +630,7 @@ async def run_burst(run: Run, kind: str, *, keep_running: bool = False) -> tuple
         deployment.stop()
         raise
     run.watch_processes(deployment)
-    metrics = MetricsClient({s: deployment.url(s) for s in SERVICES})
+    metrics = MetricsClient({s: deployment.url(s) for s in (*SERVICES, *deployment.replicas())})
     profiler = profiling.Profiler(run.profiles_dir) if kind in config.profile and run.profiles_dir else None
     n = len(run.messages)
     try:
@@ -699,7 +740,13 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
     config = run.config
     own = deployment is None
     if deployment is None:
-        deployment = Deployment(run.infra, name="steady", config_dir=run.config_dir, extra_env=config.service_env)
+        deployment = Deployment(
+            run.infra,
+            name="steady",
+            config_dir=run.config_dir,
+            extra_env=config.service_env,
+            scoring_replicas=config.scoring_replicas,
+        )
         try:
             await deployment.start()
         except BaseException:
@@ -712,7 +759,7 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
     chunks = [messages[i : i + batch] for i in range(0, total, batch)]
     interval = batch / config.steady_rate
     url = f"{deployment.url('ingest')}/v1/tenants/{generator.TENANT}/submissions"
-    metrics = MetricsClient({s: deployment.url(s) for s in SERVICES})
+    metrics = MetricsClient({s: deployment.url(s) for s in (*SERVICES, *deployment.replicas())})
     profiler = profiling.Profiler(run.profiles_dir) if "steady" in config.profile and run.profiles_dir else None
     sent_at: dict[str, float] = {}
     late: list[float] = []
@@ -894,6 +941,7 @@ async def run_bench(config: BenchConfig, *, results_dir: Path) -> dict[str, Any]
             "steady_seconds": config.steady_seconds,
             "steady_batch": config.steady_batch,
             "service_env": config.service_env,
+            "scoring_replicas": config.scoring_replicas,
         },
         "dataset": muni.describe()
         | {"submissions": config.submissions, "mean_bytes": round(sum(len(m.body) for m in messages) / len(messages))},

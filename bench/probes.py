@@ -77,7 +77,15 @@ class MetricsClient:
         return parse_metrics(response.text)
 
     async def scrape_all(self) -> dict[str, Samples]:
-        return {name: await self.scrape(name) for name in self._urls}
+        """Per service; the samples of its replicas (`scoring-2`, ...) are added to its own, so counters
+        and histograms count the whole consumer group."""
+        out: dict[str, Samples] = {}
+        for name in self._urls:
+            service = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
+            merged = out.setdefault(service, {})
+            for key, sample in (await self.scrape(name)).items():
+                merged[key] = merged.get(key, 0.0) + sample
+        return out
 
     async def close(self) -> None:
         await self._client.aclose()

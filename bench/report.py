@@ -231,7 +231,9 @@ def _resources_table(resources: dict[str, dict[str, float]]) -> list[str]:
         "| process tree | CPU s | mean cores | peak cores | peak RSS MB | RSS at end MB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name in (*SERVICES, "broker", "postgres"):
+    known = (*SERVICES, "broker", "postgres")
+    replicas = sorted(n for n in resources if n not in known)  # scoring-2, ...: --scoring-replicas
+    for name in (*SERVICES, *replicas, "broker", "postgres"):
         r = resources.get(name)
         if r:
             lines.append(

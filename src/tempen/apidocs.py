@@ -52,7 +52,7 @@ def asyncapi() -> dict[str, Any]:
                 "contentType": "application/json",
                 "headers": HEADERS,
                 "payload": _schema(model),
-                "bindings": {"kafka": {"key": {"type": "string", "description": "tenant:unit"}}},
+                "bindings": {"kafka": {"key": {"type": "string", "description": topic.key}}},
             }
             refs[model.__name__] = {"$ref": f"#/components/messages/{model.__name__}"}
         channels[channel_id] = {
@@ -88,7 +88,8 @@ def asyncapi() -> dict[str, Any]:
         "info": {
             "title": "tempen events",
             "version": "1",
-            "description": "The topics between tempen's services. Every message is JSON, keyed tenant:unit, "
+            "description": "The topics between tempen's services. Every message is JSON, keyed tenant:unit "
+            "(submissions by tenant: scoring's roll-ups span a tenant's whole tree), "
             "versioned by schema_version; consumers ignore unknown fields and dead-letter newer versions.",
         },
         "channels": channels,

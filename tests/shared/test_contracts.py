@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from tempen_shared.events import DeadLetter, UnitScoredV2, parse_submission_event, parse_unit_scored
-from tempen_shared.topics import EXAMPLE_FOLDERS, TOPICS, all_topic_names, partition_key
+from tempen_shared.topics import EXAMPLE_FOLDERS, SCORES, SUBMISSIONS, TOPICS, all_topic_names, partition_key
 
 EXAMPLES = Path(str(resources.files("tempen_shared") / "examples"))
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*/v*/*.json"))
@@ -78,6 +78,12 @@ def test_every_topic_has_a_dead_letter_topic_and_keys_keep_a_unit_on_one_partiti
         assert names[topic.name] == topic.partitions
         assert names[topic.dead_letters] >= 1
     assert partition_key("hjo", "enhet-1") == partition_key("hjo", "enhet-1") != partition_key("hjo", "enhet-2")
+
+
+def test_submissions_are_keyed_by_tenant_so_one_scoring_replica_owns_a_tenants_tree() -> None:
+    assert SUBMISSIONS.key_of("hjo", "enhet-1") == SUBMISSIONS.key_of("hjo", "enhet-2") == b"hjo"
+    assert SUBMISSIONS.key_of("hjo", "enhet-1") != SUBMISSIONS.key_of("ljungby", "enhet-1")
+    assert SCORES.key_of("hjo", "enhet-1") == partition_key("hjo", "enhet-1"), "scores stay keyed by unit"
 
 
 def test_examples_hold_no_real_looking_personal_data() -> None:

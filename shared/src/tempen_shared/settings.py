@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=1_000, validation_alias="TEMPEN_KAFKA_SESSION_TIMEOUT_MS")
     heartbeat_interval_ms: int = Field(default=3_000, ge=100, validation_alias="TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS")
     max_batch: int = Field(default=500, ge=1, le=10_000, validation_alias="TEMPEN_KAFKA_MAX_BATCH")
+    # What one fetch may bring from one partition. Kafka's default (1 MiB, about 1,500 submissions) cut
+    # scoring's batches short once a tenant's submissions come from one partition; 8 MiB fills a batch
+    # of 5,000 and holds at most that per assigned partition in memory.
+    max_partition_fetch_bytes: int = Field(
+        default=8 << 20, ge=1 << 16, le=64 << 20, validation_alias="TEMPEN_KAFKA_MAX_PARTITION_FETCH_BYTES"
+    )
     pool_max_size: int = Field(default=10, ge=2, validation_alias="TEMPEN_DB_POOL_MAX_SIZE")
     log_level: str = Field(default="INFO", validation_alias="TEMPEN_LOG_LEVEL")
     host: str = Field(default="127.0.0.1", validation_alias="TEMPEN_HTTP_HOST")

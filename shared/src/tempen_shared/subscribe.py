@@ -64,6 +64,7 @@ def consume_topic(
         # at 50), so with every hop (ingest -> scoring -> alerts) this is latency; Kafka answers as soon
         # as data arrives, where a shorter wait only means more empty fetches while idle.
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
     )
     async def on_batch(msg: KafkaMessage) -> None:
         records = records_of(msg.raw_message)

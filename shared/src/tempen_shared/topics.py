@@ -1,7 +1,12 @@
 """The topic registry: every topic tempen uses, who writes it, who reads it, and how it is keyed.
 
-Keys are `tenant:unit`, so everything about one unit stays in order on one partition, and a Kafka
-cluster spreads tenants and units over partitions and consumer-group members.
+Most keys are `tenant:unit`, so everything about one unit stays in order on one partition, and a Kafka
+cluster spreads tenants and units over partitions and consumer-group members. Submissions are keyed
+by tenant alone: scoring rolls every unit up into its ancestors and checks anonymity across the whole
+tree, so one replica must own all of a tenant's submissions. Spread by unit, two replicas both wrote
+every period of the tenant, each reloading it whole after the other's batch: the 100k burst on 2,990
+units took 1.9 times scoring's CPU of one replica and ran a third slower (docs/benchmarks.md). Scoring
+scales out over tenants, as many replicas as the topic has partitions with tenants on them.
 """
 
 from dataclasses import dataclass
@@ -33,10 +38,20 @@ class Topic:
     def dead_letters(self) -> str:
         return f"{self.name}.dlq"
 
+    def key_of(self, tenant: str, unit: str) -> bytes:
+        """The partition key of a record about `unit` of `tenant` on this topic."""
+        return tenant.encode() if self.key == "tenant" else partition_key(tenant, unit)
+
 
 INTAKE = Topic("tempen.intake", 4, CanonicalSubmission, ("survey platforms",), ("ingest",))
 SUBMISSIONS = Topic(
-    "tempen.submissions", 4, SubmissionAcceptedV1, ("ingest",), ("scoring",), also=(SubmissionRetractedV1,)
+    "tempen.submissions",
+    4,
+    SubmissionAcceptedV1,
+    ("ingest",),
+    ("scoring",),
+    key="tenant",
+    also=(SubmissionRetractedV1,),
 )
 SCORES = Topic("tempen.scores", 4, UnitScoredV2, ("scoring",), ("alerts",))
 ALERTS = Topic("tempen.alerts", 4, AlertTransitionedV1, ("alerts",), ("other systems",))

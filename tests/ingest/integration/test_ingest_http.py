@@ -44,7 +44,7 @@ def _submission(sid: str, **overrides: object) -> dict[str, object]:
     return body
 
 
-async def test_valid_submission_is_stored_and_published_keyed_by_tenant_and_unit(
+async def test_valid_submission_is_stored_and_published_keyed_by_tenant(
     infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(_settings(infra, database_url, topic_prefix, fixture_config))
@@ -56,7 +56,7 @@ async def test_valid_submission_is_stored_and_published_keyed_by_tenant_and_unit
         records = await read_topic(infra.bootstrap_servers, f"{topic_prefix}{SUBMISSIONS.name}", count=1)
     assert len(records) == 1
     event = records[0]["value"]
-    assert records[0]["key"] == b"testkommun:grupp-a1"
+    assert records[0]["key"] == b"testkommun", "one scoring replica owns a tenant's whole tree"
     assert event["submission_id"] == "s-1"
     assert event["revision"] == 1
     assert event["respondent"].startswith("p-")  # pseudonymised before storing or publishing

@@ -23,7 +23,7 @@ from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, SubmissionAccepted, SubmissionRetracted, submission_event_id
 from tempen_shared.outbox import OutboxMessage, PendingBatch, dead_letter_messages, enqueue
-from tempen_shared.topics import SUBMISSIONS, partition_key
+from tempen_shared.topics import SUBMISSIONS
 
 SCHEMA = "ingest"
 logger = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent:
     )
     return OutboxMessage.of(
         topic(SUBMISSIONS.name),
-        partition_key(retraction.tenant, retraction.unit),
+        SUBMISSIONS.key_of(retraction.tenant, retraction.unit),
         event,
         {
             correlation.HEADER: correlation.submission_correlation_id(retraction.tenant, retraction.submission_id),
@@ -393,7 +393,7 @@ def _accepted(topic: Callable[[str], str], row: asyncpg.Record) -> OutboxMessage
     )
     return OutboxMessage.of(
         topic(SUBMISSIONS.name),
-        partition_key(row["tenant"], row["unit"]),
+        SUBMISSIONS.key_of(row["tenant"], row["unit"]),
         event,
         # ingested_at lets scoring and alerts measure end-to-end latency without trusting platform clocks.
         {
