@@ -23,11 +23,13 @@ class ScoringSettings(ServiceSettings):
     # once either way; a crash between a batch and its tick is caught up by the realigner.
     score_interval_s: float = Field(default=0.5, ge=0, le=60)
     backlog_score_interval_s: float = Field(default=5.0, ge=0, le=600)
-    # Larger batches than the other services: every batch rescores the groups it touched and publishes
-    # their changed scores, so under a backlog bigger batches mean fewer, not more, score events per
-    # submission. At steady load a batch holds only what has arrived, so latency does not grow.
+    # Larger batches than the other services: every batch writes the totals of each unit it touched, so
+    # under a backlog bigger batches mean fewer rows per submission. At steady load a batch holds only
+    # what has arrived, so latency does not grow. 10,000 rather than 5,000: a tenant's submissions come
+    # from one partition, and the embedded broker hands them out about 8,000 at a time, so batches of
+    # 5,000 alternated with remainders of 3,000 (2,371-2,459/s against 2,688/s, 100k on 2,990 units).
     max_batch: int = Field(
-        default=5_000,
+        default=10_000,
         ge=1,
         le=10_000,
         validation_alias=AliasChoices("TEMPEN_SCORING_MAX_BATCH", "TEMPEN_KAFKA_MAX_BATCH"),
