@@ -245,7 +245,7 @@ class PostgresScoringStore:
         self._pool = pool
         self._catalog = catalog
         self._org_at = org_at
-        self._on_written = on_written  # score rows are waiting to be published
+        self._on_written = on_written  # wakes the score ticker: scores wait for a tick
         self._topic = topic
         self._on_commit = on_commit
         self._slices: OrderedDict[SliceKey, SliceState] = OrderedDict()  # least recently used first
@@ -334,7 +334,7 @@ class PostgresScoringStore:
             raise
         self._on_commit()
         if result[2] or self._unscored:
-            self._on_written()  # scores to publish, or to compute on the next tick
+            self._on_written()  # scores to compute on the next tick (the relay is woken by on_commit)
         return result
 
     def _forget(self, keys: Iterable[SliceKey]) -> None:
