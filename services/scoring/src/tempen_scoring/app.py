@@ -15,7 +15,12 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
-from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore, ScoreGroupsRelaySource
+from tempen_scoring.adapters.postgres import (
+    SCHEMA,
+    PostgresScoreReader,
+    PostgresScoringStore,
+    ScoreGroupsRelaySource,
+)
 from tempen_scoring.config import ScoringSettings
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
@@ -165,5 +170,7 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
             metrics=metrics,
             registry=registry,
         ),
-        http=http_app(routes(holder.get_pool, catalog, metrics, org_history=org_history), access=access),
+        http=http_app(
+            routes(PostgresScoreReader(holder.get_pool), catalog, metrics, org_history=org_history), access=access
+        ),
     )

@@ -746,6 +746,30 @@ class ScoreGroupsRelaySource:
         return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
 
 
+_UNIT_SERIES = f"""
+SELECT instrument, model, model_version, dimension, scope, period, period_start, period_end, respondents,
+       publishable, suppression_reason, index, standard_error, favourable_pct, details, computed_at
+FROM {SCHEMA}.scores
+WHERE tenant = $1 AND unit = $2 AND ($3::text IS NULL OR model = $3) AND ($4::text IS NULL OR scope = $4)
+  AND ($5::text IS NULL OR dimension = $5)
+  AND respondents > 0  -- withdrawn rows: the group has no respondents left, or is outside the org then
+ORDER BY model, dimension, scope, period_start
+"""
+
+
+class PostgresScoreReader:
+    """The read API's queries (`ports.ScoreReader`), on the pool the service has once it is up."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+        self._pool = pool
+
+    async def unit_series(
+        self, tenant: str, unit: str, *, model: str | None, scope: str | None, dimension: str | None
+    ) -> Sequence[Mapping[str, Any]]:
+        rows = await self._pool().fetch(_UNIT_SERIES, tenant, unit, model, scope, dimension)
+        return [dict(r) for r in rows]
+
+
 def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage | None:
     """The group's event with every dimension that has an index; None when it has none (suppressed)."""
     published = {d: f for d, f in r["figures"].items() if f["publishable"] and f["index"] is not None}

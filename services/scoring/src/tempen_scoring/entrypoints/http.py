@@ -6,31 +6,20 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tempen_scoring.adapters.postgres import SCHEMA
 from tempen_scoring.metrics import ScoringMetrics
+from tempen_scoring.ports import ScoreReader
 from tempen_shared.http import JSONResponse, problem
 from tempen_shared.http import measured as timed
 from tempen_shared.tenancy.loader import Catalog
 from tempen_shared.tenancy.org import OrgHistory, OrgTree, org_day
 
-_SERIES = f"""
-SELECT instrument, model, model_version, dimension, scope, period, period_start, period_end, respondents,
-       publishable, suppression_reason, index, standard_error, favourable_pct, details, computed_at
-FROM {SCHEMA}.scores
-WHERE tenant = $1 AND unit = $2 AND ($3::text IS NULL OR model = $3) AND ($4::text IS NULL OR scope = $4)
-  AND ($5::text IS NULL OR dimension = $5)
-  AND respondents > 0  -- withdrawn rows: the group has no respondents left, or is outside the org then
-ORDER BY model, dimension, scope, period_start
-"""
-
 
 def routes(
-    pool: Callable[[], asyncpg.Pool],
+    reader: ScoreReader,
     catalog: Catalog,
     metrics: ScoringMetrics,
     *,
@@ -59,8 +48,12 @@ def routes(
         scope = request.query_params.get("scope")
         if scope not in (None, "unit", "subtree"):
             return problem(422, "Invalid query", errors=[{"field": "scope", "reason": "must be unit or subtree"}])
-        rows = await pool().fetch(
-            _SERIES, tenant_id, unit, request.query_params.get("model"), scope, request.query_params.get("dimension")
+        rows = await reader.unit_series(
+            tenant_id,
+            unit,
+            model=request.query_params.get("model"),
+            scope=scope,
+            dimension=request.query_params.get("dimension"),
         )
         series: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for r in rows:

@@ -1,4 +1,5 @@
-"""Scoring's Kafka entry point: accepted submissions in, score events out (through the outbox)."""
+"""Scoring's Kafka entry point: accepted submissions in, applied to the store in one transaction per batch
+(score events follow on the store's tick, published from the score groups)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import datetime
 import structlog
 from faststream.kafka import KafkaRouter
 
-from tempen_scoring.adapters.postgres import PostgresScoringStore
 from tempen_scoring.metrics import ScoringMetrics
+from tempen_scoring.ports import ScoringStore
 from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction
 from tempen_scoring.service import contributions_of, flatten
 from tempen_shared import correlation
@@ -42,7 +43,7 @@ def build_router(
     *,
     group_id: str,
     catalog: Catalog,
-    store: Callable[[], PostgresScoringStore],
+    store: Callable[[], ScoringStore],
     metrics: ScoringMetrics,
 ) -> KafkaRouter:
     topic = settings.topic(SUBMISSIONS.name)
