@@ -25,8 +25,8 @@ from tempen_scoring.config import ScoringSettings
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
-from tempen_scoring.ticker import run_ticker
 from tempen_scoring.realign import run_realigner
+from tempen_scoring.ticker import run_ticker
 from tempen_shared.auth import AccessControl
 from tempen_shared.db import OUTAGE_ERRORS
 from tempen_shared.http import ServiceApp, http_app, operational_routes
