@@ -229,6 +229,11 @@ class EmbeddedPostgres:
 
     def _run(self, argv: list[str]) -> str:
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        # Under libfaketime (scripts/test-at-dates) FAKETIME_SHARED names a semaphore its first process
+        # created, readable by that user only: PostgreSQL runs as another user, cannot open it, tries to
+        # create one of its own and exits if a stale one of the same pid is left in /dev/shm. Without
+        # the variable it keeps its own clock offset (FAKETIME is relative) and never fails on it.
+        env.pop("FAKETIME_SHARED", None)
         result = subprocess.run(
             argv, user=self._user, env=env, capture_output=True, text=True, check=False, cwd="/", timeout=120
         )
