@@ -151,6 +151,71 @@ class OutboxTable:
         return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
 
 
+class PositionedTable:
+    """A table that is its own outbox (ingest's submissions, scoring's score groups): every write of a
+    row draws the next value of a `position` column under a lock held to commit, so position order is
+    commit order, and the relay reads rows past its position for the broker, kept per cluster id in
+    `<schema>.relay_positions`. A broker new to the table gets every row again (consumers deduplicate
+    by event id). A subclass turns rows into messages; a row with nothing to publish still moves the
+    position on."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, schema: str, table: str, position: str, columns: str, stamped_at: str
+    ) -> None:
+        """`columns`: what `messages` reads of a row; `stamped_at`: when a row was written, for the age
+        of the backlog."""
+        self._pool = pool
+        positions = f"{schema}.relay_positions"
+        rows = f"{schema}.{table}"
+        self._position_column = position
+        self._position_sql = f"SELECT position FROM {positions} WHERE epoch = $1"
+        self._last_position_sql = f"SELECT position FROM {positions} ORDER BY updated_at DESC LIMIT 1"
+        self._advance_sql = (
+            f"INSERT INTO {positions} (epoch, position) VALUES ($1, $2) ON CONFLICT (epoch) DO UPDATE"
+            f" SET position = greatest({positions}.position, EXCLUDED.position), updated_at = now()"
+        )
+        self._take_sql = f"SELECT {position}, {columns} FROM {rows} WHERE {position} > $1 ORDER BY {position} LIMIT $2"
+        self._backlog_sql = (
+            f"SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - (SELECT {stamped_at} FROM {rows}"
+            f" WHERE {position} > $1 ORDER BY {position} LIMIT 1)), 0) AS age FROM {rows} WHERE {position} > $1"
+        )
+
+    def messages(self, rows: Sequence[asyncpg.Record]) -> list[OutboxMessage]:
+        """The messages of rows read in position order; a row may have none."""
+        raise NotImplementedError
+
+    def published(self, count: int) -> None:
+        """Called with the number of messages once their position is stored."""
+
+    async def _position(self, epoch: str) -> int:
+        return int(await self._pool.fetchval(self._position_sql, epoch) or 0)
+
+    async def take(self, epoch: str, limit: int) -> PendingBatch:
+        rows = await self._pool.fetch(self._take_sql, await self._position(epoch), limit)
+        messages = self.messages(rows)
+        last = rows[-1][self._position_column] if rows else 0
+
+        async def mark_published() -> None:
+            await self._pool.execute(self._advance_sql, epoch, last)
+            if messages:
+                self.published(len(messages))
+
+        return PendingBatch(messages, len(rows), mark_published)
+
+    async def on_new_epoch(self, epoch: str) -> int:
+        waiting, _age = await self.backlog(epoch)
+        return waiting
+
+    async def backlog(self, epoch: str) -> tuple[int, float]:
+        # Before the relay's first round the broker is not known yet: the position last advanced.
+        if epoch:
+            position = await self._position(epoch)
+        else:
+            position = int(await self._pool.fetchval(self._last_position_sql) or 0)
+        row = await self._pool.fetchrow(self._backlog_sql, position)
+        return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
+
+
 class OutboxRelay:
     """Publishes a service's outbox rows, and those of any further `sources`, in commit order per
     source. One relay per service is active at a time (a PostgreSQL advisory lock), which keeps

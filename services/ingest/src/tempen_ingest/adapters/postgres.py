@@ -22,7 +22,7 @@ from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, SubmissionAccepted, SubmissionRetracted, submission_event_id
-from tempen_shared.outbox import OutboxMessage, PendingBatch, dead_letter_messages, enqueue
+from tempen_shared.outbox import OutboxMessage, PositionedTable, dead_letter_messages, enqueue
 from tempen_shared.topics import SUBMISSIONS
 
 SCHEMA = "ingest"
@@ -312,70 +312,33 @@ def _retraction(topic: Callable[[str], str], retraction: Retraction, respondent:
     )
 
 
-_RELAY_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions WHERE epoch = $1"
-_RELAY_LAST_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions ORDER BY updated_at DESC LIMIT 1"
-_RELAY_ADVANCE = f"""
-INSERT INTO {SCHEMA}.relay_positions (epoch, position) VALUES ($1, $2)
-ON CONFLICT (epoch) DO UPDATE SET position = greatest({SCHEMA}.relay_positions.position, EXCLUDED.position),
-                                  updated_at = now()
-"""
-_RELAY_TAKE = f"""
-SELECT sequence, tenant, submission_id, revision, instrument, unit, submitted_at, respondent, answers,
-       correlation_id, ingested_at, erased_at IS NOT NULL AS erased
-FROM {SCHEMA}.submissions
-WHERE sequence > $1
-ORDER BY sequence
-LIMIT $2
-"""
-_RELAY_BACKLOG = f"""
-SELECT count(*) AS backlog,
-       coalesce(extract(epoch FROM now() - (SELECT ingested_at FROM {SCHEMA}.submissions
-                                            WHERE sequence > $1 ORDER BY sequence LIMIT 1)), 0) AS age
-FROM {SCHEMA}.submissions WHERE sequence > $1
-"""
-
-
-class SubmissionsRelaySource:
+class SubmissionsRelaySource(PositionedTable):
     """The submissions table as the relay's source of SubmissionAccepted events, in sequence order.
 
-    One position per broker (cluster id): a broker new to ingest gets every stored submission again,
-    which is what a memory-only broker that restarted needs (consumers deduplicate by event id).
     A row whose answers are gone has nothing to publish: an erased one (its retraction goes through
     the outbox table) or one whose answers retention deleted before it was ever relayed.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, topic: Callable[[str], str]) -> None:
-        self._pool = pool
+        super().__init__(
+            pool,
+            schema=SCHEMA,
+            table="submissions",
+            position="sequence",
+            columns="tenant, submission_id, revision, instrument, unit, submitted_at, respondent, answers,"
+            " correlation_id, ingested_at, erased_at IS NOT NULL AS erased",
+            stamped_at="ingested_at",
+        )
         self._topic = topic
 
-    async def _position(self, epoch: str) -> int:
-        return int(await self._pool.fetchval(_RELAY_POSITION, epoch) or 0)
-
-    async def take(self, epoch: str, limit: int) -> PendingBatch:
-        rows = await self._pool.fetch(_RELAY_TAKE, await self._position(epoch), limit)
-        messages = [_accepted(self._topic, row) for row in rows if row["answers"] is not None]
+    def messages(self, rows: Sequence[asyncpg.Record]) -> list[OutboxMessage]:
         unpublishable = [row for row in rows if row["answers"] is None and not row["erased"]]
         if unpublishable:
             logger.warning(
                 "submissions relay: %d rows lost their answers to retention before they were published",
                 len(unpublishable),
             )
-        last = rows[-1]["sequence"] if rows else 0
-
-        async def mark_published() -> None:
-            await self._pool.execute(_RELAY_ADVANCE, epoch, last)
-
-        return PendingBatch(messages, len(rows), mark_published)
-
-    async def on_new_epoch(self, epoch: str) -> int:
-        waiting, _age = await self.backlog(epoch)
-        return waiting
-
-    async def backlog(self, epoch: str) -> tuple[int, float]:
-        # Before the relay's first round the broker is not known yet: the position last advanced.
-        position = await self._position(epoch) if epoch else int(await self._pool.fetchval(_RELAY_LAST_POSITION) or 0)
-        row = await self._pool.fetchrow(_RELAY_BACKLOG, position)
-        return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
+        return [_accepted(self._topic, row) for row in rows if row["answers"] is not None]
 
 
 def _accepted(topic: Callable[[str], str], row: asyncpg.Record) -> OutboxMessage:

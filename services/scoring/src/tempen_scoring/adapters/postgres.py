@@ -48,7 +48,7 @@ from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter, DimensionScore, UnitScored
-from tempen_shared.outbox import OutboxMessage, PendingBatch, dead_letter_messages, enqueue
+from tempen_shared.outbox import OutboxMessage, PositionedTable, dead_letter_messages, enqueue
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import SCORES, partition_key
@@ -199,28 +199,6 @@ ON CONFLICT (tenant, instrument, model, period, unit, scope) DO UPDATE SET
 REVISION_LOCK = int.from_bytes(
     hashlib.sha256(f"tempen-{SCHEMA}-score-revision".encode()).digest()[:8], "big", signed=True
 )
-
-_RELAY_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions WHERE epoch = $1"
-_RELAY_LAST_POSITION = f"SELECT position FROM {SCHEMA}.relay_positions ORDER BY updated_at DESC LIMIT 1"
-_RELAY_ADVANCE = f"""
-INSERT INTO {SCHEMA}.relay_positions (epoch, position) VALUES ($1, $2)
-ON CONFLICT (epoch) DO UPDATE SET position = greatest({SCHEMA}.relay_positions.position, EXCLUDED.position),
-                                  updated_at = now()
-"""
-_RELAY_TAKE = f"""
-SELECT revision, tenant, unit, scope, instrument, model, model_version, period, period_start, period_end,
-    figures, sequence, computed_at, correlation_id
-FROM {SCHEMA}.score_groups
-WHERE revision > $1
-ORDER BY revision
-LIMIT $2
-"""
-_RELAY_BACKLOG = f"""
-SELECT count(*) AS backlog,
-       coalesce(extract(epoch FROM now() - (SELECT computed_at FROM {SCHEMA}.score_groups
-                                            WHERE revision > $1 ORDER BY revision LIMIT 1)), 0) AS age
-FROM {SCHEMA}.score_groups WHERE revision > $1
-"""
 
 
 async def _stage(conn: Connection, table: str, records: list[tuple[Any, ...]]) -> None:
@@ -700,13 +678,12 @@ class PostgresScoringStore:
         )
 
 
-class ScoreGroupsRelaySource:
+class ScoreGroupsRelaySource(PositionedTable):
     """The score groups as the relay's source of UnitScored events, in revision order (commit order).
 
-    One position per broker (cluster id), as ingest's submissions have: a broker new to scoring gets
-    every group's newest figures again, which consumers deduplicate by event id (a group's event id
-    follows from its sequence). A group with nothing publishable (suppressed, withdrawn) has no event;
-    the position passes it all the same.
+    A group's event id follows from its sequence, so a broker new to scoring gets every group's newest
+    figures again under the ids it had. A group with nothing publishable (suppressed, withdrawn) has
+    no event; the position passes it all the same.
     """
 
     def __init__(
@@ -716,34 +693,23 @@ class ScoreGroupsRelaySource:
         topic: Callable[[str], str],
         on_published: Callable[[int], None] = lambda _n: None,
     ) -> None:
-        self._pool = pool
+        super().__init__(
+            pool,
+            schema=SCHEMA,
+            table="score_groups",
+            position="revision",
+            columns="tenant, unit, scope, instrument, model, model_version, period, period_start, period_end,"
+            " figures, sequence, computed_at, correlation_id",
+            stamped_at="computed_at",
+        )
         self._topic = topic
         self._on_published = on_published
 
-    async def _position(self, epoch: str) -> int:
-        return int(await self._pool.fetchval(_RELAY_POSITION, epoch) or 0)
+    def messages(self, rows: Sequence[asyncpg.Record]) -> list[OutboxMessage]:
+        return [message for r in rows if (message := _score_message(self._topic, r)) is not None]
 
-    async def take(self, epoch: str, limit: int) -> PendingBatch:
-        rows = await self._pool.fetch(_RELAY_TAKE, await self._position(epoch), limit)
-        messages = [message for r in rows if (message := _score_message(self._topic, r)) is not None]
-        last = rows[-1]["revision"] if rows else 0
-
-        async def mark_published() -> None:
-            await self._pool.execute(_RELAY_ADVANCE, epoch, last)
-            if messages:
-                self._on_published(len(messages))
-
-        return PendingBatch(messages, len(rows), mark_published)
-
-    async def on_new_epoch(self, epoch: str) -> int:
-        waiting, _age = await self.backlog(epoch)
-        return waiting
-
-    async def backlog(self, epoch: str) -> tuple[int, float]:
-        # Before the relay's first round the broker is not known yet: the position last advanced.
-        position = await self._position(epoch) if epoch else int(await self._pool.fetchval(_RELAY_LAST_POSITION) or 0)
-        row = await self._pool.fetchrow(_RELAY_BACKLOG, position)
-        return (int(row["backlog"]), float(row["age"])) if row is not None else (0, 0.0)
+    def published(self, count: int) -> None:
+        self._on_published(count)
 
 
 _UNIT_SERIES = f"""
