@@ -38,8 +38,7 @@ from bench.generator import Municipality, Submission
 from bench.plain import plain_per_message
 from bench.probes import MetricsClient, ResourceSampler, Samples, histogram, histogram_delta, histogram_quantile, value
 from tempen.embedded import free_port
-from tempen.supervisor import SERVICES as SUPERVISED
-from tempen.supervisor import ServiceProcess, Supervisor
+from tempen.supervisor import Supervisor
 from tempen_shared.topics import INTAKE, SCORES
 
 PHASES = ("limits", "http", "intake", "steady")
@@ -193,25 +192,9 @@ class Deployment:
         self.token = await asyncio.to_thread(_admin_token, self.database_url, self.state_dir)
         sup.start_services()
         for number in range(2, self.scoring_replicas + 1):
-            self._start_replica(sup, "scoring", number)
+            sup.start_replica("scoring", number)
         await asyncio.to_thread(sup.wait_ready, timeout_s=120)
         await wait_for_groups(self.infra.bootstrap_servers, [f"{self.prefix}{service}" for service in SERVICES])
-
-    @staticmethod
-    def _start_replica(sup: Supervisor, service: str, number: int) -> None:
-        """Another process of `service` in the same consumer group, watched as `<service>-<number>`."""
-        module, _port = SUPERVISED[service]
-        name = f"{service}-{number}"
-        replica = ServiceProcess(name, module, free_port(), sup.state_dir / "logs" / f"{name}.log")
-        with replica.log_path.open("ab") as out:
-            replica.process = subprocess.Popen(
-                [sys.executable, "-m", module],
-                env=sup.service_env(service, replica.port),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        sup.services[name] = replica
 
     def replicas(self) -> list[str]:
         """The extra replicas' names (`scoring-2`, ...)."""

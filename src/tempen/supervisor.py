@@ -48,6 +48,7 @@ class ServiceProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    replica_of: str = ""  # the service this process is another replica of ("scoring" for "scoring-2")
 
     @property
     def url(self) -> str:
@@ -123,20 +124,37 @@ class Supervisor:
         return env
 
     def start_service(self, name: str) -> ServiceProcess:
-        module, default_port = SERVICES[name]
-        existing = self.services.get(name)
-        port = existing.port if existing else self._port_of(name, default_port)
-        service = existing or ServiceProcess(name, module, port, self.state_dir / "logs" / f"{name}.log")
+        service = self.services.get(name)
+        if service is None:
+            module, default_port = SERVICES[name]
+            port = self._port_of(name, default_port)
+            service = ServiceProcess(name, module, port, self.state_dir / "logs" / f"{name}.log")
+        return self._spawn(service)
+
+    def start_replica(self, name: str, number: int) -> ServiceProcess:
+        """Another process of service `name` in the same consumer group, on a free port, supervised as
+        `<name>-<number>` (the bench's `--scoring-replicas`)."""
+        replica_name = f"{name}-{number}"
+        replica = self.services.get(replica_name) or ServiceProcess(
+            replica_name,
+            SERVICES[name][0],
+            free_port(),
+            self.state_dir / "logs" / f"{replica_name}.log",
+            replica_of=name,
+        )
+        return self._spawn(replica)
+
+    def _spawn(self, service: ServiceProcess) -> ServiceProcess:
         log = service.log_path.open("ab")
         service.process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=self.service_env(name, port),
+            [sys.executable, "-m", service.module],
+            env=self.service_env(service.replica_of or service.name, service.port),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
-        self.services[name] = service
+        self.services[service.name] = service
         return service
 
     def _port_of(self, name: str, default_port: int) -> int:
