@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore, SeriesKey
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_alerts.ports import SeriesKey
 from tempen_alerts.service import AlertsService
 from tests.alerts.integration.support import DIMENSIONS, UNIT, alerts_store, fixture_catalog, unit_scores
 

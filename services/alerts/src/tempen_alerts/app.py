@@ -22,7 +22,7 @@ from tempen_alerts.adapters.notifier import (
     WebhookSender,
     WebhookTarget,
 )
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.config import AlertsSettings
 from tempen_alerts.entrypoints.http import routes
 from tempen_alerts.entrypoints.kafka import build_router
@@ -200,5 +200,7 @@ def create_app(
             metrics=metrics,
             registry=registry,
         ),
-        http=http_app(routes(holder.get, service, metrics), access=access),
+        http=http_app(
+            routes(holder.get, PostgresAlertReader(lambda: holder.get().pool), service, metrics), access=access
+        ),
     )

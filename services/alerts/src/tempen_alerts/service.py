@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from tempen_alerts.adapters.postgres import AlertsRepository, NotificationRow, SeriesKey, StoredAlert
 from tempen_alerts.domain.messages import NotificationKind, render_notification
 from tempen_alerts.domain.routing import levels_available, recipients
 from tempen_alerts.domain.rules import (
@@ -27,6 +26,7 @@ from tempen_alerts.domain.rules import (
     decide,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
+from tempen_alerts.ports import AlertsRepository, NotificationRow, SeriesKey, StoredAlert
 from tempen_shared import correlation
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.events import AlertState, AlertTransitioned

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from tempen_alerts.adapters.postgres import PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
+from tempen_alerts.ports import AlertsStore
 from tempen_alerts.service import AlertsService, log_changes
 from tempen_shared.db import TRANSIENT_DB_ERRORS, StoreUnavailableError
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 ACTIVE_STATES = ("open", "acknowledged", "escalated")
 
 
-async def sweep_once(store: PostgresAlertsStore, service: AlertsService, metrics: AlertsMetrics) -> list[str]:
+async def sweep_once(store: AlertsStore, service: AlertsService, metrics: AlertsMetrics) -> list[str]:
     """Judge every due series once at `service.clock()`; returns the states reached, in order."""
     now = service.clock()
     async with store.transaction() as repo:
@@ -39,9 +39,7 @@ async def sweep_once(store: PostgresAlertsStore, service: AlertsService, metrics
     return made
 
 
-async def run_sweeper(
-    store: PostgresAlertsStore, service: AlertsService, metrics: AlertsMetrics, *, interval_s: float
-) -> None:
+async def run_sweeper(store: AlertsStore, service: AlertsService, metrics: AlertsMetrics, *, interval_s: float) -> None:
     while True:
         try:
             await sweep_once(store, service, metrics)

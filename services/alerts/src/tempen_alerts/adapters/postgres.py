@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
+from tempen_alerts.ports import NotificationRow, SeriesKey, StoredAlert
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.outbox import OutboxMessage, enqueue
@@ -19,34 +19,8 @@ from tempen_shared.outbox import OutboxMessage, enqueue
 SCHEMA = "alerts"
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesKey:
-    tenant: str
-    unit: str
-    instrument: str
-    model: str
-    dimension: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAlert:
-    alert_id: str
-    snapshot: AlertSnapshot
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationRow:
-    notification_id: UUID
-    channel: str
-    recipient: str
-    recipient_role: str
-    subject: str
-    body_text: str
-    body_html: str
-
-
-class AlertsRepository:
-    """Everything alerts reads and writes, bound to one connection inside one transaction."""
+class PostgresAlertsRepository:
+    """`ports.AlertsRepository`, bound to one connection inside one transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -403,10 +377,10 @@ class PostgresAlertsStore:
         self._on_commit = on_commit
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AlertsRepository]:
+    async def transaction(self) -> AsyncIterator[PostgresAlertsRepository]:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                repo = AlertsRepository(conn)
+                repo = PostgresAlertsRepository(conn)
                 yield repo
                 await repo.flush()
         except TRANSIENT_DB_ERRORS as exc:
@@ -418,6 +392,51 @@ class PostgresAlertsStore:
             return bool(await self.pool.fetchval("SELECT true"))
         except TRANSIENT_DB_ERRORS:
             return False
+
+
+class PostgresAlertReader:
+    """The read API's queries (`ports.AlertReader`), on the pool the service has once it is up."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+        self._pool = pool
+
+    async def alerts(
+        self, tenant: str, *, status: str | None, unit: str | None, recipient: str | None
+    ) -> list[dict[str, Any]]:
+        rows = await self._pool().fetch(
+            f"""SELECT a.* FROM {SCHEMA}.alerts a WHERE a.tenant = $1
+                  AND ($2::text IS NULL OR a.state = $2) AND ($3::text IS NULL OR a.unit = $3)
+                  AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM {SCHEMA}.notifications n
+                        WHERE n.alert_id = a.alert_id AND lower(n.recipient) = lower($4)))
+                ORDER BY a.updated_at DESC LIMIT 500""",
+            tenant,
+            status,
+            unit,
+            recipient,
+        )
+        return [dict(r) for r in rows]
+
+    async def alert(self, tenant: str, alert_id: str) -> dict[str, Any] | None:
+        row = await self._pool().fetchrow(
+            f"SELECT * FROM {SCHEMA}.alerts WHERE tenant = $1 AND alert_id = $2", tenant, alert_id
+        )
+        return dict(row) if row is not None else None
+
+    async def transitions(self, alert_id: str) -> list[dict[str, Any]]:
+        rows = await self._pool().fetch(
+            f"""SELECT from_state, to_state, level, rule, reason, period, actor, evidence, created_at
+                FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY created_at""",
+            alert_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def notifications(self, alert_id: str) -> list[dict[str, Any]]:
+        rows = await self._pool().fetch(
+            f"""SELECT recipient, recipient_role, channel, state, created_at, sent_at FROM {SCHEMA}.notifications
+                WHERE alert_id = $1 ORDER BY created_at""",
+            alert_id,
+        )
+        return [dict(r) for r in rows]
 
 
 def _stored(row: asyncpg.Record) -> StoredAlert:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore, StoredAlert
 from tempen_alerts.metrics import AlertsMetrics
+from tempen_alerts.ports import AlertReader, AlertsStore, StoredAlert
 from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService
 from tempen_shared import correlation
 from tempen_shared.bounds import CalendarDate, FreeText, IdentifierText
@@ -41,7 +41,9 @@ class ResolveBody(BaseModel):
     resolved_by: IdentifierText = Field(default="", max_length=200)
 
 
-def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, metrics: AlertsMetrics) -> list[Route]:
+def routes(
+    store: Callable[[], AlertsStore], reader: AlertReader, service: AlertsService, metrics: AlertsMetrics
+) -> list[Route]:
     def measured(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Any]:
         return timed(metrics, route, handler)
 
@@ -56,17 +58,7 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
         if isinstance(tenant, Response):
             return tenant
         q = request.query_params
-        rows = await store().pool.fetch(
-            f"""SELECT a.* FROM {SCHEMA}.alerts a WHERE a.tenant = $1
-                  AND ($2::text IS NULL OR a.state = $2) AND ($3::text IS NULL OR a.unit = $3)
-                  AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM {SCHEMA}.notifications n
-                        WHERE n.alert_id = a.alert_id AND lower(n.recipient) = lower($4)))
-                ORDER BY a.updated_at DESC LIMIT 500""",
-            tenant,
-            q.get("status"),
-            q.get("unit"),
-            q.get("recipient"),
-        )
+        rows = await reader.alerts(tenant, status=q.get("status"), unit=q.get("unit"), recipient=q.get("recipient"))
         return JSONResponse({"alerts": [_alert_json(r) for r in rows]})
 
     async def get_alert(request: Request) -> Response:
@@ -74,21 +66,11 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
         if isinstance(tenant, Response):
             return tenant
         alert_id = request.path_params["alert_id"]
-        row = await store().pool.fetchrow(
-            f"SELECT * FROM {SCHEMA}.alerts WHERE tenant = $1 AND alert_id = $2", tenant, alert_id
-        )
+        row = await reader.alert(tenant, alert_id)
         if row is None:
             return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
-        history = await store().pool.fetch(
-            f"""SELECT from_state, to_state, level, rule, reason, period, actor, evidence, created_at
-                FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY created_at""",
-            alert_id,
-        )
-        notes = await store().pool.fetch(
-            f"""SELECT recipient, recipient_role, channel, state, created_at, sent_at FROM {SCHEMA}.notifications
-                WHERE alert_id = $1 ORDER BY created_at""",
-            alert_id,
-        )
+        history = await reader.transitions(alert_id)
+        notes = await reader.notifications(alert_id)
         body = _alert_json(row)
         body["history"] = [{**dict(h), "created_at": h["created_at"].isoformat()} for h in history]
         body["notifications"] = [
@@ -166,7 +148,7 @@ def routes(store: Callable[[], PostgresAlertsStore], service: AlertsService, met
     ]
 
 
-def _alert_json(row: Any) -> dict[str, Any]:
+def _alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in (
         "alert_id",

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from faststream.kafka import KafkaRouter
 
-from tempen_alerts.adapters.postgres import PostgresAlertsStore, SeriesKey
 from tempen_alerts.metrics import AlertsMetrics
+from tempen_alerts.ports import AlertsStore, SeriesKey
 from tempen_alerts.service import AlertsService, Change, log_changes
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
@@ -51,7 +51,7 @@ def build_router(
     settings: ServiceSettings,
     *,
     group_id: str,
-    store: Callable[[], PostgresAlertsStore],
+    store: Callable[[], AlertsStore],
     service: AlertsService,
     metrics: AlertsMetrics,
 ) -> KafkaRouter:

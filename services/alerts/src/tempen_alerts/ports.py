@@ -1,0 +1,186 @@
+"""What alerts' use cases, entry points and sweeper need from its store, as Protocols: they judge, translate
+and decide, the adapters (`adapters/postgres.py`) do the I/O. None of them imports an adapter
+(import-linter checks it); `app.py` wires the two."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
+from tempen_shared.events import UnitScored
+from tempen_shared.outbox import OutboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    tenant: str
+    unit: str
+    instrument: str
+    model: str
+    dimension: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    alert_id: str
+    snapshot: AlertSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    notification_id: UUID
+    channel: str
+    recipient: str
+    recipient_role: str
+    subject: str
+    body_text: str
+    body_html: str
+
+
+class AlertsRepository(Protocol):
+    """Everything alerts reads and writes while judging, inside one transaction of `AlertsStore`.
+
+    Nothing written is seen by others before the transaction commits, and nothing of it stays when it
+    rolls back: the judgement, the alert, its audit row, its notifications and its event go together.
+    """
+
+    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> list[SeriesKey]:
+        """Store the newest figures of each series and period (unit scope only; an older sequence never
+        overwrites a newer one). Returns the series whose figures changed, in key order.
+
+        Without `judging` those series are flagged for the sweeper to judge; with it the caller promises to
+        judge every one of them in this transaction, and none is flagged.
+        """
+        ...
+
+    async def prefetch(self, keys: Sequence[SeriesKey]) -> None:
+        """Lock and read at once what judging each of `keys` needs (series lock, history, active alert).
+
+        An optimisation only: `lock_series`, `history`, `active_alert` and `mark_judged` answer the same
+        with or without it. Locks are taken in key order, as judging series one by one does, so
+        replicas cannot deadlock.
+        """
+        ...
+
+    async def series_due(self, *, now: datetime, limit: int = 500) -> list[SeriesKey]:
+        """Series to judge at `now`, in key order, at most `limit`: flagged for rejudging, with a period
+        closed by `now` since they were last judged, or with an active alert (the time-based rule)."""
+        ...
+
+    async def lock_series(self, key: SeriesKey) -> tuple[bool, datetime | None]:
+        """Lock the series until the transaction ends, so one replica judges it at a time.
+
+        Returns (whether the series exists, the end of the last period judged, None if none was).
+        """
+        ...
+
+    async def history(self, key: SeriesKey, *, closed_before: datetime) -> list[PeriodScore]:
+        """The series' periods that ended at or before `closed_before`, oldest first."""
+        ...
+
+    async def mark_judged(self, key: SeriesKey, through: datetime | None) -> None:
+        """Record the series judged through `through` (never moving it back) and clear its rejudge flag.
+        The write may be deferred, but it is made before the transaction commits."""
+        ...
+
+    async def active_alert(self, key: SeriesKey) -> StoredAlert | None:
+        """The series' alert that is not resolved, locked until the transaction ends; None if none is."""
+        ...
+
+    async def alert(self, tenant: str, alert_id: str, *, for_update: bool = False) -> StoredAlert | None:
+        """The tenant's alert of that id in any state (locked with `for_update`); None if there is none."""
+        ...
+
+    async def series_of(self, tenant: str, alert_id: str) -> SeriesKey | None:
+        """The series the tenant's alert belongs to; None if there is no such alert."""
+        ...
+
+    async def save_alert(
+        self,
+        alert_id: str,
+        key: SeriesKey,
+        snapshot: AlertSnapshot,
+        *,
+        now: datetime,
+        action_plan: str | None = None,
+        follow_up: date | None = None,
+    ) -> None:
+        """Insert the alert or update it to `snapshot` as of `now`. An action plan and follow-up date once
+        given are kept when later saves pass None; the time of resolution is kept once set."""
+        ...
+
+    async def add_transition(
+        self,
+        *,
+        transition_id: UUID,
+        alert_id: str,
+        tenant: str,
+        from_state: str | None,
+        to_state: str,
+        level: int,
+        rule: str,
+        reason: str,
+        period: str,
+        actor: str,
+        evidence: list[dict[str, Any]],
+        correlation_id: str | None = None,
+    ) -> None:
+        """Append one row to the alert's audit trail."""
+        ...
+
+    async def add_notifications(
+        self, *, transition_id: UUID, alert_id: str, tenant: str, rows: Sequence[NotificationRow]
+    ) -> None:
+        """Queue the transition's notifications for the notifiers to deliver once the transaction commits.
+        A row repeating a (transition, recipient, channel) already queued is ignored."""
+        ...
+
+    async def active_counts(self) -> dict[str, int]:
+        """The number of alerts in each state but resolved (states with none are left out)."""
+        ...
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Put the messages in the outbox; the relay sends them once the transaction commits."""
+        ...
+
+
+class AlertsStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[AlertsRepository]:
+        """One transaction: commits when the block ends, rolls back when it raises.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached; nothing was committed.
+        """
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the database answers now; never raises for an outage."""
+        ...
+
+
+class AlertReader(Protocol):
+    """The HTTP read API's queries: rows as the API shows them, read outside any transaction."""
+
+    async def alerts(
+        self, tenant: str, *, status: str | None, unit: str | None, recipient: str | None
+    ) -> Sequence[Mapping[str, Any]]:
+        """The tenant's alerts, most recently updated first, at most 500: only those in state `status`,
+        of `unit`, or with a notification to `recipient` (compared case-insensitively) where given."""
+        ...
+
+    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
+        """The tenant's alert of that id, every column; None if there is none."""
+        ...
+
+    async def transitions(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
+        """The alert's audit trail, oldest first."""
+        ...
+
+    async def notifications(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
+        """The alert's notifications and their delivery state, oldest first."""
+        ...
