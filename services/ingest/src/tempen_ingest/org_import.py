@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from tempen_ingest.adapters.org import PostgresOrgStore
+from tempen_ingest.ports import OrgStore
 from tempen_shared.tenancy.loader import Tenant
 from tempen_shared.tenancy.org_import import OrgFileError, check_guard_rails, diff_org, parse_org
 
@@ -26,7 +26,7 @@ class OrgImportOutcome:
 
 
 async def import_org_version(
-    store: PostgresOrgStore,
+    store: OrgStore,
     tenant: Tenant,
     text: str,
     *,

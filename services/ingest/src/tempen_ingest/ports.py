@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from tempen_shared.events import CanonicalSubmission, DeadLetter
+from tempen_shared.tenancy.org import OrgTree
 
 
 class Outcome(StrEnum):
@@ -125,3 +126,22 @@ class SubmissionStore(Protocol):
         ...
 
     async def ping(self) -> bool: ...
+
+
+class OrgStore(Protocol):
+    """Imported versions of each tenant's org tree, numbered 1, 2, … per tenant."""
+
+    async def latest(self, tenant: str) -> tuple[int, date, OrgTree] | None:
+        """The tenant's newest imported version as (version, effective from, tree); None when nothing was
+        imported (the configured org file is all there is)."""
+        ...
+
+    async def store(self, tenant: str, tree: OrgTree, *, effective_from: date, source: str) -> int:
+        """Store `tree` as the tenant's next version and, in the same transaction, an OrgUnitVersioned
+        event per unit in the outbox. Returns the new version's number. Imports of one tenant are
+        serialised, so two never get the same number.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached; nothing is stored.
+        """
+        ...

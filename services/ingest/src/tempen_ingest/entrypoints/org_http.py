@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tempen_ingest.adapters.org import PostgresOrgStore
 from tempen_ingest.org_import import import_org_version
+from tempen_ingest.ports import OrgStore
 from tempen_shared.clock import today_in
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.http import BadRequestError, JSONResponse, problem, read_body, service_unavailable
@@ -23,7 +23,7 @@ MAX_ORG_BYTES = 20 << 20
 
 
 def org_routes(
-    store: Callable[[], PostgresOrgStore], catalog: Catalog, *, after_store: Callable[[], Awaitable[None]]
+    store: Callable[[], OrgStore], catalog: Catalog, *, after_store: Callable[[], Awaitable[None]]
 ) -> list[Route]:
     async def post_org(request: Request) -> Response:
         tenant = catalog.tenants.get(request.path_params["tenant"])
