@@ -7,11 +7,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.ports import SeriesKey
 from tempen_alerts.service import AlertsService
-from tests.alerts.integration.support import DIMENSIONS, UNIT, alerts_store, fixture_catalog, unit_scores
+from tempen_alerts.sweeper import sweep_once
+from tempen_shared.events import UnitScored
+from tests.alerts.integration.support import (
+    DIMENSIONS,
+    UNIT,
+    SettableClock,
+    alerts_store,
+    fixture_catalog,
+    unit_scores,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +134,7 @@ async def test_a_batch_judged_in_its_own_transaction_writes_a_series_only_when_i
     async def batch(sequence: int, index: float) -> int:
         async with store.transaction() as repo:
             keys = await repo.upsert_scores(unit_scores(2026, 3, index, sequence=sequence), judging=True)
-            await repo.prefetch(keys)
+            await repo.prefetch(list(keys))
             for key in keys:
                 await service.judge(repo, key, now=now)
         return len(keys)
@@ -137,3 +148,46 @@ async def test_a_batch_judged_in_its_own_transaction_writes_a_series_only_when_i
     assert after == before, "judged again with no new closed period: no series row written"
     flagged = await store.pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.series WHERE rejudge")
     assert flagged == 0, "nothing left for the sweeper: every series was judged in the batch's transaction"
+
+
+async def test_a_change_to_a_period_still_open_is_stored_unjudged_and_the_sweeper_judges_it_once_closed(
+    store: PostgresAlertsStore,
+) -> None:
+    """Steady load changes the month still open, again and again. Judging reads closed months only, so the
+    consumer judges a series only when a closed month changed (`AlertsService.due`); the open month's
+    figures wait, unjudged and unflagged, until the sweeper finds the month closed. The alert then opens
+    exactly as if the consumer had judged every batch."""
+    in_february = datetime(2026, 2, 15, tzinfo=UTC)
+    clock = SettableClock(in_february)
+    service = AlertsService(
+        catalog=fixture_catalog(),
+        topic=lambda name: f"test.{name}",
+        public_url="https://a.test",
+        channel="email",
+        clock=clock,
+    )
+
+    async def consume(scores: list[UnitScored], now: datetime) -> list[SeriesKey]:
+        """What the Kafka handler does with a batch."""
+        async with store.transaction() as repo:
+            changed = await repo.upsert_scores(scores, judging=True)
+            due = service.due(changed, now=now)
+            await repo.prefetch(due)
+            for key in due:
+                await service.judge(repo, key, now=now)
+        return due
+
+    # January closed and February open change together: January's change must be judged now.
+    assert len(await consume([*unit_scores(2026, 1, 40.0), *unit_scores(2026, 2, 60.0)], in_february)) == len(
+        DIMENSIONS
+    )
+    before = await _series_versions(store)
+    # Only February moves (low now): nothing to judge, no series row written, nothing flagged.
+    assert await consume(unit_scores(2026, 2, 41.0, sequence=2), in_february) == []
+    assert await _series_versions(store) == before
+    assert await store.pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.series WHERE rejudge") == 0
+    assert await store.pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.alerts") == 0
+
+    # Once February has closed (and its grace hours passed), the sweeper judges it: two low months open.
+    clock.now = datetime(2026, 3, 10, tzinfo=UTC)
+    assert await sweep_once(store, service, AlertsMetrics(CollectorRegistry())) == ["open"] * len(DIMENSIONS)

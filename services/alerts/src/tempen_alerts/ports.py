@@ -49,12 +49,14 @@ class AlertsRepository(Protocol):
     rolls back: the judgement, the alert, its audit row, its notifications and its event go together.
     """
 
-    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> list[SeriesKey]:
+    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> dict[SeriesKey, datetime]:
         """Store the newest figures of each series and period (unit scope only; an older sequence never
-        overwrites a newer one). Returns the series whose figures changed, in key order.
+        overwrites a newer one). Returns the series whose figures changed, in key order, each with the
+        end of the earliest of its changed periods.
 
         Without `judging` those series are flagged for the sweeper to judge; with it the caller promises to
-        judge every one of them in this transaction, and none is flagged.
+        judge in this transaction every one whose changed periods include a closed one
+        (`AlertsService.due`), and none is flagged: the sweeper finds the others once their period closes.
         """
         ...
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from tempen_alerts.domain.rules import (
     StateChange,
     acknowledge,
     apply_decision,
+    closed_by,
     decide,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
@@ -145,6 +146,19 @@ class AlertsService:
         self._public_url = public_url.rstrip("/")
         self._channel = channel
 
+    def due(self, changed: Mapping[SeriesKey, datetime], *, now: datetime) -> list[SeriesKey]:
+        """Of the series whose figures just changed (each with the end of the earliest of its changed
+        periods), those a judgement now could decide anything about: a closed period changed. Judging reads
+        only closed periods, so a change to the period still open (what steady load brings) decides nothing
+        until it closes, and the sweeper judges the series then (`series_due`); the time-based rule is the
+        sweeper's too. A series of a tenant no longer configured is passed on, for `judge` to retire."""
+        out: list[SeriesKey] = []
+        for key, earliest_end in changed.items():
+            tenant = self.catalog.tenants.get(key.tenant)
+            if tenant is None or earliest_end <= closed_by(tenant.config.alert_policy, now):
+                out.append(key)
+        return out
+
     async def judge(
         self, repo: AlertsRepository, key: SeriesKey, *, now: datetime | None = None, correlation_id: str | None = None
     ) -> Judged:
@@ -161,8 +175,7 @@ class AlertsService:
             await repo.mark_judged(key, None)
             return Judged(0, [])
         policy = tenant.config.alert_policy
-        closed_before = now - timedelta(hours=policy.period_grace_hours)
-        history = await repo.history(key, closed_before=closed_before)
+        history = await repo.history(key, closed_before=closed_by(policy, now))
         stored = await repo.active_alert(key)
         made: list[Change] = []
         new_ends = [i for i, p in enumerate(history) if judged_through is None or p.period_end > judged_through]
@@ -330,8 +343,7 @@ class AlertsService:
     async def _shown_history(
         self, repo: AlertsRepository, key: SeriesKey, tenant: Tenant, *, now: datetime
     ) -> list[PeriodScore]:
-        grace = timedelta(hours=tenant.config.alert_policy.period_grace_hours)
-        return await repo.history(key, closed_before=now - grace)
+        return await repo.history(key, closed_before=closed_by(tenant.config.alert_policy, now))
 
     async def _record(
         self, repo: AlertsRepository, key: SeriesKey, tenant: Tenant, change: _Transition, *, now: datetime

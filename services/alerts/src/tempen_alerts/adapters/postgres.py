@@ -91,10 +91,12 @@ class PostgresAlertsRepository:
         )
         self._judged.clear()
 
-    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> list[SeriesKey]:
+    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> dict[SeriesKey, datetime]:
         """Store the newest figures of each series and period; returns the series whose figures changed,
-        flagged for the sweeper to judge. `judging`: the caller judges every returned series in this
-        transaction, so none is flagged: a flag set here and cleared by `flush` wrote each series twice."""
+        each with the end of the earliest of its changed periods, flagged for the sweeper to judge. `judging`: the
+        caller judges in this transaction what needs it (`AlertsService.due`), so none is flagged: a flag
+        set here and cleared by `flush` wrote each series twice, and one whose open period changed is
+        found by the sweeper once that period has closed."""
         # A batch can hold several events of one series and period when alerts lags behind scoring;
         # one INSERT .. ON CONFLICT may touch a row only once, and only the newest sequence counts.
         newest: dict[tuple[str, str, str, str, str, str], tuple[UnitScored, DimensionScore]] = {}
@@ -107,7 +109,7 @@ class PostgresAlertsRepository:
                 if kept is None or kept[0].sequence < s.sequence:
                     newest[key] = (s, figures)
         if not newest:
-            return []
+            return {}
         cols: list[list[Any]] = [[] for _ in range(13)]
         for (_, _, _, _, dimension, _), (s, f) in newest.items():
             values = (
@@ -138,13 +140,16 @@ class PostgresAlertsRepository:
                     standard_error = EXCLUDED.standard_error, tenant_index = EXCLUDED.tenant_index,
                     sequence = EXCLUDED.sequence, received_at = now()
                 WHERE period_scores.sequence < EXCLUDED.sequence
-                RETURNING tenant, unit, instrument, model, dimension""",
+                RETURNING tenant, unit, instrument, model, dimension, period_end""",
             *cols,
         )
-        keys = sorted(
-            {SeriesKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["dimension"]) for r in changed},
-            key=lambda k: (k.tenant, k.unit, k.instrument, k.model, k.dimension),
-        )
+        earliest: dict[SeriesKey, datetime] = {}
+        for r in changed:
+            series = SeriesKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["dimension"])
+            end = earliest.get(series)
+            if end is None or r["period_end"] < end:
+                earliest[series] = r["period_end"]
+        keys = sorted(earliest, key=lambda k: (k.tenant, k.unit, k.instrument, k.model, k.dimension))
         if keys:
             conflict = "DO NOTHING" if judging else "DO UPDATE SET rejudge = true"
             await self.conn.execute(
@@ -154,7 +159,7 @@ class PostgresAlertsRepository:
                 *_key_columns(keys),
                 not judging,
             )
-        return keys
+        return {key: earliest[key] for key in keys}
 
     async def series_due(self, *, now: datetime, limit: int = 500) -> list[SeriesKey]:
         """Series with a period that has closed since they were last judged, a rejudge flag, or an active alert."""

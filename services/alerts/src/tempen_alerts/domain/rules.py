@@ -231,6 +231,13 @@ def acknowledge(alert: AlertSnapshot, *, now: datetime) -> AlertSnapshot:
     return replace(alert, state="acknowledged", acknowledged_at=now)
 
 
+def closed_by(policy: AlertPolicy, now: datetime) -> datetime:
+    """Periods that ended at or before this instant have closed for judging: a period is judged only once
+    its grace hours have passed, so that late answers still count. Only closed periods are judged, so a
+    change to a period still open decides nothing until it closes."""
+    return now - timedelta(hours=policy.period_grace_hours)
+
+
 def evaluate_history(
     history: Sequence[PeriodScore],
     policy: AlertPolicy,
@@ -248,7 +255,7 @@ def evaluate_history(
     alert: AlertSnapshot | None = None
     for end in range(1, len(history) + 1):
         closed = history[:end]
-        now = closed[-1].period_end + timedelta(hours=policy.period_grace_hours)
+        now = closed[-1].period_end + timedelta(hours=policy.period_grace_hours)  # when closed_by passes it
         decision = decide(closed, alert, policy, now=now, levels_available=levels_available)
         if isinstance(decision, NoChange):
             continue

@@ -70,9 +70,10 @@ def build_router(
         made: list[Change] = []
         async with store().transaction() as repo:
             await repo.publish(dead_letter_messages(dead))
-            touched = await repo.upsert_scores([p.value.score for p in parsed], judging=True)
-            await repo.prefetch(touched)
-            for key in touched:
+            changed = await repo.upsert_scores([p.value.score for p in parsed], judging=True)
+            due = service.due(changed, now=now)
+            await repo.prefetch(due)
+            for key in due:
                 cid = cause.get(key)
                 with correlation.bound(cid):
                     made.extend((await service.judge(repo, key, now=now, correlation_id=cid)).changes)
