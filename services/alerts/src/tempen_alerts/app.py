@@ -27,14 +27,14 @@ from tempen_alerts.config import AlertsSettings
 from tempen_alerts.entrypoints.http import routes
 from tempen_alerts.entrypoints.kafka import build_router
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService
+from tempen_alerts.service import AlertsService, PortalLinks
 from tempen_alerts.sweeper import run_sweeper
 from tempen_shared.auth import AccessControl
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
 from tempen_shared.runtime import service_resources
-from tempen_shared.secrets import resolve
+from tempen_shared.secrets import MissingSecretError, resolve
 from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tempen_shared.tenancy.org import OrgTree
@@ -99,6 +99,11 @@ def create_app(
             return bases[tenant]
         return await holder.histories.at(tenant, day)
 
+    portal = None
+    if settings.portal_url:
+        if settings.link_secret is None:  # refused: e-mails whose links cannot be checked would be worse
+            raise MissingSecretError("TEMPEN_PORTAL_URL is set but TEMPEN_LINK_SECRET is not: e-mail links need it")
+        portal = PortalLinks(settings.portal_url, settings.link_secret.get_secret_value().encode())
     service = AlertsService(
         catalog=catalog,
         topic=settings.topic,
@@ -106,6 +111,7 @@ def create_app(
         channel=sender.channel,
         clock=clock,
         org_at=org_at,
+        portal=portal,
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,

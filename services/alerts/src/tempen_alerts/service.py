@@ -31,6 +31,7 @@ from tempen_alerts.ports import AlertsRepository, NotificationRow, SeriesKey, St
 from tempen_shared import correlation
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.events import AlertState, AlertTransitioned
+from tempen_shared.links import AlertLink, sign_link
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
@@ -138,6 +139,7 @@ class AlertsService:
         channel: str,
         clock: Clock = utc_now,
         org_at: OrgAt | None = None,
+        portal: PortalLinks | None = None,
     ) -> None:
         self.catalog = catalog
         self.clock = clock
@@ -145,6 +147,7 @@ class AlertsService:
         self._topic = topic
         self._public_url = public_url.rstrip("/")
         self._channel = channel
+        self._portal = portal
 
     def due(self, changed: Mapping[SeriesKey, datetime], *, now: datetime) -> list[SeriesKey]:
         """Of the series whose figures just changed (each with the end of the earliest of its changed
@@ -366,7 +369,7 @@ class AlertsService:
         )
         rows = self._webhook_rows(tenant, key, transition_id, change, now=now)
         if change.email is not None:
-            rows = self._email_rows(tenant, key, transition_id, change, change.email) + rows
+            rows = self._email_rows(tenant, key, transition_id, change, change.email, now=now) + rows
         if rows:
             await repo.add_notifications(
                 transition_id=transition_id, alert_id=change.alert_id, tenant=key.tenant, rows=rows
@@ -420,6 +423,8 @@ class AlertsService:
         transition_id: uuid.UUID,
         change: _Transition,
         kind: NotificationKind,
+        *,
+        now: datetime,
     ) -> list[NotificationRow]:
         policy = tenant.config.alert_policy
         names = _names(tenant, key)
@@ -431,6 +436,13 @@ class AlertsService:
             inform_unit_manager=policy.inform_unit_manager,
             hr_email=tenant.config.hr_email,
         ):
+            notification_id = uuid.uuid5(
+                NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
+            )
+            if self._portal is not None:  # the recipient's own link: opens the portal signed in as them
+                url = self._portal.link(AlertLink(key.tenant, change.alert_id, notification_id, now))
+            else:
+                url = self.alert_url(key.tenant, change.alert_id)
             email = render_notification(
                 language=tenant.config.notifications.language,
                 kind=kind,
@@ -441,13 +453,11 @@ class AlertsService:
                 history=change.history[-PERIODS_SHOWN:],
                 threshold=policy.threshold,
                 reason=change.reason,
-                acknowledge_url=self.alert_url(key.tenant, change.alert_id),
+                acknowledge_url=url,
             )
             rows.append(
                 NotificationRow(
-                    notification_id=uuid.uuid5(
-                        NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
-                    ),
+                    notification_id=notification_id,
                     channel=self._channel,
                     recipient=recipient.email,
                     recipient_role=recipient.role,
@@ -501,6 +511,18 @@ class AlertsService:
 
     def alert_url(self, tenant: str, alert_id: str) -> str:
         return f"{self._public_url}/v1/tenants/{tenant}/alerts/{alert_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLinks:
+    """Where the portal is and the secret it shares with alerts: each e-mail then carries its recipient's
+    own signed link (`tempen_shared.links`) instead of the API's address."""
+
+    url: str
+    secret: bytes
+
+    def link(self, alert_link: AlertLink) -> str:
+        return f"{self.url.rstrip('/')}/l/{sign_link(self.secret, alert_link)}"
 
 
 @dataclass(frozen=True, slots=True)

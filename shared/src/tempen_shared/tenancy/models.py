@@ -171,6 +171,9 @@ class Notifications(_Frozen):
     from_address: EmailStr = "tempen@localhost"
     webhook_url: str | None = None  # alert transitions are also POSTed here as JSON, signed with webhook_secret
     webhook_secret: SecretRef | None = None
+    # How long the personal link in an alert e-mail opens the portal for its recipient. Checked when the
+    # link is used, so shortening it applies to links already sent.
+    link_valid_days: int = Field(default=30, ge=1, le=365)
 
     @field_validator("webhook_url")
     @classmethod

@@ -437,8 +437,8 @@ class PostgresAlertReader:
 
     async def notifications(self, alert_id: str) -> list[dict[str, Any]]:
         rows = await self._pool().fetch(
-            f"""SELECT recipient, recipient_role, channel, state, created_at, sent_at FROM {SCHEMA}.notifications
-                WHERE alert_id = $1 ORDER BY created_at""",
+            f"""SELECT notification_id, recipient, recipient_role, channel, state, created_at, sent_at
+                FROM {SCHEMA}.notifications WHERE alert_id = $1 ORDER BY created_at""",
             alert_id,
         )
         return [dict(r) for r in rows]

@@ -75,6 +75,7 @@ def routes(
         body["history"] = [{**dict(h), "created_at": h["created_at"].isoformat()} for h in history]
         body["notifications"] = [
             {
+                "notification_id": str(n["notification_id"]),
                 "recipient": n["recipient"],
                 "recipient_role": n["recipient_role"],
                 "channel": n["channel"],
