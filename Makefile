@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml shared/pyproject.toml services/*/pyproject.toml constra
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-		-e shared -e services/ingest -e services/scoring -e services/alerts -e '.[dev]'
+		-e shared -e services/ingest -e services/scoring -e services/alerts -e services/portal -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 types: $(STAMP)
-	$(BIN)/mypy shared/src services/ingest/src services/scoring/src services/alerts/src src
+	$(BIN)/mypy shared/src services/ingest/src services/scoring/src services/alerts/src services/portal/src src
 
 check: lint types test
 

@@ -1,0 +1,87 @@
+"""The portal's clients of scoring's and alerts' HTTP APIs, with the portal's own token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from tempen_portal.ports import Outcome, UpstreamUnavailableError
+
+
+class _Api:
+    def __init__(self, base_url: str, token: str, *, timeout_s: float) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailableError(f"{method} {path}: {exc!r}") from exc
+        if response.status_code >= 500 or response.status_code in (401, 403):
+            # 401/403: the portal's own token is wrong or revoked, which the person can do nothing about.
+            raise UpstreamUnavailableError(f"{method} {path}: {response.status_code}")
+        return response
+
+    async def ready(self) -> bool:
+        try:
+            return (await self._client.get("/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class HttpAlertsApi(_Api):
+    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body
+
+    async def acknowledge(
+        self, tenant: str, alert_id: str, *, action_plan: str, follow_up_date: str | None, by: str
+    ) -> Outcome:
+        body: dict[str, Any] = {"action_plan": action_plan, "acknowledged_by": by}
+        if follow_up_date:
+            body["follow_up_date"] = follow_up_date
+        response = await self._send(
+            "POST", f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}/acknowledge", json=body
+        )
+        if response.status_code == 200:
+            return Outcome(done=True)
+        if response.status_code == 409:
+            return Outcome(done=False, not_active=True)
+        if response.status_code == 404:
+            return Outcome(done=False, not_found=True)
+        errors = response.json().get("errors", []) if response.headers.get("content-type", "").endswith("json") else []
+        return Outcome(done=False, errors=tuple(errors))
+
+
+class HttpScoresApi(_Api):
+    async def unit_series(
+        self, tenant: str, unit: str, *, model: str, dimension: str, scope: str
+    ) -> Mapping[str, Any] | None:
+        response = await self._send(
+            "GET",
+            f"/v1/tenants/{_segment(tenant)}/units/{_segment(unit)}/scores",
+            params={"model": model, "dimension": dimension, "scope": scope},
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body

@@ -1,0 +1,47 @@
+"""What the portal needs from the other services, as Protocols: it owns no survey data and reads and
+writes only through scoring's and alerts' HTTP APIs (`adapters/api.py`). Entry points never import an
+adapter; `app.py` wires them in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class UpstreamUnavailableError(Exception):
+    """A service the page needs did not answer (or answered 5xx): the page says so, with Retry-After."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What alerts said to an action: done, refused with field errors, or not possible in this state."""
+
+    done: bool
+    errors: Sequence[Mapping[str, str]] = field(default_factory=tuple)  # problem+json `errors`: field and reason
+    not_active: bool = False
+    not_found: bool = False
+
+
+class AlertsApi(Protocol):
+    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
+        """The alert with its history and notifications (alerts' GET .../alerts/{id}); None if unknown."""
+        ...
+
+    async def acknowledge(
+        self, tenant: str, alert_id: str, *, action_plan: str, follow_up_date: str | None, by: str
+    ) -> Outcome:
+        """Acknowledge with an action plan, recorded under `by` (the signed-in person)."""
+        ...
+
+    async def ready(self) -> bool: ...
+
+
+class ScoresApi(Protocol):
+    async def unit_series(
+        self, tenant: str, unit: str, *, model: str, dimension: str, scope: str
+    ) -> Mapping[str, Any] | None:
+        """Scoring's series of one unit and dimension (GET .../units/{unit}/scores); None if unknown."""
+        ...
+
+    async def ready(self) -> bool: ...

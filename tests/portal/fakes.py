@@ -1,0 +1,57 @@
+"""In-memory stand-ins for the portal's ports, for testing the pages' own logic (sign-in, CSRF, who sees
+what, error pages). They follow what alerts' and scoring's APIs answer; the browser test in
+tests/e2e/test_portal_browser.py runs the same pages against the real services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tempen_portal.ports import Outcome, UpstreamUnavailableError
+
+
+class FakeAlertsApi:
+    def __init__(self) -> None:
+        self.alerts: dict[tuple[str, str], dict[str, Any]] = {}
+        self.acknowledged: list[tuple[str, str, str, str]] = []  # tenant, alert, by, plan
+        self.down = False
+
+    def add(self, tenant: str, alert: dict[str, Any]) -> None:
+        self.alerts[(tenant, alert["alert_id"])] = alert
+
+    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
+        if self.down:
+            raise UpstreamUnavailableError("alerts is down")
+        return self.alerts.get((tenant, alert_id))
+
+    async def acknowledge(
+        self, tenant: str, alert_id: str, *, action_plan: str, follow_up_date: str | None, by: str
+    ) -> Outcome:
+        if self.down:
+            raise UpstreamUnavailableError("alerts is down")
+        alert = self.alerts.get((tenant, alert_id))
+        if alert is None:
+            return Outcome(done=False, not_found=True)
+        if not 3 <= len(action_plan.strip()) <= 5000:  # alerts' AcknowledgeBody: min_length 3, max_length 5000
+            return Outcome(done=False, errors=({"field": "action_plan", "reason": "too short"},))
+        if alert["state"] not in ("open", "escalated"):
+            return Outcome(done=False, not_active=True)
+        alert.update(state="acknowledged", action_plan=action_plan, acknowledged_at="2026-03-03T10:00:00+00:00")
+        self.acknowledged.append((tenant, alert_id, by, action_plan))
+        return Outcome(done=True)
+
+    async def ready(self) -> bool:
+        return not self.down
+
+
+class FakeScoresApi:
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str], dict[str, Any]] = {}
+
+    async def unit_series(
+        self, tenant: str, unit: str, *, model: str, dimension: str, scope: str
+    ) -> Mapping[str, Any] | None:
+        return self.series.get((tenant, unit))
+
+    async def ready(self) -> bool:
+        return True

@@ -1,0 +1,242 @@
+"""The portal's pages with in-memory services behind them: signing in by an e-mail's link, seeing only
+what one may, acknowledging under one's own name, CSRF, and clear pages when something is wrong."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from tempen_portal.app import CONTENT_SECURITY_POLICY, create_app
+from tempen_portal.config import PortalSettings
+from tempen_shared.links import AlertLink, sign_link
+from tempen_shared.tenancy.loader import load_catalog
+from tests.portal.fakes import FakeAlertsApi, FakeScoresApi
+
+SECRET = "link-secret-for-the-page-tests"
+NOW = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+BO, CECILIA, DAN = "bo@testkommun.example", "cecilia@testkommun.example", "dan@testkommun.example"
+
+
+def _alert(alert_id: str, unit: str, recipients: dict[str, str], state: str = "open") -> dict[str, object]:
+    return {
+        "alert_id": alert_id,
+        "unit": unit,
+        "instrument": "test-puls",
+        "model": "test-model",
+        "dimension": "ledarskap",
+        "state": state,
+        "level": 1,
+        "opened_period": "2026-02",
+        "baseline_period": "2026-02",
+        "baseline_index": 25.0,
+        "action_plan": None,
+        "opened_at": "2026-03-02T08:00:00+00:00",
+        "acknowledged_at": None,
+        "last_escalated_at": None,
+        "resolved_at": None,
+        "updated_at": "2026-03-02T08:00:00+00:00",
+        "follow_up_date": None,
+        "history": [
+            {
+                "from_state": None,
+                "to_state": "open",
+                "level": 1,
+                "rule": "sustained_challenge",
+                "reason": "two periods below 50",
+                "period": "2026-02",
+                "actor": "tempen",
+                "evidence": [{"period": "2026-01", "index": 25.0}, {"period": "2026-02", "index": 25.0}],
+                "created_at": "2026-03-02T08:00:00+00:00",
+            }
+        ],
+        "notifications": [
+            {
+                "notification_id": nid,
+                "recipient": who,
+                "recipient_role": "next_level",
+                "channel": "email",
+                "state": "sent",
+                "created_at": "2026-03-02T08:00:00+00:00",
+                "sent_at": "2026-03-02T08:00:01+00:00",
+            }
+            for nid, who in recipients.items()
+        ],
+    }
+
+
+@pytest.fixture
+def services() -> tuple[FakeAlertsApi, FakeScoresApi]:
+    alerts, scores = FakeAlertsApi(), FakeScoresApi()
+    scores.series[("testkommun", "grupp-a1")] = {
+        "series": [
+            {
+                "model": "test-model",
+                "dimension": "ledarskap",
+                "scope": "unit",
+                "points": [
+                    {"period": "2025-12", "index": 70.0, "suppressed": False},
+                    {"period": "2026-01", "index": 25.0, "suppressed": False},
+                    {"period": "2026-02", "suppressed": True, "reason": "below_min_group_size"},
+                ],
+            }
+        ]
+    }
+    return alerts, scores
+
+
+@pytest.fixture
+async def portal(
+    services: tuple[FakeAlertsApi, FakeScoresApi], fixture_config: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    alerts, scores = services
+    settings = PortalSettings(api_token=SecretStr("unused"), link_secret=SecretStr(SECRET))  # type: ignore[call-arg]
+    app = create_app(settings, catalog=load_catalog(fixture_config), clock=lambda: NOW, alerts=alerts, scores=scores)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+        yield client
+
+
+def _link(alert_id: str, notification_id: str, *, issued: datetime = NOW - timedelta(days=1)) -> str:
+    return "/l/" + sign_link(SECRET.encode(), AlertLink("testkommun", alert_id, UUID(notification_id), issued))
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "every form carries a CSRF token"
+    return found.group(1)
+
+
+async def test_the_e_mail_link_signs_its_recipient_in_and_shows_the_alert_with_its_trend(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    nid = str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    opened = await portal.get(_link("a1", nid))
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/t/testkommun/alerts/a1", "the token leaves the address at once"
+    cookie = opened.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    page = await portal.get("/t/testkommun/alerts/a1")
+    assert page.status_code == 200
+    html = page.text
+    assert '<html lang="sv">' in html
+    assert "Signal: Ledarskap i Grupp A1" in html
+    assert f"Inloggad som {BO}" in html
+    assert 'role="img"' in html, "the trend is drawn without script"
+    assert "<svg" in html
+    assert "för få svar" in html, "the hidden period is labelled, with no figure"
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "script" not in CONTENT_SECURITY_POLICY.replace("default-src 'none'", "")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "<script" not in html
+
+
+async def test_acknowledging_records_the_signed_in_person_never_a_typed_name(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    nid = str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    await portal.get(_link("a1", nid))
+    csrf = _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+    done = await portal.post(
+        "/t/testkommun/alerts/a1/acknowledge",
+        data={"csrf": csrf, "action_plan": "Samtal med gruppen", "acknowledged_by": "someone else"},
+    )
+    assert done.status_code == 303
+    assert services[0].acknowledged == [("testkommun", "a1", BO, "Samtal med gruppen")]
+    after = await portal.get("/t/testkommun/alerts/a1")
+    assert "Tack! Signalen är kvitterad" in after.text
+    assert "Samtal med gruppen" in after.text
+
+
+async def test_a_plan_too_short_is_shown_again_with_the_reason_next_to_the_field(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    nid = str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    await portal.get(_link("a1", nid))
+    csrf = _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+    refused = await portal.post("/t/testkommun/alerts/a1/acknowledge", data={"csrf": csrf, "action_plan": "ok"})
+    assert refused.status_code == 422
+    assert 'aria-invalid="true"' in refused.text
+    assert "minst 3" in refused.text
+    assert services[0].acknowledged == []
+
+
+async def test_a_form_without_the_session_s_csrf_token_is_refused(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    nid = str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    await portal.get(_link("a1", nid))
+    for data in ({"action_plan": "Samtal med gruppen"}, {"csrf": "guessed", "action_plan": "Samtal med gruppen"}):
+        refused = await portal.post("/t/testkommun/alerts/a1/acknowledge", data=data)
+        assert refused.status_code == 403
+    assert services[0].acknowledged == []
+
+
+async def test_a_manager_cannot_open_an_alert_about_a_unit_outside_their_part_of_the_tree(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    mine, theirs = str(uuid4()), str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {mine: CECILIA}))
+    services[0].add("testkommun", _alert("b1", "grupp-b1", {theirs: DAN}))
+    await portal.get(_link("a1", mine))
+    assert (await portal.get("/t/testkommun/alerts/a1")).status_code == 200
+    assert (await portal.get("/t/testkommun/alerts/b1")).status_code == 403
+    assert (await portal.get("/t/othertenant/alerts/a1")).status_code == 401, "no session for another tenant"
+
+
+async def test_expired_forged_and_unknown_links_get_a_page_that_says_what_to_do(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    nid = str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    expired = await portal.get(_link("a1", nid, issued=NOW - timedelta(days=31)))  # the tenant's default is 30
+    assert expired.status_code == 400
+    assert "Länken har gått ut" in expired.text
+    forged = await portal.get(_link("a1", nid)[:-3] + "abc")
+    assert forged.status_code == 400
+    assert "Länken fungerar inte" in forged.text
+    gone = await portal.get(_link("a1", str(uuid4())))  # signed, but no such notification
+    assert gone.status_code == 400
+    assert (await portal.get("/t/testkommun/alerts/a1")).status_code == 401, "none of them signed anyone in"
+
+
+async def test_repeated_bad_links_from_one_address_are_slowed_down(portal: httpx.AsyncClient) -> None:
+    statuses = [(await portal.get("/l/not-a-link")).status_code for _ in range(12)]
+    assert statuses[:10] == [400] * 10
+    assert statuses[10:] == [429, 429]
+
+
+async def test_when_alerts_is_down_the_page_says_so_with_retry_after(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    nid = str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    await portal.get(_link("a1", nid))
+    services[0].down = True
+    page = await portal.get("/t/testkommun/alerts/a1")
+    assert page.status_code == 503
+    assert page.headers["retry-after"]
+    assert "svarar inte" in page.text
+    ready = await portal.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["alerts"] is False
+
+
+async def test_the_language_switch_is_a_plain_link_and_never_leaves_the_site(portal: httpx.AsyncClient) -> None:
+    switched = await portal.get("/lang/en?next=/")
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/"
+    assert '<html lang="en">' in (await portal.get("/")).text
+    away = await portal.get("/lang/sv?next=//evil.example/")
+    assert away.headers["location"] == "/"
