@@ -186,6 +186,7 @@ class Deployment:
             environ=environ,
             ports={n: free_port() for n in SERVICES},
             extra_env=extra,
+            selected=SERVICES,  # the portal serves people, not submissions
         )
         self.supervisor = sup
         await asyncio.to_thread(sup.start_infrastructure)  # with both URLs set: only our topics are created

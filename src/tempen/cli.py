@@ -65,7 +65,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             from tempen.commands.tokens import ensure_development_admin_token
 
             token_file, _ = ensure_development_admin_token(supervisor.database_url, args.state)
-        with console.status("Starting ingest, scoring and alerts..."):
+        with console.status("Starting ingest, scoring, alerts and the portal..."):
             supervisor.start_services()
             supervisor.wait_ready(timeout_s=args.timeout)
         _print_summary(console, supervisor, catalog, time.monotonic() - started, token_file)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,27 @@ SERVICES: dict[str, tuple[str, int]] = {
     "ingest": ("tempen_ingest", 8001),
     "scoring": ("tempen_scoring", 8002),
     "alerts": ("tempen_alerts", 8003),
+    "portal": ("tempen_portal", 8000),
 }
 # Services whose consumers read topics an outbox refills after an embedded broker restart.
 RESTARTED_WITH_BROKER = frozenset({"scoring", "alerts"})
+
+
+def private_file(path: Path, make: Callable[[], str]) -> str:
+    """The text in `path`, made by `make` and written readable by its owner alone if it is not there yet."""
+    with contextlib.suppress(FileNotFoundError):
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            return text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = make()
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+    partial.replace(path)
+    return text
 
 
 def _port_free(port: int) -> bool:
@@ -67,11 +86,13 @@ class Supervisor:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     ports: Mapping[str, int] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    selected: tuple[str, ...] | None = None  # the SERVICES `start_services` starts; None: all of them
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
     bootstrap_servers: str = ""
     database_url: str = ""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    _chosen_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Resolved once: the services and the database run with other working directories.
@@ -159,13 +180,38 @@ class Supervisor:
 
     def _port_of(self, name: str, default_port: int) -> int:
         """The port given to the supervisor, else TEMPEN_<NAME>_PORT from its environment, else the default."""
-        if self.ports is not None and name in self.ports:
-            return self.ports[name]
-        return int(self.environ.get(f"TEMPEN_{name.upper()}_PORT", default_port))
+        chosen = self._chosen_ports.get(name)
+        if chosen is None:
+            if self.ports is not None:  # a caller that chose ports (tests, the bench) gets free ones for the rest
+                chosen = self.ports.get(name) or free_port()
+            else:
+                chosen = int(self.environ.get(f"TEMPEN_{name.upper()}_PORT", default_port))
+            self._chosen_ports[name] = chosen
+        return chosen
 
     def start_services(self) -> None:
-        for name in SERVICES:
+        names = self.selected if self.selected is not None else tuple(SERVICES)
+        if "portal" in names:
+            self._prepare_portal()
+        for name in names:
             self.start_service(name)
+
+    def _prepare_portal(self) -> None:
+        """The portal reads and writes through the other services' APIs with its own token, and checks the
+        e-mail links alerts signs with a secret the two share. Unless the environment gives them, both are
+        made once and kept in the state directory (0600), so links sent before a restart keep working."""
+        extra = dict(self.extra_env)
+        if not self.environ.get("TEMPEN_LINK_SECRET") and "TEMPEN_LINK_SECRET" not in extra:
+            extra["TEMPEN_LINK_SECRET"] = private_file(self.state_dir / "link-secret", lambda: secrets.token_hex(32))
+        if not self.environ.get("TEMPEN_PORTAL_API_TOKEN") and "TEMPEN_PORTAL_API_TOKEN" not in extra:
+            from tempen.commands.tokens import ensure_service_token
+
+            extra["TEMPEN_PORTAL_API_TOKEN"] = ensure_service_token(self.database_url, self.state_dir, "portal")
+        if not self.environ.get("TEMPEN_PORTAL_URL") and "TEMPEN_PORTAL_URL" not in extra:
+            extra["TEMPEN_PORTAL_URL"] = f"http://127.0.0.1:{self._port_of('portal', SERVICES['portal'][1])}"
+        for name, url_var in (("scoring", "TEMPEN_PORTAL_SCORING_URL"), ("alerts", "TEMPEN_PORTAL_ALERTS_URL")):
+            extra.setdefault(url_var, f"http://127.0.0.1:{self._port_of(name, SERVICES[name][1])}")
+        self.extra_env = extra
 
     def wait_ready(self, *, timeout_s: float = 60.0, names: tuple[str, ...] | None = None) -> dict[str, float]:
         """Wait for /readyz of each service; returns seconds to ready. Raises with the log tail on failure."""

@@ -15,17 +15,19 @@ from tests.support import MailSink, child_environ, eventually, free_port
 
 @asynccontextmanager
 async def running_system(
-    tmp_path: Path, config_dir: Path, *, ready_timeout_s: float = 90, **environ: str
+    tmp_path: Path, config_dir: Path, *, ready_timeout_s: float = 90, portal: bool = False, **environ: str
 ) -> AsyncIterator[tuple[Supervisor, MailSink]]:
-    """Ingest, scoring and alerts under a supervisor, e-mail to a real SMTP server on loopback, short
-    group timeouts so a killed consumer's partitions move on within seconds. `environ` is what the
-    supervisor sees (no KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL: it starts its own broker / database)."""
+    """Ingest, scoring and alerts (and with `portal` the portal) under a supervisor, e-mail to a real
+    SMTP server on loopback, short group timeouts so a killed consumer's partitions move on within
+    seconds. `environ` is what the supervisor sees (no KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL: it starts
+    its own broker / database)."""
     with MailSink() as mail:
         sup = Supervisor(
             config_dir=config_dir,
             state_dir=tmp_path / "state",
             environ=child_environ(**environ),
-            ports={"ingest": free_port(), "scoring": free_port(), "alerts": free_port()},
+            ports={"ingest": free_port(), "scoring": free_port(), "alerts": free_port(), "portal": free_port()},
+            selected=("ingest", "scoring", "alerts", "portal") if portal else ("ingest", "scoring", "alerts"),
             extra_env={
                 "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
                 "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
@@ -38,7 +40,7 @@ async def running_system(
         )
         await asyncio.to_thread(sup.start_infrastructure)  # the supervisor is synchronous, like `tempen up`
         try:
-            sup.start_services()
+            await asyncio.to_thread(sup.start_services)  # the portal's token is made on its own event loop
             await asyncio.to_thread(sup.wait_ready, timeout_s=ready_timeout_s)
             yield sup, mail
         finally:

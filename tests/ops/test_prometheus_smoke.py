@@ -54,6 +54,7 @@ def supervisor(
             }
         ),
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
+        selected=("ingest", "scoring", "alerts"),
         extra_env={"TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000", "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300"},
     )
     sup.start_infrastructure()

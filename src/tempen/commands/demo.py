@@ -13,6 +13,7 @@ import argparse
 import email
 import os
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ _LOW: Distribution = ((1, 2, 3, 4), (0.30, 0.45, 0.20, 0.05))
 class Token:
     value: str | None
     shown: str  # how the curl example refers to it, never the token itself
+
+
+PORTAL_LINK = re.compile(r"https?://[^\s/]+/l/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")  # an e-mail's personal link
 
 
 def closed_months(tenant: Tenant, *, now: datetime, count: int) -> list[Period]:
@@ -255,6 +259,14 @@ def _print_mail(console: Console, alerts: Sequence[dict[str, Any]], folder: Path
         table.add_row(path.name, str(message["To"]), str(message["Subject"]))
     console.print(table)
     console.print(f"Open one in a mail program, or read it: less {mine[0][0]}")
+    body = mine[0][1].get_body(preferencelist=("plain",))
+    link = PORTAL_LINK.search(body.get_content() if body is not None else "")
+    if link:
+        console.print(
+            f"Open its personal link in a browser, as {mine[0][1]['To']}: the alert, its trend, and acknowledge it"
+            f" with a plan:\n  {link.group(0)}",
+            soft_wrap=True,  # a link to copy must not be broken into lines
+        )
 
 
 def _print_acknowledge(
@@ -272,7 +284,7 @@ def _print_acknowledge(
     alert = active[0]
     follow_up = (last_month.end.astimezone(tenant.config.zone) + timedelta(days=45)).date().isoformat()
     console.print(
-        "Acknowledge it as the manager it went to, with an action plan and a follow-up date:\n"
+        "Or acknowledge it through alerts' API, with an action plan and a follow-up date:\n"
         f"  curl -s -X POST {alerts_url}/v1/tenants/{tenant.id}/alerts/{alert['alert_id']}/acknowledge \\\n"
         f'    -H "authorization: Bearer {token.shown}" -H "content-type: application/json" \\\n'
         '    -d \'{"action_plan": "Samtal med enhetschefen varannan vecka; arbetsplatsträff om '

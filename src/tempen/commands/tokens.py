@@ -71,25 +71,45 @@ def ensure_development_admin_token(url: str, state_dir: Path) -> tuple[Path, boo
     development token is revoked, so at most one is ever valid.
     """
     path = state_dir / DEV_TOKEN_FILE
+    return path, ensure_admin_token_file(url, path, name=DEV_TOKEN_NAME)
 
-    async def ensure(pool: asyncpg.Pool) -> bool:
-        try:
-            current = path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            current = ""
+
+def ensure_service_token(url: str, state_dir: Path, service: str) -> str:
+    """The admin token a service of `tempen up` calls the other services' APIs with (the portal: it reads
+    and acts for every tenant), kept in `<state_dir>/<service>-token` (0600) while it stays valid."""
+    path = state_dir / f"{service}-token"
+    ensure_admin_token_file(url, path, name=f"{service} (tempen up)")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def ensure_admin_token_file(url: str, path: Path, *, name: str) -> bool:
+    """Make `path` (mode 0600) hold a valid admin token named `name`; True when a new one was made. A
+    token already in the file is kept while it is valid; when it is not (a new database, or it was
+    revoked), a new one replaces it and every other token of that name is revoked."""
+
+    try:
+        current = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        current = ""
+
+    async def ensure(pool: asyncpg.Pool) -> str | None:
+        """The new token, or None when the current one is still valid."""
         if current:
             info = await find_token(pool, current)
             if info is not None and info.is_admin and info.revoked_at is None:
-                path.chmod(0o600)
-                return False
+                return None
         for old in await list_tokens(pool, tenant=None):
-            if old.name == DEV_TOKEN_NAME and old.revoked_at is None:
+            if old.name == name and old.revoked_at is None:
                 await revoke_token(pool, tenant=None, reference=str(old.token_id))
-        token, _ = await create_token(pool, tenant=None, name=DEV_TOKEN_NAME, scopes=())
-        _write_private(path, token)
-        return True
+        token, _ = await create_token(pool, tenant=None, name=name, scopes=())
+        return token
 
-    return path, asyncio.run(_with_pool(url, ensure))
+    made = asyncio.run(_with_pool(url, ensure))
+    if made is None:
+        path.chmod(0o600)
+        return False
+    _write_private(path, made)
+    return True
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -111,6 +111,7 @@ async def up(infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path)
             }
         ),
         ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
+        selected=("ingest", "scoring", "alerts"),
         extra_env={
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
