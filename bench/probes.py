@@ -31,12 +31,15 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
 
 
-def histogram(samples: Samples, name: str) -> dict[float, float]:
-    """Cumulative bucket counts of a histogram without other labels: upper bound -> count."""
+def histogram(samples: Samples, name: str, *, where: Mapping[str, str] | None = None) -> dict[float, float]:
+    """Cumulative bucket counts of a histogram (of the series whose labels include `where`): upper bound -> count."""
     out: dict[float, float] = {}
     for (n, labels), v in samples.items():
         if n == f"{name}_bucket":
-            le = dict(labels)["le"]
+            named = dict(labels)
+            if where and any(named.get(k) != want for k, want in where.items()):
+                continue
+            le = named["le"]
             out[float("inf") if le == "+Inf" else float(le)] = v
     return dict(sorted(out.items()))
 
@@ -94,13 +97,14 @@ class MetricsClient:
 @dataclass
 class _Group:
     root_pid: int
+    solo: bool = False  # the process alone, not its children (the bench itself: its children are the services)
     processes: dict[int, psutil.Process] = field(default_factory=dict)
     cpu_seen: dict[int, float] = field(default_factory=dict)  # pid -> last user+system seconds seen
 
     def members(self) -> list[psutil.Process]:
         try:
             root = self.processes.get(self.root_pid) or psutil.Process(self.root_pid)
-            found = [root, *root.children(recursive=True)]
+            found = [root] if self.solo else [root, *root.children(recursive=True)]
         except psutil.Error:
             return []
         for proc in found:
@@ -139,7 +143,7 @@ class ResourceSampler:
         self._cpu_done: dict[str, float] = {}
         self.samples: list[Sample] = []
 
-    def watch(self, name: str, pid: int | None) -> None:
+    def watch(self, name: str, pid: int | None, *, solo: bool = False) -> None:
         with self._lock:
             if pid is None:
                 self._groups.pop(name, None)
@@ -149,7 +153,7 @@ class ResourceSampler:
                     # A restarted service: keep the CPU its earlier process used.
                     self._cpu_done[name] = self._cpu_done.get(name, 0.0) + sum(previous.cpu_seen.values())
                 if previous is None or previous.root_pid != pid:
-                    self._groups[name] = _Group(pid)
+                    self._groups[name] = _Group(pid, solo)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
@@ -234,3 +238,72 @@ class ResourceSampler:
                 }
             )
         return out
+
+
+class SamplerProcess(ResourceSampler):
+    """The same samples, taken in a process of their own. Reading every PostgreSQL backend's PSS (its
+    smaps) costs milliseconds a process; in a thread of the bench it held the GIL while the bench's
+    client was stamping and sending requests, so on the 1M dataset the client fell seconds behind
+    and steady-load latencies measured from its send times were partly its own."""
+
+    def __init__(self, interval_s: float = 0.5) -> None:
+        super().__init__(interval_s)
+        self._conn: Any = None
+        self._process: Any = None
+        self._pending: list[tuple[str, int | None, bool]] = []
+
+    def watch(self, name: str, pid: int | None, *, solo: bool = False) -> None:
+        with self._lock:
+            if self._conn is None:
+                self._pending.append((name, pid, solo))
+            else:
+                self._conn.send((name, pid, solo))
+
+    def start(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a loop
+        parent, child = context.Pipe()
+        self._process = context.Process(target=_sampler_main, args=(child, self._interval), daemon=True)
+        self._process.start()
+        with self._lock:
+            self._conn = parent
+            for command in self._pending:
+                parent.send(command)
+            self._pending.clear()
+        self._thread = threading.Thread(target=self._receive, name="bench-sampler-receiver", daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                t, rss, cpu = self._conn.recv()
+            except (EOFError, OSError):
+                return
+            with self._lock:
+                self.samples.append(Sample(t, rss, cpu))
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.send(None)
+        if self._process is not None:
+            self._process.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _sampler_main(conn: Any, interval_s: float) -> None:
+    sampler = ResourceSampler(interval_s)
+    while True:
+        while conn.poll():
+            command = conn.recv()
+            if command is None:
+                conn.close()
+                return
+            name, pid, solo = command
+            sampler.watch(name, pid, solo=solo)
+        sample = sampler.sample()
+        sampler.samples.clear()  # the parent keeps them
+        conn.send((sample.t, sample.rss, sample.cpu))
+        conn.poll(interval_s)

@@ -191,6 +191,7 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
         ]
         for key, title in (
             ("submitted_to_received", "submitted -> stored by ingest (DB clock)"),
+            ("ingest_server_histogram", "request handled by ingest (ingest's own histogram)"),
             ("submitted_to_scored", "submitted -> scored (DB clock, scoring transaction start)"),
             ("scoring_histogram", "ingested -> scored durable (scoring histogram)"),
             ("score_to_decided_histogram", "score computed -> alert decided (alerts histogram)"),
