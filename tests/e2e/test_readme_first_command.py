@@ -1,7 +1,7 @@
 """The README's first command, as written, in a fresh copy of the working tree.
 
 `make run` from the copy's own folder, with no state directory set (the default relative
-`.tempen`), brings the three services to ready; the README's example submission, sent with the token
+`.tempen`), brings the four services to ready; the README's example submission, sent with the token
 file the README names, is accepted and scored; Ctrl-C (SIGINT to the process group, as a terminal
 sends it) stops every process it started; a second `make run` finds the submission again.
 
@@ -178,13 +178,14 @@ def fresh_copy(tmp_path: Path) -> Path:
 
 def test_make_run_as_the_readme_says_from_a_fresh_copy_then_ctrl_c_and_again(fresh_copy: Path) -> None:
     example = readme_example()
-    ports = {"ingest": free_port(), "scoring": free_port(), "alerts": free_port()}
+    ports = {"ingest": free_port(), "scoring": free_port(), "alerts": free_port(), "portal": free_port()}
     env = child_environ(
         HOME=os.environ.get("HOME", "/root"),
         PATH=os.environ.get("PATH", "/usr/bin:/bin"),
         TEMPEN_INGEST_PORT=str(ports["ingest"]),
         TEMPEN_SCORING_PORT=str(ports["scoring"]),
         TEMPEN_ALERTS_PORT=str(ports["alerts"]),
+        TEMPEN_PORTAL_PORT=str(ports["portal"]),
         TEMPEN_EMBEDDED_KAFKA_PORT=str(free_port()),
         TEMPEN_EMBEDDED_POSTGRES_PORT=str(free_port()),
     )
