@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,23 +29,6 @@ SERVICES: dict[str, tuple[str, int]] = {
 }
 # Services whose consumers read topics an outbox refills after an embedded broker restart.
 RESTARTED_WITH_BROKER = frozenset({"scoring", "alerts"})
-
-
-def private_file(path: Path, make: Callable[[], str]) -> str:
-    """The text in `path`, made by `make` and written readable by its owner alone if it is not there yet."""
-    with contextlib.suppress(FileNotFoundError):
-        text = path.read_text(encoding="utf-8").strip()
-        if text:
-            return text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = make()
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text + "\n")
-    partial.replace(path)
-    return text
 
 
 def _port_free(port: int) -> bool:
@@ -200,12 +183,12 @@ class Supervisor:
         """The portal reads and writes through the other services' APIs with its own token, and checks the
         e-mail links alerts signs with a secret the two share. Unless the environment gives them, both are
         made once and kept in the state directory (0600), so links sent before a restart keep working."""
+        from tempen.commands.tokens import ensure_service_token, private_text
+
         extra = dict(self.extra_env)
         if not self.environ.get("TEMPEN_LINK_SECRET") and "TEMPEN_LINK_SECRET" not in extra:
-            extra["TEMPEN_LINK_SECRET"] = private_file(self.state_dir / "link-secret", lambda: secrets.token_hex(32))
+            extra["TEMPEN_LINK_SECRET"] = private_text(self.state_dir / "link-secret", lambda: secrets.token_hex(32))
         if not self.environ.get("TEMPEN_PORTAL_API_TOKEN") and "TEMPEN_PORTAL_API_TOKEN" not in extra:
-            from tempen.commands.tokens import ensure_service_token
-
             extra["TEMPEN_PORTAL_API_TOKEN"] = ensure_service_token(self.database_url, self.state_dir, "portal")
         if not self.environ.get("TEMPEN_PORTAL_URL") and "TEMPEN_PORTAL_URL" not in extra:
             extra["TEMPEN_PORTAL_URL"] = f"http://127.0.0.1:{self._port_of('portal', SERVICES['portal'][1])}"

@@ -107,6 +107,15 @@ def _link(alert_id: str, notification_id: str, *, issued: datetime = NOW - timed
     return "/l/" + sign_link(SECRET.encode(), AlertLink("testkommun", alert_id, UUID(notification_id), issued))
 
 
+async def _bo_signed_in(portal: httpx.AsyncClient, alerts: FakeAlertsApi) -> str:
+    """Bo, the next level above Grupp A1, opens the link in his e-mail about alert a1; returns the
+    page's CSRF token."""
+    nid = str(uuid4())
+    alerts.add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
+    await portal.get(_link("a1", nid))
+    return _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+
+
 def _csrf(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "every form carries a CSRF token"
@@ -142,10 +151,7 @@ async def test_the_e_mail_link_signs_its_recipient_in_and_shows_the_alert_with_i
 async def test_acknowledging_records_the_signed_in_person_never_a_typed_name(
     portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
 ) -> None:
-    nid = str(uuid4())
-    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
-    await portal.get(_link("a1", nid))
-    csrf = _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+    csrf = await _bo_signed_in(portal, services[0])
     done = await portal.post(
         "/t/testkommun/alerts/a1/acknowledge",
         data={"csrf": csrf, "action_plan": "Samtal med gruppen", "acknowledged_by": "someone else"},
@@ -160,10 +166,7 @@ async def test_acknowledging_records_the_signed_in_person_never_a_typed_name(
 async def test_a_plan_too_short_is_shown_again_with_the_reason_next_to_the_field(
     portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
 ) -> None:
-    nid = str(uuid4())
-    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
-    await portal.get(_link("a1", nid))
-    csrf = _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+    csrf = await _bo_signed_in(portal, services[0])
     refused = await portal.post("/t/testkommun/alerts/a1/acknowledge", data={"csrf": csrf, "action_plan": "ok"})
     assert refused.status_code == 422
     assert 'aria-invalid="true"' in refused.text
@@ -174,9 +177,7 @@ async def test_a_plan_too_short_is_shown_again_with_the_reason_next_to_the_field
 async def test_a_form_without_the_session_s_csrf_token_is_refused(
     portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
 ) -> None:
-    nid = str(uuid4())
-    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
-    await portal.get(_link("a1", nid))
+    await _bo_signed_in(portal, services[0])
     for data in ({"action_plan": "Samtal med gruppen"}, {"csrf": "guessed", "action_plan": "Samtal med gruppen"}):
         refused = await portal.post("/t/testkommun/alerts/a1/acknowledge", data=data)
         assert refused.status_code == 403
@@ -220,9 +221,7 @@ async def test_repeated_bad_links_from_one_address_are_slowed_down(portal: httpx
 async def test_when_alerts_is_down_the_page_says_so_with_retry_after(
     portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
 ) -> None:
-    nid = str(uuid4())
-    services[0].add("testkommun", _alert("a1", "grupp-a1", {nid: BO}))
-    await portal.get(_link("a1", nid))
+    await _bo_signed_in(portal, services[0])
     services[0].down = True
     page = await portal.get("/t/testkommun/alerts/a1")
     assert page.status_code == 503

@@ -112,6 +112,19 @@ def ensure_admin_token_file(url: str, path: Path, *, name: str) -> bool:
     return True
 
 
+def private_text(path: Path, make: Callable[[], str]) -> str:
+    """The text in `path`, made by `make` and written readable by its owner alone if it is not there yet
+    (the link secret `tempen up` shares between alerts and the portal)."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = ""
+    if not text:
+        text = make()
+        _write_private(path, text)
+    return text
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")

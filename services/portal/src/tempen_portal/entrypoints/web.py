@@ -192,16 +192,37 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         if recipient is None:  # the alert or its notification is gone: the link no longer stands for anyone
             pages.attempts.failed(client)
             return message(pages, request, "link_invalid", status=400)
-        lang = request.session.get("lang")
-        request.session.clear()  # a new session for this person: nothing of a previous one carries over
-        if lang in LANGUAGES:
-            request.session["lang"] = lang
-        else:
-            request.session["lang"] = tenant.config.notifications.language
+        _new_session(request, default_language=tenant.config.notifications.language)
         request.session.update(tenant=link.tenant, person=recipient, signed_in_at=int(now.timestamp()), via="link")
         audit.info("signed in", tenant=link.tenant, via="link", alert_id=link.alert_id)
         # Redirected to an address without the token, so it stays out of the history and of any Referer.
         return RedirectResponse(f"/t/{link.tenant}/alerts/{link.alert_id}", status_code=303)
+
+    async def visible_alert(
+        request: Request, viewer: Viewer, tenant_id: str, alert_id: str
+    ) -> Mapping[str, Any] | Response:
+        """The alert, or the page saying why this person cannot see it. Raises UpstreamUnavailableError."""
+        alert = await pages.alerts.alert(tenant_id, alert_id)
+        if alert is None:
+            return message(pages, request, "not_found", status=404)
+        if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
+            return message(pages, request, "not_allowed", status=403)
+        return alert
+
+    async def trend_of(tenant_id: str, alert: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        return await pages.scores.unit_series(
+            tenant_id, str(alert["unit"]), model=str(alert["model"]), dimension=str(alert["dimension"]), scope="unit"
+        )
+
+    async def checked_form(request: Request) -> dict[str, str] | Response:
+        """The posted form if it is readable and carries this session's CSRF token, else the refusal."""
+        try:
+            form = await _form(request)
+        except FormError:
+            return message(pages, request, "bad_form", status=400)
+        if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
+            return message(pages, request, "bad_form", status=403)
+        return form
 
     async def alert_page(request: Request) -> Response:
         tenant_id, alert_id = request.path_params["tenant"], request.path_params["alert_id"]
@@ -209,18 +230,10 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         if viewer is None:
             return message(pages, request, "sign_in_needed", status=401)
         try:
-            alert = await pages.alerts.alert(tenant_id, alert_id)
-            if alert is None:
-                return message(pages, request, "not_found", status=404)
-            if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
-                return message(pages, request, "not_allowed", status=403)
-            series = await pages.scores.unit_series(
-                tenant_id,
-                str(alert["unit"]),
-                model=str(alert["model"]),
-                dimension=str(alert["dimension"]),
-                scope="unit",
-            )
+            alert = await visible_alert(request, viewer, tenant_id, alert_id)
+            if isinstance(alert, Response):
+                return alert
+            series = await trend_of(tenant_id, alert)
         except UpstreamUnavailableError:
             return message(pages, request, "unavailable", status=503, headers={"retry-after": RETRY_AFTER_S})
         tenant = pages.catalog.tenants[tenant_id]
@@ -233,19 +246,14 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         viewer = signed_in(request, tenant_id)
         if viewer is None:
             return message(pages, request, "sign_in_needed", status=401)
-        try:
-            form = await _form(request)
-        except FormError:
-            return message(pages, request, "bad_form", status=400)
-        if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
-            return message(pages, request, "bad_form", status=403)
+        form = await checked_form(request)
+        if isinstance(form, Response):
+            return form
         language = language_of(request)
         try:
-            alert = await pages.alerts.alert(tenant_id, alert_id)
-            if alert is None:
-                return message(pages, request, "not_found", status=404)
-            if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
-                return message(pages, request, "not_allowed", status=403)
+            alert = await visible_alert(request, viewer, tenant_id, alert_id)
+            if isinstance(alert, Response):
+                return alert
             outcome = await pages.alerts.acknowledge(
                 tenant_id,
                 alert_id,
@@ -257,13 +265,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
                 audit.info("acknowledged", tenant=tenant_id, alert_id=alert_id)
                 request.session["flash"] = "acknowledged_done"
                 return RedirectResponse(f"/t/{tenant_id}/alerts/{alert_id}", status_code=303)
-            series = await pages.scores.unit_series(
-                tenant_id,
-                str(alert["unit"]),
-                model=str(alert["model"]),
-                dimension=str(alert["dimension"]),
-                scope="unit",
-            )
+            series = await trend_of(tenant_id, alert)
         except UpstreamUnavailableError:
             return message(pages, request, "unavailable", status=503, headers={"retry-after": RETRY_AFTER_S})
         if outcome.not_found:
@@ -282,16 +284,10 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         )
 
     async def sign_out(request: Request) -> Response:
-        try:
-            form = await _form(request)
-        except FormError:
-            return message(pages, request, "bad_form", status=400)
-        if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
-            return message(pages, request, "bad_form", status=403)
-        lang = request.session.get("lang")
-        request.session.clear()
-        if lang in LANGUAGES:
-            request.session["lang"] = lang
+        form = await checked_form(request)
+        if isinstance(form, Response):
+            return form
+        _new_session(request, default_language=None)
         return RedirectResponse("/", status_code=303)
 
     alert_route = "/t/{tenant}/alerts/{alert_id}"
@@ -303,6 +299,17 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         Route(alert_route + "/acknowledge", measured(alert_route + "/acknowledge", acknowledge), methods=["POST"]),
         Route("/sign-out", measured("/sign-out", sign_out), methods=["POST"]),
     ]
+
+
+def _new_session(request: Request, *, default_language: Language | None) -> None:
+    """Sign-in and sign-out start a new session: nothing of the previous one carries over but the
+    language the person chose (else `default_language`, if any)."""
+    lang = request.session.get("lang")
+    request.session.clear()
+    if lang in LANGUAGES:
+        request.session["lang"] = lang
+    elif default_language is not None:
+        request.session["lang"] = default_language
 
 
 class FormError(ValueError):
