@@ -239,3 +239,23 @@ async def test_the_language_switch_is_a_plain_link_and_never_leaves_the_site(por
     assert '<html lang="en">' in (await portal.get("/")).text
     away = await portal.get("/lang/sv?next=//evil.example/")
     assert away.headers["location"] == "/"
+
+
+async def test_oversized_unreadable_and_control_character_forms_are_refused_and_nothing_is_acknowledged(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    csrf = await _bo_signed_in(portal, services[0])
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    bodies = [
+        f"csrf={csrf}&action_plan=" + "x" * 20_000,  # over the 16 KiB bound
+        f"csrf={csrf}&action_plan=Samtal%00med%00gruppen",  # a NUL byte
+        f"csrf={csrf}&action_plan=%ff%fe",  # not UTF-8
+        "&".join(f"f{i}=1" for i in range(30)) + f"&csrf={csrf}",  # too many fields
+    ]
+    for body in bodies:
+        refused = await portal.post("/t/testkommun/alerts/a1/acknowledge", content=body.encode(), headers=form)
+        assert refused.status_code == 400, body[:60]
+        assert "Formuläret gick inte att läsa" in refused.text
+    as_json = await portal.post("/t/testkommun/alerts/a1/acknowledge", json={"csrf": csrf, "action_plan": "Samtal"})
+    assert as_json.status_code == 400
+    assert services[0].acknowledged == []
