@@ -96,7 +96,7 @@ async def portal(
     services: tuple[FakeAlertsApi, FakeScoresApi], fixture_config: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     alerts, scores = services
-    settings = PortalSettings(api_token=SecretStr("unused"), link_secret=SecretStr(SECRET))  # type: ignore[call-arg]
+    settings = PortalSettings(api_token=SecretStr("unused"), link_secret=SecretStr(SECRET))
     app = create_app(settings, catalog=load_catalog(fixture_config), clock=lambda: NOW, alerts=alerts, scores=scores)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
