@@ -129,7 +129,9 @@ def _assert_grupp_a1_story(out: str) -> None:
     assert "Grupp A1" in out
     assert "opened" in out
     assert "resolved" in out
-    assert "2026-06: 40.0 (n=8, SE 2.0)" in out
+    # Pooled detection: the two months together, then each month.
+    assert "2026-06..2026-08: 41.0 (n=16, SE 1.4) below the threshold 65.0" in out
+    assert "2026-06: 40.0 (n=8," in out
     assert "Bo Förvaltningschef" in out
     assert "Grupp B1" not in out
     assert "3 opened, 0 escalated, 3 resolved, 0 still active at the end. Nobody was notified." in out

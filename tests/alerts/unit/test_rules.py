@@ -1,3 +1,4 @@
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,11 +18,13 @@ from tempen_alerts.domain.rules import (
     evaluate_history,
     is_challenged,
     is_recovered,
+    pooled,
 )
 from tempen_shared.tenancy.models import AlertPolicy
 from tests.alerts.unit.factories import SUPPRESSED, months, open_alert, score
 
-POLICY = AlertPolicy()  # threshold 65, tenant line -10, K=2, R=1, margin 5, E=2, delta 5, D=14, z=1
+POLICY = AlertPolicy()  # threshold 65, tenant line -10, K=2, R=1, margin 5, E=2, delta 5, D=14, z=1, pooled
+EACH_PERIOD = POLICY.model_copy(update={"detection": "each_period"})
 MANY_LEVELS = 5
 
 
@@ -136,20 +139,82 @@ def test_the_same_index_with_a_small_standard_error_opens_an_alert() -> None:
 
 
 def test_shortfall_must_exceed_the_noise_guard_not_just_equal_it() -> None:
-    assert not is_challenged(score(0, 55.0, standard_error=10.0), POLICY)
-    assert is_challenged(score(0, 54.9, standard_error=10.0), POLICY)
+    assert not is_challenged(score(0, 55.0, standard_error=10.0), EACH_PERIOD)
+    assert is_challenged(score(0, 54.9, standard_error=10.0), EACH_PERIOD)
 
 
 def test_noise_guard_scales_with_the_policy_z() -> None:
-    strict = POLICY.model_copy(update={"noise_z": 2.0})
+    strict = EACH_PERIOD.model_copy(update={"noise_z": 2.0})
 
-    assert is_challenged(score(0, 60.0, standard_error=4.0), POLICY)
+    assert is_challenged(score(0, 60.0, standard_error=4.0), EACH_PERIOD)
     assert not is_challenged(score(0, 60.0, standard_error=4.0), strict)
 
 
 def test_noise_guard_also_applies_to_the_tenant_relative_line() -> None:
-    assert not is_challenged(score(0, 68.0, standard_error=4.0, tenant_index=80.0), POLICY)
-    assert is_challenged(score(0, 65.5, standard_error=4.0, tenant_index=80.0), POLICY)
+    assert not is_challenged(score(0, 68.0, standard_error=4.0, tenant_index=80.0), EACH_PERIOD)
+    assert is_challenged(score(0, 65.5, standard_error=4.0, tenant_index=80.0), EACH_PERIOD)
+
+
+# Pooled detection (small units)
+
+
+def test_pooled_detection_counts_each_period_below_the_line_and_guards_the_runs_mean() -> None:
+    # A 6-person unit at 58 with SE 9 each month: each month alone is within one SE of 65, so the
+    # per-period guard never opens (the finding); two months together have SE 9/sqrt(2) = 6.4, and 58 is
+    # more than that below 65.
+    history = [score(0, 58.0, respondents=6, standard_error=9.0), score(1, 58.0, respondents=6, standard_error=9.0)]
+
+    assert isinstance(judge(history, None, policy=EACH_PERIOD), NoChange)
+    decision = judge(history, None)
+
+    assert isinstance(decision, OpenAlert)
+    assert decision.evidence == tuple(history)
+    assert "together 2026-01..2026-02: 58.0 (n=12, SE 6.4) below the threshold 65.0" in decision.reason
+
+
+def test_pooled_detection_stays_quiet_when_the_runs_mean_is_within_its_noise() -> None:
+    history = [score(0, 62.0, respondents=6, standard_error=9.0), score(1, 61.0, respondents=6, standard_error=9.0)]
+
+    decision = judge(history, None)
+
+    assert isinstance(decision, NoChange)
+    assert "2 consecutive scored period(s) below the line, but together" in decision.reason
+
+
+def test_pooled_detection_weighs_the_whole_run_so_a_longer_run_can_open() -> None:
+    # Two months at 60 (SE 8): mean 60, SE 5.7, not enough; a third month makes SE 4.6, and 60 < 65 - 4.6.
+    months_at_60 = [score(m, 60.0, respondents=6, standard_error=8.0) for m in range(3)]
+
+    assert isinstance(judge(months_at_60[:2], None), NoChange)
+    decision = judge(months_at_60, None)
+
+    assert isinstance(decision, OpenAlert)
+    assert len(decision.evidence) == 3
+
+
+def test_pooled_detection_needs_every_period_of_the_run_below_the_line() -> None:
+    history = [
+        score(0, 40.0, standard_error=3.0),
+        score(1, 66.0, standard_error=3.0),
+        score(2, 40.0, standard_error=3.0),
+    ]
+
+    assert isinstance(judge(history, None), NoChange)
+
+
+def test_pooled_mean_is_weighted_by_respondents_and_its_error_shrinks_with_them() -> None:
+    together = pooled(
+        [score(0, 50.0, respondents=10, standard_error=6.0), score(1, 80.0, respondents=5, standard_error=9.0)]
+    )
+
+    assert together.index == 60.0
+    assert together.respondents == 15
+    assert together.standard_error == pytest.approx(math.sqrt((10 * 6.0) ** 2 + (5 * 9.0) ** 2) / 15)
+
+
+def test_pooling_a_suppressed_period_is_refused() -> None:
+    with pytest.raises(ValueError, match="scored periods"):
+        pooled([score(0, 50.0), score(1, None)])
 
 
 # Resolving

@@ -133,6 +133,11 @@ class AlertPolicy(_Frozen):
     escalate_min_improvement: float = Field(default=5.0, ge=0, le=100)  # points that count as improving
     escalate_unacknowledged_days: int = Field(default=14, ge=1, le=365)  # nobody acknowledged: one level up
     noise_z: float = Field(default=1.0, ge=0, le=5)  # the index must be below the line by this many standard errors
+    # How the noise guard reads a sustained run (docs/alerts.md, "Small units"): "each_period" asks every
+    # period of the run to be below the line by noise_z of its own standard errors; "pooled" asks every
+    # period to be below the line, and their respondent-weighted mean to be below it by noise_z of the
+    # mean's standard error, which shrinks with every period pooled.
+    detection: Literal["each_period", "pooled"] = "pooled"
     inform_unit_manager: bool = True  # the unit's own manager gets a copy of what goes to the next level
     period_grace_hours: int = Field(default=0, ge=0, le=24 * 31)  # late answers counted before a period is judged
 

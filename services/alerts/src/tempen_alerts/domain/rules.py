@@ -3,6 +3,7 @@ sustained, and when an alert opens, escalates or resolves. docs/alerts.md explai
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -118,16 +119,17 @@ class Transition:
     decision: StateChange
 
 
-def shortfalls(score: PeriodScore, policy: AlertPolicy) -> tuple[str, ...]:
+def shortfalls(score: PeriodScore, policy: AlertPolicy, *, guarded: bool = True) -> tuple[str, ...]:
     """The lines a scored period falls short of, in words; empty when it is not challenged or was suppressed.
 
     A period falls short of the absolute line when index < threshold, and of the tenant-relative line
-    when index <= tenant_index - below_tenant_by. When the standard error is known, the shortfall must
-    also exceed noise_z standard errors, so one noisy period in a small group does not count.
+    when index <= tenant_index - below_tenant_by. When the standard error is known (and `guarded`), the
+    shortfall must also exceed noise_z standard errors, so one noisy period in a small group does not count.
     """
     if score.index is None:
         return ()
-    guard = policy.noise_z * score.standard_error if score.standard_error is not None else 0.0
+    guarded = guarded and score.standard_error is not None
+    guard = policy.noise_z * score.standard_error if guarded and score.standard_error is not None else 0.0
     found: list[str] = []
     if _falls_short(score.index, policy.threshold, guard, inclusive=False):
         found.append(f"below the threshold {_num(policy.threshold)}")
@@ -142,7 +144,46 @@ def shortfalls(score: PeriodScore, policy: AlertPolicy) -> tuple[str, ...]:
 
 
 def is_challenged(score: PeriodScore, policy: AlertPolicy) -> bool:
-    return bool(shortfalls(score, policy))
+    """Whether one period counts towards a sustained run: below the line by its own noise guard
+    ("each_period"), or just below the line ("pooled", where the guard is applied to the run's mean)."""
+    return bool(shortfalls(score, policy, guarded=policy.detection == "each_period"))
+
+
+def pooled(window: Sequence[PeriodScore]) -> PeriodScore:
+    """The scored periods of `window` taken together: the respondent-weighted mean of their indices, and
+    its standard error from theirs (sqrt(sum of (n_i * SE_i)^2) / sum of n_i, the periods' sampling errors
+    being independent). Two periods of 6 respondents with SE 9 each give a mean with SE 6.4.
+
+    Raises:
+        ValueError: the window is empty or holds a suppressed period.
+    """
+    if not window or any(score.index is None for score in window):
+        raise ValueError("pooling needs one or more scored periods")
+    total = sum(score.respondents for score in window)
+    index = sum(score.respondents * _index_of(score) for score in window) / total
+    errors = [score.standard_error for score in window]
+    error = (
+        math.sqrt(sum((score.respondents * e) ** 2 for score, e in zip(window, errors, strict=True) if e is not None))
+        / total
+        if all(e is not None for e in errors)
+        else None
+    )
+    tenants = [score.tenant_index for score in window]
+    tenant_index = (
+        sum(score.respondents * t for score, t in zip(window, tenants, strict=True) if t is not None) / total
+        if all(t is not None for t in tenants)
+        else None
+    )
+    label = window[0].period if len(window) == 1 else f"{window[0].period}..{window[-1].period}"
+    return PeriodScore(label, window[-1].period_end, index, total, error, tenant_index)
+
+
+def run_is_sustained(run: Sequence[PeriodScore], policy: AlertPolicy) -> bool:
+    """Whether a run of challenged periods, as long as `sustained_periods`, is a sustained challenge. With
+    "pooled" detection the run's mean must also fall short by noise_z of its own, smaller, standard error."""
+    if policy.detection == "each_period":
+        return True
+    return bool(shortfalls(pooled(run), policy))
 
 
 def is_recovered(score: PeriodScore, policy: AlertPolicy) -> bool:
@@ -269,15 +310,17 @@ def evaluate_history(
 def _consider_opening(scored: Sequence[PeriodScore], policy: AlertPolicy) -> Decision:
     needed = policy.sustained_periods
     run = _trailing(scored, lambda score: is_challenged(score, policy))
+    # "pooled" weighs the whole run: the longer a unit stays below the line, the surer its mean.
+    window = run[-needed:] if policy.detection == "each_period" else run
+    if len(run) >= needed and run_is_sustained(window, policy):
+        evidence = tuple(window)
+        return OpenAlert(reason=_sustained_reason(evidence, policy), evidence=evidence)
     if len(run) >= needed:
-        evidence = tuple(run[-needed:])
-        return OpenAlert(
+        return NoChange(
             reason=(
-                f"sustained challenge: {needed} consecutive scored period(s) challenged, "
-                f"each short by more than {_num(policy.noise_z)} standard error(s) where known: "
-                + "; ".join(_explain(score, policy) for score in evidence)
-            ),
-            evidence=evidence,
+                f"no alert yet: {len(run)} consecutive scored period(s) below the line, but together "
+                f"{_describe(pooled(run))} not short by more than {_num(policy.noise_z)} standard error(s)"
+            )
         )
     if not scored:
         return NoChange(reason="no alert: no scored period yet")
@@ -345,6 +388,21 @@ def _consider_active(
             evidence=(scored[-1],) if scored else (),
         )
     return NoChange(reason=_why_active_alert_stays(scored, since, alert, policy))
+
+
+def _sustained_reason(evidence: Sequence[PeriodScore], policy: AlertPolicy) -> str:
+    if policy.detection == "each_period":
+        return (
+            f"sustained challenge: {len(evidence)} consecutive scored period(s) challenged, "
+            f"each short by more than {_num(policy.noise_z)} standard error(s) where known: "
+            + "; ".join(_explain(score, policy) for score in evidence)
+        )
+    together = pooled(evidence)
+    return (
+        f"sustained challenge: {len(evidence)} consecutive scored period(s) below the line, and together "
+        f"{_explain(together, policy)} by more than {_num(policy.noise_z)} standard error(s) of their mean: "
+        + "; ".join(_explain(score, policy, guarded=False) for score in evidence)
+    )
 
 
 def _escalate_or_stop(
@@ -426,8 +484,8 @@ def _describe(score: PeriodScore) -> str:
     return f"{score.period}: {_num(score.index)} (n={score.respondents}{error})"
 
 
-def _explain(score: PeriodScore, policy: AlertPolicy) -> str:
-    found = shortfalls(score, policy)
+def _explain(score: PeriodScore, policy: AlertPolicy, *, guarded: bool = True) -> str:
+    found = shortfalls(score, policy, guarded=guarded)
     return f"{_describe(score)} {' and '.join(found)}" if found else f"{_describe(score)} not challenged"
 
 
