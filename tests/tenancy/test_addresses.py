@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from tempen_shared.tenancy.addresses import AddressError, parse_address
+from tempen_shared.tenancy.addresses import AddressError, parse_address, sending_form
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,21 @@ def test_a_malformed_address_is_refused_with_its_reason_and_what_to_write(writte
         parse_address(written)
     assert reason in caught.value.reason
     assert caught.value.hint
+
+
+def test_the_sending_form_converts_only_a_non_ascii_domain_and_leaves_an_ascii_one_as_written() -> None:
+    assert sending_form("bo@förvaltningen.example").for_transport == "bo@xn--frvaltningen-4ib.example"
+    assert sending_form("Bo@Kommun.Example").for_transport == "Bo@Kommun.Example"
+    assert sending_form("tempen@localhost").for_transport == "tempen@localhost"  # the built-in sender
+    assert sending_form("åsa@kommunå.se").needs_smtputf8 is True
+
+
+def test_the_sending_form_agrees_with_the_check_on_the_way_in() -> None:
+    for written in ("åsa.öberg@Kommunå.se", "anna@straße.de", "bo@östra-göinge.se"):
+        assert sending_form(written).for_transport == parse_address(written).for_transport
+
+
+@pytest.mark.parametrize("written", ["no-at-sign", "@kommun.se", "anna@", "anna@k☃.se"])
+def test_an_address_without_a_sending_form_is_refused(written: str) -> None:
+    with pytest.raises(AddressError):
+        sending_form(written)

@@ -11,8 +11,10 @@ A local part with them (`åsa@kommun.se`) cannot be written in ASCII: the relay 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward-path, less its angle brackets
@@ -81,3 +83,22 @@ def parse_address(text: str) -> MailAddress:
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from None
     return MailAddress(local_part=found.local_part, domain=found.domain, ascii_domain=found.ascii_domain)
+
+
+def sending_form(address: str) -> MailAddress:
+    """An address already accepted where it entered, split for sending: the domain in IDNA2008 ASCII form.
+
+    No syntax rules beyond that (they were applied on the way in, and a default such as
+    `tempen@localhost` is no address anyone types); an ASCII domain is left exactly as written.
+
+    Raises:
+        AddressError: there is no @, or the domain has no IDNA2008 form.
+    """
+    local_part, at, domain = address.strip().rpartition("@")
+    if not at or not local_part or not domain:
+        raise AddressError(f"{address!r} has no local part and domain around an @")
+    try:
+        ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True, transitional=False).decode()
+    except idna.IDNAError as exc:
+        raise AddressError(f"the domain {domain!r} cannot be written in ASCII (IDNA2008): {exc}") from None
+    return MailAddress(local_part=unicodedata.normalize("NFC", local_part), domain=domain, ascii_domain=ascii_domain)
