@@ -183,3 +183,40 @@ def test_a_directory_without_tenants_is_a_problem(config: Path) -> None:
         tenant.unlink()
     (problem,) = problems_in(config)
     assert "no tenants" in problem
+
+
+def test_an_address_with_swedish_letters_before_the_at_is_a_warning_not_an_error(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org, tenant = config / "org/hjo.csv", config / "tenants/hjo.yaml"
+    replace_in(org, "eva.sandberg@hjo.example", "åsa.öberg@hjo.example")
+    replace_in(org, "johan.lindberg@hjo.example", "johan.lindberg@hjö.example")  # a domain alone is no matter
+    replace_in(tenant, "hr_email: hr@hjo.example", "hr_email: personalavdelningen.hjö@hjo.example")
+    assert run(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    warnings = [line for line in out if line.startswith("warning: ")]
+    needs = (
+        "has å, ä, ö or another non-ASCII letter before the @: it reaches its recipient only through a relay that "
+        "supports SMTPUTF8 (hint: ask the mail admin whether the relay supports SMTPUTF8; if it does not, use an "
+        "ASCII address here)"
+    )
+    hr_line, org_line = line_of(tenant, "hr_email:", at_start=True), line_of(org, "åsa.öberg@")
+    assert warnings == [
+        f"warning: {tenant}:{hr_line}: hr_email: personalavdelningen.hjö@hjo.example {needs}",
+        f"warning: {org}:{org_line}: hjo-klk-ekonomi.manager_email: åsa.öberg@hjo.example {needs}",
+    ]
+    assert out[-1].startswith("OK: 2 tenants")
+
+
+def test_a_malformed_manager_address_is_an_error_naming_the_field_and_reason(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = config / "org/hjo.csv"
+    replace_in(org, "eva.sandberg@hjo.example", '"Eva Sandberg <eva.sandberg@hjo.example>"')
+    assert run(["config", "check", str(config)]) == 1
+    (problem,) = [line for line in capsys.readouterr().out.splitlines() if "manager_email" in line]
+    assert problem.startswith(
+        f"{org}:{line_of(org, 'Eva Sandberg <')}: hjo-klk-ekonomi.manager_email: malformed e-mail"
+    )
+    assert "angle brackets" in problem
+    assert "(hint: write only the address" in problem

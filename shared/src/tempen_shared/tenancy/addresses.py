@@ -25,7 +25,7 @@ SMTPUTF8_WARNING = (
     "has å, ä, ö or another non-ASCII letter before the @: it reaches its recipient only through a relay that "
     "supports SMTPUTF8"
 )
-SMTPUTF8_HINT = "ask the mail admin whether the relay supports SMTPUTF8, or use an ASCII address for this person"
+SMTPUTF8_HINT = "ask the mail admin whether the relay supports SMTPUTF8; if it does not, use an ASCII address here"
 
 
 class AddressError(ValueError):
