@@ -161,30 +161,6 @@ def test_a_bad_email_in_an_org_csv_is_reported_with_its_csv_line(config: Path) -
     assert ".manager_email: malformed e-mail" in problem
 
 
-def test_every_problem_is_reported_in_one_run(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    replace_in(config / "tenants/hjo.yaml", "min_group_size: 5", "min_group_size: 1")
-    replace_in(config / "tenants/hjo.yaml", "[hjo-puls, hme]", "[hjo-puls, hme, okänd]")
-    replace_in(config / "tenants/ljungby.yaml", "  noise_z: 1.0", "  noize_z: 1.0")
-    replace_in(config / "org/ljungby.csv", ",ljungby-klf,", ",ljungby-klf-saknas,")
-    assert run(["config", "check", str(config)]) == 1
-    captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) == 4
-    assert "4 problems" in captured.err
-
-
-def test_a_tenant_file_with_the_wrong_extension_is_pointed_out(config: Path) -> None:
-    (config / "tenants/hjo.yaml").rename(config / "tenants/hjo.yml")
-    (problem,) = problems_in(config)
-    assert "hjo.yml: this file is not read (hint: only *.yaml is read: rename it to hjo.yaml)" in problem
-
-
-def test_a_directory_without_tenants_is_a_problem(config: Path) -> None:
-    for tenant in (config / "tenants").glob("*.yaml"):
-        tenant.unlink()
-    (problem,) = problems_in(config)
-    assert "no tenants" in problem
-
-
 def test_an_address_with_swedish_letters_before_the_at_is_a_warning_not_an_error(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -220,3 +196,27 @@ def test_a_malformed_manager_address_is_an_error_naming_the_field_and_reason(
     )
     assert "angle brackets" in problem
     assert "(hint: write only the address" in problem
+
+
+def test_every_problem_is_reported_in_one_run(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    replace_in(config / "tenants/hjo.yaml", "min_group_size: 5", "min_group_size: 1")
+    replace_in(config / "tenants/hjo.yaml", "[hjo-puls, hme]", "[hjo-puls, hme, okänd]")
+    replace_in(config / "tenants/ljungby.yaml", "  noise_z: 1.0", "  noize_z: 1.0")
+    replace_in(config / "org/ljungby.csv", ",ljungby-klf,", ",ljungby-klf-saknas,")
+    assert run(["config", "check", str(config)]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 4
+    assert "4 problems" in captured.err
+
+
+def test_a_tenant_file_with_the_wrong_extension_is_pointed_out(config: Path) -> None:
+    (config / "tenants/hjo.yaml").rename(config / "tenants/hjo.yml")
+    (problem,) = problems_in(config)
+    assert "hjo.yml: this file is not read (hint: only *.yaml is read: rename it to hjo.yaml)" in problem
+
+
+def test_a_directory_without_tenants_is_a_problem(config: Path) -> None:
+    for tenant in (config / "tenants").glob("*.yaml"):
+        tenant.unlink()
+    (problem,) = problems_in(config)
+    assert "no tenants" in problem

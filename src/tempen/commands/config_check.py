@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tempen_shared.tenancy.loader import Catalog, ConfigError, ConfigProblem, address_warnings, load_catalog
+from tempen_shared.tenancy.loader import Catalog, ConfigError, ConfigProblem, load_catalog
 
 CONFIG_DIR_ENV = "TEMPEN_CONFIG_DIR"
 
@@ -75,7 +75,7 @@ def run_check(args: argparse.Namespace) -> int:
     catalog, problems = _load(config_dir)
     for problem in problems:
         print(problem)
-    for warning in address_warnings(config_dir, catalog) if catalog is not None else []:
+    for warning in catalog.address_warnings(config_dir) if catalog is not None else []:
         print(f"warning: {warning}")  # a warning never changes the exit code
     if problems or catalog is None:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {config_dir}", file=sys.stderr)

@@ -68,6 +68,10 @@ class Catalog:
     models: dict[str, LeadershipModel] = field(default_factory=dict)
     instruments: dict[str, Instrument] = field(default_factory=dict)
 
+    def address_warnings(self, config_dir: Path) -> list[ConfigProblem]:
+        """See `address_warnings`: what `tempen config check` warns about once the directory loads."""
+        return address_warnings(config_dir, self)
+
 
 @dataclass(frozen=True, slots=True)
 class _YamlFile:
