@@ -123,6 +123,20 @@ def test_an_invalid_hr_email_is_refused(config: Path) -> None:
     assert problem.startswith(f"{tenant}:{line_of(tenant, 'hr_email')}: hr_email: value is not a valid email")
 
 
+def test_tenant_addresses_follow_the_same_rule_as_org_files(config: Path) -> None:
+    tenant = config / "tenants/hjo.yaml"
+    replace_in(tenant, "hr_email: hr@hjo.example", "hr_email: HR Hjo <hr@hjo.example>")
+    replace_in(tenant, "from_address: tempen@hjo.example", f"from_address: {'t' * 65}@hjo.example")
+    hr, sender = problems_in(config)
+    assert hr.startswith(
+        f"{tenant}:{line_of(tenant, 'hr_email:', at_start=True)}: hr_email: value is not a valid email"
+    )
+    assert "angle brackets" in hr
+    assert hr.endswith("(hint: write only the address, without the name, e.g. anna.berg@kommun.se)")
+    assert sender.startswith(f"{tenant}:{line_of(tenant, 'from_address: ttt')}: notifications.from_address: ")
+    assert "too long before the @-sign" in sender
+
+
 def test_a_key_written_twice_is_reported_on_its_second_line(config: Path) -> None:
     tenant = config / "tenants/hjo.yaml"
     replace_in(tenant, "timezone: Europe/Stockholm", "timezone: Europe/Stockholm\ntimezone: Europe/Oslo")

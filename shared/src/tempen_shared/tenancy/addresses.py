@@ -68,7 +68,7 @@ def parse_address(text: str) -> MailAddress:
     if "<" in text or ">" in text:
         raise AddressError(
             "a name and an address in angle brackets; only the address belongs here",
-            "write only the address, e.g. anna.berg@kommun.se; the name goes in its own column",
+            "write only the address, without the name, e.g. anna.berg@kommun.se",
         )
     try:
         found = validate_email(

@@ -202,7 +202,7 @@ def _problem(document: _YamlFile, model: type[BaseModel], error: ErrorDetails) -
             "5 is the usual Swedish default; a smaller group's answers are shown only within a larger group above it"
         )
     elif "email" in message:
-        hint = "write the address as name@domain, e.g. hr@kommun.se"
+        hint = str(error.get("ctx", {}).get("hint") or "write the address as name@domain, e.g. hr@kommun.se")
     elif kind == "string_pattern_mismatch":
         hint = "ids use plain letters a-z, digits and '-' (no spaces, no å, ä, ö)"
     elif kind == "model_type" and not loc:
