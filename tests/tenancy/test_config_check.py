@@ -125,6 +125,20 @@ def test_an_invalid_hr_email_is_refused(config: Path) -> None:
     assert problem.startswith(f"{tenant}:{line_of(tenant, 'hr_email')}: hr_email: value is not a valid email")
 
 
+def test_tenant_addresses_follow_the_same_rule_as_org_files(config: Path) -> None:
+    tenant = config / "tenants/hjo.yaml"
+    replace_in(tenant, "hr_email: hr@hjo.example", "hr_email: HR Hjo <hr@hjo.example>")
+    replace_in(tenant, "from_address: tempen@hjo.example", f"from_address: {'t' * 65}@hjo.example")
+    hr, sender = problems_in(config)
+    assert hr.startswith(
+        f"{tenant}:{line_of(tenant, 'hr_email:', at_start=True)}: hr_email: value is not a valid email"
+    )
+    assert "angle brackets" in hr
+    assert hr.endswith("(hint: write only the address, without the name, e.g. anna.berg@kommun.se)")
+    assert sender.startswith(f"{tenant}:{line_of(tenant, 'from_address: ttt')}: notifications.from_address: ")
+    assert "too long before the @-sign" in sender
+
+
 def test_a_key_written_twice_is_reported_on_its_second_line(config: Path) -> None:
     tenant = config / "tenants/hjo.yaml"
     replace_in(tenant, "timezone: Europe/Stockholm", "timezone: Europe/Stockholm\ntimezone: Europe/Oslo")
@@ -161,6 +175,43 @@ def test_a_bad_email_in_an_org_csv_is_reported_with_its_csv_line(config: Path) -
     (problem,) = problems_in(config)
     assert problem.startswith(f"{org}:6: ")
     assert ".manager_email: malformed e-mail" in problem
+
+
+def test_an_address_with_swedish_letters_before_the_at_is_a_warning_not_an_error(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org, tenant = config / "org/hjo.csv", config / "tenants/hjo.yaml"
+    replace_in(org, "eva.sandberg@hjo.example", "åsa.öberg@hjo.example")
+    replace_in(org, "johan.lindberg@hjo.example", "johan.lindberg@hjö.example")  # a domain alone is no matter
+    replace_in(tenant, "hr_email: hr@hjo.example", "hr_email: personalavdelningen.hjö@hjo.example")
+    assert run(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    warnings = [line for line in out if line.startswith("warning: ")]
+    needs = (
+        "has å, ä, ö or another non-ASCII letter before the @: it reaches its recipient only through a relay that "
+        "supports SMTPUTF8 (hint: ask the mail admin whether the relay supports SMTPUTF8; if it does not, use an "
+        "ASCII address here)"
+    )
+    hr_line, org_line = line_of(tenant, "hr_email:", at_start=True), line_of(org, "åsa.öberg@")
+    assert warnings == [
+        f"warning: {tenant}:{hr_line}: hr_email: personalavdelningen.hjö@hjo.example {needs}",
+        f"warning: {org}:{org_line}: hjo-klk-ekonomi.manager_email: åsa.öberg@hjo.example {needs}",
+    ]
+    assert out[-1].startswith("OK: 2 tenants")
+
+
+def test_a_malformed_manager_address_is_an_error_naming_the_field_and_reason(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = config / "org/hjo.csv"
+    replace_in(org, "eva.sandberg@hjo.example", '"Eva Sandberg <eva.sandberg@hjo.example>"')
+    assert run(["config", "check", str(config)]) == 1
+    (problem,) = [line for line in capsys.readouterr().out.splitlines() if "manager_email" in line]
+    assert problem.startswith(
+        f"{org}:{line_of(org, 'Eva Sandberg <')}: hjo-klk-ekonomi.manager_email: malformed e-mail"
+    )
+    assert "angle brackets" in problem
+    assert "(hint: write only the address" in problem
 
 
 def test_every_problem_is_reported_in_one_run(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

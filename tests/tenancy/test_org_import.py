@@ -297,3 +297,21 @@ def test_force_accepts_what_the_guard_rails_would_refuse() -> None:
 
 def test_a_first_import_is_never_refused() -> None:
     assert check_guard_rails(None, tree(unit("kommun", None)), force=False) == []
+
+
+def test_a_manager_address_with_swedish_letters_is_accepted_as_written() -> None:
+    org = parse_org(csv_text(*GOOD_ROWS, "x,X,skola,Åsa Öberg,åsa.öberg@förvaltning.example,20"), file_format="csv")
+    assert org.units["x"].manager == Manager(name="Åsa Öberg", email="åsa.öberg@förvaltning.example")
+
+
+def test_a_name_and_address_in_one_field_is_refused_since_the_name_has_its_own_column() -> None:
+    (problem,) = problems_of(csv_text(*GOOD_ROWS, 'x,X,skola,Ann Ek,"Ann Ek <ann@kommun.example>",20'))
+    assert (problem.line, problem.location) == (5, "x.manager_email")
+    assert "angle brackets" in problem.reason
+    assert "only the address" in problem.hint
+
+
+def test_an_address_no_relay_would_take_is_refused_at_import_not_at_the_first_alert() -> None:
+    (problem,) = problems_of(csv_text(*GOOD_ROWS, f"x,X,skola,Ann Ek,{'a' * 65}@kommun.example,20"))
+    assert problem.column == "manager_email"
+    assert "too long before the @-sign" in problem.reason

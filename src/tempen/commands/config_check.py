@@ -87,6 +87,8 @@ def run_check(args: argparse.Namespace) -> int:
     catalog, problems = load_checked(config_dir)
     for problem in problems:
         print(problem)
+    for warning in catalog.address_warnings(config_dir) if catalog is not None else []:
+        print(f"warning: {warning}")  # a warning never changes the exit code
     if problems or catalog is None:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {config_dir}", file=sys.stderr)
         return 1

@@ -135,7 +135,9 @@ class SmtpSink:
     - `always_refuse_rcpt[address]` / `always_refuse_data[address]`: a reply for every attempt;
     - `refuse_data`: replies for the next DATA commands, used up one each, then 250;
     - `gate`: while clear, DATA waits (a slow or hanging server); `in_data` is set once one is waiting;
-    - `delay_s`: every DATA takes this long.
+    - `delay_s`: every DATA takes this long;
+    - `smtputf8`: whether EHLO offers SMTPUTF8 (aiosmtpd's default is not to);
+    - `envelopes`: (MAIL FROM, RCPT TOs, MAIL options) of each accepted message, as the server read them.
     """
 
     refuse_rcpt: dict[str, list[str]] = field(default_factory=dict)
@@ -145,7 +147,9 @@ class SmtpSink:
     delay_s: float = 0.0
     gate: threading.Event = field(default_factory=threading.Event)
     in_data: threading.Event = field(default_factory=threading.Event)
+    smtputf8: bool = False
     messages: list[Any] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     port: int = field(default_factory=free_port)
 
@@ -179,10 +183,11 @@ class SmtpSink:
                     sink.attempts.append(Attempt("DATA", address, reply))
                     return reply
                 sink.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+                sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options)))
                 sink.attempts.append(Attempt("DATA", address, "250"))
                 return "250 Message accepted for delivery"
 
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8)
 
     def __enter__(self) -> SmtpSink:
         self._controller.start()

@@ -25,6 +25,14 @@ class AlertsMetrics(CommonMetrics):
             ["channel", "outcome"],
             registry=registry,
         )
+        # Why notifications ended failed: permanent (refused for good), smtputf8_unsupported (an address with
+        # å, ä, ö before the @ and a relay without SMTPUTF8), invalid_address, attempts_exhausted.
+        self.notification_failures = Counter(
+            "tempen_notification_failures_total",
+            "Notifications that ended failed, by channel and reason.",
+            ["channel", "reason"],
+            registry=registry,
+        )
         self.delivery_latency = Histogram(
             "tempen_notification_delivery_latency_seconds",
             "From an alert transition to its notification delivered.",

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from tempen_shared.tenancy.addresses import SMTPUTF8_HINT, SMTPUTF8_WARNING, AddressError, sending_form
 from tempen_shared.tenancy.models import Instrument, LeadershipModel, TenantConfig
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
 from tempen_shared.tenancy.org_import import OrgFileError, read_org, read_org_rows
@@ -66,6 +67,10 @@ class Catalog:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     models: dict[str, LeadershipModel] = field(default_factory=dict)
     instruments: dict[str, Instrument] = field(default_factory=dict)
+
+    def address_warnings(self, config_dir: Path) -> list[ConfigProblem]:
+        """See `address_warnings`: what `tempen config check` warns about once the directory loads."""
+        return address_warnings(config_dir, self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +220,7 @@ def _problem(document: _YamlFile, model: type[BaseModel], error: ErrorDetails) -
             "5 is the usual Swedish default; a smaller group's answers are shown only within a larger group above it"
         )
     elif "email" in message:
-        hint = "write the address as name@domain, e.g. hr@kommun.se"
+        hint = str(error.get("ctx", {}).get("hint") or "write the address as name@domain, e.g. hr@kommun.se")
     elif kind == "string_pattern_mismatch":
         hint = "ids use plain letters a-z, digits and '-' (no spaces, no å, ä, ö)"
     elif kind == "model_type" and not loc:
@@ -326,6 +331,53 @@ def load_catalog(config_dir: Path) -> Catalog:
     if problems:
         raise ConfigError(_in_file_order(problems))
     return Catalog(tenants=tenants, models=models, instruments=instruments)
+
+
+def address_warnings(config_dir: Path, catalog: Catalog) -> list[ConfigProblem]:
+    """Valid addresses that reach their recipient only through a relay offering SMTPUTF8 (å, ä, ö before
+    the @): warnings for `tempen config check`, never refusals, since many relays do offer it."""
+    warnings: list[ConfigProblem] = []
+    for tenant in catalog.tenants.values():
+        path = config_dir / "tenants" / f"{tenant.id}.yaml"
+        read = _read_yaml(path, [])
+        settings = (
+            (("hr_email",), tenant.config.hr_email),
+            (
+                ("notifications", "from_address"),
+                tenant.config.notifications.from_address,
+            ),
+        )
+        for loc, address in settings:
+            if _needs_smtputf8(address):
+                line = read[0].line(loc) if read else None
+                location = ".".join(loc)
+                warnings.append(
+                    ConfigProblem(str(path), line, location, f"{address} {SMTPUTF8_WARNING}", SMTPUTF8_HINT)
+                )
+        org_path = config_dir / tenant.config.org_file
+        try:
+            rows = read_org_rows(org_path)
+        except (OrgFileError, OSError):  # already reported by load_catalog, or changed since
+            continue
+        warnings.extend(
+            ConfigProblem(
+                str(org_path),
+                line,
+                f"{unit.id}.manager_email",
+                f"{unit.manager.email} {SMTPUTF8_WARNING}",
+                SMTPUTF8_HINT,
+            )
+            for line, unit in rows
+            if unit.manager is not None and _needs_smtputf8(unit.manager.email)
+        )
+    return warnings
+
+
+def _needs_smtputf8(address: str) -> bool:
+    try:
+        return sending_form(address).needs_smtputf8
+    except AddressError:
+        return False  # not a warning: load_catalog refuses what cannot be an address
 
 
 def _in_file_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:

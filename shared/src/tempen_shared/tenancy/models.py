@@ -8,11 +8,27 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from tempen_shared.tenancy.addresses import AddressError, parse_address
 
 Slug = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Cadence = Literal["annual", "quarterly", "monthly", "weekly"]
+
+
+def _address(value: str) -> str:
+    try:
+        parse_address(value)
+    except AddressError as exc:
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": exc.reason, "hint": exc.hint}
+        ) from None
+    return value.strip()
+
+
+# The rule org files follow too (tenancy.addresses): a bare address, as written.
+EmailAddress = Annotated[str, AfterValidator(_address)]
 
 
 class _Frozen(BaseModel):
@@ -173,7 +189,7 @@ class SecretRef(_Frozen):
 
 class Notifications(_Frozen):
     language: Literal["sv", "en"] = "sv"
-    from_address: EmailStr = "tempen@localhost"
+    from_address: EmailAddress = "tempen@localhost"
     webhook_url: str | None = None  # alert transitions are also POSTed here as JSON, signed with webhook_secret
     webhook_secret: SecretRef | None = None
     # How long the personal link in an alert e-mail opens the portal for its recipient. Checked when the
@@ -211,7 +227,7 @@ class TenantConfig(_Frozen):
     name: str = Field(min_length=1)
     timezone: str = "Europe/Stockholm"
     min_group_size: int = Field(default=5, ge=3, le=100)
-    hr_email: EmailStr
+    hr_email: EmailAddress
     instruments: tuple[Slug, ...] = Field(min_length=1)
     org_file: str
     alert_policy: AlertPolicy = AlertPolicy()

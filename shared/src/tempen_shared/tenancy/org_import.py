@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import EmailStr, TypeAdapter, ValidationError
-
 from tempen_shared.bounds import InputError, parse_json
+from tempen_shared.tenancy.addresses import AddressError, parse_address
 from tempen_shared.tenancy.org import Manager, OrgTree, OrgUnit, TreeProblemKind, tree_problems
 
 REQUIRED_COLUMNS = ("unit_id", "name", "parent_id", "manager_name", "manager_email")
@@ -27,7 +26,6 @@ JSON_REQUIRED_KEYS = ("unit_id", "name")  # in JSON an absent key means empty: t
 MAX_REMOVED_SHARE = 0.4  # an import removing more of the current units than this is refused unless forced
 
 _UNIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 _PROGRESS_EVERY = 250
 
 ProgressCallback = Callable[[int, int], None]  # (rows done, rows in the file)
@@ -300,10 +298,9 @@ def _unit(row: _Row, problems: list[OrgProblem]) -> OrgUnit | None:
     manager = None
     if manager_email:
         try:
-            _EMAIL.validate_python(manager_email)
-        except ValidationError as exc:
-            reason = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
-            problem("manager_email", f"malformed e-mail {manager_email!r}: {reason}", "write it as name@domain")
+            parse_address(manager_email)
+        except AddressError as exc:
+            problem("manager_email", f"malformed e-mail {manager_email!r}: {exc.reason}", exc.hint)
         if not manager_name:
             problem(
                 "manager_name",

@@ -10,8 +10,9 @@ transaction or one HTTP request. A graceful stop finishes the delivery in hand a
 more. Delivery to the mail folder is idempotent (the file name is the notification id).
 
 Temporary refusals (SMTP 4xx, HTTP 408/429/5xx, network errors) are retried with exponential
-backoff; permanent ones (SMTP 5xx, other HTTP 4xx), or the last allowed attempt, end 'failed' with a
-dead letter on `<prefix>tempen.alerts.dlq` (reason `notification_failed`) in the same transaction.
+backoff; permanent ones (SMTP 5xx, other HTTP 4xx, an address with å, ä or ö before the @ when the
+relay does not offer SMTPUTF8), or the last allowed attempt, end 'failed' with a dead letter on
+`<prefix>tempen.alerts.dlq` (reason `notification_failed`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -42,6 +44,7 @@ from tempen_shared.db import TRANSIENT_DB_ERRORS
 from tempen_shared.events import DeadLetter
 from tempen_shared.logs import redact_emails
 from tempen_shared.outbox import dead_letter_messages, enqueue
+from tempen_shared.tenancy.addresses import SMTPUTF8_ADVICE, AddressError, MailAddress, sending_form
 from tempen_shared.webhooks_signing import signed_headers
 
 logger = logging.getLogger(__name__)
@@ -67,9 +70,12 @@ class Outgoing:
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    """`reason` labels a permanent failure in tempen_notification_failures_total (a small fixed set)."""
+
+    def __init__(self, message: str, *, permanent: bool, reason: str = "permanent") -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.reason = reason
 
 
 class Sender(Protocol):
@@ -81,9 +87,21 @@ class Sender(Protocol):
 
 
 def build_email(message: Outgoing, *, from_address: str) -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = from_address
-    email["To"] = message.recipient
+    """The e-mail for `message`, its addresses in sending form (domains as IDNA2008 ASCII).
+
+    Only an address with a non-ASCII local part makes the message UTF-8 (RFC 6532): written as
+    encoded-words instead, the address would be invalid (RFC 2047 forbids them in an address), and
+    a relay must then offer SMTPUTF8 (see `needs_smtputf8`).
+
+    Raises:
+        DeliveryError: permanent, when an address cannot be written for sending at all.
+    """
+    sender = _address(from_address, "the sender address (notifications.from_address)")
+    recipient = _address(message.recipient, "the recipient's address")
+    utf8 = sender.needs_smtputf8 or recipient.needs_smtputf8
+    email = EmailMessage(policy=policy.default.clone(utf8=True) if utf8 else policy.default)
+    email["From"] = sender.for_transport
+    email["To"] = recipient.for_transport
     email["Subject"] = message.subject
     email["Date"] = format_datetime(message.created_at)
     # A stable Message-ID lets a mail system recognise the same notification if an operator resends it.
@@ -92,6 +110,22 @@ def build_email(message: Outgoing, *, from_address: str) -> EmailMessage:
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")
     return email
+
+
+def needs_smtputf8(email: EmailMessage) -> bool:
+    """Whether only a relay offering SMTPUTF8 can carry `email` (an address has å, ä, ö before the @)."""
+    return bool(getattr(email.policy, "utf8", False))
+
+
+def _address(text: str, what: str) -> MailAddress:
+    try:
+        return sending_form(text)
+    except AddressError as exc:
+        raise DeliveryError(
+            f"{what} cannot be sent to: {exc.reason}; correct it in the org file or tenant settings",
+            permanent=True,
+            reason="invalid_address",
+        ) from None
 
 
 def smtp_failure(exc: aiosmtplib.SMTPException | OSError) -> DeliveryError:
@@ -129,18 +163,43 @@ class SmtpSender:
         self._from = from_address
 
     async def send(self, message: Outgoing) -> None:
+        email = build_email(message, from_address=self._from(message.tenant))
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._starttls,
+            timeout=self._timeout,
+        )
         try:
-            await aiosmtplib.send(
-                build_email(message, from_address=self._from(message.tenant)),
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                start_tls=self._starttls,
-                timeout=self._timeout,
-            )
+            async with client:
+                if needs_smtputf8(email):
+                    await _require_smtputf8(client, email)
+                await client.send_message(email)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise smtp_failure(exc) from exc
+
+
+async def _require_smtputf8(client: aiosmtplib.SMTP, email: EmailMessage) -> None:
+    """Refuse for good, before MAIL FROM, what this relay cannot carry: it will not learn SMTPUTF8 by a retry.
+
+    aiosmtplib would raise SMTPNotSupported, which tells a refusal for now from one for good no better
+    than "not supported", so the extension is checked here, where the reason can say what to do.
+    """
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    if client.supports_extension("smtputf8"):
+        return
+    recipient_needs = not str(email["To"]).isascii()
+    raise DeliveryError(
+        SMTPUTF8_ADVICE
+        if recipient_needs
+        else "the relay does not support SMTPUTF8, which the sender address (notifications.from_address) needs; "
+        "ask the mail admin to enable it or set an ASCII from_address",
+        permanent=True,
+        reason="smtputf8_unsupported",
+    )
 
 
 class MailFolderSender:
@@ -343,7 +402,7 @@ class Notifier:
             await self._sender.send(message)
         except DeliveryError as exc:
             if exc.permanent or attempts >= self._max_attempts:
-                await self._fail(message, attempts, str(exc))
+                await self._fail(message, attempts, str(exc), exc.reason if exc.permanent else "attempts_exhausted")
             else:
                 delay = min(MAX_BACKOFF_S, self._backoff_s * 2 ** (attempts - 1))
                 await self._pool.execute(
@@ -373,7 +432,7 @@ class Notifier:
         # Never the recipient: the channel and the ids find it in alerts.notifications when needed.
         trace.info("notification sent", notification_id=message.notification_id, tenant=message.tenant, channel=channel)
 
-    async def _fail(self, message: Outgoing, attempts: int, error: str) -> None:
+    async def _fail(self, message: Outgoing, attempts: int, error: str, reason: str) -> None:
         letter = DeadLetter(
             source_topic=self._dead_letter_topic,
             partition=-1,
@@ -404,11 +463,13 @@ class Notifier:
             await enqueue(conn, SCHEMA, dead_letter_messages([letter]))
         self._on_commit()
         self._metrics.notifications.labels(self.channel, "failed").inc()
+        self._metrics.notification_failures.labels(self.channel, reason).inc()
         trace.warning(
             "notification failed",
             notification_id=message.notification_id,
             tenant=message.tenant,
             channel=self.channel,
             attempts=attempts,
+            reason=reason,
             error=redact_emails(error),
         )
