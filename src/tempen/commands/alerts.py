@@ -484,8 +484,12 @@ def _told(tenant: Tenant, unit: str, level: int) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `alerts backtest`; the parsed arguments carry `handler(args) -> exit code`."""
-    alerts = subparsers.add_parser("alerts", help="work with alerts (backtest the rules on stored scores)")
+    """Add `alerts backtest` and `alerts calibrate`; the parsed arguments carry `handler(args) -> exit code`."""
+    from tempen.commands import calibrate
+
+    alerts = subparsers.add_parser(
+        "alerts", help="work with alerts (backtest the rules on stored scores, calibrate them on simulated units)"
+    )
     actions = alerts.add_subparsers(dest="alerts_command", required=True, metavar="COMMAND")
     parser = actions.add_parser(
         "backtest",
@@ -519,3 +523,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--config", type=Path, default=default_config_dir(), help=f"config directory (default ${CONFIG_DIR_ENV})"
     )
     parser.set_defaults(handler=run_backtest)
+    calibrate.register(actions)
