@@ -19,7 +19,7 @@ AUTH = {"Authorization": "Bearer good"}
 
 @pytest.fixture
 async def platform() -> FakePlatform:
-    return FakePlatform(surveymonkey_token="good", qualtrics_token="good")  # noqa: S106 - a test token
+    return FakePlatform(surveymonkey_token="good", qualtrics_token="good")
 
 
 async def _get(base: str, response_id: str, *, headers: dict[str, str] = AUTH, timeout_s: float = 2.0) -> bytes:

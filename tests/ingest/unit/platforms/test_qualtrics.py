@@ -139,7 +139,7 @@ def test_an_unsigned_malformed_or_forged_event_is_refused(fields: dict[str, str]
 
 def test_a_body_that_is_not_a_form_is_refused_as_malformed() -> None:
     with pytest.raises(SignatureError) as refused:
-        verify_qualtrics(shared_key="k", body='{"MSG": "x"}'.encode())
+        verify_qualtrics(shared_key="k", body=b'{"MSG": "x"}')
     assert refused.value.reason == "malformed"
 
 
