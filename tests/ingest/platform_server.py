@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ class FakePlatform:
             return _qualtrics_error(401)
         return await self._answer(request, _qualtrics_error)
 
-    async def _answer(self, request: Request, error: Any) -> Response:
+    async def _answer(self, request: Request, error: Callable[..., Response]) -> Response:
         response_id = request.path_params["response"]
         self.requests.append((response_id, time.monotonic()))
         script = self.scripts.get(response_id)
