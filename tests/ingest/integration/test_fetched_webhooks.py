@@ -12,8 +12,9 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import httpx
@@ -21,7 +22,7 @@ import pytest
 
 from tempen_ingest.adapters.fetches import PostgresFetchQueue
 from tempen_ingest.app import create_app
-from tempen_ingest.ports import FetchKey, PendingFetch
+from tempen_ingest.ports import FetchKey, PendingFetch, Settlement
 from tempen_shared.topics import INTAKE, SUBMISSIONS
 from tests.conftest import Infra
 from tests.ingest.platform_server import FakePlatform
@@ -301,3 +302,34 @@ async def test_a_fetch_whose_process_died_is_taken_again_after_its_lease_and_sto
     assert asked - died >= 1.5, "not taken while another replica's lease held it"
     assert settled == ("done", 0, None)
     assert [r["value"]["submission_id"] for r in records] == ["118000000110"]
+
+
+async def test_settled_fetches_are_forgotten_after_the_delivery_memory_but_dead_ones_are_kept(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, platform: FakePlatform, tmp_path: Path
+) -> None:
+    async with AsyncExitStack() as stack:
+        api = await stack.enter_async_context(serving(platform.app()))
+        config = _config(fixture_config, tmp_path / "config", surveymonkey=api, qualtrics=api)
+        async with _ingest(infra, database_url, topic_prefix, config):
+            pass  # the schema is in place
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        queue = PostgresFetchQueue(pool)
+        keys = {state: FetchKey(TENANT, "surveymonkey", f"11800000030{n}") for n, state in enumerate(STATES)}
+        for state, key in keys.items():
+            await queue.enqueue(PendingFetch(key, "test-puls-surveymonkey", "405123456"))
+            if state != "pending":
+                await queue.settle(Settlement(key, state, None))
+        kept_while_recent = await queue.prune(before=datetime.now(UTC) - timedelta(days=7))
+        pruned = await queue.prune(before=datetime.now(UTC) + timedelta(seconds=1))
+        rows = await pool.fetch("SELECT response_id, state FROM ingest.response_fetches ORDER BY response_id")
+    finally:
+        await pool.close()
+    assert (kept_while_recent, pruned) == (0, 2)
+    assert [(r["response_id"], r["state"]) for r in rows] == [
+        (keys["pending"].response_id, "pending"),
+        (keys["dead"].response_id, "dead"),
+    ]
+
+
+STATES: tuple[Literal["pending", "done", "skipped", "dead"], ...] = ("pending", "done", "skipped", "dead")

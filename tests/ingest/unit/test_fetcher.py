@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import orjson
 from prometheus_client import CollectorRegistry
@@ -50,6 +51,9 @@ class FakeQueue:
 
     async def backlog(self) -> int:
         return len(self.pending)
+
+    async def prune(self, *, before: datetime) -> int:
+        return 0
 
 
 @dataclass

@@ -28,7 +28,7 @@ from tempen_ingest.domain.platforms import DeliveryError, ResponseNotice
 from tempen_ingest.domain.webhooks import parse_fetched, response_request
 from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.ports import FetchFailedError, FetchQueue, PendingFetch, ResponseSource, Settlement
-from tempen_ingest.service import IngestService, InvalidDeliveryError
+from tempen_ingest.service import DELIVERY_MEMORY, IngestService, InvalidDeliveryError
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.correlation import submission_correlation_id
 from tempen_shared.db import OUTAGE_ERRORS
@@ -39,6 +39,7 @@ trace: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.inge
 
 CONSUMER = "ingest-fetcher"
 MAX_RETRY_AFTER_S = 24 * 3600.0  # a day quota's reset is the longest wait a platform asks for
+PRUNE_INTERVAL_S = 3600.0
 
 
 class ResponseFetcher:
@@ -72,6 +73,7 @@ class ResponseFetcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._last_backlog = 0.0
+        self._last_prune = 0.0
 
     def notify(self) -> None:
         self._wake.set()
@@ -98,6 +100,9 @@ class ResponseFetcher:
         if time.monotonic() - self._last_backlog > 5.0:
             self._last_backlog = time.monotonic()
             self._metrics.fetch_backlog.set(await self._queue.backlog())
+        if time.monotonic() - self._last_prune > PRUNE_INTERVAL_S:
+            self._last_prune = time.monotonic()
+            await self._queue.prune(before=self._clock() - DELIVERY_MEMORY)
         claimed = await self._queue.claim(limit=limit, lease_s=self._lease_s)
         for pending in claimed:
             if self._stopping:

@@ -218,6 +218,12 @@ class FetchQueue(Protocol):
         """Fetches not yet settled."""
         ...
 
+    async def prune(self, *, before: datetime) -> int:
+        """Forget fetches done or skipped before `before` (a later repeat of the webhook then fetches
+        the response again and stores it as a duplicate: nothing changes). Dead ones stay until an
+        operator queues them again or deletes them."""
+        ...
+
 
 class ResponseSource(Protocol):
     """A platform's API, asked for one response."""

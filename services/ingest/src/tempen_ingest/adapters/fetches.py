@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import asyncpg
 
@@ -91,3 +92,9 @@ class PostgresFetchQueue:
         return int(
             await self._pool.fetchval(f"SELECT count(*) FROM {SCHEMA}.response_fetches WHERE state = 'pending'") or 0
         )
+
+    async def prune(self, *, before: datetime) -> int:
+        status = await self._pool.execute(
+            f"DELETE FROM {SCHEMA}.response_fetches WHERE state IN ('done', 'skipped') AND settled_at < $1", before
+        )
+        return int(status.split()[-1])
