@@ -76,7 +76,12 @@ class WebhookResult:
 
     @property
     def stored(self) -> bool:
-        return bool(self.results) or self.queued
+        return bool(self.results)
+
+    @property
+    def accepted(self) -> bool:
+        """Stored, or queued to be fetched: answered 202."""
+        return self.stored or self.queued
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"delivery_id": self.delivery_id, "results": [r.as_json() for r in self.results]}

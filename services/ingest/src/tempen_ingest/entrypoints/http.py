@@ -145,7 +145,7 @@ def routes(
         except StoreUnavailableError:
             return _unavailable()
         _count(metrics, list(result.results))
-        return JSONResponse(result.as_json(), status_code=202 if result.stored else 200)
+        return JSONResponse(result.as_json(), status_code=202 if result.accepted else 200)
 
     async def check_webhook(request: Request) -> Response:
         # SurveyMonkey accepts a subscription_url only if it answers HEAD with 200; Qualtrics asks that a
