@@ -211,6 +211,8 @@ class IngestService:
 
         The delivery id, the submission and the opted-in free text are stored in one transaction, or
         nothing is. A bare test ping (Formbricks) is answered without a signature and stores nothing.
+        A webhook that only names a response (SurveyMonkey, Qualtrics) queues that response once, to
+        be fetched by `tempen_ingest.fetching`; a repeat is ignored.
 
         Raises:
             UnknownMappingError: no such mapping for this tenant and platform.
