@@ -222,6 +222,10 @@ async def test_an_unreachable_platform_is_dead_lettered_with_its_reason_and_the_
         assert (value["partition"], value["consumer"], letter["key"]) == (-1, "ingest-fetcher", TENANT.encode())
         assert value["source_topic"] == f"{topic_prefix}{INTAKE.name}"
     assert any('"response_id":"118000000105"' in raw for raw in by_response)
+    assert {letter["value"]["detail"] for letter in letters} == {
+        "ConnectError (attempt 3); the platform's API did not give the response; queue it again once it does",
+        "the platform answered HTTP 404 (attempt 1); the platform has no such response (deleted?)",
+    }
     assert published["value"]["submission_id"] == "R_1TestPulsResp0105"
     assert await count(database_url, "submissions") == 1
 
@@ -251,7 +255,7 @@ async def test_unfinished_responses_are_skipped_and_unmappable_ones_dead_lettere
     assert unmappable[0] == "dead"
     assert (letter["value"]["reason"], letter["value"]["detail"]) == (
         "delivery_unmapped_answer",
-        "701000001: unmapped_answer",
+        "701000001: unmapped_answer; fix the mapping or the survey, then queue it again",
     )
     assert await count(database_url, "submissions") == 0
 

@@ -108,5 +108,6 @@ async def test_a_bug_is_retried_a_few_times_then_dead_lettered_naming_it() -> No
     assert (store.settled[KEY].state, store.settled[KEY].reason) == ("dead", "bug: KeyError (attempt 3)")
     (letter,) = store.dead_letters
     assert (letter.reason, letter.partition, letter.consumer) == ("bug", -1, "ingest-fetcher")
+    assert letter.detail == "KeyError (attempt 3); file an issue with ingest's log lines"
     assert orjson.loads(letter.value)["response_id"] == KEY.response_id
     assert store.published == []

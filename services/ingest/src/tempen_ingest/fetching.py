@@ -38,6 +38,16 @@ logger = logging.getLogger(__name__)
 trace: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.ingest.trace")
 
 CONSUMER = "ingest-fetcher"
+# What to do about a dead letter, by the start of its reason (docs/platforms.md explains queueing again).
+NEXT_STEP = (
+    (("fetch_http_401", "fetch_http_403"), "check the mapping's api.token and its scopes, then queue it again"),
+    (("fetch_http_404", "fetch_http_410"), "the platform has no such response (deleted?)"),
+    (("fetch_",), "the platform's API did not give the response; queue it again once it does"),
+    (("delivery_", "invalid_submission"), "fix the mapping or the survey, then queue it again"),
+    (("unknown_mapping",), "restore the mapping, then queue it again"),
+    (("token_unavailable",), "set api.token where ingest runs, then queue it again"),
+    (("bug",), "file an issue with ingest's log lines"),
+)
 MAX_RETRY_AFTER_S = 24 * 3600.0  # a day quota's reset is the longest wait a platform asks for
 PRUNE_INTERVAL_S = 3600.0
 
@@ -199,7 +209,7 @@ class ResponseFetcher:
                 }
             ).decode(),
             reason=reason,
-            detail=detail[:500],
+            detail=f"{detail}; {next_step(reason)}"[:500],
             consumer=CONSUMER,
             dead_lettered_at=self._clock(),
             correlation_id=submission_correlation_id(key.tenant, key.response_id),
@@ -215,3 +225,7 @@ class ResponseFetcher:
             reason=reason,
             detail=detail,
         )
+
+
+def next_step(reason: str) -> str:
+    return next((step for prefixes, step in NEXT_STEP if reason.startswith(prefixes)), "see docs/platforms.md")
