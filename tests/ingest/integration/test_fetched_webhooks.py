@@ -337,3 +337,26 @@ async def test_settled_fetches_are_forgotten_after_the_delivery_memory_but_dead_
 
 
 STATES: tuple[Literal["pending", "done", "skipped", "dead"], ...] = ("pending", "done", "skipped", "dead")
+
+
+DOCS = Path(__file__).parents[3] / "docs" / "platforms.md"
+
+
+async def test_a_dead_lettered_response_queued_again_as_the_docs_say_is_fetched_and_stored(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path, platform: FakePlatform, tmp_path: Path
+) -> None:
+    (requeue,) = re.findall(r'psql "\$DATABASE_URL" -c "(.*?)"', DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
+    body = surveymonkey_notice("118000000111")
+    async with AsyncExitStack() as stack:
+        api = await stack.enter_async_context(serving(platform.app()))
+        config = _config(fixture_config, tmp_path / "config", surveymonkey=api, qualtrics=api)
+        http = await stack.enter_async_context(_ingest(infra, database_url, topic_prefix, config))
+        await http.post(SURVEYMONKEY_URL, content=body, headers=surveymonkey_headers(body))
+        dead = await _settled(database_url, "118000000111")  # not there yet: 404
+        platform.responses["118000000111"] = surveymonkey_response("118000000111")
+        await fetch(database_url, requeue.replace("'hjo'", f"'{TENANT}'"))
+        done = await _settled(database_url, "118000000111")
+    assert dead[0] == "dead"
+    assert done == ("done", 0, None)
+    assert len(platform.asked("118000000111")) == 2
+    assert await count(database_url, "submissions") == 1

@@ -40,7 +40,7 @@ WHERE tenant = $1 AND platform = $2 AND response_id = $3 AND state = 'pending'
 
 _SETTLE = f"""
 UPDATE {SCHEMA}.response_fetches
-SET state = $4, last_error = coalesce($5, last_error), settled_at = now()
+SET state = $4, last_error = $5, settled_at = now()
 WHERE tenant = $1 AND platform = $2 AND response_id = $3 AND state = 'pending'
 """
 
