@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -174,3 +175,11 @@ RESPONSE = st.fixed_dictionaries(
 def test_any_response_body_is_read_or_refused_with_a_delivery_error_never_another_exception(document: Any) -> None:
     with contextlib.suppress(DeliveryError):
         parse_qualtrics_response(as_body(document), mapping(), NOTICE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["SurveyID", "ResponseID", "Status"]), VALUE | st.just("SV_0TestPulsQualtrics")))
+def test_any_signed_message_names_a_response_or_is_refused_with_a_delivery_error(event: dict[str, Any]) -> None:
+    body = urlencode({"Topic": "t", "MSG": json.dumps(event)}).encode()
+    with contextlib.suppress(DeliveryError):
+        assert read_qualtrics_notice(body, mapping()).survey_id == "SV_0TestPulsQualtrics"

@@ -225,3 +225,23 @@ RESPONSE = st.fixed_dictionaries(
 def test_any_response_body_is_read_or_refused_with_a_delivery_error_never_another_exception(document: Any) -> None:
     with contextlib.suppress(DeliveryError):
         parse_surveymonkey_response(as_body(document), mapping(), NOTICE)
+
+
+CALLBACK = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_type": st.just("response_completed") | JSON,
+        "object_type": st.just("response") | JSON,
+        "object_id": st.just("118000000001") | JSON,
+        "event_id": JSON,
+        "resources": st.fixed_dictionaries({}, optional={"survey_id": st.just("405123456") | JSON}) | JSON,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(CALLBACK | JSON)
+def test_any_callback_names_a_response_or_is_refused_with_a_delivery_error(document: Any) -> None:
+    with contextlib.suppress(DeliveryError):
+        notice = read_surveymonkey_notice(as_body(document), mapping())
+        assert isinstance(notice, str) or notice.survey_id == "405123456"
