@@ -88,6 +88,12 @@ def test_a_response_not_completed_is_skipped_with_its_status(status: str) -> Non
     assert parsed.skipped == (("118000000001", f"unfinished: response_status {status}"),)
 
 
+@pytest.mark.parametrize("mode", ["preview", "survey_preview"])
+def test_a_response_taken_in_a_preview_is_skipped(mode: str) -> None:
+    parsed = parse_surveymonkey_response(as_body(details(collection_mode=mode)), mapping(), NOTICE)
+    assert (parsed.submissions, parsed.skipped) == ((), (("118000000001", f"a preview: collection_mode {mode}"),))
+
+
 def test_the_partial_fixture_is_skipped() -> None:
     parsed = parse_surveymonkey_response(fixture_bytes("surveymonkey", "response_partial.json"), mapping(), NOTICE)
     assert parsed.skipped == (("118000000001", "unfinished: response_status partial"),)

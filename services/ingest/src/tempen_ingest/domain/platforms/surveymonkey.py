@@ -31,6 +31,7 @@ from tempen_ingest.domain.platforms.mapping import PlatformMapping
 
 API_URL = "https://api.surveymonkey.com"
 COMPLETED = "response_completed"
+PREVIEW_MODES = frozenset({"preview", "survey_preview"})  # the survey's author trying it, not a respondent
 
 
 def read_surveymonkey_notice(body: bytes, mapping: PlatformMapping) -> ResponseNotice | str:
@@ -75,7 +76,7 @@ def parse_surveymonkey_response(body: bytes, mapping: PlatformMapping, notice: R
     row id; choices by choice id in `values` (choice ids are never read as numbers). Open-ended
     answers are text (a number typed in is read as one). Unit and respondent fields name custom
     variables (`unit` or `custom_variables.unit`), `custom_value` or `recipient_id`. A response not
-    `completed` is skipped, with its status as the reason.
+    `completed`, or taken in a preview, is skipped with why.
 
     Raises:
         DeliveryError: the body is not this response, or it cannot be mapped.
@@ -90,6 +91,9 @@ def parse_surveymonkey_response(body: bytes, mapping: PlatformMapping, notice: R
     status = scalar_text(document.get("response_status"))
     if status != "completed":
         return ParsedDelivery(submissions=(), skipped=((response_id, f"unfinished: response_status {status}"),))
+    mode = scalar_text(document.get("collection_mode"))
+    if mode in PREVIEW_MODES:
+        return ParsedDelivery(submissions=(), skipped=((response_id, f"a preview: collection_mode {mode}"),))
     submitted_at = parse_timestamp(
         document.get("date_modified") or document.get("date_created"), field="date_modified", naive_zone=UTC
     )
