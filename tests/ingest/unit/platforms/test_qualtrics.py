@@ -87,6 +87,12 @@ def test_an_unfinished_response_is_skipped() -> None:
     assert (parsed.submissions, parsed.skipped) == ((), (("R_1TestPulsResp0001", "unfinished: finished 0"),))
 
 
+@pytest.mark.parametrize("channel", ["preview", "test"])
+def test_a_preview_or_generated_test_response_is_skipped(channel: str) -> None:
+    parsed = parse_qualtrics_response(as_body(response(distributionChannel=channel)), mapping(), NOTICE)
+    assert parsed.skipped == (("R_1TestPulsResp0001", f"a preview: distributionChannel {channel}"),)
+
+
 def test_another_response_or_a_missing_unit_is_refused() -> None:
     other = fixture_json("qualtrics", "response.json")
     other["result"]["responseId"] = "R_other"

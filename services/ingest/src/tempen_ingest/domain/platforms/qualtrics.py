@@ -32,6 +32,8 @@ from tempen_ingest.domain.platforms.mapping import PlatformMapping
 from tempen_ingest.domain.signatures import qualtrics_form
 
 _MATRIX_ROW = re.compile(r"^(QID\d+)_(\d+)$")
+# Qualtrics marks responses from the survey preview and its "Generate test responses" tool so.
+PREVIEW_CHANNELS = frozenset({"preview", "test"})
 
 
 def read_qualtrics_notice(body: bytes, mapping: PlatformMapping) -> ResponseNotice:
@@ -65,7 +67,8 @@ def parse_qualtrics_response(body: bytes, mapping: PlatformMapping, notice: Resp
     Questions are named in the mapping by question id (`QID1`); a matrix row by its own key
     (`QID2_1`) or as `QID2` with `rows` keyed by row number. Answers are the recode values, matched
     in `values` by recode or label, else read as numbers. Unit and respondent fields name embedded
-    data (`unit` or `values.unit`). A response with `finished` other than 1 is skipped.
+    data (`unit` or `values.unit`). A response with `finished` other than 1, or from the preview or
+    the test-response generator, is skipped.
 
     Raises:
         DeliveryError: the body is not this response, or it cannot be mapped.
@@ -82,6 +85,9 @@ def parse_qualtrics_response(body: bytes, mapping: PlatformMapping, notice: Resp
     finished = scalar_text(values.get("finished"))
     if finished != "1":
         return ParsedDelivery(submissions=(), skipped=((response_id, f"unfinished: finished {finished}"),))
+    channel = scalar_text(values.get("distributionChannel"))
+    if channel in PREVIEW_CHANNELS:
+        return ParsedDelivery(submissions=(), skipped=((response_id, f"a preview: distributionChannel {channel}"),))
     submitted_at = parse_timestamp(
         values.get("endDate") or values.get("recordedDate"), field="result.values.endDate", naive_zone=UTC
     )
