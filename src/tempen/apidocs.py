@@ -169,10 +169,23 @@ def _operations() -> list[Operation]:
             "ingest",
             "POST",
             f"{t}/webhooks/{{platform}}/{{mapping_id}}",
-            "A survey platform's own webhook (Formbricks, Typeform, KoboToolbox), verified by its signature",
+            "A survey platform's own webhook (Formbricks, Typeform, KoboToolbox, SurveyMonkey, Qualtrics),"
+            " verified by its signature",
             None,
-            {"content": {"application/json": {"schema": {"type": "object"}}}},
+            {
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                }
+            },
             202,
+        ),
+        Operation(
+            "ingest",
+            "GET",
+            f"{t}/webhooks/{{platform}}/{{mapping_id}}",
+            "200 when the mapping exists (SurveyMonkey checks a webhook URL with HEAD, Qualtrics with GET)",
+            None,
         ),
         Operation(
             "ingest",

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from tempen_ingest.ports import (
     Comment,
     Delivery,
+    FetchKey,
     Outcome,
     PreparedSubmission,
     Purged,
     ReplayedDeliveryError,
     Retraction,
+    Settlement,
     StoredSubmission,
 )
 from tempen_shared.events import DeadLetter
@@ -37,6 +39,7 @@ class InMemorySubmissionStore:
     comments: dict[tuple[str, str, str], tuple[str, datetime]] = field(default_factory=dict)
     published: list[tuple[str, int]] = field(default_factory=list)  # (submission id, revision), in order
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    settled: dict[FetchKey, Settlement] = field(default_factory=dict)
 
     async def store(
         self,
@@ -45,6 +48,7 @@ class InMemorySubmissionStore:
         *,
         delivery: Delivery | None = None,
         comments: Sequence[Comment] = (),
+        settles: Settlement | None = None,
     ) -> list[StoredSubmission]:
         now = datetime.now(UTC)
         if delivery is not None:
@@ -72,6 +76,8 @@ class InMemorySubmissionStore:
             if row is not None and not row.erased:
                 self.comments[(comment.tenant, comment.submission_id, comment.question)] = (comment.text, now)
         self.dead_letters.extend(dead_letters)
+        if settles is not None:
+            self.settled[settles.key] = settles
         return outcomes
 
     async def erase_respondent(self, *, tenant: str, respondent: str) -> list[Retraction]:

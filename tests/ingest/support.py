@@ -12,13 +12,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import orjson
 import pytest
 
 from tempen_ingest.config import IngestSettings
-from tempen_ingest.domain.signatures import sign_standard_webhook, sign_typeform
+from tempen_ingest.domain.signatures import sign_qualtrics, sign_standard_webhook, sign_surveymonkey, sign_typeform
 from tests.conftest import Infra
 from tests.support import eventually, read_all
 
@@ -26,14 +27,26 @@ TENANT = "testkommun"
 FORMBRICKS_SECRET = "whsec_" + base64.b64encode(b"formbricks-test-signing-key-0001").decode()
 TYPEFORM_SECRET = "typeform-test-secret"
 KOBO_PASSWORD = "kobo-test-password"
+SURVEYMONKEY_API_KEY = "test-client-id-0001"  # the mapping's verification.api_key
+SURVEYMONKEY_SECRET = "surveymonkey-test-client-secret"
+SURVEYMONKEY_TOKEN = "surveymonkey-test-access-token"
+QUALTRICS_SHARED_KEY = "qualtrics-test-shared-key"
+QUALTRICS_TOKEN = "qualtrics-test-api-token"
 SECRETS = {
     "TEMPEN_TEST_FORMBRICKS_SECRET": FORMBRICKS_SECRET,
     "TEMPEN_TEST_TYPEFORM_SECRET": TYPEFORM_SECRET,
     "TEMPEN_TEST_KOBO_PASSWORD": KOBO_PASSWORD,
+    "TEMPEN_TEST_SURVEYMONKEY_SECRET": SURVEYMONKEY_SECRET,
+    "TEMPEN_TEST_SURVEYMONKEY_TOKEN": SURVEYMONKEY_TOKEN,
+    "TEMPEN_TEST_QUALTRICS_SHARED_KEY": QUALTRICS_SHARED_KEY,
+    "TEMPEN_TEST_QUALTRICS_TOKEN": QUALTRICS_TOKEN,
 }
 FORMBRICKS_URL = f"/v1/tenants/{TENANT}/webhooks/formbricks/test-puls-formbricks"
 TYPEFORM_URL = f"/v1/tenants/{TENANT}/webhooks/typeform/test-puls-typeform"
 KOBO_URL = f"/v1/tenants/{TENANT}/webhooks/kobo/test-puls-kobo"
+SURVEYMONKEY_URL = f"/v1/tenants/{TENANT}/webhooks/surveymonkey/test-puls-surveymonkey"
+QUALTRICS_URL = f"/v1/tenants/{TENANT}/webhooks/qualtrics/test-puls-qualtrics"
+PLATFORM_FIXTURES = Path(__file__).parent / "fixtures" / "platforms"
 
 
 def set_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,6 +202,57 @@ def kobo_body(instance: str, *, root: str | None = None, unit: str = "grupp-b1")
 def kobo_headers(*, username: str = "kobo-test", password: str = KOBO_PASSWORD) -> dict[str, str]:
     credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"content-type": "application/json", "authorization": f"Basic {credentials}"}
+
+
+# SurveyMonkey and Qualtrics (webhooks that name a response) --------------------------------------
+
+
+def surveymonkey_notice(response_id: str, *, survey_id: str = "405123456", event: str = "response_completed") -> bytes:
+    document = orjson.loads((PLATFORM_FIXTURES / "surveymonkey" / "response_completed.json").read_bytes())
+    document.update({"object_id": response_id, "event_type": event, "event_id": f"1{uuid.uuid4().int % 10**10}"})
+    document["resources"].update({"respondent_id": response_id, "survey_id": survey_id})
+    return orjson.dumps(document)
+
+
+def surveymonkey_headers(body: bytes, *, secret: str = SURVEYMONKEY_SECRET) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "sm-apikey": SURVEYMONKEY_API_KEY,
+        "sm-signature": sign_surveymonkey(api_key=SURVEYMONKEY_API_KEY, api_secret=secret, body=body),
+    }
+
+
+def surveymonkey_response(
+    response_id: str, *, status: str = "completed", unit: str = "grupp-a1", choice: str = "801000014"
+) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads((PLATFORM_FIXTURES / "surveymonkey" / "response_details.json").read_bytes())
+    document.update({"id": response_id, "response_status": status, "custom_variables": {"unit": unit}})
+    document["date_modified"] = yesterday().isoformat()
+    document["pages"][0]["questions"][0]["answers"] = [{"choice_id": choice}]
+    return document
+
+
+def qualtrics_form(response_id: str, *, shared_key: str = QUALTRICS_SHARED_KEY, signed: bool = True) -> bytes:
+    event = orjson.loads((PLATFORM_FIXTURES / "qualtrics" / "completed_response_msg.json").read_bytes())
+    event["ResponseID"] = response_id
+    message = orjson.dumps(event).decode()
+    topic = f"testkommun.surveyengine.completedResponse.{event['SurveyID']}"
+    if not signed:
+        return urlencode({"Topic": topic, **event}).encode()
+    return urlencode(
+        {"Topic": topic, "HMAC": sign_qualtrics(shared_key=shared_key, message=message), "MSG": message}
+    ).encode()
+
+
+QUALTRICS_HEADERS = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def qualtrics_response(response_id: str, *, finished: int = 1) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads((PLATFORM_FIXTURES / "qualtrics" / "response.json").read_bytes())
+    values = document["result"]["values"]
+    document["result"]["responseId"] = response_id
+    values.update({"_recordId": response_id, "finished": finished, "endDate": yesterday().isoformat()})
+    return document
 
 
 # The database --------------------------------------------------------------------------------------

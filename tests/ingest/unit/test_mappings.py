@@ -23,7 +23,14 @@ def test_every_shipped_mapping_fits_its_tenant() -> None:
 
 def test_the_test_tenant_has_a_mapping_per_platform() -> None:
     mappings = load_mappings(FIXTURES, load_catalog(FIXTURES))
-    assert sorted(m.platform for m in mappings) == ["formbricks", "kobo", "limesurvey", "typeform"]
+    assert sorted(m.platform for m in mappings) == [
+        "formbricks",
+        "kobo",
+        "limesurvey",
+        "qualtrics",
+        "surveymonkey",
+        "typeform",
+    ]
 
 
 @pytest.fixture

@@ -12,12 +12,15 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
+from tempen_ingest.adapters.fetches import PostgresFetchQueue
 from tempen_ingest.adapters.org import PostgresOrgStore
+from tempen_ingest.adapters.platform_api import HttpResponseSource
 from tempen_ingest.adapters.postgres import SCHEMA, PostgresSubmissionStore, SubmissionsRelaySource
 from tempen_ingest.config import IngestSettings
 from tempen_ingest.entrypoints.http import routes
 from tempen_ingest.entrypoints.kafka import build_router
 from tempen_ingest.entrypoints.org_http import org_routes
+from tempen_ingest.fetching import ResponseFetcher
 from tempen_ingest.mappings import load_mappings
 from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.retention import run_retention
@@ -29,6 +32,7 @@ from tempen_shared.runtime import service_resources
 from tempen_shared.secrets import pseudonym_keys, resolve
 from tempen_shared.supervision import BackgroundTasks
 from tempen_shared.tenancy.loader import Catalog, load_catalog
+from tempen_shared.topics import INTAKE
 
 
 class _Holder:
@@ -90,6 +94,20 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
             access.serving(res.pool),
         ):
             store = PostgresSubmissionStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
+            fetches = PostgresFetchQueue(res.pool, on_enqueue=lambda: fetcher.notify())
+            source = HttpResponseSource(timeout_s=settings.fetch_timeout_s)
+            fetcher = ResponseFetcher(
+                holder.get,
+                fetches,
+                source,
+                metrics,
+                dead_letter_topic=settings.topic(INTAKE.name),
+                max_attempts=settings.fetch_max_attempts,
+                backoff_s=settings.fetch_backoff_s,
+                max_backoff_s=settings.fetch_max_backoff_s,
+                lease_s=settings.fetch_lease_s,
+                idle_s=settings.fetch_idle_s,
+            )
             holder.org_store = PostgresOrgStore(res.pool, topic=settings.topic, on_commit=res.relay.notify)
             await holder.refresh_units()
             holder.service = IngestService(
@@ -101,6 +119,7 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
                 mappings=mappings.mappings,
                 resolve_secret=resolve,  # at each delivery, so a rotated secret file counts at once
                 known_units=holder.known_units,
+                fetches=fetches,
             )
             background.start(
                 "retention",
@@ -111,10 +130,12 @@ def create_app(settings: IngestSettings | None = None, *, catalog: Catalog | Non
                     interval_s=settings.retention_interval_s,
                 ),
             )
+            background.start("response_fetcher", fetcher.run, on_stop=fetcher.stop)
             try:
                 yield
             finally:
-                await background.stop("retention")
+                await background.stop("response_fetcher", "retention")
+                await source.aclose()
                 holder.service = None
 
     async def database_ready() -> bool:

@@ -23,3 +23,12 @@ class IngestSettings(ServiceSettings):
     comment_retention_days: int = Field(default=365, ge=1)
     retention_interval_s: float = Field(default=3600.0, gt=0)
     max_webhook_bytes: int = Field(default=1 << 20, ge=1024)
+    # SurveyMonkey and Qualtrics webhooks name a response; it is fetched from the platform's API.
+    # A failed fetch is retried after fetch_backoff_s, doubling up to fetch_max_backoff_s (or when
+    # the platform's Retry-After says), and dead-lettered after fetch_max_attempts.
+    fetch_timeout_s: float = Field(default=10.0, gt=0)
+    fetch_max_attempts: int = Field(default=10, ge=1)
+    fetch_backoff_s: float = Field(default=30.0, ge=0)
+    fetch_max_backoff_s: float = Field(default=3600.0, ge=0)
+    fetch_lease_s: float = Field(default=60.0, gt=0)
+    fetch_idle_s: float = Field(default=1.0, gt=0)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tempen_shared.events import CanonicalSubmission, DeadLetter
 from tempen_shared.tenancy.org import OrgTree
@@ -70,6 +70,47 @@ class Purged:
     deliveries: int
 
 
+@dataclass(frozen=True, slots=True)
+class FetchKey:
+    """One response a platform named in a webhook (SurveyMonkey, Qualtrics): queued once, fetched later."""
+
+    tenant: str
+    platform: str
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFetch:
+    key: FetchKey
+    mapping_id: str
+    survey_id: str
+    event_id: str | None = None
+    attempts: int = 0  # failed attempts so far
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a queued fetch ended: `done` (its submission stored), `skipped` (nothing to store, with why)
+    or `dead` (dead-lettered, with why)."""
+
+    key: FetchKey
+    state: Literal["done", "skipped", "dead"]
+    reason: str | None = None
+
+
+class FetchFailedError(Exception):
+    """The platform's API did not give the response. `reason` is short and low-cardinality (a metric
+    label); `permanent` when asking again cannot help (401, 403, 404); `retry_after_s` when the
+    platform said when to ask again."""
+
+    def __init__(self, reason: str, detail: str, *, permanent: bool, retry_after_s: float | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.permanent = permanent
+        self.retry_after_s = retry_after_s
+
+
 class ReplayedDeliveryError(Exception):
     """This delivery id was received before; nothing of the repeated delivery was stored."""
 
@@ -86,6 +127,7 @@ class SubmissionStore(Protocol):
         *,
         delivery: Delivery | None = None,
         comments: Sequence[Comment] = (),
+        settles: Settlement | None = None,
     ) -> list[StoredSubmission]:
         """Store submissions and their outbox messages in one transaction, in order.
 
@@ -93,7 +135,8 @@ class SubmissionStore(Protocol):
         other content it is CORRECTED (revision + 1, published again); an erased one is ERASED
         (nothing changes, nothing is published). Dead letters are written to the outbox in the same
         transaction. With `delivery`, the delivery id is recorded in the same transaction too, and
-        `comments` (free text) are kept beside the submissions they belong to.
+        `comments` (free text) are kept beside the submissions they belong to. With `settles`, that
+        queued fetch is marked settled in the same transaction.
 
         Raises:
             ReplayedDeliveryError: `delivery` was recorded before; nothing is stored.
@@ -143,5 +186,52 @@ class OrgStore(Protocol):
 
         Raises:
             StoreUnavailableError: the database cannot be reached; nothing is stored.
+        """
+        ...
+
+
+class FetchQueue(Protocol):
+    """Responses named by id-only webhooks, waiting to be fetched from their platform."""
+
+    async def enqueue(self, fetch: PendingFetch) -> bool:
+        """Queue `fetch`, due now. False when this response was queued before (nothing changes).
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached; nothing is queued.
+        """
+        ...
+
+    async def claim(self, *, limit: int, lease_s: float) -> list[PendingFetch]:
+        """Up to `limit` due fetches, oldest first, each held for `lease_s` (another replica does not
+        take it meanwhile; a process that dies holding it only delays it)."""
+        ...
+
+    async def retry_later(self, key: FetchKey, *, delay_s: float, error: str) -> None:
+        """Count one failed attempt and make the fetch due again after `delay_s`."""
+        ...
+
+    async def settle(self, settlement: Settlement) -> None:
+        """Mark a fetch settled without storing anything (a response with nothing to store)."""
+        ...
+
+    async def backlog(self) -> int:
+        """Fetches not yet settled."""
+        ...
+
+    async def prune(self, *, before: datetime) -> int:
+        """Forget fetches done or skipped before `before` (a later repeat of the webhook then fetches
+        the response again and stores it as a duplicate: nothing changes). Dead ones stay until an
+        operator queues them again or deletes them."""
+        ...
+
+
+class ResponseSource(Protocol):
+    """A platform's API, asked for one response."""
+
+    async def get(self, url: str, headers: Mapping[str, str]) -> bytes:
+        """The body of a successful GET of `url`.
+
+        Raises:
+            FetchFailedError: no response body (unreachable, timed out, refused, rate-limited, too large).
         """
         ...

@@ -10,17 +10,27 @@ from typing import Any
 import structlog
 
 from tempen_ingest.domain.fingerprint import content_fingerprint
-from tempen_ingest.domain.platforms import PlatformMapping
+from tempen_ingest.domain.platforms import FETCHING_PLATFORMS, ParsedDelivery, PlatformMapping, ResponseNotice
 from tempen_ingest.domain.pseudonym import pseudonymise
 from tempen_ingest.domain.validation import FieldError, check_submission
-from tempen_ingest.domain.webhooks import WEBHOOK_PLATFORMS, is_unsigned_ping, parse_delivery, verify_delivery
+from tempen_ingest.domain.webhooks import (
+    WEBHOOK_PLATFORMS,
+    is_unsigned_ping,
+    parse_delivery,
+    read_notice,
+    verify_delivery,
+)
 from tempen_ingest.ports import (
     Comment,
     Delivery,
+    FetchKey,
+    FetchQueue,
     Outcome,
+    PendingFetch,
     PreparedSubmission,
     Purged,
     Retraction,
+    Settlement,
     StoredSubmission,
     SubmissionStore,
 )
@@ -62,13 +72,21 @@ class WebhookResult:
     results: tuple[ItemResult, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     ignored: str | None = None
+    queued: bool = False  # an id-only webhook's response waits to be fetched
 
     @property
     def stored(self) -> bool:
         return bool(self.results)
 
+    @property
+    def accepted(self) -> bool:
+        """Stored, or queued to be fetched: answered 202."""
+        return self.stored or self.queued
+
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"delivery_id": self.delivery_id, "results": [r.as_json() for r in self.results]}
+        if self.queued:
+            body["queued"] = True
         if self.skipped:
             body["skipped"] = [{"response_id": rid, "reason": reason} for rid, reason in self.skipped]
         if self.ignored:
@@ -110,6 +128,7 @@ class IngestService:
         mappings: Mapping[tuple[str, str], PlatformMapping] | None = None,
         resolve_secret: Callable[[SecretRef], str | None] = lambda _ref: None,
         known_units: Callable[[str], Container[str]] | None = None,
+        fetches: FetchQueue | None = None,
     ) -> None:
         self.catalog = catalog
         self._store = store
@@ -119,6 +138,13 @@ class IngestService:
         self._mappings = dict(mappings or {})
         self._resolve_secret = resolve_secret
         self._known_units = known_units
+        self._fetches = fetches
+
+    def mapping(self, tenant_id: str, mapping_id: str) -> PlatformMapping | None:
+        return self._mappings.get((tenant_id, mapping_id))
+
+    def secret(self, ref: SecretRef) -> str | None:
+        return self._resolve_secret(ref)
 
     def prepare(self, raw: Any, *, tenant_id: str) -> PreparedSubmission | list[FieldError]:
         """Validate one raw submission for `tenant_id` (from the URL or the record); pure apart from the clock."""
@@ -145,9 +171,13 @@ class IngestService:
         )
 
     async def store(
-        self, prepared: Sequence[PreparedSubmission], dead_letters: Sequence[DeadLetter] = ()
+        self,
+        prepared: Sequence[PreparedSubmission],
+        dead_letters: Sequence[DeadLetter] = (),
+        *,
+        settles: Settlement | None = None,
     ) -> list[StoredSubmission]:
-        return await self._stored(prepared, dead_letters)
+        return await self._stored(prepared, dead_letters, settles=settles)
 
     async def _stored(
         self,
@@ -156,12 +186,13 @@ class IngestService:
         *,
         delivery: Delivery | None = None,
         comments: Sequence[Comment] = (),
+        settles: Settlement | None = None,
     ) -> list[StoredSubmission]:
         """Store, then log one line per submission once its transaction committed: where a trace starts.
 
         Ids only: never the answers or the respondent (not even the pseudonym).
         """
-        stored = await self._store.store(prepared, dead_letters, delivery=delivery, comments=comments)
+        stored = await self._store.store(prepared, dead_letters, delivery=delivery, comments=comments, settles=settles)
         for p, s in zip(prepared, stored, strict=True):
             trace.info(
                 "submission ingested",
@@ -180,6 +211,8 @@ class IngestService:
 
         The delivery id, the submission and the opted-in free text are stored in one transaction, or
         nothing is. A bare test ping (Formbricks) is answered without a signature and stores nothing.
+        A webhook that only names a response (SurveyMonkey, Qualtrics) queues that response once, to
+        be fetched by `tempen_ingest.fetching`; a repeat is ignored.
 
         Raises:
             UnknownMappingError: no such mapping for this tenant and platform.
@@ -199,10 +232,33 @@ class IngestService:
         if not secret:
             raise SecretUnavailableError(f"the secret of mapping {tenant_id}/{mapping_id} is not set")
         header_id = verify_delivery(mapping, secret=secret, headers=headers, body=body, now=self._clock())
+        if platform in FETCHING_PLATFORMS:
+            return await self._queue_fetch(mapping, read_notice(mapping, body))
         parsed = parse_delivery(mapping, body)
         delivery_id = header_id or parsed.delivery_id
         if parsed.ignored:
             return WebhookResult(delivery_id=delivery_id, ignored=parsed.ignored)
+        return await self.store_parsed(
+            mapping, parsed, delivery=Delivery(tenant_id, platform, delivery_id) if delivery_id else None
+        )
+
+    async def store_parsed(
+        self,
+        mapping: PlatformMapping,
+        parsed: ParsedDelivery,
+        *,
+        delivery: Delivery | None = None,
+        settles: Settlement | None = None,
+    ) -> WebhookResult:
+        """Validate and store what a platform delivery or fetched response carried, in one transaction
+        with its delivery id (`delivery`) or the queued fetch it settles (`settles`).
+
+        Raises:
+            InvalidDeliveryError: a submission is not valid for the tenant; nothing was stored.
+            ReplayedDeliveryError: `delivery` was received before.
+            StoreUnavailableError: the database cannot be reached.
+        """
+        tenant_id = mapping.tenant
         prepared: list[PreparedSubmission] = []
         errors: list[FieldError] = []
         for submission in parsed.submissions:
@@ -218,16 +274,31 @@ class IngestService:
             if mapping.keep_free_text
             else []
         )
-        stored = await self._stored(
-            prepared,
-            delivery=Delivery(tenant_id, platform, delivery_id) if delivery_id else None,
-            comments=comments,
-        )
+        stored = await self._stored(prepared, delivery=delivery, comments=comments, settles=settles)
         results = tuple(
             ItemResult(index, p.submission.submission_id, s.outcome, s.revision)
             for index, (p, s) in enumerate(zip(prepared, stored, strict=True))
         )
-        return WebhookResult(delivery_id=delivery_id, results=results, skipped=parsed.skipped)
+        return WebhookResult(
+            delivery_id=delivery.delivery_id if delivery else None, results=results, skipped=parsed.skipped
+        )
+
+    async def _queue_fetch(self, mapping: PlatformMapping, notice: ResponseNotice | str) -> WebhookResult:
+        if isinstance(notice, str):
+            return WebhookResult(delivery_id=None, ignored=notice)
+        if self._fetches is None:
+            raise SecretUnavailableError(f"{mapping.platform} responses cannot be fetched here")
+        queued = await self._fetches.enqueue(
+            PendingFetch(
+                key=FetchKey(mapping.tenant, mapping.platform, notice.response_id),
+                mapping_id=mapping.id,
+                survey_id=notice.survey_id,
+                event_id=notice.event_id,
+            )
+        )
+        if not queued:
+            return WebhookResult(delivery_id=notice.response_id, ignored="this response was received before")
+        return WebhookResult(delivery_id=notice.response_id, queued=True)
 
     async def erase_respondent(self, *, tenant_id: str, respondent: str) -> Erasure:
         """Erase everything ingest keeps of one respondent (by the id the platform sent) and retract it downstream."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from tempen_ingest.adapters.fetches import settle_in
 from tempen_ingest.ports import (
     Comment,
     Delivery,
@@ -16,6 +17,7 @@ from tempen_ingest.ports import (
     Purged,
     ReplayedDeliveryError,
     Retraction,
+    Settlement,
     StoredSubmission,
 )
 from tempen_shared import correlation
@@ -140,6 +142,7 @@ class PostgresSubmissionStore:
         *,
         delivery: Delivery | None = None,
         comments: Sequence[Comment] = (),
+        settles: Settlement | None = None,
     ) -> list[StoredSubmission]:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
@@ -159,6 +162,8 @@ class PostgresSubmissionStore:
                         [c.question for c in kept],
                         [c.text for c in kept],
                     )
+                if settles is not None:
+                    await settle_in(conn, settles)
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailableError(str(exc)) from exc
         self._on_commit()

@@ -9,6 +9,13 @@ changes its bytes and breaks the signature. Comparisons use `hmac.compare_digest
   (https://www.typeform.com/developers/webhooks/secure-your-webhooks/).
 - KoboToolbox REST services sign nothing; they send HTTP basic auth or custom headers
   (kobotoolbox/kpi, kobo/apps/hook/models/service_definition_interface.py).
+- SurveyMonkey signs with `Sm-Signature: <base64 HMAC-SHA1 of the body>`, keyed `api_key&api_secret`
+  (github.com/SurveyMonkey/public_api_docs, includes/_webhooks.md, "Webhook Callbacks").
+- Qualtrics, when the event subscription has a `sharedKey`, posts the form fields `Topic`, `MSG` (the
+  event as JSON) and `HMAC`, the hex HMAC-SHA512 of `MSG` keyed with the shared key. Qualtrics'
+  reference names `sharedKey` but not the algorithm; it is what Qualtrics sends (XM Community,
+  "HMAC signatures for webhook subscriptions", 2020) and what SAP's Qualtrics gateway checks, with a
+  known-answer test (github.com/kyma-incubator/connector-tools, qualtrics-event-gw/pkg/hmac).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal
+from urllib.parse import parse_qsl
 
 SignatureFailure = Literal["missing_header", "malformed", "bad_signature", "stale_timestamp", "bad_credentials"]
 
@@ -151,6 +159,82 @@ def verify_basic_auth(*, username: str, password: str, authorization_header: str
     password_ok = _equal_in_constant_time(password, presented_password)
     if not (user_ok & password_ok):
         raise SignatureError("bad_credentials", "basic-auth credentials do not match")
+
+
+def sign_surveymonkey(*, api_key: str, api_secret: str, body: bytes) -> str:
+    """The `Sm-Signature` value SurveyMonkey sends with `body`."""
+    key = f"{api_key}&{api_secret}".encode()
+    return base64.b64encode(hmac.new(key, body, hashlib.sha1).digest()).decode("ascii")
+
+
+def verify_surveymonkey(*, api_key: str, api_secret: str, signature_header: str | None, body: bytes) -> None:
+    """Check a SurveyMonkey webhook callback's `Sm-Signature` against the raw body.
+
+    SurveyMonkey signs no time and no delivery id; a repeated callback names the same response,
+    which is queued once (see `tempen_ingest.service`).
+
+    Raises:
+        SignatureError: `missing_header`, `malformed` or `bad_signature`.
+        ValueError: the API key or secret is empty (a configuration error).
+    """
+    if not api_key or not api_secret:
+        raise ValueError("the SurveyMonkey api_key or api_secret is empty")
+    if not signature_header or not signature_header.strip():
+        raise SignatureError("missing_header", "Sm-Signature is missing")
+    try:
+        presented = base64.b64decode(signature_header.strip(), validate=True)
+    except binascii.Error:
+        raise SignatureError("malformed", "Sm-Signature is not base64") from None
+    expected = base64.b64decode(sign_surveymonkey(api_key=api_key, api_secret=api_secret, body=body))
+    if not hmac.compare_digest(expected, presented):
+        raise SignatureError("bad_signature", "Sm-Signature does not match the body")
+
+
+QUALTRICS_FIELDS = 20  # a signed event has three form fields; far more is not Qualtrics
+
+
+def sign_qualtrics(*, shared_key: str, message: str) -> str:
+    """The `HMAC` form field Qualtrics sends with the event JSON `message` (its `MSG` field)."""
+    return hmac.new(shared_key.encode(), message.encode(), hashlib.sha512).hexdigest()
+
+
+def qualtrics_form(body: bytes) -> dict[str, str]:
+    """The fields of a Qualtrics event body (application/x-www-form-urlencoded), the last of each name.
+
+    Raises:
+        SignatureError: `malformed`, when the body is not such a form.
+    """
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=QUALTRICS_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise SignatureError("malformed", "the body is not a URL-encoded form") from None
+    return dict(pairs)
+
+
+def verify_qualtrics(*, shared_key: str, body: bytes) -> str:
+    """Check a Qualtrics event's `HMAC` against its `MSG` and return `MSG`, the event as JSON text.
+
+    An event without `HMAC` comes from a subscription made without a `sharedKey`: refused, since
+    nothing else shows where it comes from.
+
+    Raises:
+        SignatureError: `missing_header` (no HMAC or MSG field), `malformed` or `bad_signature`.
+        ValueError: the shared key is empty (a configuration error).
+    """
+    if not shared_key:
+        raise ValueError("the Qualtrics sharedKey is empty")
+    form = qualtrics_form(body)
+    presented, message = form.get("HMAC", "").strip(), form.get("MSG")
+    if not presented or message is None:
+        raise SignatureError("missing_header", "HMAC or MSG is missing; create the subscription with a sharedKey")
+    try:
+        presented_digest = bytes.fromhex(presented)
+    except ValueError:
+        raise SignatureError("malformed", "HMAC is not hexadecimal") from None
+    if not hmac.compare_digest(bytes.fromhex(sign_qualtrics(shared_key=shared_key, message=message)), presented_digest):
+        raise SignatureError("bad_signature", "HMAC does not match MSG")
+    return message
 
 
 def _decode_secret(secret: str) -> bytes:

@@ -6,23 +6,34 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from tempen_ingest.domain.platforms import (
+    FETCHING_PLATFORMS,
     ParsedDelivery,
     Platform,
     PlatformMapping,
+    ResponseNotice,
+    ResponseRequest,
     is_formbricks_test_ping,
     parse_formbricks,
     parse_kobo,
+    parse_qualtrics_response,
+    parse_surveymonkey_response,
     parse_typeform,
+    qualtrics_request,
+    read_qualtrics_notice,
+    read_surveymonkey_notice,
+    surveymonkey_request,
 )
 from tempen_ingest.domain.signatures import (
     SignatureError,
     verify_basic_auth,
+    verify_qualtrics,
     verify_shared_secret,
     verify_standard_webhook,
+    verify_surveymonkey,
     verify_typeform,
 )
 
-WEBHOOK_PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo")
+WEBHOOK_PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", *FETCHING_PLATFORMS)
 
 
 class VerificationConfigError(ValueError):
@@ -65,6 +76,17 @@ def verify_delivery(
                 header = (verification.header or "").lower()
                 verify_shared_secret(expected=secret, presented=lowered.get(header))
             return None
+        if mapping.platform == "surveymonkey":
+            verify_surveymonkey(
+                api_key=verification.api_key or "",
+                api_secret=secret,
+                signature_header=lowered.get("sm-signature"),
+                body=body,
+            )
+            return None
+        if mapping.platform == "qualtrics":
+            verify_qualtrics(shared_key=secret, body=body)
+            return None
     except SignatureError:
         raise
     except ValueError as exc:  # a malformed or empty secret: ours to fix, not the sender's
@@ -81,3 +103,30 @@ def parse_delivery(mapping: PlatformMapping, body: bytes) -> ParsedDelivery:
     if mapping.platform == "kobo":
         return parse_kobo(body, mapping)
     raise VerificationConfigError(f"{mapping.platform} sends no webhooks")
+
+
+def read_notice(mapping: PlatformMapping, body: bytes) -> ResponseNotice | str:
+    """The response a verified id-only webhook names, or why it names none to fetch (raises DeliveryError)."""
+    if mapping.platform == "surveymonkey":
+        return read_surveymonkey_notice(body, mapping)
+    if mapping.platform == "qualtrics":
+        return read_qualtrics_notice(body, mapping)
+    raise VerificationConfigError(f"{mapping.platform} sends its responses in the webhook")
+
+
+def response_request(mapping: PlatformMapping, notice: ResponseNotice, *, token: str) -> ResponseRequest:
+    """The API call that fetches the response `notice` names."""
+    if mapping.platform == "surveymonkey":
+        return surveymonkey_request(mapping, notice, token=token)
+    if mapping.platform == "qualtrics":
+        return qualtrics_request(mapping, notice, token=token)
+    raise VerificationConfigError(f"{mapping.platform} responses are not fetched")
+
+
+def parse_fetched(mapping: PlatformMapping, body: bytes, notice: ResponseNotice) -> ParsedDelivery:
+    """Read a response fetched from the platform's API (raises DeliveryError)."""
+    if mapping.platform == "surveymonkey":
+        return parse_surveymonkey_response(body, mapping, notice)
+    if mapping.platform == "qualtrics":
+        return parse_qualtrics_response(body, mapping, notice)
+    raise VerificationConfigError(f"{mapping.platform} responses are not fetched")

@@ -145,7 +145,19 @@ def routes(
         except StoreUnavailableError:
             return _unavailable()
         _count(metrics, list(result.results))
-        return JSONResponse(result.as_json(), status_code=202 if result.stored else 200)
+        return JSONResponse(result.as_json(), status_code=202 if result.accepted else 200)
+
+    async def check_webhook(request: Request) -> Response:
+        # SurveyMonkey accepts a subscription_url only if it answers HEAD with 200; Qualtrics asks that a
+        # publicationUrl handle GET. Either way: 200 when the mapping exists, and nothing is stored.
+        svc = service()
+        tenant, platform, mapping_id = (request.path_params[k] for k in ("tenant", "platform", "mapping_id"))
+        if tenant not in svc.catalog.tenants:
+            return _unknown_tenant()
+        mapping = svc.mapping(tenant, mapping_id)
+        if mapping is None or mapping.platform != platform:
+            return problem(404, "Unknown mapping", f"no {platform} mapping with this id for this tenant")
+        return JSONResponse({"tenant": tenant, "platform": platform, "mapping_id": mapping_id})
 
     async def post_erase(request: Request) -> Response:
         svc = service()
@@ -181,6 +193,7 @@ def routes(
     return [
         Route(SUBMISSIONS_ROUTE, measured(SUBMISSIONS_ROUTE, post_submissions), methods=["POST"]),
         Route(WEBHOOK_ROUTE, measured(WEBHOOK_ROUTE, post_webhook), methods=["POST"]),
+        Route(WEBHOOK_ROUTE, measured(WEBHOOK_ROUTE, check_webhook), methods=["GET", "HEAD"]),
         Route(ERASE_ROUTE, measured(ERASE_ROUTE, post_erase), methods=["POST"]),
     ]
 

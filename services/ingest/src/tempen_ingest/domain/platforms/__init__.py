@@ -5,20 +5,30 @@ delivery comes from is `tempen_ingest.domain.signatures`, and runs on the raw by
 """
 
 from tempen_ingest.domain.platforms.delivery import Choice, DeliveryError, FreeTextAnswer, ParsedDelivery
+from tempen_ingest.domain.platforms.fetched import ResponseNotice, ResponseRequest
 from tempen_ingest.domain.platforms.formbricks import is_formbricks_test_ping, parse_formbricks
 from tempen_ingest.domain.platforms.kobo import parse_kobo
 from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, parse_limesurvey_json
 from tempen_ingest.domain.platforms.mapping import (
+    FETCHING_PLATFORMS,
     PLATFORMS,
     Platform,
     PlatformMapping,
     QuestionMapping,
+    ResponseApi,
     UnitSource,
     Verification,
+)
+from tempen_ingest.domain.platforms.qualtrics import parse_qualtrics_response, qualtrics_request, read_qualtrics_notice
+from tempen_ingest.domain.platforms.surveymonkey import (
+    parse_surveymonkey_response,
+    read_surveymonkey_notice,
+    surveymonkey_request,
 )
 from tempen_ingest.domain.platforms.typeform import parse_typeform
 
 __all__ = [
+    "FETCHING_PLATFORMS",
     "PLATFORMS",
     "Choice",
     "DeliveryError",
@@ -27,6 +37,9 @@ __all__ = [
     "Platform",
     "PlatformMapping",
     "QuestionMapping",
+    "ResponseApi",
+    "ResponseNotice",
+    "ResponseRequest",
     "UnitSource",
     "Verification",
     "is_formbricks_test_ping",
@@ -34,5 +47,11 @@ __all__ = [
     "parse_kobo",
     "parse_limesurvey_csv",
     "parse_limesurvey_json",
+    "parse_qualtrics_response",
+    "parse_surveymonkey_response",
     "parse_typeform",
+    "qualtrics_request",
+    "read_qualtrics_notice",
+    "read_surveymonkey_notice",
+    "surveymonkey_request",
 ]

@@ -60,9 +60,14 @@ class ParsedDelivery:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """One chosen option, known by several names (Typeform sends a choice's ref, id and label)."""
+    """One chosen option, known by several names (Typeform sends a choice's ref, id and label).
+
+    `opaque` names are ids only (SurveyMonkey's numeric choice ids): one not in the mapping's values
+    is refused, never read as the number it looks like.
+    """
 
     names: tuple[str, ...]
+    opaque: bool = False
 
 
 Scalar: TypeAlias = str | int | float | bool | Choice
@@ -238,7 +243,7 @@ def _value(field: str, answer: Scalar, spec: QuestionMapping, mapping: PlatformM
         for name in names:
             if _normalise(name) in normalised:
                 return normalised[_normalise(name)]
-    for name in names:
+    for name in () if isinstance(answer, Choice) and answer.opaque else names:
         if _INTEGER.match(name.strip()):
             return int(float(name))
     raise DeliveryError(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tempen_shared.tenancy.models import SecretRef
 
-Platform = Literal["formbricks", "typeform", "kobo", "limesurvey"]
-PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", "limesurvey")
+Platform = Literal["formbricks", "typeform", "kobo", "limesurvey", "surveymonkey", "qualtrics"]
+PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", "limesurvey", "surveymonkey", "qualtrics")
+# Platforms whose webhook carries only a response id: the response is fetched from their API.
+FETCHING_PLATFORMS: tuple[Platform, ...] = ("surveymonkey", "qualtrics")
 
 Slug = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 TenantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -75,18 +78,46 @@ class Verification(_Frozen):
 
     Formbricks: `secret` is the `whsec_...` signing secret. Typeform: the webhook's `secret`.
     KoboToolbox: with `header`, the value the REST service sends in that custom header; with
-    `username`, the password of its basic authorisation.
+    `username`, the password of its basic authorisation. SurveyMonkey: `secret` is the app's secret
+    and `api_key` its client id (API key), which is not secret. Qualtrics: `secret` is the
+    subscription's `sharedKey`.
     """
 
     secret: SecretRef
     header: str | None = None
     username: str | None = None
+    api_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _not_both(self) -> Verification:
         if self.header is not None and self.username is not None:
             raise ValueError("give header (a custom header) or username (basic auth), not both")
         return self
+
+
+class ResponseApi(_Frozen):
+    """Where a platform that sends only a response id is asked for the response, and with which token.
+
+    `base_url` defaults to https://api.surveymonkey.com for SurveyMonkey; for Qualtrics it is the
+    account's datacenter, such as https://fra1.qualtrics.com. Plain http is allowed only to this
+    machine (a test server): the token must not travel in clear.
+    """
+
+    token: SecretRef
+    base_url: Annotated[str, Field(max_length=300)] | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        local = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+        if parsed.scheme != "https" and not (parsed.scheme == "http" and local):
+            raise ValueError("use an https:// URL (plain http only to this machine)")
+        if not parsed.hostname or parsed.query or parsed.fragment or parsed.username:
+            raise ValueError("give only scheme, host and optional port, such as https://fra1.qualtrics.com")
+        return value.rstrip("/")
 
 
 class PlatformMapping(_Frozen):
@@ -110,6 +141,7 @@ class PlatformMapping(_Frozen):
     keep_free_text: bool = False
     timezone: str = "Europe/Stockholm"  # for platforms that export local times without an offset (LimeSurvey)
     verification: Verification | None = None
+    api: ResponseApi | None = None  # SurveyMonkey and Qualtrics: where the response is fetched
 
     @field_validator("questions", mode="before")
     @classmethod
@@ -143,6 +175,15 @@ class PlatformMapping(_Frozen):
                 raise ValueError("a KoboToolbox verification needs header (custom header) or username (basic auth)")
             if self.platform != "kobo" and by_header_or_user:
                 raise ValueError(f"{self.platform} deliveries are signed; give only verification.secret")
+            if (self.verification.api_key is not None) != (self.platform == "surveymonkey"):
+                raise ValueError("verification.api_key (the app's client id) is for SurveyMonkey, and it needs one")
+        if (self.api is not None) != (self.platform in FETCHING_PLATFORMS):
+            raise ValueError(
+                f"api (where responses are fetched, with a token) is for {' and '.join(FETCHING_PLATFORMS)} only,"
+                " and they need it"
+            )
+        if self.platform == "qualtrics" and self.api is not None and self.api.base_url is None:
+            raise ValueError("api.base_url: give your Qualtrics datacenter, such as https://fra1.qualtrics.com")
         return self
 
     @property
