@@ -10,29 +10,39 @@ from tempen_ingest.domain.platforms.kobo import parse_kobo
 from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, parse_limesurvey_json
 from tempen_ingest.domain.platforms.mapping import (
     PLATFORMS,
+    ExportColumns,
     Platform,
     PlatformMapping,
     QuestionMapping,
     UnitSource,
     Verification,
 )
+from tempen_ingest.domain.platforms.sheets import Table, read_csv, read_xlsx
+from tempen_ingest.domain.platforms.spreadsheet import ExportRow, normalise_heading, parse_spreadsheet
 from tempen_ingest.domain.platforms.typeform import parse_typeform
 
 __all__ = [
     "PLATFORMS",
     "Choice",
     "DeliveryError",
+    "ExportColumns",
+    "ExportRow",
     "FreeTextAnswer",
     "ParsedDelivery",
     "Platform",
     "PlatformMapping",
     "QuestionMapping",
+    "Table",
     "UnitSource",
     "Verification",
     "is_formbricks_test_ping",
+    "normalise_heading",
     "parse_formbricks",
     "parse_kobo",
     "parse_limesurvey_csv",
     "parse_limesurvey_json",
+    "parse_spreadsheet",
     "parse_typeform",
+    "read_csv",
+    "read_xlsx",
 ]

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tempen_shared.tenancy.models import SecretRef
 
-Platform = Literal["formbricks", "typeform", "kobo", "limesurvey"]
-PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", "limesurvey")
+Platform = Literal["formbricks", "typeform", "kobo", "limesurvey", "spreadsheet"]
+PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", "limesurvey", "spreadsheet")
 
 Slug = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 TenantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -89,6 +89,36 @@ class Verification(_Frozen):
         return self
 
 
+class ExportColumns(_Frozen):
+    """Where a spreadsheet export (.xlsx or .csv from Microsoft Forms, Netigate, Google Forms...) keeps its metadata.
+
+    Columns are named as in the file's header row, matched without regard to case, punctuation or spacing.
+    `response_id` names the export's own response id column (Microsoft Forms: `ID`); it makes each row's
+    submission id `<form_id>:<id>`, so importing the same export again stores nothing twice. An export with
+    no such column is refused unless `id_from_content` is set: each row's id is then a hash of its cells
+    (see docs/platforms.md for what that costs). `date_format` (a strptime pattern such as
+    `%m/%d/%Y %I:%M:%S %p`) reads submit times written as text in another form than `YYYY-MM-DD HH:MM`.
+    """
+
+    submitted_at: PlatformKey
+    response_id: PlatformKey | None = None
+    id_from_content: bool = False
+    date_format: Annotated[str, Field(min_length=2, max_length=100)] | None = None
+    sheet: Annotated[str, Field(min_length=1, max_length=31)] | None = None  # None: a workbook with one sheet
+    header_row: int = Field(default=1, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _one_id_source(self) -> ExportColumns:
+        if self.response_id is None and not self.id_from_content:
+            raise ValueError(
+                "give response_id (the export's response id column), or set id_from_content: true "
+                "if the export has none (docs/platforms.md explains the trade-off)"
+            )
+        if self.response_id is not None and self.id_from_content:
+            raise ValueError("give response_id or id_from_content, not both")
+        return self
+
+
 class PlatformMapping(_Frozen):
     """A tenant's mapping of one platform form onto one instrument.
 
@@ -99,7 +129,8 @@ class PlatformMapping(_Frozen):
 
     id: Slug
     platform: Platform
-    form_id: PlatformKey  # Formbricks surveyId, Typeform form_id, KoboToolbox asset uid, LimeSurvey survey id
+    form_id: PlatformKey  # Formbricks surveyId, Typeform form_id, KoboToolbox asset uid, LimeSurvey survey id,
+    # or for a spreadsheet export any stable name of the survey: it prefixes every submission id
     tenant: TenantId
     instrument: Slug
     questions: dict[PlatformKey, QuestionMapping] = Field(min_length=1)
@@ -110,6 +141,7 @@ class PlatformMapping(_Frozen):
     keep_free_text: bool = False
     timezone: str = "Europe/Stockholm"  # for platforms that export local times without an offset (LimeSurvey)
     verification: Verification | None = None
+    columns: ExportColumns | None = None  # spreadsheet exports only
 
     @field_validator("questions", mode="before")
     @classmethod
@@ -137,6 +169,10 @@ class PlatformMapping(_Frozen):
         duplicates = sorted({item for item in items if items.count(item) > 1})
         if duplicates:
             raise ValueError(f"items fed by more than one question: {', '.join(duplicates)}")
+        if self.platform == "spreadsheet" and any(spec.rows for spec in self.questions.values()):
+            raise ValueError("a spreadsheet column feeds one item (item) or several by option (options), not rows")
+        if (self.platform == "spreadsheet") != (self.columns is not None):
+            raise ValueError("a spreadsheet mapping needs columns (submitted_at, response_id); other platforms none")
         if self.verification is not None:
             by_header_or_user = self.verification.header is not None or self.verification.username is not None
             if self.platform == "kobo" and not by_header_or_user:
