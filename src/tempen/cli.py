@@ -16,7 +16,7 @@ from tempen.embedded import EmbeddedError
 EPILOG = """\
 Start here:
   tempen up                          run everything (embedded broker and database unless URLs are set)
-  tempen config check                validate tenants, models, instruments and org files
+  tempen config check                validate tenants, models, instruments, org files, mappings
   tempen scores hjo hjo-skola-ost    a unit's scores per period, as a table
   tempen tokens create hjo --name HR --scope read   an API token (docs/access.md)
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL (real Kafka/PostgreSQL), TEMPEN_CONFIG_DIR (default ./config),
@@ -36,16 +36,20 @@ def _default_state() -> Path:
 def cmd_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from tempen.commands.config_check import load_checked
     from tempen.supervisor import Supervisor
-    from tempen_shared.tenancy.loader import ConfigError, load_catalog
 
     console = Console()
-    try:
-        catalog = load_catalog(args.config)
-    except ConfigError as exc:
-        console.print("[red]The configuration has problems; fix them first (tempen config check):[/red]")
-        for problem in exc.problems:
-            console.print(f"  {problem}")
+    catalog, problems = load_checked(args.config)
+    if catalog is None or problems:
+        # Checked here, before anything starts: a mapping ingest would refuse is one clear list, not a
+        # service that exits during start-up with a traceback.
+        console.print(
+            f"[red]The configuration in {args.config} has problems; fix them first (tempen config check):",
+            soft_wrap=True,
+        )
+        for problem in problems:  # unwrapped: a file:line is copied into an editor as it is
+            console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         return 2
     supervisor = Supervisor(config_dir=args.config, state_dir=args.state)
     stopping = False
@@ -81,7 +85,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                     console.print(f"[yellow]{name} stopped unexpectedly and was restarted[/yellow]")
             time.sleep(0.5)
     except EmbeddedError as exc:
-        console.print(f"[red]Could not start:[/red] {exc}")
+        console.print("[red]Could not start:[/red]", end=" ")
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)  # log lines hold [brackets]
         return 1
     finally:
         with console.status("Stopping..."):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -42,6 +43,23 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _error_text(line: str) -> str | None:
+    """The message of an error line of a service's JSON log, with its exception's last line; else None.
+
+    A traceback's useful line is its last one ("ValueError: ..."), so that is what is kept of it."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("level") not in ("error", "critical"):
+        return None
+    text = str(record.get("message", ""))
+    exception = record.get("exception")
+    if isinstance(exception, str) and exception.strip():
+        text += f" ({exception.strip().splitlines()[-1]})"
+    return text
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -51,6 +69,7 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     replica_of: str = ""  # the service this process is another replica of ("scoring" for "scoring-2")
+    log_start: int = 0  # where this run's lines begin in log_path: the file keeps earlier runs' lines
 
     @property
     def url(self) -> str:
@@ -150,6 +169,7 @@ class Supervisor:
 
     def _spawn(self, service: ServiceProcess) -> ServiceProcess:
         log = service.log_path.open("ab")
+        service.log_start = log.tell()
         service.process = subprocess.Popen(
             [sys.executable, "-m", service.module],
             env=self.service_env(service.replica_of or service.name, service.port),
@@ -206,7 +226,7 @@ class Supervisor:
                 for name in sorted(pending):
                     service = self.services[name]
                     if not service.alive():
-                        raise EmbeddedError(f"{name} exited during start-up:\n{self.log_tail(name)}")
+                        raise EmbeddedError(self.startup_failure(name))
                     with contextlib.suppress(httpx.HTTPError):
                         if client.get(f"{service.url}/readyz").status_code == 200:
                             ready[name] = time.monotonic() - started
@@ -218,8 +238,27 @@ class Supervisor:
         return ready
 
     def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.services[name].log_path
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+        """The last `lines` lines this run of `name` wrote (not an earlier run's, kept above them in the file)."""
+        service = self.services[name]
+        if not service.log_path.exists():
+            return "(no log)"
+        with service.log_path.open("rb") as log:
+            log.seek(service.log_start)
+            text = log.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def startup_failure(self, name: str) -> str:
+        """Why `name` exited while starting, as a person reads it: its errors first, then where the log is."""
+        service = self.services[name]
+        code = service.process.returncode if service.process is not None else None
+        tail = self.log_tail(name, lines=200).splitlines()
+        errors = [text for line in tail if (text := _error_text(line))]
+        shown = errors[-20:] or tail[-30:]
+        return (
+            f"{name} exited during start-up (exit code {code}):\n"
+            + "\n".join(f"  {line}" for line in shown)
+            + f"\nIts whole log: {service.log_path}"
+        )
 
     def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
         service = self.services[name]

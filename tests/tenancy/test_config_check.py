@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tempen.cli import main as tempen_main
 from tempen.commands import run
 from tempen.commands.config_check import check
 from tests.tenancy.support import SHIPPED_CONFIG, copy_config, line_of, replace_in
@@ -22,7 +23,8 @@ def test_the_shipped_configuration_passes(capsys: pytest.CaptureFixture[str]) ->
     assert run(["config", "check", str(SHIPPED_CONFIG)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK: 2 tenants, ")
-    assert out.rstrip().endswith(" units")
+    shipped = len(list((SHIPPED_CONFIG / "mappings").glob("*/*.yaml")))
+    assert out.rstrip().endswith(f" units, {shipped} platform mappings")
 
 
 def test_the_directory_defaults_to_the_environment_variable(
@@ -183,3 +185,35 @@ def test_a_directory_without_tenants_is_a_problem(config: Path) -> None:
         tenant.unlink()
     (problem,) = problems_in(config)
     assert "no tenants" in problem
+
+
+def test_a_mapping_naming_an_unknown_item_is_a_problem_with_its_line(config: Path) -> None:
+    # It used to pass "OK", and `tempen up` then failed with ingest's traceback instead.
+    mapping = config / "mappings/hjo/hjo-puls-typeform.yaml"
+    replace_in(mapping, "rutiner: hjo-us-2", "rutiner: hjo-us-22")
+    (problem,) = problems_in(config)
+    line = line_of(mapping, "rutiner: hjo-us-22")
+    assert problem == f"{mapping}:{line}: questions.rutiner: 'hjo-us-22' is not an item of 'hjo-puls'"
+
+
+def test_a_mapping_that_is_not_a_mapping_gets_the_catalogue_hints(config: Path) -> None:
+    mapping = config / "mappings/ljungby/ljungby-puls-formbricks.yaml"
+    replace_in(mapping, "form_id:", "formid:")
+    problems = problems_in(config)
+    assert f"{mapping}:{line_of(mapping, 'formid:')}: formid: unknown key 'formid' (hint: did you mean 'form_id'?)" in (
+        problems
+    )
+
+
+def test_tempen_up_refuses_a_broken_mapping_before_starting_anything(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = config / "mappings/hjo/hjo-puls-kobo.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    mapping.write_text(text.replace("instrument: hjo-puls", "instrument: hjo-pulse", 1), encoding="utf-8")
+    state = tmp_path / "state"
+    assert tempen_main(["up", "--config", str(config), "--state", str(state)]) == 2
+    out = capsys.readouterr().out
+    assert "has problems; fix them first (tempen config check)" in out
+    assert f"{mapping}:{line_of(mapping, 'instrument: hjo-pulse')}: instrument: 'hjo-pulse'" in out
+    assert not state.exists()  # nothing was started, not even the database

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import uvicorn
+
+from tempen_shared.tenancy.loader import ConfigError
+
+App = TypeVar("App")
+EXIT_CONFIG = 2
+
+
+def build_or_exit(build: Callable[[], App], *, service: str) -> App:
+    """Build a service's app; a configuration it cannot run with ends the process with exit code 2 and one
+    log line per problem (file:line: key: reason), last in the log where `tempen up` shows it, instead of
+    a traceback whose useful line is hard to find."""
+    try:
+        return build()
+    except ConfigError as exc:
+        log = logging.getLogger(f"tempen.{service}")
+        for problem in exc.problems:
+            log.error("configuration problem: %s", problem)  # noqa: TRY400 - the problem is the message, not a trace
+        count = len(exc.problems)
+        log.error(  # noqa: TRY400
+            "%s cannot start: %d configuration problem%s (listed above); `tempen config check` lists them too",
+            service,
+            count,
+            "s" if count != 1 else "",
+        )
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def serve(app: Any, *, host: str, port: int) -> None:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from tempen_ingest.mappings import read_mappings
 from tempen_shared.tenancy.loader import Catalog, ConfigError, ConfigProblem, load_catalog
 
 CONFIG_DIR_ENV = "TEMPEN_CONFIG_DIR"
@@ -21,18 +22,28 @@ def default_config_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def check(config_dir: Path) -> list[ConfigProblem]:
     """Every problem in the configuration directory; empty when it can be deployed."""
-    return _load(config_dir)[1]
+    return load_checked(config_dir)[1]
 
 
-def summary(catalog: Catalog) -> str:
+def summary(catalog: Catalog, config_dir: Path) -> str:
     units = sum(len(tenant.org.units) for tenant in catalog.tenants.values())
+    mappings = len(read_mappings(config_dir, catalog)[0])
     return (
         f"OK: {len(catalog.tenants)} tenants, {len(catalog.instruments)} instruments, "
-        f"{len(catalog.models)} models, {units} units"
+        f"{len(catalog.models)} models, {units} units, {mappings} platform mapping{'s' if mappings != 1 else ''}"
     )
 
 
-def _load(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem]]:
+def load_checked(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem]]:
+    """The catalogue and every problem of the directory: tenants, models, instruments, org files and the
+    platform mappings (which ingest refuses to start with). The one check `config check` and `tempen up` share."""
+    catalog, problems = _load_catalog(config_dir)
+    if catalog is not None and not problems:
+        problems = read_mappings(config_dir, catalog)[1]
+    return catalog, problems
+
+
+def _load_catalog(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem]]:
     if not config_dir.is_dir():
         return None, [
             ConfigProblem(
@@ -56,9 +67,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     parser = actions.add_parser(
         "check",
-        help="validate tenants, models, instruments and org files",
-        description="Validate the configuration directory. Lists every problem as file:line: location: message "
-        "(hint: ...) and exits 1 if there is any.",
+        help="validate tenants, models, instruments, org files and platform mappings",
+        description="Validate the configuration directory (tenants, models, instruments, org files and "
+        "mappings/<tenant>/*.yaml). Lists every problem as file:line: location: message (hint: ...) and exits 1 "
+        "if there is any.",
     )
     parser.add_argument(
         "dir",
@@ -72,11 +84,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_check(args: argparse.Namespace) -> int:
     config_dir: Path = args.dir or default_config_dir()
-    catalog, problems = _load(config_dir)
+    catalog, problems = load_checked(config_dir)
     for problem in problems:
         print(problem)
     if problems or catalog is None:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {config_dir}", file=sys.stderr)
         return 1
-    print(summary(catalog))
+    print(summary(catalog, config_dir))
     return 0

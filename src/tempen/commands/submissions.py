@@ -36,7 +36,7 @@ from tempen_ingest.domain.platforms import (
     parse_limesurvey_json,
 )
 from tempen_ingest.domain.validation import check_submission
-from tempen_ingest.mappings import MappingError, load_mappings
+from tempen_ingest.mappings import load_mappings
 from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import Catalog, ConfigError, load_catalog
 
@@ -93,6 +93,10 @@ class ImportReport:
 
 class FileProblemError(ValueError):
     """The file as a whole cannot be read in the chosen format."""
+
+
+class MappingChoiceError(ValueError):
+    """--mapping is missing, unknown, or for another platform than the file's."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -170,7 +174,7 @@ def run_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             err.print(f"  {problem}")
         return EXIT_INVALID
-    except (MappingError, FileProblemError) as exc:
+    except (MappingChoiceError, FileProblemError) as exc:
         err.print(f"[red]Cannot import {args.file}:[/red] {exc}")
         return EXIT_INVALID
     if catalog is not None and args.dry_run:
@@ -210,13 +214,13 @@ def _format_of(path: Path) -> Format | None:
 
 def _limesurvey_mapping(config_dir: Path, catalog: Catalog, tenant: str, mapping_id: str | None) -> PlatformMapping:
     if not mapping_id:
-        raise MappingError([f"a LimeSurvey export needs --mapping (a file in {config_dir}/mappings/{tenant}/)"])
+        raise MappingChoiceError(f"a LimeSurvey export needs --mapping (a file in {config_dir}/mappings/{tenant}/)")
     mapping = load_mappings(config_dir, catalog).get(tenant, mapping_id)
     if mapping is None:
-        raise MappingError([f"no mapping {mapping_id!r} for tenant {tenant!r} in {config_dir}/mappings/{tenant}/"])
+        raise MappingChoiceError(f"no mapping {mapping_id!r} for tenant {tenant!r} in {config_dir}/mappings/{tenant}/")
     if mapping.platform != "limesurvey":
-        raise MappingError(
-            [f"mapping {mapping_id!r} is for {mapping.platform}; a LimeSurvey export needs a limesurvey one"]
+        raise MappingChoiceError(
+            f"mapping {mapping_id!r} is for {mapping.platform}; a LimeSurvey export needs a limesurvey one"
         )
     return mapping
 

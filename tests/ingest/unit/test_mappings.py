@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -65,11 +66,13 @@ def test_every_problem_of_every_mapping_is_listed_with_its_file(config: Path) ->
     _write(config, "x.yaml", "id: x", tenant="grannkommun")
     with pytest.raises(MappingError) as caught:
         load_mappings(config, load_catalog(config))
-    text = "\n".join(caught.value.problems)
-    assert "wrong-name.yaml: id: 'other' differs from the file name" in text
-    assert "wrong-name.yaml: tenant: is 'hjo'" in text
-    assert "wrong-name.yaml: instrument: 'hjo-puls' is not one of testkommun's instruments" in text
-    assert "wrong-name.yaml: unit.units.k1: 'nowhere' is not a unit" in text
+    text = "\n".join(str(problem) for problem in caught.value.problems)
+    assert re.search(r"wrong\-name\.yaml:\d+: " + re.escape("id: 'other' differs from the file name"), text)
+    assert re.search(r"wrong\-name\.yaml:\d+: " + re.escape("tenant: is 'hjo'"), text)
+    assert re.search(
+        r"wrong\-name\.yaml:\d+: " + re.escape("instrument: 'hjo-puls' is not one of testkommun's instruments"), text
+    )
+    assert re.search(r"wrong\-name\.yaml:\d+: " + re.escape("unit.units.k1: 'nowhere' is not a unit"), text)
     assert "old.yml: not read" in text
     assert "no tenant 'grannkommun'" in text
 
@@ -96,7 +99,7 @@ def test_a_webhook_mapping_needs_verification_and_an_inline_secret_is_never_repe
     )
     with pytest.raises(MappingError) as caught:
         load_mappings(config, load_catalog(config))
-    text = "\n".join(caught.value.problems)
-    assert "m1.yaml: verification: typeform deliveries must be verified" in text
-    assert "m2.yaml: verification.secret" in text
+    text = "\n".join(str(problem) for problem in caught.value.problems)
+    assert re.search(r"m1\.yaml:\d+: " + re.escape("verification: typeform deliveries must be verified"), text)
+    assert re.search(r"m2\.yaml:\d+: " + re.escape("verification.secret"), text)
     assert "hunter2" not in text

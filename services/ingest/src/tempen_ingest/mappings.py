@@ -1,4 +1,9 @@
-"""Platform mappings, read from `<config>/mappings/<tenant>/<mapping id>.yaml` and checked against the tenants."""
+"""Platform mappings, read from `<config>/mappings/<tenant>/<mapping id>.yaml` and checked against the tenants.
+
+Read the way the rest of the configuration directory is read (`tempen_shared.tenancy.loader`): every
+problem is collected with its file, line and a hint, so `tempen config check`, `tempen up` and ingest's
+own start-up report the same problems in the same words.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from tempen_ingest.domain.mappings import mapping_problems
 from tempen_ingest.domain.platforms import PlatformMapping
-from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.loader import Catalog, ConfigError, ConfigProblem, read_config_file
 
 MAPPINGS_DIR = "mappings"
 
 
-class MappingError(Exception):
-    """Some mapping files cannot be used; `problems` names each file, key and reason."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class MappingError(ConfigError):
+    """Some mapping files cannot be used; `problems` names each file, line, key and reason."""
 
 
 @dataclass(frozen=True)
@@ -40,50 +38,56 @@ class MappingCatalog:
 
 def load_mappings(config_dir: Path, catalog: Catalog) -> MappingCatalog:
     """Read every tenant's mappings; raise MappingError listing every problem. No folder: no mappings."""
+    mappings, problems = read_mappings(config_dir, catalog)
+    if problems:
+        raise MappingError(problems)
+    return mappings
+
+
+def read_mappings(config_dir: Path, catalog: Catalog) -> tuple[MappingCatalog, list[ConfigProblem]]:
+    """Every tenant's usable mappings, and every problem of the others (and of the folder itself)."""
     root = config_dir / MAPPINGS_DIR
     if not root.is_dir():
-        return MappingCatalog()
-    problems: list[str] = []
+        return MappingCatalog(), []
+    problems: list[ConfigProblem] = []
     found: dict[tuple[str, str], PlatformMapping] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         tenant = catalog.tenants.get(folder.name)
         if tenant is None:
-            problems.append(f"{folder}: no tenant {folder.name!r} (known: {', '.join(sorted(catalog.tenants))})")
+            problems.append(
+                ConfigProblem(
+                    str(folder),
+                    None,
+                    "",
+                    f"no tenant {folder.name!r}",
+                    f"a folder of mappings is named after its tenant: {', '.join(sorted(catalog.tenants))}",
+                )
+            )
             continue
         problems.extend(
-            f"{path}: not read; only *.yaml is (rename it to {path.stem}.yaml)" for path in sorted(folder.glob("*.yml"))
+            ConfigProblem(str(path), None, "", "not read: only *.yaml files are", f"rename it to {path.stem}.yaml")
+            for path in sorted(folder.glob("*.yml"))
         )
         for path in sorted(folder.glob("*.yaml")):
-            mapping = _read(path, problems)
-            if mapping is None:
-                continue
-            if mapping.id != path.stem:
-                problems.append(
-                    f"{path}: id: {mapping.id!r} differs from the file name; rename it to {mapping.id}.yaml"
+            file_problems: list[ConfigProblem] = []
+            read = read_config_file(path, PlatformMapping, file_problems)
+            if read is not None:
+                mapping, line_of = read
+                if mapping.id != path.stem:
+                    file_problems.append(
+                        ConfigProblem(
+                            str(path),
+                            line_of(("id",)),
+                            "id",
+                            f"{mapping.id!r} differs from the file name",
+                            f"rename the file to {mapping.id}.yaml, or the id to {path.stem!r}",
+                        )
+                    )
+                file_problems.extend(
+                    ConfigProblem(str(path), line_of(tuple(where.split("."))), where, message)
+                    for where, message in mapping_problems(mapping, tenant)
                 )
-            problems.extend(f"{path}: {where}: {message}" for where, message in mapping_problems(mapping, tenant))
-            found[(tenant.id, mapping.id)] = mapping
-    if problems:
-        raise MappingError(problems)
-    return MappingCatalog(found)
-
-
-def _read(path: Path, problems: list[str]) -> PlatformMapping | None:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot be read: {exc}")
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problems.append(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
-        return None
-    try:
-        return PlatformMapping.model_validate(data)
-    except ValidationError as exc:
-        # include_input=False: a secret pasted where a reference belongs is never repeated.
-        for error in exc.errors(include_input=False, include_url=False):
-            location = ".".join(str(p) for p in error["loc"]) or "(document)"
-            problems.append(f"{path}: {location}: {error['msg']}")
-        return None
+                if not file_problems:
+                    found[(tenant.id, mapping.id)] = mapping
+            problems.extend(file_problems)
+    return MappingCatalog(found), problems

@@ -3,7 +3,7 @@ import gc
 from tempen_scoring.app import create_app
 from tempen_scoring.config import ScoringSettings
 from tempen_shared.logs import configure_logging
-from tempen_shared.serve import serve
+from tempen_shared.serve import build_or_exit, serve
 
 
 def main() -> None:
@@ -13,7 +13,7 @@ def main() -> None:
     gc.set_threshold(50_000, 20, 100)
     settings = ScoringSettings()
     configure_logging("scoring", settings.log_level)
-    serve(create_app(settings), host=settings.host, port=settings.port)
+    serve(build_or_exit(lambda: create_app(settings), service="scoring"), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

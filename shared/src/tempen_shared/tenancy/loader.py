@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin
@@ -163,6 +163,24 @@ def _validate(document: _YamlFile, data: Any, model: type[M], problems: list[Con
 def _load_yaml_model(path: Path, model: type[M], problems: list[ConfigProblem]) -> M | None:
     read = _read_yaml(path, problems)
     return None if read is None else _validate(*read, model, problems)
+
+
+LineOf = Callable[[Sequence[int | str]], int | None]
+
+
+def read_config_file(path: Path, model: type[M], problems: list[ConfigProblem]) -> tuple[M, LineOf] | None:
+    """Read one YAML file of the configuration directory into `model`, as the catalogue reads its own.
+
+    Every problem (not UTF-8, not YAML, a repeated key, a failed validation) is appended to `problems`
+    with its line and a hint, and None is returned. Otherwise returns the model and a function from a
+    key path (`("questions", "G01Q01")`) to its line, for problems found later against other files.
+    """
+    read = _read_yaml(path, problems)
+    if read is None:
+        return None
+    document, data = read
+    validated = _validate(document, data, model, problems)
+    return None if validated is None else (validated, document.line)
 
 
 def _problem(document: _YamlFile, model: type[BaseModel], error: ErrorDetails) -> ConfigProblem:
