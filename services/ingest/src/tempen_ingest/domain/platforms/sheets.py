@@ -75,22 +75,10 @@ def read_xlsx(data: bytes, *, sheet: str | None = None, header_row: int = 1) -> 
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError) as exc:
         raise DeliveryError("file", "malformed", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
     try:
-        names = workbook.sheetnames
-        if sheet is None:
-            if len(names) != 1:
-                raise DeliveryError(
-                    "sheet",
-                    "ambiguous",
-                    f"the workbook has {len(names)} sheets ({', '.join(names)}); name the one with the responses "
-                    "(columns.sheet in the mapping, or --sheet)",
-                )
-            sheet = names[0]
-        if sheet not in names:
-            raise DeliveryError("sheet", "missing", f"no sheet {sheet!r} in the workbook (it has {', '.join(names)})")
-        worksheet = workbook[sheet]
+        worksheet = workbook[_sheet_name(workbook.sheetnames, sheet)]
         header = next(worksheet.iter_rows(min_row=header_row, max_row=header_row, max_col=MAX_COLUMNS + 1), ())
         header_cells = tuple(_xlsx_cell(cell, header_row) for cell in header)
         width = len(_header_names(header_cells, header_row))
@@ -103,11 +91,29 @@ def read_xlsx(data: bytes, *, sheet: str | None = None, header_row: int = 1) -> 
                 start=header_row + 1,
             ):
                 lines.append((number, tuple(_xlsx_cell(cell, number) for cell in cells)))
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+    except DeliveryError:
+        raise
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError) as exc:
+        # SyntaxError: ElementTree's ParseError, for a sheet whose XML is broken or cut short.
         raise DeliveryError("file", "malformed", f"the sheet cannot be read ({type(exc).__name__})") from None
     finally:
         workbook.close()
     return _table(lines, header_row)
+
+
+def _sheet_name(names: list[str], sheet: str | None) -> str:
+    if sheet is None:
+        if len(names) != 1:
+            raise DeliveryError(
+                "sheet",
+                "ambiguous",
+                f"the workbook has {len(names)} sheets ({', '.join(names)}); name the one with the responses "
+                "(columns.sheet in the mapping, or --sheet)",
+            )
+        return names[0]
+    if sheet not in names:
+        raise DeliveryError("sheet", "missing", f"no sheet {sheet!r} in the workbook (it has {', '.join(names)})")
+    return sheet
 
 
 def read_csv(data: bytes, *, header_row: int = 1) -> Table:
@@ -203,23 +209,26 @@ def _decode(data: bytes) -> str:
 
 
 def _separator(text: str, header_row: int) -> str:
-    """The separator that splits the first lines into one consistent number of cells, most cells winning."""
+    """The separator that splits the header into most cells and most of the first lines into as many."""
     sample = "".join(text[: 256 * 1024].splitlines(keepends=True)[header_row - 1 :])[: 64 * 1024]
-    best: tuple[int, str] | None = None
+    best: tuple[int, int, str] | None = None
     for separator in (";", "\t", ","):  # ties: Swedish Excel's ";" first
         try:
             rows = list(islice(csv.reader(io.StringIO(sample, newline=""), delimiter=separator), 20))
         except csv.Error:
             continue
         complete = rows[:-1] if len(rows) > 1 and not sample.endswith(("\n", "\r")) else rows
-        widths = {len(row) for row in complete if any(cell.strip() for cell in row)}
-        if len(widths) == 1 and (width := widths.pop()) > 1 and (best is None or width > best[0]):
-            best = (width, separator)
+        if not complete or len(complete[0]) < 2:
+            continue
+        fitting = sum(1 for row in complete if len(row) == len(complete[0]))
+        score = (fitting * 2 > len(complete), len(complete[0]))
+        if score[0] and (best is None or score > best[:2]):
+            best = (*score, separator)
     if best is None:
         raise DeliveryError(
-            "file", "malformed", "cannot tell the separator: the first lines do not split into equal rows by ; tab or ,"
+            "file", "malformed", "cannot tell the separator: the first lines do not split alike by ; tab or ,"
         )
-    return best[1]
+    return best[2]
 
 
 def _header_names(cells: tuple[Cell, ...], number: int) -> list[str]:
