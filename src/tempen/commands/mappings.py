@@ -254,10 +254,11 @@ def _print_summary(
     for label, column in (
         ("response id", found.response_id),
         ("submit time", found.submitted_at),
-        ("respondent (pseudonymised)", found.respondent),
         ("unit", found.unit_column),
     ):
         table.add_row(_short(column or "-"), label, "metadata" if column else "[red]not found[/red]")
+    if found.respondent:
+        table.add_row(_short(found.respondent), "respondent", "pseudonymised at ingest")
     for column in found.unmatched:
         table.add_row(_short(column), "-", "not mapped (ignored)")
     console.print(table)
