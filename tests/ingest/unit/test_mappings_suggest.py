@@ -4,6 +4,7 @@ with the reason."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,27 @@ def test_an_item_is_matched_to_one_column_at_most() -> None:
 
     assert [(m.column, m.item) for m in exact] == [(Q1, "q1")]
     assert all(m.item != "q1" for m in close)
+
+
+class _Terminal(io.StringIO):
+    """What a person types at a terminal, one answer a line."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_at_a_terminal_each_close_match_is_asked_about_and_only_a_yes_maps_it(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ms_forms_rows(3)
+    rows[0][6], rows[0][8] = CLOSE_Q1, INSIDE_Q3
+    export = _export(tmp_path, rows, "enkat.xlsx")
+    monkeypatch.setattr("sys.stdin", _Terminal("j\nn\n"))
+
+    assert main(["mappings", "suggest", "testkommun", str(export), "--config", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.count("Map it to that item? [y/N]") == 2
+    text = (config / "mappings" / "testkommun" / "testkommun-enkat.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["questions"] == {Q2: "q2", CLOSE_Q1: "q1"}
+    assert f'  # "{INSIDE_Q3}": q3' in text
