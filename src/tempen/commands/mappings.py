@@ -171,9 +171,12 @@ def render(
         f"instrument: {found.instrument.id}",
         f"timezone: {tenant.config.timezone}  # submit times without an offset are read in this zone",
         "columns:",
-        f"  submitted_at: {_q(found.submitted_at or '?')}"
-        + ("  # no completion time found: the start time stands in" if found.submitted_is_start else ""),
     ]
+    if found.submitted_at:
+        start_note = "  # no completion time found: the start time stands in" if found.submitted_is_start else ""
+        lines.append(f"  submitted_at: {_q(found.submitted_at)}{start_note}")
+    else:
+        lines.append("  # submitted_at: <heading>  # no submit time column found: name the one the export has")
     if found.response_id:
         lines.append(f"  response_id: {_q(found.response_id)}  # the export's own id: a re-import stores nothing twice")
     else:
@@ -220,8 +223,10 @@ def render(
 def _unit_lines(found: Suggestion) -> list[str]:
     if found.unit_column is None:
         return [
-            "unit:",
-            "  field: '?'  # no column names the unit: add one to the export (e.g. 'Enhet') and name it here",
+            "# No column names the unit. Add one to the export (e.g. a question 'Vilken enhet arbetar du på?')",
+            "# and name it here:",
+            "# unit:",
+            "#   field: <heading>",
         ]
     lines = ["unit:", f"  field: {_q(found.unit_column)}"]
     if found.units:

@@ -197,3 +197,17 @@ def test_at_a_terminal_each_close_match_is_asked_about_and_only_a_yes_maps_it(
     text = (config / "mappings" / "testkommun" / "testkommun-enkat.yaml").read_text(encoding="utf-8")
     assert yaml.safe_load(text)["questions"] == {Q2: "q2", CLOSE_Q1: "q1"}
     assert f'  # "{INSIDE_Q3}": q3' in text
+
+
+def test_without_a_unit_or_submit_time_column_the_mapping_is_refused_by_config_check_naming_them(
+    config: Path, tmp_path: Path
+) -> None:
+    rows = [[cell for position, cell in enumerate(row) if position not in (1, 2, 5)] for row in ms_forms_rows(2)]
+    export = _export(tmp_path, rows, "utan-enhet.xlsx")
+
+    assert main(["mappings", "suggest", "testkommun", str(export), "--config", str(config), "--no-input"]) == 0
+
+    problems = "\n".join(str(problem) for problem in check(config))
+    assert "testkommun-utan-enhet.yaml" in problems
+    assert "unit" in problems
+    assert "columns.submitted_at" in problems
