@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from tempen_ingest.domain.platforms import DeliveryError, parse_spreadsheet, read_csv, read_xlsx
-from tempen_ingest.domain.platforms.sheets import MAX_CELL_CHARS, MAX_COLUMNS, MAX_UNCOMPRESSED_BYTES
+from tempen_ingest.domain.platforms.sheets import MAX_CELL_CHARS, MAX_CELLS, MAX_COLUMNS, MAX_UNCOMPRESSED_BYTES
 from tests.ingest.spreadsheets import ms_forms_rows, ms_forms_xlsx, netigate_csv, xlsx
 from tests.ingest.unit.platforms.test_spreadsheet import mapping
 
@@ -96,6 +96,16 @@ def test_too_many_columns_are_refused() -> None:
         read_csv(f"{header}\r\n{header}\r\n".encode())
     with pytest.raises(DeliveryError, match="too_large"):
         read_xlsx(xlsx([header.split(";")]))
+
+
+def test_a_wide_header_over_many_sparse_rows_is_refused_before_it_fills_memory() -> None:
+    header = [f"F{n}" for n in range(MAX_COLUMNS)]
+    rows = [header, *([n] for n in range(MAX_CELLS // MAX_COLUMNS + 1))]
+
+    with pytest.raises(DeliveryError) as refused:
+        read_xlsx(xlsx(rows))
+    assert refused.value.reason == "too_large"
+    assert f"rows of {MAX_COLUMNS} columns" in refused.value.detail
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from itertools import islice
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from tempen_ingest.domain.platforms.delivery import DeliveryError
 
@@ -23,6 +23,7 @@ MAX_UNCOMPRESSED_BYTES = 400 * 1024 * 1024  # all parts of a workbook together, 
 MAX_ZIP_ENTRIES = 2_000
 MAX_ROWS = 100_000
 MAX_COLUMNS = 1_000  # Microsoft Forms allows 200 questions; a Likert question adds a column per statement
+MAX_CELLS = 10_000_000  # rows times columns: what a sheet may hold in memory (about 80 MB of references)
 MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 MAX_HEADER_CHARS = 2_000
 
@@ -78,19 +79,7 @@ def read_xlsx(data: bytes, *, sheet: str | None = None, header_row: int = 1) -> 
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError) as exc:
         raise DeliveryError("file", "malformed", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
     try:
-        worksheet = workbook[_sheet_name(workbook.sheetnames, sheet)]
-        header = next(worksheet.iter_rows(min_row=header_row, max_row=header_row, max_col=MAX_COLUMNS + 1), ())
-        header_cells = tuple(_xlsx_cell(cell, header_row) for cell in header)
-        width = len(_header_names(header_cells, header_row))
-        # Cells are addressed by column letter, so a cell right of the header cannot shift the others:
-        # reading only the named columns is safe, and it bounds every row's width.
-        lines: list[tuple[int, tuple[Cell, ...]]] = [(header_row, header_cells[:width])]
-        if width:
-            for number, cells in enumerate(
-                worksheet.iter_rows(min_row=header_row + 1, max_row=header_row + MAX_ROWS + 1, max_col=width),
-                start=header_row + 1,
-            ):
-                lines.append((number, tuple(_xlsx_cell(cell, number) for cell in cells)))
+        lines = _sheet_lines(workbook[_sheet_name(workbook.sheetnames, sheet)], header_row)
     except DeliveryError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError) as exc:
@@ -99,6 +88,25 @@ def read_xlsx(data: bytes, *, sheet: str | None = None, header_row: int = 1) -> 
     finally:
         workbook.close()
     return _table(lines, header_row)
+
+
+def _sheet_lines(worksheet: Any, header_row: int) -> list[tuple[int, tuple[Cell, ...]]]:
+    # Any: openpyxl types a read-only workbook's sheets as the writable kind; only iter_rows is used.
+    header = next(worksheet.iter_rows(min_row=header_row, max_row=header_row, max_col=MAX_COLUMNS + 1), ())
+    header_cells = tuple(_xlsx_cell(cell, header_row) for cell in header)
+    width = len(_header_names(header_cells, header_row))
+    # Cells are addressed by column letter, so a cell right of the header cannot shift the others:
+    # reading only the named columns is safe, and it bounds every row's width.
+    lines: list[tuple[int, tuple[Cell, ...]]] = [(header_row, header_cells[:width])]
+    row_limit = min(MAX_ROWS, MAX_CELLS // max(width, 1))
+    if not width:
+        return lines
+    rows = worksheet.iter_rows(min_row=header_row + 1, max_row=header_row + row_limit + 1, max_col=width)
+    for number, cells in enumerate(rows, start=header_row + 1):
+        if number - header_row > row_limit:
+            raise DeliveryError("file", "too_large", f"more than {row_limit} rows of {width} columns; split the export")
+        lines.append((number, tuple(_xlsx_cell(cell, number) for cell in cells)))
+    return lines
 
 
 def _sheet_name(names: list[str], sheet: str | None) -> str:
@@ -133,13 +141,17 @@ def read_csv(data: bytes, *, header_row: int = 1) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     lines: list[tuple[int, tuple[Cell, ...]]] = []
     record = 0
+    cell_count = 0
     try:
         for cells in reader:
             record += 1
             if record < header_row:
                 continue
-            if len(lines) > MAX_ROWS:
-                raise DeliveryError("file", "too_large", f"more than {MAX_ROWS} rows; split the export")
+            cell_count += len(cells)
+            if len(lines) > MAX_ROWS or cell_count > MAX_CELLS:
+                raise DeliveryError(
+                    "file", "too_large", f"more than {MAX_ROWS} rows or {MAX_CELLS} cells; split the export"
+                )
             if len(cells) > MAX_COLUMNS + 1:
                 raise DeliveryError("file", "too_large", f"line {reader.line_num}: more than {MAX_COLUMNS} columns")
             lines.append((reader.line_num, tuple(_text_cell(cell, reader.line_num) for cell in cells)))
