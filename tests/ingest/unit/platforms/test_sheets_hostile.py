@@ -99,8 +99,8 @@ def test_too_many_columns_are_refused() -> None:
 
 
 def test_a_wide_header_over_many_sparse_rows_is_refused_before_it_fills_memory() -> None:
-    header = [f"F{n}" for n in range(MAX_COLUMNS)]
-    rows = [header, *([n] for n in range(MAX_CELLS // MAX_COLUMNS + 1))]
+    header: list[object] = [f"F{n}" for n in range(MAX_COLUMNS)]
+    rows: list[list[object]] = [header, *([n] for n in range(MAX_CELLS // MAX_COLUMNS + 1))]
 
     with pytest.raises(DeliveryError) as refused:
         read_xlsx(xlsx(rows))
