@@ -100,7 +100,8 @@ def test_too_many_columns_are_refused() -> None:
 
 def test_a_wide_header_over_many_sparse_rows_is_refused_before_it_fills_memory() -> None:
     header: list[object] = [f"F{n}" for n in range(MAX_COLUMNS)]
-    rows: list[list[object]] = [header, *([n] for n in range(MAX_CELLS // MAX_COLUMNS + 1))]
+    sparse: list[list[object]] = [[n] for n in range(MAX_CELLS // MAX_COLUMNS + 1)]
+    rows = [header, *sparse]
 
     with pytest.raises(DeliveryError) as refused:
         read_xlsx(xlsx(rows))
