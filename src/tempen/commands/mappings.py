@@ -139,7 +139,11 @@ def _confirm(close: tuple[ColumnMatch, ...], *, ask: bool, console: Console) -> 
         console.print(
             f"Column [bold]{match.column}[/bold]\n  is close to {match.item}: {match.item_text} ({match.score})"
         )
-        if input("  Map it to that item? [y/N] ").strip().lower() in ("y", "j", "yes", "ja"):
+        try:
+            answer = input("  Map it to that item? [y/N] ")
+        except EOFError:  # the terminal closed: what was not confirmed stays a comment
+            break
+        if answer.strip().lower() in ("y", "j", "yes", "ja"):
             accepted.append(match)
     return accepted
 

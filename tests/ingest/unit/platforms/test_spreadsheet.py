@@ -143,6 +143,14 @@ def test_the_english_layout_with_email_addresses_gives_each_submission_its_respo
     assert rows[0].submission.respondent == "anna@testkommun.example"
 
 
+def test_the_anonymous_marker_of_an_anonymous_form_is_no_respondent() -> None:
+    data = ms_forms_rows(2)
+    data[2][3] = "eva@testkommun.example"
+    rows = parse_spreadsheet(read_xlsx(xlsx(data)), mapping(respondent_field="E-post"))
+
+    assert [r.submission.respondent for r in rows if r.submission] == [None, "eva@testkommun.example"]
+
+
 def test_a_semicolon_csv_from_swedish_excel_with_a_byte_order_mark_is_read_with_local_times() -> None:
     rows = parse_spreadsheet(read_csv(netigate_csv()), netigate_mapping())
 

@@ -33,6 +33,7 @@ from tempen_shared.events.submissions import CanonicalSubmission
 
 # Microsoft Forms writes a multiple-choice answer as its options, each followed by ";".
 OPTION_SEPARATOR = ";"
+ANONYMOUS = frozenset({"anonymous", "anonym"})
 _ISO_LOCAL = re.compile(
     r"^(?P<date>\d{4}-\d{1,2}-\d{1,2})(?:[ T](?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,]\d+)?)?)?"
     r"\s*(?P<offset>Z|[+-]\d{2}:?\d{2})?$"
@@ -191,6 +192,10 @@ def _row(
         for name in (mapping.unit.field, mapping.respondent_field)
         if name and (text := scalar_text(_answer_cell(name, cells[positions[name]], response_id)))
     }
+    # Microsoft Forms writes "anonymous" for every respondent of an anonymous form: as a respondent id it
+    # would make them all one person (and erasing one would erase them all).
+    if mapping.respondent_field and fields.get(mapping.respondent_field, "").casefold() in ANONYMOUS:
+        del fields[mapping.respondent_field]
     translated = translate_response(
         mapping=mapping,
         submission_id=f"{mapping.form_id}:{response_id}",
