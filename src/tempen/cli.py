@@ -223,6 +223,7 @@ def _optional_commands() -> list[Callable[[Any], None]]:
         "tempen.commands.tokens",
         "tempen.commands.dlq",
         "tempen.commands.submissions",
+        "tempen.commands.mappings",
         "tempen.commands.gdpr",
     ):
         try:

@@ -34,14 +34,18 @@ from tempen_ingest.domain.platforms import (
     PlatformMapping,
     parse_limesurvey_csv,
     parse_limesurvey_json,
+    parse_spreadsheet,
+    read_csv,
+    read_xlsx,
 )
 from tempen_ingest.domain.validation import check_submission
 from tempen_ingest.mappings import load_mappings
 from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import Catalog, ConfigError, load_catalog
 
-Format = Literal["csv", "json", "ndjson", "limesurvey-json", "limesurvey-csv"]
-FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "limesurvey-json", "limesurvey-csv")
+Format = Literal["csv", "json", "ndjson", "limesurvey-json", "limesurvey-csv", "xlsx", "spreadsheet-csv"]
+FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "limesurvey-json", "limesurvey-csv", "xlsx", "spreadsheet-csv")
+SPREADSHEET_FORMATS: tuple[Format, ...] = ("xlsx", "spreadsheet-csv")
 INGEST_URL_ENV = "TEMPEN_INGEST_URL"
 DEFAULT_URL = "http://127.0.0.1:8001"
 RESERVED_COLUMNS = ("tenant", "instrument", "unit", "submission_id", "submitted_at", "respondent")
@@ -113,7 +117,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "duplicates and change nothing.\n\n"
             "Canonical CSV columns: submission_id,unit,submitted_at,respondent,<item ids...>, plus instrument\n"
             "(or --instrument). An empty item cell is an unanswered item. JSON is an array of canonical\n"
-            "submissions, NDJSON one per line. LimeSurvey exports need --mapping (config/mappings/TENANT/).\n\n"
+            "submissions, NDJSON one per line. LimeSurvey exports need --mapping (config/mappings/TENANT/).\n"
+            "Excel and CSV exports (Microsoft Forms, Netigate...) need a spreadsheet --mapping, which\n"
+            "`tempen mappings suggest` writes; a .csv file with --mapping is read as such an export.\n\n"
             f"Exit codes: {EXIT_OK} all rows accepted (or duplicates), {EXIT_REJECTED} some rows rejected, "
             f"{EXIT_INVALID} unusable file,\nmapping or request, {EXIT_UNAVAILABLE} ingest unreachable "
             "(re-run the import)."
@@ -122,7 +128,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     importing.add_argument("tenant", metavar="TENANT", help="the tenant id, e.g. hjo")
     importing.add_argument("file", metavar="FILE", type=Path)
     importing.add_argument("--format", choices=FORMATS, help="default: from the file name (.csv, .json, .ndjson)")
-    importing.add_argument("--mapping", metavar="ID", help="the LimeSurvey mapping, config/mappings/TENANT/ID.yaml")
+    importing.add_argument(
+        "--mapping", metavar="ID", help="the LimeSurvey or spreadsheet mapping, config/mappings/TENANT/ID.yaml"
+    )
     importing.add_argument("--instrument", metavar="ID", help="the instrument of rows that do not name one")
     importing.add_argument("--dry-run", action="store_true", help="check every row against the config; send nothing")
     importing.add_argument(
@@ -152,6 +160,8 @@ def run_import(args: argparse.Namespace) -> int:
     console = Console()
     err = Console(stderr=True)
     fmt: Format | None = args.format or _format_of(args.file)
+    if fmt == "csv" and args.format is None and args.mapping:
+        fmt = "spreadsheet-csv"  # canonical CSV takes no mapping: with one, the file is an export
     if fmt is None:
         err.print(f"[red]Cannot tell the format of {args.file}:[/red] give --format ({', '.join(FORMATS)})")
         return EXIT_INVALID
@@ -164,10 +174,12 @@ def run_import(args: argparse.Namespace) -> int:
     catalog: Catalog | None = None
     mapping: PlatformMapping | None = None
     try:
-        if args.dry_run or fmt.startswith("limesurvey"):
+        if args.dry_run or fmt.startswith("limesurvey") or fmt in SPREADSHEET_FORMATS:
             catalog = load_catalog(config_dir)
         if catalog is not None and fmt.startswith("limesurvey"):
             mapping = _limesurvey_mapping(config_dir, catalog, args.tenant, args.mapping)
+        if catalog is not None and fmt in SPREADSHEET_FORMATS:
+            mapping = _spreadsheet_mapping(config_dir, catalog, args.tenant, args.mapping)
         rows = read_rows(data, fmt, mapping=mapping, instrument=args.instrument, now=utc_now())
     except ConfigError as exc:
         err.print(f"[red]The configuration in {config_dir} has problems[/red] (tempen config check):")
@@ -205,7 +217,13 @@ def run_import(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if report.rejected else EXIT_OK
 
 
-_SUFFIXES: dict[str, Format] = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+_SUFFIXES: dict[str, Format] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".xlsx": "xlsx",
+}
 
 
 def _format_of(path: Path) -> Format | None:
@@ -221,6 +239,25 @@ def _limesurvey_mapping(config_dir: Path, catalog: Catalog, tenant: str, mapping
     if mapping.platform != "limesurvey":
         raise MappingChoiceError(
             f"mapping {mapping_id!r} is for {mapping.platform}; a LimeSurvey export needs a limesurvey one"
+        )
+    return mapping
+
+
+def _spreadsheet_mapping(config_dir: Path, catalog: Catalog, tenant: str, mapping_id: str | None) -> PlatformMapping:
+    folder = f"{config_dir}/mappings/{tenant}/"
+    if not mapping_id:
+        raise MappingChoiceError(
+            f"an Excel or CSV export needs --mapping (a file in {folder}; `tempen mappings suggest` writes one)"
+        )
+    mapping = load_mappings(config_dir, catalog).get(tenant, mapping_id)
+    if mapping is None:
+        raise MappingChoiceError(
+            f"no mapping {mapping_id!r} for tenant {tenant!r} in {folder} (`tempen mappings suggest` writes one)"
+        )
+    if mapping.platform != "spreadsheet":
+        raise MappingChoiceError(
+            f"mapping {mapping_id!r} is for {mapping.platform}; an Excel or CSV export needs a spreadsheet one"
+            + (" (or give --format limesurvey-csv)" if mapping.platform == "limesurvey" else "")
         )
     return mapping
 
@@ -242,6 +279,10 @@ def read_rows(
         rows = list(_canonical_json(data))
     elif fmt == "ndjson":
         rows = list(_canonical_ndjson(data))
+    elif fmt in SPREADSHEET_FORMATS:
+        if mapping is None:
+            raise FileProblemError("an Excel or CSV export needs a mapping")
+        return _spreadsheet_rows(data, fmt, mapping)
     else:
         if mapping is None:
             raise FileProblemError("a LimeSurvey export needs a mapping")
@@ -391,6 +432,31 @@ def _limesurvey_rows(
         yield Row(number, skipped=f"response {response_id}: {reason}")
     for submission in parsed.submissions:
         yield Row(number, submission.model_dump(mode="json", exclude_none=True))
+
+
+def _spreadsheet_rows(data: bytes, fmt: Format, mapping: PlatformMapping) -> list[Row]:
+    columns = mapping.columns
+    sheet, header_row = (columns.sheet, columns.header_row) if columns else (None, 1)
+    try:
+        table = (
+            read_xlsx(data, sheet=sheet, header_row=header_row)
+            if fmt == "xlsx"
+            else read_csv(data, header_row=header_row)
+        )
+        parsed = parse_spreadsheet(table, mapping)
+    except DeliveryError as exc:
+        raise FileProblemError(f"{exc.field}: {exc.detail or exc.reason}") from None
+    rows: list[Row] = []
+    for row in parsed:
+        if row.error is not None:
+            sid = f"{mapping.form_id}:{row.error.response_id}" if row.error.response_id else None
+            reason = f"{row.error.reason}: {row.error.detail}" if row.error.detail else row.error.reason
+            rows.append(Row(row.number, errors=(RowError(row.number, sid, row.error.field, reason),)))
+        elif row.submission is not None:
+            rows.append(Row(row.number, row.submission.model_dump(mode="json", exclude_none=True)))
+        else:
+            rows.append(Row(row.number, skipped=row.skipped or "left out"))
+    return rows
 
 
 # Checking and sending -------------------------------------------------------------------------------

@@ -31,7 +31,17 @@ def spec(**overrides: Any) -> dict[str, Any]:
 def test_the_documentation_shows_one_mapping_per_platform_and_a_general_one() -> None:
     platforms = sorted(yaml.safe_load(block)["platform"] for block in YAML_BLOCKS)
 
-    assert platforms == ["formbricks", "formbricks", "kobo", "limesurvey", "qualtrics", "surveymonkey", "typeform"]
+    assert platforms == [
+        "formbricks",
+        "formbricks",
+        "kobo",
+        "limesurvey",
+        "qualtrics",
+        "spreadsheet",
+        "spreadsheet",
+        "surveymonkey",
+        "typeform",
+    ]
 
 
 @pytest.mark.parametrize("block", YAML_BLOCKS, ids=lambda block: block.split("\n", 1)[0])

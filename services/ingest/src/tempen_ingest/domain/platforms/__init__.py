@@ -12,6 +12,7 @@ from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, pars
 from tempen_ingest.domain.platforms.mapping import (
     FETCHING_PLATFORMS,
     PLATFORMS,
+    ExportColumns,
     Platform,
     PlatformMapping,
     QuestionMapping,
@@ -20,6 +21,8 @@ from tempen_ingest.domain.platforms.mapping import (
     Verification,
 )
 from tempen_ingest.domain.platforms.qualtrics import parse_qualtrics_response, qualtrics_request, read_qualtrics_notice
+from tempen_ingest.domain.platforms.sheets import Table, read_csv, read_xlsx
+from tempen_ingest.domain.platforms.spreadsheet import ExportRow, normalise_heading, parse_spreadsheet
 from tempen_ingest.domain.platforms.surveymonkey import (
     parse_surveymonkey_response,
     read_surveymonkey_notice,
@@ -32,6 +35,8 @@ __all__ = [
     "PLATFORMS",
     "Choice",
     "DeliveryError",
+    "ExportColumns",
+    "ExportRow",
     "FreeTextAnswer",
     "ParsedDelivery",
     "Platform",
@@ -40,18 +45,23 @@ __all__ = [
     "ResponseApi",
     "ResponseNotice",
     "ResponseRequest",
+    "Table",
     "UnitSource",
     "Verification",
     "is_formbricks_test_ping",
+    "normalise_heading",
     "parse_formbricks",
     "parse_kobo",
     "parse_limesurvey_csv",
     "parse_limesurvey_json",
     "parse_qualtrics_response",
+    "parse_spreadsheet",
     "parse_surveymonkey_response",
     "parse_typeform",
     "qualtrics_request",
+    "read_csv",
     "read_qualtrics_notice",
     "read_surveymonkey_notice",
+    "read_xlsx",
     "surveymonkey_request",
 ]

@@ -10,8 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tempen_shared.tenancy.models import SecretRef
 
-Platform = Literal["formbricks", "typeform", "kobo", "limesurvey", "surveymonkey", "qualtrics"]
-PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", "limesurvey", "surveymonkey", "qualtrics")
+Platform = Literal["formbricks", "typeform", "kobo", "limesurvey", "surveymonkey", "qualtrics", "spreadsheet"]
+PLATFORMS: tuple[Platform, ...] = (
+    "formbricks",
+    "typeform",
+    "kobo",
+    "limesurvey",
+    "surveymonkey",
+    "qualtrics",
+    "spreadsheet",
+)
 # Platforms whose webhook carries only a response id: the response is fetched from their API.
 FETCHING_PLATFORMS: tuple[Platform, ...] = ("surveymonkey", "qualtrics")
 
@@ -120,6 +128,36 @@ class ResponseApi(_Frozen):
         return value.rstrip("/")
 
 
+class ExportColumns(_Frozen):
+    """Where a spreadsheet export (.xlsx or .csv from Microsoft Forms, Netigate, Google Forms...) keeps its metadata.
+
+    Columns are named as in the file's header row, matched without regard to case, punctuation or spacing.
+    `response_id` names the export's own response id column (Microsoft Forms: `ID`); it makes each row's
+    submission id `<form_id>:<id>`, so importing the same export again stores nothing twice. An export with
+    no such column is refused unless `id_from_content` is set: each row's id is then a hash of its cells
+    (see docs/platforms.md for what that costs). `date_format` (a strptime pattern such as
+    `%m/%d/%Y %I:%M:%S %p`) reads submit times written as text in another form than `YYYY-MM-DD HH:MM`.
+    """
+
+    submitted_at: PlatformKey
+    response_id: PlatformKey | None = None
+    id_from_content: bool = False
+    date_format: Annotated[str, Field(min_length=2, max_length=100)] | None = None
+    sheet: Annotated[str, Field(min_length=1, max_length=31)] | None = None  # None: a workbook with one sheet
+    header_row: int = Field(default=1, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _one_id_source(self) -> ExportColumns:
+        if self.response_id is None and not self.id_from_content:
+            raise ValueError(
+                "give response_id (the export's response id column), or set id_from_content: true "
+                "if the export has none (docs/platforms.md explains the trade-off)"
+            )
+        if self.response_id is not None and self.id_from_content:
+            raise ValueError("give response_id or id_from_content, not both")
+        return self
+
+
 class PlatformMapping(_Frozen):
     """A tenant's mapping of one platform form onto one instrument.
 
@@ -130,7 +168,8 @@ class PlatformMapping(_Frozen):
 
     id: Slug
     platform: Platform
-    form_id: PlatformKey  # Formbricks surveyId, Typeform form_id, KoboToolbox asset uid, LimeSurvey survey id
+    form_id: PlatformKey  # Formbricks surveyId, Typeform form_id, KoboToolbox asset uid, LimeSurvey survey id,
+    # or for a spreadsheet export any stable name of the survey: it prefixes every submission id
     tenant: TenantId
     instrument: Slug
     questions: dict[PlatformKey, QuestionMapping] = Field(min_length=1)
@@ -142,6 +181,7 @@ class PlatformMapping(_Frozen):
     timezone: str = "Europe/Stockholm"  # for platforms that export local times without an offset (LimeSurvey)
     verification: Verification | None = None
     api: ResponseApi | None = None  # SurveyMonkey and Qualtrics: where the response is fetched
+    columns: ExportColumns | None = None  # spreadsheet exports only
 
     @field_validator("questions", mode="before")
     @classmethod
@@ -169,6 +209,10 @@ class PlatformMapping(_Frozen):
         duplicates = sorted({item for item in items if items.count(item) > 1})
         if duplicates:
             raise ValueError(f"items fed by more than one question: {', '.join(duplicates)}")
+        if self.platform == "spreadsheet" and any(spec.rows for spec in self.questions.values()):
+            raise ValueError("a spreadsheet column feeds one item (item) or several by option (options), not rows")
+        if (self.platform == "spreadsheet") != (self.columns is not None):
+            raise ValueError("a spreadsheet mapping needs columns (submitted_at, response_id); other platforms none")
         if self.verification is not None:
             by_header_or_user = self.verification.header is not None or self.verification.username is not None
             if self.platform == "kobo" and not by_header_or_user:
