@@ -82,6 +82,7 @@ def formbricks_body(
     answers: dict[str, Any] | None = None,
     comment: str | None = None,
     event: str = "responseFinished",
+    finished: bool | None = None,
 ) -> bytes:
     data: dict[str, Any] = {
         "unit": unit,
@@ -99,7 +100,7 @@ def formbricks_body(
                 "surveyId": "cmtestsurvey0000puls0001",
                 "createdAt": stamp,
                 "updatedAt": stamp,
-                "finished": event == "responseFinished",
+                "finished": event == "responseFinished" if finished is None else finished,
                 "data": data,
                 "contact": {"id": "c-" + user, "userId": user},
                 "contactAttributes": {},

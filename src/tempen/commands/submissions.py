@@ -34,6 +34,7 @@ from tempen_ingest.domain.platforms import (
     PlatformMapping,
     parse_limesurvey_csv,
     parse_limesurvey_json,
+    skip_detail,
 )
 from tempen_ingest.domain.validation import check_submission
 from tempen_ingest.mappings import MappingError, load_mappings
@@ -384,7 +385,7 @@ def _limesurvey_rows(
         yield Row(number, errors=(RowError(number, sid, exc.field, reason),))
         return
     for response_id, reason in parsed.skipped:
-        yield Row(number, skipped=f"response {response_id}: {reason}")
+        yield Row(number, skipped=f"response {response_id}: {reason}: {skip_detail(reason)}")
     for submission in parsed.submissions:
         yield Row(number, submission.model_dump(mode="json", exclude_none=True))
 

@@ -90,11 +90,16 @@ async def test_a_later_formbricks_event_of_the_same_response_corrects_it(
     infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
-    created = formbricks_body("resp-fb-2", event="responseCreated", answers={"uppskattning": 2})
-    finished = formbricks_body("resp-fb-2", answers={"uppskattning": 2, "fortroende": "Vet ej", "meningsfullt": 3})
+    finished = formbricks_body("resp-fb-2", answers={"uppskattning": 2})
+    updated = formbricks_body(
+        "resp-fb-2",
+        event="responseUpdated",
+        finished=True,
+        answers={"uppskattning": 2, "fortroende": "Vet ej", "meningsfullt": 3},
+    )
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
-        first = await http.post(FORMBRICKS_URL, content=created, headers=formbricks_headers(created))
-        second = await http.post(FORMBRICKS_URL, content=finished, headers=formbricks_headers(finished))
+        first = await http.post(FORMBRICKS_URL, content=finished, headers=formbricks_headers(finished))
+        second = await http.post(FORMBRICKS_URL, content=updated, headers=formbricks_headers(updated))
         topic = f"{topic_prefix}{SUBMISSIONS.name}"
         revisions = await published_revisions(infra.bootstrap_servers, topic, "resp-fb-2", last=2)
         records = await read_all(infra.bootstrap_servers, topic)
@@ -103,6 +108,27 @@ async def test_a_later_formbricks_event_of_the_same_response_corrects_it(
     # before the correction committed. The last revision always, and in order.
     assert revisions in ([1, 2], [2])
     assert records[-1]["value"]["answers"] == {"q1": 2, "q2": 6, "q3": 3}
+
+
+async def test_an_unfinished_formbricks_response_is_answered_2xx_skipped_with_its_reason_and_not_stored(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    created = formbricks_body("resp-fb-8", event="responseCreated", answers={"uppskattning": 1})
+    updated = formbricks_body("resp-fb-8", event="responseUpdated", answers={"uppskattning": 1, "fortroende": "Vet ej"})
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        responses = [
+            await http.post(FORMBRICKS_URL, content=body, headers=formbricks_headers(body))
+            for body in (created, updated)
+        ]
+    for response in responses:
+        assert response.status_code == 200, response.text
+        assert response.json()["results"] == []
+        (skipped,) = response.json()["skipped"]
+        assert (skipped["response_id"], skipped["reason"]) == ("resp-fb-8", "unfinished")
+        assert "count_unfinished" in skipped["detail"]
+    assert await count(database_url, "submissions") == 0
+    assert await count(database_url, "outbox") == 0
 
 
 async def test_stale_formbricks_timestamp_is_refused_and_nothing_is_stored(

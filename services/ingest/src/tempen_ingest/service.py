@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from tempen_ingest.domain.fingerprint import content_fingerprint
-from tempen_ingest.domain.platforms import PlatformMapping
+from tempen_ingest.domain.platforms import PlatformMapping, skip_detail
 from tempen_ingest.domain.pseudonym import pseudonymise
 from tempen_ingest.domain.validation import FieldError, check_submission
 from tempen_ingest.domain.webhooks import WEBHOOK_PLATFORMS, is_unsigned_ping, parse_delivery, verify_delivery
@@ -70,7 +70,9 @@ class WebhookResult:
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"delivery_id": self.delivery_id, "results": [r.as_json() for r in self.results]}
         if self.skipped:
-            body["skipped"] = [{"response_id": rid, "reason": reason} for rid, reason in self.skipped]
+            body["skipped"] = [
+                {"response_id": rid, "reason": reason, "detail": skip_detail(reason)} for rid, reason in self.skipped
+            ]
         if self.ignored:
             body["ignored"] = self.ignored
         return body

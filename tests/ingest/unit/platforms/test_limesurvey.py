@@ -83,17 +83,26 @@ def test_complete_responses_of_a_json_export_become_submissions_with_sub_questio
     assert answers_by_id(parsed) == EXPECTED
 
 
-def test_an_incomplete_response_is_skipped_with_a_reason() -> None:
+def test_an_incomplete_response_is_skipped_as_unfinished() -> None:
     parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
 
-    assert parsed.skipped == (("3", "incomplete"),)
+    assert parsed.skipped == (("3", "unfinished"),)
+
+
+def test_a_mapping_that_counts_unfinished_responses_dates_an_incomplete_one_by_its_last_action() -> None:
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping(count_unfinished=True))
+
+    unfinished = next(s for s in parsed.submissions if s.submission_id == "462175:3")
+    assert parsed.skipped == ()
+    assert unfinished.answers == {"lead-trust": 5}
+    assert unfinished.submitted_at == datetime(2026, 3, 6, 6, 32, 12, tzinfo=UTC)  # 07:32:12 in Stockholm
 
 
 def test_the_older_export_with_each_response_keyed_by_its_id_reads_the_same() -> None:
     keyed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses_keyed.json"), mapping())
 
     assert answers_by_id(keyed) == EXPECTED
-    assert keyed.skipped == (("3", "incomplete"),)
+    assert keyed.skipped == (("3", "unfinished"),)
 
 
 def test_a_csv_export_reads_the_same_as_the_json_export() -> None:

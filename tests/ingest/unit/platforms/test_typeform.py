@@ -112,12 +112,24 @@ def test_free_text_is_dropped_unless_the_tenant_opts_in() -> None:
     assert kept.submissions[0].answers == dropped.submissions[0].answers
 
 
-def test_a_partial_response_event_updates_the_same_submission() -> None:
+def test_a_partial_response_event_is_skipped_as_unfinished() -> None:
     document = delivery()
     document["event_type"] = "form_response_partial"
     document["form_response"]["answers"] = document["form_response"]["answers"][:2]
 
-    (submission,) = parse_typeform(as_body(document), mapping()).submissions
+    parsed = parse_typeform(as_body(document), mapping())
+
+    assert parsed.submissions == ()
+    assert parsed.skipped == ((TOKEN, "unfinished"),)
+    assert parsed.delivery_id == f"01JNQ7X4ZK8M2P5R9T3V6W1Y0B:{TOKEN}"
+
+
+def test_a_partial_response_event_updates_the_same_submission_when_unfinished_ones_count() -> None:
+    document = delivery()
+    document["event_type"] = "form_response_partial"
+    document["form_response"]["answers"] = document["form_response"]["answers"][:2]
+
+    (submission,) = parse_typeform(as_body(document), mapping(count_unfinished=True)).submissions
 
     assert submission.submission_id == TOKEN
     assert submission.answers == {"lead-trust": 4, "goal-clarity": 3}

@@ -4,7 +4,14 @@ Pure: bytes and a PlatformMapping in, a ParsedDelivery (or a DeliveryError) out.
 delivery comes from is `tempen_ingest.domain.signatures`, and runs on the raw bytes first.
 """
 
-from tempen_ingest.domain.platforms.delivery import Choice, DeliveryError, FreeTextAnswer, ParsedDelivery
+from tempen_ingest.domain.platforms.delivery import (
+    UNFINISHED,
+    Choice,
+    DeliveryError,
+    FreeTextAnswer,
+    ParsedDelivery,
+    skip_detail,
+)
 from tempen_ingest.domain.platforms.formbricks import is_formbricks_test_ping, parse_formbricks
 from tempen_ingest.domain.platforms.kobo import parse_kobo
 from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, parse_limesurvey_json
@@ -20,6 +27,7 @@ from tempen_ingest.domain.platforms.typeform import parse_typeform
 
 __all__ = [
     "PLATFORMS",
+    "UNFINISHED",
     "Choice",
     "DeliveryError",
     "FreeTextAnswer",
@@ -35,4 +43,5 @@ __all__ = [
     "parse_limesurvey_csv",
     "parse_limesurvey_json",
     "parse_typeform",
+    "skip_detail",
 ]

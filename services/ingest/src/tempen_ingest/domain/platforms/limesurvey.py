@@ -11,7 +11,9 @@ reads. Both export formats are accepted, with headings as question codes ("code"
 
 A response has `id`, `submitdate` (empty or null while incomplete), `startlanguage`, `token`, and one
 column per question code (`G01Q01`) or sub-question (`G01Q02[SQ001]`), holding answer codes (`A1`, `Y`,
-`3`). Dates have no offset and are read in the mapping's time zone.
+`3`); with date stamps on, also `startdate` and `datestamp` (the last action). Dates have no offset and
+are read in the mapping's time zone. An incomplete response is unfinished: skipped unless the mapping
+counts unfinished responses, which are then dated by `datestamp`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from tempen_ingest.domain.platforms.delivery import (
+    NO_SUBMIT_DATE,
+    UNFINISHED,
     DeliveryError,
     FreeTextAnswer,
     ParsedDelivery,
@@ -35,8 +39,6 @@ from tempen_ingest.domain.platforms.mapping import PlatformMapping
 from tempen_shared.bounds import InputError, parse_json
 from tempen_shared.events.submissions import CanonicalSubmission
 
-INCOMPLETE = "incomplete"
-NO_SUBMIT_DATE = "no_submit_date"
 _SUB_QUESTION = re.compile(r"^(?P<question>[^\[\]]+)\[(?P<row>[^\[\]]+)\]$")
 # LimeSurvey stores 1980-01-01 00:00:00, not the real time, when a survey does not record date stamps.
 _DATE_STAMPS_OFF = (1980, 1, 1, 0, 0, 0)
@@ -46,7 +48,7 @@ _SEPARATORS = (";", ",", "\t")
 def parse_limesurvey_json(
     data: bytes, mapping: PlatformMapping, *, received_at: datetime | None = None
 ) -> ParsedDelivery:
-    """Turn a LimeSurvey JSON export into submissions, skipping incomplete responses.
+    """Turn a LimeSurvey JSON export into submissions, skipping unfinished responses.
 
     `received_at` stamps responses of surveys that record no dates (LimeSurvey then stores 1980-01-01
     as every submit date); without it those responses are skipped.
@@ -69,7 +71,7 @@ def parse_limesurvey_json(
 def parse_limesurvey_csv(
     data: bytes, mapping: PlatformMapping, *, received_at: datetime | None = None
 ) -> ParsedDelivery:
-    """Turn a LimeSurvey CSV export into submissions, skipping incomplete responses (see parse_limesurvey_json).
+    """Turn a LimeSurvey CSV export into submissions, skipping unfinished responses (see parse_limesurvey_json).
 
     Raises:
         DeliveryError: the file is not a LimeSurvey CSV export, or a response cannot be mapped.
@@ -138,18 +140,27 @@ def _parse_records(
 def _submitted_at(
     record: Mapping[str, object], mapping: PlatformMapping, response_id: str, received_at: datetime | None
 ) -> datetime | str:
-    """The submit time, or the reason the response is skipped."""
+    """The submit time (for a counted unfinished response, its last action), or the reason it is skipped."""
     raw = record.get("submitdate")
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return INCOMPLETE
-    submitted_at = parse_timestamp(raw, field="submitdate", naive_zone=mapping.zone, response_id=response_id)
-    if submitted_at.timetuple()[:6] == _DATE_STAMPS_OFF:
+    if _blank(raw):
+        if not mapping.count_unfinished:
+            return UNFINISHED
+        raw = record.get("datestamp")
+    if _blank(raw):
+        submitted_at = None
+    else:
+        submitted_at = parse_timestamp(raw, field="submitdate", naive_zone=mapping.zone, response_id=response_id)
+    if submitted_at is None or submitted_at.timetuple()[:6] == _DATE_STAMPS_OFF:
         if received_at is None:
             return NO_SUBMIT_DATE
         if received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
         return received_at
     return submitted_at
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _answers(record: Mapping[str, object], mapping: PlatformMapping) -> dict[str, RawAnswer]:

@@ -1,4 +1,4 @@
-"""Typeform webhooks: `form_response` (and `form_response_partial`) events.
+"""Typeform webhooks: `form_response` (and `form_response_partial`, counted only if the mapping says so) events.
 
 Shape per https://www.typeform.com/developers/webhooks/example-payload/: `event_id`, `event_type` and
 `form_response` with `form_id`, `token` (the response id), `submitted_at`, `hidden`, `variables`,
@@ -26,10 +26,12 @@ from tempen_ingest.domain.platforms.delivery import (
     scalar_text,
     string_fields,
     translate_response,
+    unfinished_skip,
 )
 from tempen_ingest.domain.platforms.mapping import PlatformMapping
 
-RESPONSE_EVENTS = frozenset({"form_response", "form_response_partial"})
+PARTIAL = "form_response_partial"
+RESPONSE_EVENTS = frozenset({"form_response", PARTIAL})
 _TEXT_TYPES = ("text", "email", "url", "phone_number", "date", "file_url")
 
 
@@ -57,6 +59,9 @@ def parse_typeform(body: bytes, mapping: PlatformMapping) -> ParsedDelivery:
     if form_id != mapping.form_id:
         raise DeliveryError("form_response.form_id", "form_mismatch", f"{form_id!r} is not {mapping.form_id!r}")
     event_id = scalar_text(document.get("event_id")) or ""
+    delivery_id = f"{event_id}:{token}"
+    if skip := unfinished_skip(mapping, token, finished=event_type != PARTIAL):
+        return ParsedDelivery(submissions=(), skipped=(skip,), delivery_id=delivery_id)
     submitted_at = parse_timestamp(
         response.get("submitted_at") or response.get("landed_at"), field="form_response.submitted_at", naive_zone=UTC
     )
@@ -72,7 +77,6 @@ def parse_typeform(body: bytes, mapping: PlatformMapping) -> ParsedDelivery:
         answers=read.values,
         fields=_fields(response),
     )
-    delivery_id = f"{event_id}:{token}"
     if translated.submission is None:
         return ParsedDelivery(submissions=(), skipped=((token, translated.skip_reason or ""),), delivery_id=delivery_id)
     return ParsedDelivery(submissions=(translated.submission,), delivery_id=delivery_id, free_text=translated.free_text)
