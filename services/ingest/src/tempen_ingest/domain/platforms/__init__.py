@@ -14,7 +14,14 @@ from tempen_ingest.domain.platforms.delivery import (
 )
 from tempen_ingest.domain.platforms.formbricks import is_formbricks_test_ping, parse_formbricks
 from tempen_ingest.domain.platforms.kobo import parse_kobo
-from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, parse_limesurvey_json
+from tempen_ingest.domain.platforms.limesurvey import (
+    json_export_columns,
+    mapped_columns,
+    missing_columns,
+    parse_limesurvey_csv,
+    parse_limesurvey_json,
+    survey_id_of_file,
+)
 from tempen_ingest.domain.platforms.mapping import (
     PLATFORMS,
     Platform,
@@ -38,10 +45,14 @@ __all__ = [
     "UnitSource",
     "Verification",
     "is_formbricks_test_ping",
+    "json_export_columns",
+    "mapped_columns",
+    "missing_columns",
     "parse_formbricks",
     "parse_kobo",
     "parse_limesurvey_csv",
     "parse_limesurvey_json",
     "parse_typeform",
     "skip_detail",
+    "survey_id_of_file",
 ]

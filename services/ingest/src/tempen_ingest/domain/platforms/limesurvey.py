@@ -43,6 +43,35 @@ _SUB_QUESTION = re.compile(r"^(?P<question>[^\[\]]+)\[(?P<row>[^\[\]]+)\]$")
 # LimeSurvey stores 1980-01-01 00:00:00, not the real time, when a survey does not record date stamps.
 _DATE_STAMPS_OFF = (1980, 1, 1, 0, 0, 0)
 _SEPARATORS = (";", ",", "\t")
+# The admin's export downloads as results-survey<ID>.csv (.xlsx, ...): Writer.php sets the name
+# 'results-survey' . $survey->id, CsvWriter.php adds '.csv'. A browser may add " (1)" to a repeat.
+_EXPORT_FILE_NAME = re.compile(r"^results-survey(?P<survey>\d+)(?!\d)")
+
+
+def survey_id_of_file(name: str) -> str | None:
+    """The survey id a LimeSurvey export's file name carries (`results-survey462175.csv`), if any."""
+    found = _EXPORT_FILE_NAME.match(name)
+    return found["survey"] if found else None
+
+
+def mapped_columns(mapping: PlatformMapping) -> dict[str, tuple[str, ...]]:
+    """The export columns each mapped question is read from: its code, or `code[row]` per mapped row."""
+    return {
+        question: tuple(f"{question}[{row}]" for row in spec.rows) if spec.rows else (question,)
+        for question, spec in mapping.questions.items()
+    }
+
+
+def missing_columns(mapping: PlatformMapping, header: Iterable[str]) -> tuple[str, ...]:
+    """The mapped columns an export's header lacks (all of them: the export is not of the mapped survey)."""
+    present = set(header)
+    return tuple(
+        column
+        for question, columns in mapped_columns(mapping).items()
+        if question not in present
+        for column in columns
+        if column not in present
+    )
 
 
 def parse_limesurvey_json(
@@ -95,6 +124,15 @@ def parse_limesurvey_csv(
     except csv.Error as exc:  # a field beyond the csv module's limit, a NUL, an unclosed quote
         raise DeliveryError("body", "malformed", f"not a readable CSV file (line {reader.line_num}): {exc}") from None
     return _parse_records(records, mapping, received_at)
+
+
+def json_export_columns(entries: Iterable[object]) -> set[str]:
+    """Every column of a JSON export's responses (either shape); a non-object entry has none."""
+    columns: set[str] = set()
+    for entry in entries:
+        if isinstance(entry, dict):
+            columns.update(_unwrap(entry))
+    return columns
 
 
 def _unwrap(entry: object) -> Mapping[str, object]:
