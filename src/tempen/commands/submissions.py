@@ -37,6 +37,7 @@ from tempen_ingest.domain.platforms import (
     missing_columns,
     parse_limesurvey_csv,
     parse_limesurvey_json,
+    remotecontrol_export,
     skip_detail,
     survey_id_of_file,
 )
@@ -174,6 +175,7 @@ def run_import(args: argparse.Namespace) -> int:
             catalog = load_catalog(config_dir)
         if catalog is not None and fmt.startswith("limesurvey"):
             mapping = _limesurvey_mapping(config_dir, catalog, args.tenant, args.mapping)
+            data = _limesurvey_export(data)
             _check_limesurvey_export(args.file, data, fmt, mapping, survey_id=args.survey_id, console=err)
         rows = read_rows(data, fmt, mapping=mapping, instrument=args.instrument, now=utc_now())
     except ConfigError as exc:
@@ -230,6 +232,17 @@ def _limesurvey_mapping(config_dir: Path, catalog: Catalog, tenant: str, mapping
             [f"mapping {mapping_id!r} is for {mapping.platform}; a LimeSurvey export needs a limesurvey one"]
         )
     return mapping
+
+
+def _limesurvey_export(data: bytes) -> bytes:
+    """The export itself, also from a saved RemoteControl export_responses answer (base64, maybe in JSON-RPC)."""
+    try:
+        return remotecontrol_export(data)
+    except DeliveryError as exc:
+        raise FileProblemError(
+            f"the RemoteControl answer holds no export: {exc.detail}; nothing was imported. Fix that in LimeSurvey "
+            "(an active survey with responses, a fresh session key, the responses export permission) and export again"
+        ) from None
 
 
 def _check_limesurvey_export(

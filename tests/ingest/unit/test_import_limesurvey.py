@@ -7,6 +7,8 @@ The file names are LimeSurvey's own: the admin export downloads as results-surve
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,33 @@ def test_mapped_columns_missing_from_the_file_are_reported(tmp_path: Path, capsy
         captured.err.split()
     )
     assert "Dry run, nothing sent" in captured.out
+
+
+def test_a_saved_remotecontrol_answer_is_imported_without_decoding_it_by_hand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = export(tmp_path / "plain.csv").read_bytes()
+    saved = tmp_path / "export_responses.json"
+    saved.write_text(json.dumps({"id": 1, "result": base64.b64encode(exported).decode(), "error": None}))
+    bare = tmp_path / "export_responses.b64"
+    bare.write_bytes(base64.encodebytes(exported))
+
+    codes = [run(path, "--survey-id", "123456") for path in (saved, bare)]
+
+    out = capsys.readouterr().out
+    assert codes == [0, 0]
+    assert out.count("Dry run, nothing sent: 1 valid") == 2
+
+
+def test_a_remotecontrol_answer_with_a_status_instead_of_an_export_is_refused_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "export_responses.json"
+    saved.write_text(json.dumps({"id": 1, "result": {"status": "No Data, could not get max id."}, "error": None}))
+
+    code = run(saved, "--survey-id", "123456")
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "LimeSurvey answered 'No Data, could not get max id.' instead of an export" in err
+    assert "nothing was imported" in err

@@ -20,6 +20,7 @@ from tempen_ingest.domain.platforms.limesurvey import (
     missing_columns,
     parse_limesurvey_csv,
     parse_limesurvey_json,
+    remotecontrol_export,
     survey_id_of_file,
 )
 from tempen_ingest.domain.platforms.mapping import (
@@ -53,6 +54,7 @@ __all__ = [
     "parse_limesurvey_csv",
     "parse_limesurvey_json",
     "parse_typeform",
+    "remotecontrol_export",
     "skip_detail",
     "survey_id_of_file",
 ]

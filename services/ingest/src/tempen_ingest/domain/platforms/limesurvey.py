@@ -18,9 +18,11 @@ counts unfinished responses, which are then dated by `datestamp`.
 
 from __future__ import annotations
 
+import binascii
 import csv
 import io
 import re
+from base64 import b64decode
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -46,6 +48,58 @@ _SEPARATORS = (";", ",", "\t")
 # The admin's export downloads as results-survey<ID>.csv (.xlsx, ...): Writer.php sets the name
 # 'results-survey' . $survey->id, CsvWriter.php adds '.csv'. A browser may add " (1)" to a repeat.
 _EXPORT_FILE_NAME = re.compile(r"^results-survey(?P<survey>\d+)(?!\d)")
+
+
+# RemoteControl's export_responses returns the file base64-encoded in the JSON-RPC result, or on
+# failure {"status": "..."} (remotecontrol_handle.php: "Invalid session key", "No permission", "No
+# Data, survey table does not exist.", "No Data, could not get max id.", "Language code not found for
+# this survey."; export_responses_by_token adds "No Response found for Token").
+MAX_EXPORT_BYTES = 256 << 20
+_BASE64 = re.compile(rb"^[A-Za-z0-9+/\r\n]+={0,2}\s*$")
+
+
+def remotecontrol_export(data: bytes) -> bytes:
+    """The export inside a saved RemoteControl `export_responses` answer, decoded; any other file as is.
+
+    Accepts the JSON-RPC response as saved (`{"id": 1, "result": "<base64>", "error": null}`) and a file
+    holding only the base64 result.
+
+    Raises:
+        DeliveryError: the answer carried an error or a failure status instead of an export, or the
+            export is larger than MAX_EXPORT_BYTES.
+    """
+    stripped = data.strip()
+    if stripped.startswith(b"{"):
+        try:
+            document = parse_json(stripped)
+        except InputError:
+            return data
+        if isinstance(document, dict) and "result" in document and "responses" not in document:
+            return _rpc_result(document)
+        return data
+    if stripped and _BASE64.match(stripped[:4096]) and _BASE64.match(stripped):
+        return _decoded(stripped)
+    return data
+
+
+def _rpc_result(document: Mapping[str, object]) -> bytes:
+    error, result = document.get("error"), document.get("result")
+    if error is not None:
+        raise DeliveryError("error", "rpc_error", f"the JSON-RPC call failed: {error}")
+    if isinstance(result, dict) and "status" in result:
+        raise DeliveryError("result", "rpc_status", f"LimeSurvey answered {result['status']!r} instead of an export")
+    if not isinstance(result, str) or not result.strip():
+        raise DeliveryError("result", "malformed", "expected the base64-encoded export")
+    return _decoded(result.encode())
+
+
+def _decoded(encoded: bytes) -> bytes:
+    if len(encoded) // 4 * 3 > MAX_EXPORT_BYTES:
+        raise DeliveryError("result", "too_large", f"the export is larger than {MAX_EXPORT_BYTES >> 20} MiB")
+    try:
+        return b64decode(b"".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise DeliveryError("result", "malformed", "not valid base64") from None
 
 
 def survey_id_of_file(name: str) -> str | None:
