@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tempen_ingest.app import create_app
+from tempen_ingest.domain.webhooks import WEBHOOK_PLATFORMS
 from tempen_shared.topics import SUBMISSIONS
 from tests.conftest import Infra
 from tests.ingest.support import (
@@ -254,4 +255,37 @@ async def test_a_mapping_whose_secret_is_not_set_answers_503_so_the_platform_ret
         response = await http.post(TYPEFORM_URL, content=body, headers=typeform_headers(body))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "60"
+    await _nothing_stored(database_url)
+
+
+async def test_a_refused_webhook_url_says_what_to_do_instead(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    body = formbricks_body("resp-fb-9")
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        unknown = {
+            platform: await http.post(f"/v1/tenants/{TENANT}/webhooks/{platform}/puls", content=body)
+            for platform in ("googleforms", "no-such-platform")
+        }
+        no_mapping = await http.post(
+            f"/v1/tenants/{TENANT}/webhooks/formbricks/no-such-mapping", content=body, headers=formbricks_headers(body)
+        )
+        elsewhere = await http.post(
+            f"/v1/tenants/{TENANT}/webhooks/typeform/test-puls-formbricks", content=body, headers=typeform_headers(body)
+        )
+    for platform, response in unknown.items():
+        problem = response.json()
+        assert response.status_code == 404
+        assert problem["errors"] == [{"field": "platform", "reason": "unknown_platform"}]
+        assert platform in problem["detail"]
+        assert all(supported in problem["detail"] for supported in WEBHOOK_PLATFORMS)
+        assert f"tempen submissions import {TENANT} FILE" in problem["detail"]
+        assert "mapping" not in problem["detail"], "no mapping would make these platforms' webhooks work"
+    assert no_mapping.status_code == 404
+    assert no_mapping.json()["errors"] == [{"field": "mapping_id", "reason": "unknown_mapping"}]
+    assert f"create config/mappings/{TENANT}/no-such-mapping.yaml" in no_mapping.json()["detail"]
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["errors"] == [{"field": "platform", "reason": "mapping_of_another_platform"}]
+    assert f"/v1/tenants/{TENANT}/webhooks/formbricks/test-puls-formbricks" in elsewhere.json()["detail"]
     await _nothing_stored(database_url)

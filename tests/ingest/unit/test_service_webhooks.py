@@ -116,8 +116,9 @@ async def test_a_mapped_submission_that_fails_validation_stores_nothing() -> Non
 
 async def test_a_mapping_is_found_only_under_its_own_platform() -> None:
     svc = service(InMemorySubmissionStore())
-    with pytest.raises(UnknownMappingError):
+    with pytest.raises(UnknownMappingError) as caught:
         await receive(svc, "typeform", "test-puls-formbricks", b"{}", {})
+    assert caught.value.refusal.reason == "mapping_of_another_platform"
     with pytest.raises(UnknownMappingError):
         await receive(svc, "limesurvey", "test-puls-limesurvey", b"{}", {})
 

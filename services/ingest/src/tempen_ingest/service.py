@@ -13,7 +13,14 @@ from tempen_ingest.domain.fingerprint import content_fingerprint
 from tempen_ingest.domain.platforms import PlatformMapping, skip_detail
 from tempen_ingest.domain.pseudonym import pseudonymise
 from tempen_ingest.domain.validation import FieldError, check_submission
-from tempen_ingest.domain.webhooks import WEBHOOK_PLATFORMS, is_unsigned_ping, parse_delivery, verify_delivery
+from tempen_ingest.domain.webhooks import (
+    WEBHOOK_PLATFORMS,
+    Refusal,
+    is_unsigned_ping,
+    parse_delivery,
+    verify_delivery,
+    webhook_refusal,
+)
 from tempen_ingest.ports import (
     Comment,
     Delivery,
@@ -85,7 +92,11 @@ class Erasure:
 
 
 class UnknownMappingError(LookupError):
-    """No mapping with this id feeds this tenant from this platform's webhooks."""
+    """No mapping with this id feeds this tenant from this platform's webhooks; `refusal` says what to do."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
 
 
 class SecretUnavailableError(RuntimeError):
@@ -192,9 +203,17 @@ class IngestService:
             ReplayedDeliveryError: this delivery was received before.
             StoreUnavailableError: the database cannot be reached.
         """
+        found = self._mappings.get((tenant_id, mapping_id))
+        refusal = webhook_refusal(platform, tenant=tenant_id, mapping_id=mapping_id, mapping=found)
+        if refusal is not None:
+            raise UnknownMappingError(refusal)
         mapping = self._mappings.get((tenant_id, mapping_id))
         if mapping is None or mapping.platform != platform or platform not in WEBHOOK_PLATFORMS:
-            raise UnknownMappingError(f"no {platform} mapping {mapping_id!r} for tenant {tenant_id!r}")
+            raise UnknownMappingError(
+                Refusal(
+                    "mapping_id", "unknown_mapping", f"no {platform} mapping {mapping_id!r} for tenant {tenant_id!r}"
+                )
+            )
         if is_unsigned_ping(platform, body):
             return WebhookResult(delivery_id=None, ignored="test ping")
         secret = self._resolve_secret(mapping.verification.secret) if mapping.verification else None

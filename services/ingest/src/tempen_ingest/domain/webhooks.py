@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from tempen_ingest.domain.platforms import (
+    PLATFORMS,
     ParsedDelivery,
     Platform,
     PlatformMapping,
@@ -23,6 +25,53 @@ from tempen_ingest.domain.signatures import (
 )
 
 WEBHOOK_PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo")
+
+UNKNOWN_PLATFORM = "unknown_platform"
+UNKNOWN_MAPPING = "unknown_mapping"
+OTHER_PLATFORM = "mapping_of_another_platform"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a delivery to a webhook URL is not taken, and (`detail`) what to do instead."""
+
+    field: str
+    reason: str
+    detail: str
+
+
+def webhook_refusal(platform: str, *, tenant: str, mapping_id: str, mapping: PlatformMapping | None) -> Refusal | None:
+    """Why `/v1/tenants/<tenant>/webhooks/<platform>/<mapping_id>` takes no delivery, or None if it does.
+
+    `mapping` is the tenant's mapping with that id, whatever its platform. The supported platforms are
+    named from WEBHOOK_PLATFORMS, so the advice stays true as platforms are added.
+    """
+    if platform not in PLATFORMS:
+        return Refusal(
+            "platform",
+            UNKNOWN_PLATFORM,
+            f"tempen takes no webhooks from {platform!r}; it takes them from {', '.join(WEBHOOK_PLATFORMS)}. "
+            f"From any other platform, export the responses (CSV or XLSX) and import the file with "
+            f"`tempen submissions import {tenant} FILE` (see docs/platforms.md)",
+        )
+    if platform not in WEBHOOK_PLATFORMS:
+        return None  # a platform that sends no webhooks: refused by its own rule (see the caller)
+    if mapping is not None and mapping.platform == platform:
+        return None
+    if mapping is not None and mapping.platform in WEBHOOK_PLATFORMS:
+        return Refusal(
+            "platform",
+            OTHER_PLATFORM,
+            f"mapping {mapping_id!r} of tenant {tenant!r} is for {mapping.platform}, not {platform}; "
+            f"send its deliveries to /v1/tenants/{tenant}/webhooks/{mapping.platform}/{mapping_id}",
+        )
+    return Refusal(
+        "mapping_id",
+        UNKNOWN_MAPPING,
+        f"tenant {tenant!r} has no {platform} mapping {mapping_id!r}: create "
+        f"config/mappings/{tenant}/{mapping_id}.yaml (id: {mapping_id}, platform: {platform}; see "
+        "docs/platforms.md) and restart ingest",
+    )
 
 
 class VerificationConfigError(ValueError):

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from tempen_ingest.domain.platforms import DeliveryError
 from tempen_ingest.domain.signatures import SignatureError
-from tempen_ingest.domain.webhooks import VerificationConfigError
+from tempen_ingest.domain.webhooks import UNKNOWN_PLATFORM, VerificationConfigError
 from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.ports import Outcome, ReplayedDeliveryError
 from tempen_ingest.service import (
@@ -95,12 +95,13 @@ def routes(
             result = await svc.receive_webhook(
                 tenant_id=tenant, platform=platform, mapping_id=mapping_id, headers=request.headers, body=body
             )
-        except UnknownMappingError:
+        except UnknownMappingError as exc:
+            refusal = exc.refusal
             return problem(
                 404,
-                "Unknown mapping",
-                f"no {platform} mapping with this id for this tenant; see config/mappings/{tenant}/",
-                errors=[{"field": "mapping_id", "reason": "unknown mapping"}],
+                "Unknown platform" if refusal.reason == UNKNOWN_PLATFORM else "Unknown mapping",
+                refusal.detail,
+                errors=[{"field": refusal.field, "reason": refusal.reason}],
             )
         except (SecretUnavailableError, VerificationConfigError) as exc:
             # Ours to fix, so the platform should keep retrying until the secret is in place.
