@@ -289,3 +289,29 @@ async def test_a_refused_webhook_url_says_what_to_do_instead(
     assert elsewhere.json()["errors"] == [{"field": "platform", "reason": "mapping_of_another_platform"}]
     assert f"/v1/tenants/{TENANT}/webhooks/formbricks/test-puls-formbricks" in elsewhere.json()["detail"]
     await _nothing_stored(database_url)
+
+
+async def test_a_limesurvey_webhook_plugins_post_is_refused_saying_how_to_import_an_export_instead(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    # What the LimeSurveyWebhook plugin (github.com/alexrighetto/LimeSurveyWebhook, triat/LimeSurveyWebhook)
+    # posts after afterSurveyComplete: a plain token in the body, no signature.
+    plugin_post = (
+        b'{"api_token": "secret-in-plain-text", "survey": 123456, "event": "afterSurveyComplete", "respondId": 42,'
+        b' "response": {"G01Q01": "A4", "enhet": "grupp-a1"}, "submitDate": "2026-03-04 09:12:45", "token": "t1"}'
+    )
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        mapped = await http.post(f"/v1/tenants/{TENANT}/webhooks/limesurvey/test-puls-limesurvey", content=plugin_post)
+        unmapped = await http.post(f"/v1/tenants/{TENANT}/webhooks/limesurvey/no-such-mapping", content=plugin_post)
+    assert mapped.status_code == unmapped.status_code == 405
+    assert mapped.headers["allow"] == ""
+    assert mapped.headers["content-type"] == "application/problem+json"
+    assert mapped.json()["errors"] == [{"field": "platform", "reason": "platform_sends_no_webhooks"}]
+    assert "LimeSurvey has no signed webhooks" in mapped.json()["detail"]
+    assert mapped.json()["detail"].endswith(
+        f"tempen submissions import {TENANT} results-survey123456.csv --format limesurvey-csv "
+        "--mapping test-puls-limesurvey"
+    )
+    assert f"first create config/mappings/{TENANT}/no-such-mapping.yaml" in unmapped.json()["detail"]
+    await _nothing_stored(database_url)

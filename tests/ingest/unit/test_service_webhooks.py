@@ -119,8 +119,9 @@ async def test_a_mapping_is_found_only_under_its_own_platform() -> None:
     with pytest.raises(UnknownMappingError) as caught:
         await receive(svc, "typeform", "test-puls-formbricks", b"{}", {})
     assert caught.value.refusal.reason == "mapping_of_another_platform"
-    with pytest.raises(UnknownMappingError):
+    with pytest.raises(UnknownMappingError) as caught:
         await receive(svc, "limesurvey", "test-puls-limesurvey", b"{}", {})
+    assert caught.value.refusal.reason == "platform_sends_no_webhooks"
 
 
 async def test_a_missing_secret_is_ours_to_fix_not_the_senders() -> None:

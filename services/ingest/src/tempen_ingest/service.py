@@ -14,12 +14,11 @@ from tempen_ingest.domain.platforms import PlatformMapping, skip_detail
 from tempen_ingest.domain.pseudonym import pseudonymise
 from tempen_ingest.domain.validation import FieldError, check_submission
 from tempen_ingest.domain.webhooks import (
-    WEBHOOK_PLATFORMS,
     Refusal,
     is_unsigned_ping,
     parse_delivery,
     verify_delivery,
-    webhook_refusal,
+    webhook_mapping,
 )
 from tempen_ingest.ports import (
     Comment,
@@ -195,7 +194,8 @@ class IngestService:
         nothing is. A bare test ping (Formbricks) is answered without a signature and stores nothing.
 
         Raises:
-            UnknownMappingError: no such mapping for this tenant and platform.
+            UnknownMappingError: this URL takes no delivery (an unknown platform, one that sends no webhooks,
+                no such mapping for this tenant and platform); its refusal says what to do instead.
             SecretUnavailableError, VerificationConfigError: verification is misconfigured here.
             SignatureError: the delivery is not shown to come from the platform.
             DeliveryError: the body cannot be read or mapped.
@@ -204,16 +204,9 @@ class IngestService:
             StoreUnavailableError: the database cannot be reached.
         """
         found = self._mappings.get((tenant_id, mapping_id))
-        refusal = webhook_refusal(platform, tenant=tenant_id, mapping_id=mapping_id, mapping=found)
-        if refusal is not None:
-            raise UnknownMappingError(refusal)
-        mapping = self._mappings.get((tenant_id, mapping_id))
-        if mapping is None or mapping.platform != platform or platform not in WEBHOOK_PLATFORMS:
-            raise UnknownMappingError(
-                Refusal(
-                    "mapping_id", "unknown_mapping", f"no {platform} mapping {mapping_id!r} for tenant {tenant_id!r}"
-                )
-            )
+        mapping = webhook_mapping(platform, tenant=tenant_id, mapping_id=mapping_id, mapping=found)
+        if isinstance(mapping, Refusal):
+            raise UnknownMappingError(mapping)
         if is_unsigned_ping(platform, body):
             return WebhookResult(delivery_id=None, ignored="test ping")
         secret = self._resolve_secret(mapping.verification.secret) if mapping.verification else None

@@ -27,6 +27,7 @@ from tempen_ingest.domain.signatures import (
 WEBHOOK_PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo")
 
 UNKNOWN_PLATFORM = "unknown_platform"
+NO_WEBHOOKS = "platform_sends_no_webhooks"
 UNKNOWN_MAPPING = "unknown_mapping"
 OTHER_PLATFORM = "mapping_of_another_platform"
 
@@ -40,11 +41,14 @@ class Refusal:
     detail: str
 
 
-def webhook_refusal(platform: str, *, tenant: str, mapping_id: str, mapping: PlatformMapping | None) -> Refusal | None:
-    """Why `/v1/tenants/<tenant>/webhooks/<platform>/<mapping_id>` takes no delivery, or None if it does.
+def webhook_mapping(
+    platform: str, *, tenant: str, mapping_id: str, mapping: PlatformMapping | None
+) -> PlatformMapping | Refusal:
+    """The mapping a delivery to `/v1/tenants/<tenant>/webhooks/<platform>/<mapping_id>` is read with, or
+    why that URL takes no delivery and what to do instead.
 
-    `mapping` is the tenant's mapping with that id, whatever its platform. The supported platforms are
-    named from WEBHOOK_PLATFORMS, so the advice stays true as platforms are added.
+    `mapping` is the tenant's mapping with that id, whatever its platform. The platforms that do send
+    webhooks are named from WEBHOOK_PLATFORMS, so the advice stays true as platforms are added.
     """
     if platform not in PLATFORMS:
         return Refusal(
@@ -55,9 +59,9 @@ def webhook_refusal(platform: str, *, tenant: str, mapping_id: str, mapping: Pla
             f"`tempen submissions import {tenant} FILE` (see docs/platforms.md)",
         )
     if platform not in WEBHOOK_PLATFORMS:
-        return None  # a platform that sends no webhooks: refused by its own rule (see the caller)
+        return Refusal("platform", NO_WEBHOOKS, _import_instead(platform, tenant, mapping_id, mapping))
     if mapping is not None and mapping.platform == platform:
-        return None
+        return mapping
     if mapping is not None and mapping.platform in WEBHOOK_PLATFORMS:
         return Refusal(
             "platform",
@@ -71,6 +75,22 @@ def webhook_refusal(platform: str, *, tenant: str, mapping_id: str, mapping: Pla
         f"tenant {tenant!r} has no {platform} mapping {mapping_id!r}: create "
         f"config/mappings/{tenant}/{mapping_id}.yaml (id: {mapping_id}, platform: {platform}; see "
         "docs/platforms.md) and restart ingest",
+    )
+
+
+def _import_instead(platform: str, tenant: str, mapping_id: str, mapping: PlatformMapping | None) -> str:
+    ours = mapping is not None and mapping.platform == platform
+    create = "" if ours else f" (first create config/mappings/{tenant}/{mapping_id}.yaml, platform: {platform})"
+    if platform != "limesurvey":
+        return f"{platform} sends no webhooks; export its responses and import the file with tempen submissions import"
+    survey = mapping.form_id if mapping is not None and ours else "<survey id>"
+    # The webhook plugins people add to LimeSurvey (LimeSurveyWebhook and its forks) sign nothing: at most a
+    # plain token in the body, and each fork posts its own shape. Such a post cannot be verified.
+    return (
+        "LimeSurvey has no signed webhooks, so tempen cannot tell a webhook plugin's post from a forged one and "
+        "takes none. Export the survey's responses (Responses > Export > Export results: CSV, question codes, "
+        f"answer codes) and import the file{create}: tempen submissions import {tenant} "
+        f"results-survey{survey}.csv --format limesurvey-csv --mapping {mapping_id}"
     )
 
 
