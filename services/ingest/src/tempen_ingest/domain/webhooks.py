@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,8 @@ from tempen_ingest.domain.signatures import (
 
 WEBHOOK_PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo")
 
+# A mapping id is a file name under config/mappings/<tenant>/ (PlatformMapping.id).
+_MAPPING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 UNKNOWN_PLATFORM = "unknown_platform"
 NO_WEBHOOKS = "platform_sends_no_webhooks"
 UNKNOWN_MAPPING = "unknown_mapping"
@@ -54,7 +57,7 @@ def webhook_mapping(
         return Refusal(
             "platform",
             UNKNOWN_PLATFORM,
-            f"tempen takes no webhooks from {platform!r}; it takes them from {', '.join(WEBHOOK_PLATFORMS)}. "
+            f"tempen takes no webhooks from {platform[:40]!r}; it takes them from {', '.join(WEBHOOK_PLATFORMS)}. "
             f"From any other platform, export the responses (CSV or XLSX) and import the file with "
             f"`tempen submissions import {tenant} FILE` (see docs/platforms.md)",
         )
@@ -69,6 +72,13 @@ def webhook_mapping(
             f"mapping {mapping_id!r} of tenant {tenant!r} is for {mapping.platform}, not {platform}; "
             f"send its deliveries to /v1/tenants/{tenant}/webhooks/{mapping.platform}/{mapping_id}",
         )
+    if not _MAPPING_ID.match(mapping_id):
+        return Refusal(
+            "mapping_id",
+            UNKNOWN_MAPPING,
+            "no mapping has this id: a mapping id is 1 to 128 letters, digits and _.:- (the name of its file "
+            f"in config/mappings/{tenant}/); use the one in your mapping's id",
+        )
     return Refusal(
         "mapping_id",
         UNKNOWN_MAPPING,
@@ -80,7 +90,8 @@ def webhook_mapping(
 
 def _import_instead(platform: str, tenant: str, mapping_id: str, mapping: PlatformMapping | None) -> str:
     ours = mapping is not None and mapping.platform == platform
-    create = "" if ours else f" (first create config/mappings/{tenant}/{mapping_id}.yaml, platform: {platform})"
+    named = mapping_id if _MAPPING_ID.match(mapping_id) else "<mapping id>"
+    create = "" if ours else f" (first create config/mappings/{tenant}/{named}.yaml, platform: {platform})"
     if platform != "limesurvey":
         return f"{platform} sends no webhooks; export its responses and import the file with tempen submissions import"
     survey = mapping.form_id if mapping is not None and ours else "<survey id>"
@@ -90,7 +101,7 @@ def _import_instead(platform: str, tenant: str, mapping_id: str, mapping: Platfo
         "LimeSurvey has no signed webhooks, so tempen cannot tell a webhook plugin's post from a forged one and "
         "takes none. Export the survey's responses (Responses > Export > Export results: CSV, question codes, "
         f"answer codes) and import the file{create}: tempen submissions import {tenant} "
-        f"results-survey{survey}.csv --format limesurvey-csv --mapping {mapping_id}"
+        f"results-survey{survey}.csv --format limesurvey-csv --mapping {named}"
     )
 
 
