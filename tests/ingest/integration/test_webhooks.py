@@ -315,3 +315,17 @@ async def test_a_limesurvey_webhook_plugins_post_is_refused_saying_how_to_import
     )
     assert f"first create config/mappings/{TENANT}/no-such-mapping.yaml" in unmapped.json()["detail"]
     await _nothing_stored(database_url)
+
+
+async def test_a_typeform_delivery_shaped_as_documented_stores_every_answer_mapped_by_ref(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    body = typeform_body("tok-doc-1", refs_in_definition_only=True)
+    assert b'"field":{"id":"fA1","type":"opinion_scale"}' in body  # the answer names no ref
+    assert b'"ref":"q_uppskattning"' in body  # the definition does
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        response = await http.post(TYPEFORM_URL, content=body, headers=typeform_headers(body))
+    assert response.status_code == 202, response.text
+    rows = await fetch(database_url, "SELECT submission_id, answers FROM ingest.submissions")
+    assert [(r["submission_id"], r["answers"]) for r in rows] == [("tok-doc-1", {"q1": 4, "q2": 4, "q3": 5})]
