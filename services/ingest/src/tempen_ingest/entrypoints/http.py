@@ -191,9 +191,9 @@ def _unknown_tenant() -> Response:
 
 def _refused(refusal: Refusal) -> Response:
     if refusal.reason == NO_WEBHOOKS:
-        # The URL may name a real mapping, so not 404; the body is not at fault, so not 4xx for content; and
-        # the sender's setup, not ingest, is to change, so not 5xx. No method is allowed here: an empty
-        # Allow (RFC 9110, 10.2.1).
+        # The URL may name a real mapping, so not 404; the body is not at fault, so not 400 or 422; the
+        # sender's setup is to change, not ingest, so not 5xx. This URL allows no method: an empty Allow
+        # (RFC 9110, 10.2.1).
         return problem(
             405,
             "No webhooks from this platform",
