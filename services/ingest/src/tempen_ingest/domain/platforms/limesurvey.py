@@ -233,15 +233,16 @@ def _submitted_at(
     record: Mapping[str, object], mapping: PlatformMapping, response_id: str, received_at: datetime | None
 ) -> datetime | str:
     """The submit time (for a counted unfinished response, its last action), or the reason it is skipped."""
-    raw = record.get("submitdate")
-    if _blank(raw):
+    column = "submitdate"
+    if _blank(record.get(column)):
         if not mapping.count_unfinished:
             return UNFINISHED
-        raw = record.get("datestamp")
+        column = "datestamp"
+    raw = record.get(column)
     if _blank(raw):
         submitted_at = None
     else:
-        submitted_at = parse_timestamp(raw, field="submitdate", naive_zone=mapping.zone, response_id=response_id)
+        submitted_at = parse_timestamp(raw, field=column, naive_zone=mapping.zone, response_id=response_id)
     if submitted_at is None or submitted_at.timetuple()[:6] == _DATE_STAMPS_OFF:
         if received_at is None:
             return NO_SUBMIT_DATE
