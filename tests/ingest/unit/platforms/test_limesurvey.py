@@ -264,3 +264,13 @@ def test_an_export_beyond_the_bound_is_refused_before_it_is_decoded(monkeypatch:
         remotecontrol_export(rpc_answer(base64.b64encode(b"x" * 2048).decode()))
 
     assert caught.value.reason == "too_large"
+
+
+def test_a_counted_unfinished_response_with_a_malformed_datestamp_is_refused_naming_it() -> None:
+    records = responses()
+    records[2]["datestamp"] = "igår"
+
+    with pytest.raises(DeliveryError) as caught:
+        parse_limesurvey_json(export(records), mapping(count_unfinished=True))
+
+    assert (caught.value.field, caught.value.reason, caught.value.response_id) == ("datestamp", "malformed", "3")
