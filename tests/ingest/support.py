@@ -95,6 +95,7 @@ def formbricks_body(
     answers: dict[str, Any] | None = None,
     comment: str | None = None,
     event: str = "responseFinished",
+    finished: bool | None = None,
 ) -> bytes:
     data: dict[str, Any] = {
         "unit": unit,
@@ -112,7 +113,7 @@ def formbricks_body(
                 "surveyId": "cmtestsurvey0000puls0001",
                 "createdAt": stamp,
                 "updatedAt": stamp,
-                "finished": event == "responseFinished",
+                "finished": event == "responseFinished" if finished is None else finished,
                 "data": data,
                 "contact": {"id": "c-" + user, "userId": user},
                 "contactAttributes": {},
@@ -140,8 +141,15 @@ def formbricks_headers(
 
 
 def typeform_body(
-    token: str, *, event_id: str | None = None, unit: str = "grupp-a1", comment: str | None = None
+    token: str,
+    *,
+    event_id: str | None = None,
+    unit: str = "grupp-a1",
+    comment: str | None = None,
+    refs_in_definition_only: bool = False,
 ) -> bytes:
+    """A form_response; with `refs_in_definition_only`, shaped as Typeform's documented example: answers
+    name their question by field.id only, and definition.fields gives each id's ref."""
     stamp = yesterday().isoformat().replace("+00:00", "Z")
     answers: list[dict[str, Any]] = [
         {"type": "number", "number": 4, "field": {"id": "fA1", "type": "opinion_scale", "ref": "q_uppskattning"}},
@@ -156,6 +164,11 @@ def typeform_body(
         answers.append(
             {"type": "text", "text": comment, "field": {"id": "fA4", "type": "long_text", "ref": "open_comment"}}
         )
+    definition: list[dict[str, Any]] = []
+    if refs_in_definition_only:
+        definition = [dict(answer["field"]) for answer in answers]
+        for answer in answers:
+            del answer["field"]["ref"]
     return orjson.dumps(
         {
             "event_id": event_id or f"01J{uuid.uuid4().hex[:23].upper()}",
@@ -166,7 +179,7 @@ def typeform_body(
                 "landed_at": stamp,
                 "submitted_at": stamp,
                 "hidden": {"unit": unit, "respondent": "employee-typeform"},
-                "definition": {"id": "TeStPuLs", "title": "Testpuls", "fields": []},
+                "definition": {"id": "TeStPuLs", "title": "Testpuls", "fields": definition},
                 "answers": answers,
             },
         }

@@ -32,11 +32,17 @@ from tempen_ingest.domain.platforms import (
     DeliveryError,
     ParsedDelivery,
     PlatformMapping,
+    json_export_columns,
+    mapped_columns,
+    missing_columns,
     parse_limesurvey_csv,
     parse_limesurvey_json,
     parse_spreadsheet,
     read_csv,
     read_xlsx,
+    remotecontrol_export,
+    skip_detail,
+    survey_id_of_file,
 )
 from tempen_ingest.domain.validation import check_submission
 from tempen_ingest.mappings import load_mappings
@@ -131,6 +137,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     importing.add_argument(
         "--mapping", metavar="ID", help="the LimeSurvey or spreadsheet mapping, config/mappings/TENANT/ID.yaml"
     )
+    importing.add_argument(
+        "--survey-id",
+        metavar="ID",
+        help="the LimeSurvey survey FILE is an export of, when its name does not say (results-survey<ID>.csv does)",
+    )
     importing.add_argument("--instrument", metavar="ID", help="the instrument of rows that do not name one")
     importing.add_argument("--dry-run", action="store_true", help="check every row against the config; send nothing")
     importing.add_argument(
@@ -178,6 +189,8 @@ def run_import(args: argparse.Namespace) -> int:
             catalog = load_catalog(config_dir)
         if catalog is not None and fmt.startswith("limesurvey"):
             mapping = _limesurvey_mapping(config_dir, catalog, args.tenant, args.mapping)
+            data = _limesurvey_export(data)
+            _check_limesurvey_export(args.file, data, fmt, mapping, survey_id=args.survey_id, console=err)
         if catalog is not None and fmt in SPREADSHEET_FORMATS:
             mapping = _spreadsheet_mapping(config_dir, catalog, args.tenant, args.mapping)
         rows = read_rows(data, fmt, mapping=mapping, instrument=args.instrument, now=utc_now())
@@ -260,6 +273,69 @@ def _spreadsheet_mapping(config_dir: Path, catalog: Catalog, tenant: str, mappin
             + (" (or give --format limesurvey-csv)" if mapping.platform == "limesurvey" else "")
         )
     return mapping
+
+
+def _limesurvey_export(data: bytes) -> bytes:
+    """The export itself, also from a saved RemoteControl export_responses answer (base64, maybe in JSON-RPC)."""
+    try:
+        return remotecontrol_export(data)
+    except DeliveryError as exc:
+        raise FileProblemError(
+            f"the RemoteControl answer holds no export: {exc.detail}; nothing was imported. Fix that in LimeSurvey "
+            "(an active survey with responses, a fresh session key, the responses export permission) and export again"
+        ) from None
+
+
+def _check_limesurvey_export(
+    path: Path, data: bytes, fmt: Format, mapping: PlatformMapping, *, survey_id: str | None, console: Console
+) -> None:
+    """Refuse an export that is not shown to be of the mapping's survey; warn of mapped columns it lacks.
+
+    An export carries no survey id, and LimeSurvey's default question codes (G01Q01...) are the same
+    in every survey, so the id comes from the file name LimeSurvey gives it or from --survey-id.
+    """
+    named = survey_id_of_file(path.name)
+    expected = mapping.form_id
+    if named is not None and named != expected:
+        raise FileProblemError(
+            f"{path.name} is an export of LimeSurvey survey {named}, but mapping {mapping.id!r} is for survey "
+            f"{expected}; import it with a mapping for survey {named}"
+        )
+    if survey_id is not None and survey_id.strip() != expected:
+        raise FileProblemError(
+            f"--survey-id {survey_id} is not the survey of mapping {mapping.id!r}, which is survey {expected}"
+        )
+    if named is None and survey_id is None:
+        raise FileProblemError(
+            f"the name {path.name!r} does not say which LimeSurvey survey it is an export of (LimeSurvey names "
+            f"exports results-survey<ID>.csv); if it is survey {expected}, confirm it with --survey-id {expected}"
+        )
+    missing = missing_columns(mapping, _limesurvey_columns(data, fmt))
+    mapped = sum(len(columns) for columns in mapped_columns(mapping).values())
+    if len(missing) == mapped:
+        raise FileProblemError(
+            f"the file has none of mapping {mapping.id!r}'s question columns ({', '.join(missing)}); export "
+            f"survey {expected} with question codes as headings (see docs/platforms.md)"
+        )
+    if missing:
+        console.print(
+            f"[yellow]Mapped columns missing from {path.name}:[/yellow] {', '.join(missing)} "
+            "(absent from every submission; was the survey changed, or the export limited to some columns?)"
+        )
+
+
+def _limesurvey_columns(data: bytes, fmt: Format) -> set[str]:
+    text = _text(data)
+    if fmt == "limesurvey-csv":
+        header_line = text.split("\n", 1)[0]
+        delimiter = max((";", ",", "\t"), key=header_line.count)
+        return set(next(csv.reader(io.StringIO(header_line), delimiter=delimiter), []))
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileProblemError(f"not JSON: {exc}") from None
+    entries = document.get("responses") if isinstance(document, dict) else document
+    return json_export_columns(entries if isinstance(entries, list) else [])
 
 
 # Reading ---------------------------------------------------------------------------------------------
@@ -429,7 +505,7 @@ def _limesurvey_rows(
         yield Row(number, errors=(RowError(number, sid, exc.field, reason),))
         return
     for response_id, reason in parsed.skipped:
-        yield Row(number, skipped=f"response {response_id}: {reason}")
+        yield Row(number, skipped=f"response {response_id}: {reason}: {skip_detail(reason)}")
     for submission in parsed.submissions:
         yield Row(number, submission.model_dump(mode="json", exclude_none=True))
 

@@ -164,7 +164,7 @@ async def test_limesurvey_export_is_imported_through_its_mapping_skipping_incomp
             {"id": "3", "submitdate": local, "token": "tok-c", "enhet": "grupp-b1", "G01Q01": "A9"},
         ]
     }  # fmt: skip
-    path = tmp_path / "export.json"
+    path = tmp_path / "results-survey123456.json"  # the survey of test-puls-limesurvey
     path.write_text(json.dumps(export), encoding="utf-8")
     async with serving(app) as base:
         code = await _tempen(

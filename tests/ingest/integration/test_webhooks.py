@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tempen_ingest.app import create_app
+from tempen_ingest.domain.webhooks import WEBHOOK_PLATFORMS
 from tempen_shared.topics import SUBMISSIONS
 from tests.conftest import Infra
 from tests.ingest.support import (
@@ -90,11 +91,16 @@ async def test_a_later_formbricks_event_of_the_same_response_corrects_it(
     infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
     app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
-    created = formbricks_body("resp-fb-2", event="responseCreated", answers={"uppskattning": 2})
-    finished = formbricks_body("resp-fb-2", answers={"uppskattning": 2, "fortroende": "Vet ej", "meningsfullt": 3})
+    finished = formbricks_body("resp-fb-2", answers={"uppskattning": 2})
+    updated = formbricks_body(
+        "resp-fb-2",
+        event="responseUpdated",
+        finished=True,
+        answers={"uppskattning": 2, "fortroende": "Vet ej", "meningsfullt": 3},
+    )
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
-        first = await http.post(FORMBRICKS_URL, content=created, headers=formbricks_headers(created))
-        second = await http.post(FORMBRICKS_URL, content=finished, headers=formbricks_headers(finished))
+        first = await http.post(FORMBRICKS_URL, content=finished, headers=formbricks_headers(finished))
+        second = await http.post(FORMBRICKS_URL, content=updated, headers=formbricks_headers(updated))
         topic = f"{topic_prefix}{SUBMISSIONS.name}"
         revisions = await published_revisions(infra.bootstrap_servers, topic, "resp-fb-2", last=2)
         records = await read_all(infra.bootstrap_servers, topic)
@@ -103,6 +109,27 @@ async def test_a_later_formbricks_event_of_the_same_response_corrects_it(
     # before the correction committed. The last revision always, and in order.
     assert revisions in ([1, 2], [2])
     assert records[-1]["value"]["answers"] == {"q1": 2, "q2": 6, "q3": 3}
+
+
+async def test_an_unfinished_formbricks_response_is_answered_2xx_skipped_with_its_reason_and_not_stored(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    created = formbricks_body("resp-fb-8", event="responseCreated", answers={"uppskattning": 1})
+    updated = formbricks_body("resp-fb-8", event="responseUpdated", answers={"uppskattning": 1, "fortroende": "Vet ej"})
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        responses = [
+            await http.post(FORMBRICKS_URL, content=body, headers=formbricks_headers(body))
+            for body in (created, updated)
+        ]
+    for response in responses:
+        assert response.status_code == 200, response.text
+        assert response.json()["results"] == []
+        (skipped,) = response.json()["skipped"]
+        assert (skipped["response_id"], skipped["reason"]) == ("resp-fb-8", "unfinished")
+        assert "count_unfinished" in skipped["detail"]
+    assert await count(database_url, "submissions") == 0
+    assert await count(database_url, "outbox") == 0
 
 
 async def test_stale_formbricks_timestamp_is_refused_and_nothing_is_stored(
@@ -229,3 +256,76 @@ async def test_a_mapping_whose_secret_is_not_set_answers_503_so_the_platform_ret
     assert response.status_code == 503
     assert response.headers["retry-after"] == "60"
     await _nothing_stored(database_url)
+
+
+async def test_a_refused_webhook_url_says_what_to_do_instead(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    body = formbricks_body("resp-fb-9")
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        unknown = {
+            platform: await http.post(f"/v1/tenants/{TENANT}/webhooks/{platform}/puls", content=body)
+            for platform in ("googleforms", "no-such-platform")
+        }
+        no_mapping = await http.post(
+            f"/v1/tenants/{TENANT}/webhooks/formbricks/no-such-mapping", content=body, headers=formbricks_headers(body)
+        )
+        elsewhere = await http.post(
+            f"/v1/tenants/{TENANT}/webhooks/typeform/test-puls-formbricks", content=body, headers=typeform_headers(body)
+        )
+    for platform, response in unknown.items():
+        problem = response.json()
+        assert response.status_code == 404
+        assert problem["errors"] == [{"field": "platform", "reason": "unknown_platform"}]
+        assert platform in problem["detail"]
+        assert all(supported in problem["detail"] for supported in WEBHOOK_PLATFORMS)
+        assert f"tempen submissions import {TENANT} FILE" in problem["detail"]
+        assert "mapping" not in problem["detail"], "no mapping would make these platforms' webhooks work"
+    assert no_mapping.status_code == 404
+    assert no_mapping.json()["errors"] == [{"field": "mapping_id", "reason": "unknown_mapping"}]
+    assert f"create config/mappings/{TENANT}/no-such-mapping.yaml" in no_mapping.json()["detail"]
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["errors"] == [{"field": "platform", "reason": "mapping_of_another_platform"}]
+    assert f"/v1/tenants/{TENANT}/webhooks/formbricks/test-puls-formbricks" in elsewhere.json()["detail"]
+    await _nothing_stored(database_url)
+
+
+async def test_a_limesurvey_webhook_plugins_post_is_refused_saying_how_to_import_an_export_instead(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    # What the LimeSurveyWebhook plugin (github.com/alexrighetto/LimeSurveyWebhook, triat/LimeSurveyWebhook)
+    # posts after afterSurveyComplete: a plain token in the body, no signature.
+    plugin_post = (
+        b'{"api_token": "secret-in-plain-text", "survey": 123456, "event": "afterSurveyComplete", "respondId": 42,'
+        b' "response": {"G01Q01": "A4", "enhet": "grupp-a1"}, "submitDate": "2026-03-04 09:12:45", "token": "t1"}'
+    )
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        mapped = await http.post(f"/v1/tenants/{TENANT}/webhooks/limesurvey/test-puls-limesurvey", content=plugin_post)
+        unmapped = await http.post(f"/v1/tenants/{TENANT}/webhooks/limesurvey/no-such-mapping", content=plugin_post)
+    assert mapped.status_code == unmapped.status_code == 405
+    assert mapped.headers["allow"] == ""
+    assert mapped.headers["content-type"] == "application/problem+json"
+    assert mapped.json()["errors"] == [{"field": "platform", "reason": "platform_sends_no_webhooks"}]
+    assert "LimeSurvey has no signed webhooks" in mapped.json()["detail"]
+    assert mapped.json()["detail"].endswith(
+        f"tempen submissions import {TENANT} results-survey123456.csv --format limesurvey-csv "
+        "--mapping test-puls-limesurvey"
+    )
+    assert f"first create config/mappings/{TENANT}/no-such-mapping.yaml" in unmapped.json()["detail"]
+    await _nothing_stored(database_url)
+
+
+async def test_a_typeform_delivery_shaped_as_documented_stores_every_answer_mapped_by_ref(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    app = create_app(settings(infra, database_url, topic_prefix, fixture_config))
+    body = typeform_body("tok-doc-1", refs_in_definition_only=True)
+    assert b'"field":{"id":"fA1","type":"opinion_scale"}' in body  # the answer names no ref
+    assert b'"ref":"q_uppskattning"' in body  # the definition does
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        response = await http.post(TYPEFORM_URL, content=body, headers=typeform_headers(body))
+    assert response.status_code == 202, response.text
+    rows = await fetch(database_url, "SELECT submission_id, answers FROM ingest.submissions")
+    assert [(r["submission_id"], r["answers"]) for r in rows] == [("tok-doc-1", {"q1": 4, "q2": 4, "q3": 5})]

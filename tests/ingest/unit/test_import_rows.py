@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tempen.commands.submissions import FileProblemError, RowError, check_rows, read_rows
+from tempen_ingest.domain.platforms import skip_detail
 from tempen_ingest.mappings import load_mappings
 from tempen_shared.tenancy.loader import load_catalog
 
@@ -73,7 +74,7 @@ def test_a_limesurvey_response_that_cannot_be_mapped_is_reported_on_its_row_and_
     assert [(r.number, r.submission_id, r.errors[0].field if r.errors else None, r.skipped) for r in rows] == [
         (1, "123456:1", None, None),
         (2, None, "G01Q01", None),
-        (3, None, None, "response 3: incomplete"),
+        (3, None, None, f"response 3: unfinished: {skip_detail('unfinished')}"),
     ]
 
 

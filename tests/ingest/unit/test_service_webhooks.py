@@ -116,10 +116,12 @@ async def test_a_mapped_submission_that_fails_validation_stores_nothing() -> Non
 
 async def test_a_mapping_is_found_only_under_its_own_platform() -> None:
     svc = service(InMemorySubmissionStore())
-    with pytest.raises(UnknownMappingError):
+    with pytest.raises(UnknownMappingError) as caught:
         await receive(svc, "typeform", "test-puls-formbricks", b"{}", {})
-    with pytest.raises(UnknownMappingError):
+    assert caught.value.refusal.reason == "mapping_of_another_platform"
+    with pytest.raises(UnknownMappingError) as caught:
         await receive(svc, "limesurvey", "test-puls-limesurvey", b"{}", {})
+    assert caught.value.refusal.reason == "platform_sends_no_webhooks"
 
 
 async def test_a_missing_secret_is_ours_to_fix_not_the_senders() -> None:

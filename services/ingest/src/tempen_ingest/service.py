@@ -10,15 +10,22 @@ from typing import Any
 import structlog
 
 from tempen_ingest.domain.fingerprint import content_fingerprint
-from tempen_ingest.domain.platforms import FETCHING_PLATFORMS, ParsedDelivery, PlatformMapping, ResponseNotice
+from tempen_ingest.domain.platforms import (
+    FETCHING_PLATFORMS,
+    ParsedDelivery,
+    PlatformMapping,
+    ResponseNotice,
+    skip_detail,
+)
 from tempen_ingest.domain.pseudonym import pseudonymise
 from tempen_ingest.domain.validation import FieldError, check_submission
 from tempen_ingest.domain.webhooks import (
-    WEBHOOK_PLATFORMS,
+    Refusal,
     is_unsigned_ping,
     parse_delivery,
     read_notice,
     verify_delivery,
+    webhook_mapping,
 )
 from tempen_ingest.ports import (
     Comment,
@@ -88,7 +95,9 @@ class WebhookResult:
         if self.queued:
             body["queued"] = True
         if self.skipped:
-            body["skipped"] = [{"response_id": rid, "reason": reason} for rid, reason in self.skipped]
+            body["skipped"] = [
+                {"response_id": rid, "reason": reason, "detail": skip_detail(reason)} for rid, reason in self.skipped
+            ]
         if self.ignored:
             body["ignored"] = self.ignored
         return body
@@ -101,7 +110,11 @@ class Erasure:
 
 
 class UnknownMappingError(LookupError):
-    """No mapping with this id feeds this tenant from this platform's webhooks."""
+    """No mapping with this id feeds this tenant from this platform's webhooks; `refusal` says what to do."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
 
 
 class SecretUnavailableError(RuntimeError):
@@ -215,7 +228,8 @@ class IngestService:
         be fetched by `tempen_ingest.fetching`; a repeat is ignored.
 
         Raises:
-            UnknownMappingError: no such mapping for this tenant and platform.
+            UnknownMappingError: this URL takes no delivery (an unknown platform, one that sends no webhooks,
+                no such mapping for this tenant and platform); its refusal says what to do instead.
             SecretUnavailableError, VerificationConfigError: verification is misconfigured here.
             SignatureError: the delivery is not shown to come from the platform.
             DeliveryError: the body cannot be read or mapped.
@@ -223,9 +237,10 @@ class IngestService:
             ReplayedDeliveryError: this delivery was received before.
             StoreUnavailableError: the database cannot be reached.
         """
-        mapping = self._mappings.get((tenant_id, mapping_id))
-        if mapping is None or mapping.platform != platform or platform not in WEBHOOK_PLATFORMS:
-            raise UnknownMappingError(f"no {platform} mapping {mapping_id!r} for tenant {tenant_id!r}")
+        found = self._mappings.get((tenant_id, mapping_id))
+        mapping = webhook_mapping(platform, tenant=tenant_id, mapping_id=mapping_id, mapping=found)
+        if isinstance(mapping, Refusal):
+            raise UnknownMappingError(mapping)
         if is_unsigned_ping(platform, body):
             return WebhookResult(delivery_id=None, ignored="test ping")
         secret = self._resolve_secret(mapping.verification.secret) if mapping.verification else None

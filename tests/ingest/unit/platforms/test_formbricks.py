@@ -86,10 +86,21 @@ def test_a_finished_response_becomes_one_submission_with_every_mapped_answer() -
     assert submission.respondent == "emp-0042"
 
 
-def test_every_event_of_one_response_updates_the_same_submission_as_answers_arrive() -> None:
+def test_an_unfinished_response_is_skipped_with_its_reason_and_the_finished_one_stored() -> None:
     events = ["response_created.json", "response_updated.json", "response_finished.json"]
 
-    submissions = [parse_formbricks(fixture_bytes("formbricks", name), mapping()).submissions[0] for name in events]
+    created, updated, finished = (parse_formbricks(fixture_bytes("formbricks", name), mapping()) for name in events)
+
+    assert created.submissions == updated.submissions == ()
+    assert created.skipped == updated.skipped == (("rk2p9x7m4t1v8s3b6n0q5w2y", "unfinished"),)
+    assert len(finished.submissions[0].answers) == 9
+
+
+def test_every_event_of_one_response_updates_the_same_submission_when_unfinished_ones_count() -> None:
+    events = ["response_created.json", "response_updated.json", "response_finished.json"]
+    counting = mapping(count_unfinished=True)
+
+    submissions = [parse_formbricks(fixture_bytes("formbricks", name), counting).submissions[0] for name in events]
 
     assert {s.submission_id for s in submissions} == {"rk2p9x7m4t1v8s3b6n0q5w2y"}
     assert [len(s.answers) for s in submissions] == [1, 4, 9]

@@ -3,6 +3,7 @@
 # is the older {"responses": [{"<id>": {...}}]} shape (see the fixtures' README).
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,8 +14,10 @@ from tempen_ingest.domain.platforms import (
     DeliveryError,
     ParsedDelivery,
     PlatformMapping,
+    limesurvey,
     parse_limesurvey_csv,
     parse_limesurvey_json,
+    remotecontrol_export,
 )
 from tests.ingest.unit.platforms.fixture_files import as_body, fixture_bytes, fixture_json
 
@@ -83,17 +86,26 @@ def test_complete_responses_of_a_json_export_become_submissions_with_sub_questio
     assert answers_by_id(parsed) == EXPECTED
 
 
-def test_an_incomplete_response_is_skipped_with_a_reason() -> None:
+def test_an_incomplete_response_is_skipped_as_unfinished() -> None:
     parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping())
 
-    assert parsed.skipped == (("3", "incomplete"),)
+    assert parsed.skipped == (("3", "unfinished"),)
+
+
+def test_a_mapping_that_counts_unfinished_responses_dates_an_incomplete_one_by_its_last_action() -> None:
+    parsed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses.json"), mapping(count_unfinished=True))
+
+    unfinished = next(s for s in parsed.submissions if s.submission_id == "462175:3")
+    assert parsed.skipped == ()
+    assert unfinished.answers == {"lead-trust": 5}
+    assert unfinished.submitted_at == datetime(2026, 3, 6, 6, 32, 12, tzinfo=UTC)  # 07:32:12 in Stockholm
 
 
 def test_the_older_export_with_each_response_keyed_by_its_id_reads_the_same() -> None:
     keyed = parse_limesurvey_json(fixture_bytes("limesurvey", "responses_keyed.json"), mapping())
 
     assert answers_by_id(keyed) == EXPECTED
-    assert keyed.skipped == (("3", "incomplete"),)
+    assert keyed.skipped == (("3", "unfinished"),)
 
 
 def test_a_csv_export_reads_the_same_as_the_json_export() -> None:
@@ -196,3 +208,69 @@ def test_a_file_that_is_not_a_json_export_is_refused() -> None:
         parse_limesurvey_json(json.dumps({"result": "eyJyZXNwb25zZXMiOiBbXX0="}).encode(), mapping())
 
     assert (caught.value.field, caught.value.reason) == ("responses", "malformed")
+
+
+# RemoteControl export_responses (remotecontrol_handle.php) returns the file base64-encoded in the JSON-RPC
+# result, or {"status": "..."} instead; the saved answer is read as it is.
+
+
+def rpc_answer(result: object, error: object = None) -> bytes:
+    return json.dumps({"id": 1, "result": result, "error": error}).encode()
+
+
+def test_a_saved_json_rpc_export_responses_answer_is_decoded_to_the_export() -> None:
+    exported = fixture_bytes("limesurvey", "responses.json")
+
+    decoded = remotecontrol_export(rpc_answer(base64.b64encode(exported).decode()))
+
+    assert decoded == exported
+    assert answers_by_id(parse_limesurvey_json(decoded, mapping())) == EXPECTED
+
+
+def test_a_file_holding_only_the_base64_result_is_decoded_too_line_breaks_and_all() -> None:
+    exported = fixture_bytes("limesurvey", "responses.csv")
+
+    decoded = remotecontrol_export(base64.encodebytes(exported))
+
+    assert answers_by_id(parse_limesurvey_csv(decoded, mapping())) == EXPECTED
+
+
+def test_an_export_file_itself_is_left_as_it_is() -> None:
+    for name in ("responses.json", "responses.csv", "responses_keyed.json"):
+        assert remotecontrol_export(fixture_bytes("limesurvey", name)) == fixture_bytes("limesurvey", name)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason", "said"),
+    [
+        (rpc_answer({"status": "No Data, could not get max id."}), "rpc_status", "No Data, could not get max id."),
+        (rpc_answer({"status": "Invalid session key"}), "rpc_status", "Invalid session key"),
+        (rpc_answer(None, {"code": -32601, "message": "Method not found"}), "rpc_error", "Method not found"),
+        (rpc_answer("not base64 at all!"), "malformed", "base64"),
+    ],
+)
+def test_an_answer_that_carries_no_export_says_what_limesurvey_said(answer: bytes, reason: str, said: str) -> None:
+    with pytest.raises(DeliveryError) as caught:
+        remotecontrol_export(answer)
+
+    assert caught.value.reason == reason
+    assert said in caught.value.detail
+
+
+def test_an_export_beyond_the_bound_is_refused_before_it_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limesurvey, "MAX_EXPORT_BYTES", 1024)
+
+    with pytest.raises(DeliveryError) as caught:
+        remotecontrol_export(rpc_answer(base64.b64encode(b"x" * 2048).decode()))
+
+    assert caught.value.reason == "too_large"
+
+
+def test_a_counted_unfinished_response_with_a_malformed_datestamp_is_refused_naming_it() -> None:
+    records = responses()
+    records[2]["datestamp"] = "igår"
+
+    with pytest.raises(DeliveryError) as caught:
+        parse_limesurvey_json(export(records), mapping(count_unfinished=True))
+
+    assert (caught.value.field, caught.value.reason, caught.value.response_id) == ("datestamp", "malformed", "3")

@@ -112,12 +112,24 @@ def test_free_text_is_dropped_unless_the_tenant_opts_in() -> None:
     assert kept.submissions[0].answers == dropped.submissions[0].answers
 
 
-def test_a_partial_response_event_updates_the_same_submission() -> None:
+def test_a_partial_response_event_is_skipped_as_unfinished() -> None:
     document = delivery()
     document["event_type"] = "form_response_partial"
     document["form_response"]["answers"] = document["form_response"]["answers"][:2]
 
-    (submission,) = parse_typeform(as_body(document), mapping()).submissions
+    parsed = parse_typeform(as_body(document), mapping())
+
+    assert parsed.submissions == ()
+    assert parsed.skipped == ((TOKEN, "unfinished"),)
+    assert parsed.delivery_id == f"01JNQ7X4ZK8M2P5R9T3V6W1Y0B:{TOKEN}"
+
+
+def test_a_partial_response_event_updates_the_same_submission_when_unfinished_ones_count() -> None:
+    document = delivery()
+    document["event_type"] = "form_response_partial"
+    document["form_response"]["answers"] = document["form_response"]["answers"][:2]
+
+    (submission,) = parse_typeform(as_body(document), mapping(count_unfinished=True)).submissions
 
     assert submission.submission_id == TOKEN
     assert submission.answers == {"lead-trust": 4, "goal-clarity": 3}
@@ -167,3 +179,108 @@ def test_a_signed_delivery_verifies_on_its_raw_bytes_and_a_changed_byte_does_not
     verify_typeform(secret=secret, signature_header=header, body=body)
     with pytest.raises(SignatureError):
         verify_typeform(secret=secret, signature_header=header, body=body.replace(b'"number": 4', b'"number": 5'))
+
+
+# The documented example names each answer's question by field.id only; refs are in definition.fields.
+DOCUMENTED = "form_response_documented.json"
+
+
+def documented() -> dict[str, Any]:
+    document: dict[str, Any] = fixture_json("typeform", DOCUMENTED)
+    return document
+
+
+def seven_by_ref() -> PlatformMapping:
+    base = mapping()
+    return mapping(questions={**base.questions, "years_at_workplace": {"item": "years"}})
+
+
+def test_answers_named_by_field_id_only_are_joined_to_the_refs_of_the_definition() -> None:
+    parsed = parse_typeform(fixture_bytes("typeform", DOCUMENTED), seven_by_ref())
+
+    (submission,) = parsed.submissions
+    assert submission.answers == {
+        "lead-trust": 4,
+        "goal-clarity": 3,
+        "years": 7,
+        "workload": 3,  # the answer gives the label only; the mapping names the choice's ref
+        "support-manager": 1,
+        "support-colleagues": 1,
+        "recommend": 1,
+        "recognition": 5,
+    }
+
+
+def test_free_text_named_by_ref_is_found_through_the_definition_too() -> None:
+    kept = parse_typeform(fixture_bytes("typeform", DOCUMENTED), mapping(keep_free_text=True))
+
+    assert [(t.question, t.text) for t in kept.free_text] == [
+        ("open_comment", "Vi behöver mer tid för planering på måndagar.")
+    ]
+
+
+def test_an_answer_that_names_no_question_is_refused_rather_than_dropped() -> None:
+    document = documented()
+    del document["form_response"]["answers"][1]["field"]  # clarity_goals' answer, now unattributable
+
+    with pytest.raises(DeliveryError) as caught:
+        parse_typeform(as_body(document), seven_by_ref())
+
+    assert (caught.value.field, caught.value.reason) == ("clarity_goals", "unattributed_answer")
+
+
+def test_an_unattributable_answer_does_not_block_a_response_whose_mapped_questions_are_all_answered() -> None:
+    document = documented()
+    document["form_response"]["answers"].append({"type": "text", "text": "x", "field": {"type": "short_text"}})
+
+    (submission,) = parse_typeform(as_body(document), seven_by_ref()).submissions
+
+    assert len(submission.answers) == 8
+
+
+def test_a_mapped_answer_of_a_type_tempen_cannot_read_is_refused() -> None:
+    document = documented()
+    document["form_response"]["answers"][0] = {
+        "type": "payment",
+        "payment": {"amount": "4"},
+        "field": {"id": "NRsxU591jIW9", "type": "payment"},
+    }
+
+    with pytest.raises(DeliveryError) as caught:
+        parse_typeform(as_body(document), seven_by_ref())
+
+    assert (caught.value.field, caught.value.reason) == ("trust_manager", "unreadable_answer")
+
+
+def test_an_other_choice_counts_as_unanswered() -> None:
+    document = documented()
+    document["form_response"]["answers"][3]["choice"] = {"other": "Varje dag"}
+
+    (submission,) = parse_typeform(as_body(document), seven_by_ref()).submissions
+
+    assert "workload" not in submission.answers
+
+
+def test_matrix_rows_are_found_by_the_refs_nested_in_the_definition() -> None:
+    document = documented()
+    response = document["form_response"]
+    response["definition"]["fields"].append(
+        {
+            "id": "mAtRiX000001",
+            "type": "matrix",
+            "ref": "team_matrix",
+            "properties": {
+                "fields": [
+                    {"id": "rOw000000001", "type": "multiple_choice", "ref": "team_help"},
+                    {"id": "rOw000000002", "type": "multiple_choice", "ref": "team_trust"},
+                ]
+            },
+        }
+    )
+    response["answers"].append(
+        {"type": "choice", "choice": {"label": "4"}, "field": {"id": "rOw000000002", "type": "multiple_choice"}}
+    )
+
+    (submission,) = parse_typeform(as_body(document), mapping(questions={"team_trust": "team-trust"})).submissions
+
+    assert submission.answers == {"team-trust": 4}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from tempen_ingest.domain.platforms import (
     FETCHING_PLATFORMS,
+    PLATFORMS,
     ParsedDelivery,
     Platform,
     PlatformMapping,
@@ -34,6 +37,83 @@ from tempen_ingest.domain.signatures import (
 )
 
 WEBHOOK_PLATFORMS: tuple[Platform, ...] = ("formbricks", "typeform", "kobo", *FETCHING_PLATFORMS)
+
+# A mapping id is a file name under config/mappings/<tenant>/ (PlatformMapping.id).
+_MAPPING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+UNKNOWN_PLATFORM = "unknown_platform"
+NO_WEBHOOKS = "platform_sends_no_webhooks"
+UNKNOWN_MAPPING = "unknown_mapping"
+OTHER_PLATFORM = "mapping_of_another_platform"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a delivery to a webhook URL is not taken, and (`detail`) what to do instead."""
+
+    field: str
+    reason: str
+    detail: str
+
+
+def webhook_mapping(
+    platform: str, *, tenant: str, mapping_id: str, mapping: PlatformMapping | None
+) -> PlatformMapping | Refusal:
+    """The mapping a delivery to `/v1/tenants/<tenant>/webhooks/<platform>/<mapping_id>` is read with, or
+    why that URL takes no delivery and what to do instead.
+
+    `mapping` is the tenant's mapping with that id, whatever its platform. The platforms that do send
+    webhooks are named from WEBHOOK_PLATFORMS, so the advice stays true as platforms are added.
+    """
+    if platform not in PLATFORMS:
+        return Refusal(
+            "platform",
+            UNKNOWN_PLATFORM,
+            f"tempen takes no webhooks from {platform[:40]!r}; it takes them from {', '.join(WEBHOOK_PLATFORMS)}. "
+            f"From any other platform, export the responses (CSV or XLSX) and import the file with "
+            f"`tempen submissions import {tenant} FILE` (see docs/platforms.md)",
+        )
+    if platform not in WEBHOOK_PLATFORMS:
+        return Refusal("platform", NO_WEBHOOKS, _import_instead(platform, tenant, mapping_id, mapping))
+    if mapping is not None and mapping.platform == platform:
+        return mapping
+    if mapping is not None and mapping.platform in WEBHOOK_PLATFORMS:
+        return Refusal(
+            "platform",
+            OTHER_PLATFORM,
+            f"mapping {mapping_id!r} of tenant {tenant!r} is for {mapping.platform}, not {platform}; "
+            f"send its deliveries to /v1/tenants/{tenant}/webhooks/{mapping.platform}/{mapping_id}",
+        )
+    if not _MAPPING_ID.match(mapping_id):
+        return Refusal(
+            "mapping_id",
+            UNKNOWN_MAPPING,
+            "no mapping has this id: a mapping id is 1 to 128 letters, digits and _.:- (the name of its file "
+            f"in config/mappings/{tenant}/); use the one in your mapping's id",
+        )
+    return Refusal(
+        "mapping_id",
+        UNKNOWN_MAPPING,
+        f"tenant {tenant!r} has no {platform} mapping {mapping_id!r}: create "
+        f"config/mappings/{tenant}/{mapping_id}.yaml (id: {mapping_id}, platform: {platform}; see "
+        "docs/platforms.md) and restart ingest",
+    )
+
+
+def _import_instead(platform: str, tenant: str, mapping_id: str, mapping: PlatformMapping | None) -> str:
+    ours = mapping is not None and mapping.platform == platform
+    named = mapping_id if _MAPPING_ID.match(mapping_id) else "<mapping id>"
+    create = "" if ours else f" (first create config/mappings/{tenant}/{named}.yaml, platform: {platform})"
+    if platform != "limesurvey":
+        return f"{platform} sends no webhooks; export its responses and import the file with tempen submissions import"
+    survey = mapping.form_id if mapping is not None and ours else "<survey id>"
+    # The webhook plugins people add to LimeSurvey (LimeSurveyWebhook and its forks) sign nothing: at most a
+    # plain token in the body, and each fork posts its own shape. Such a post cannot be verified.
+    return (
+        "LimeSurvey has no signed webhooks, so tempen cannot tell a webhook plugin's post from a forged one and "
+        "takes none. Export the survey's responses (Responses > Export > Export results: CSV, question codes, "
+        f"answer codes) and import the file{create}: tempen submissions import {tenant} "
+        f"results-survey{survey}.csv --format limesurvey-csv --mapping {named}"
+    )
 
 
 class VerificationConfigError(ValueError):

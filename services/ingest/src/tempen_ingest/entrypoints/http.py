@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from tempen_ingest.domain.platforms import DeliveryError
 from tempen_ingest.domain.signatures import SignatureError
-from tempen_ingest.domain.webhooks import VerificationConfigError
+from tempen_ingest.domain.webhooks import NO_WEBHOOKS, UNKNOWN_PLATFORM, Refusal, VerificationConfigError
 from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.ports import Outcome, ReplayedDeliveryError
 from tempen_ingest.service import (
@@ -95,13 +95,8 @@ def routes(
             result = await svc.receive_webhook(
                 tenant_id=tenant, platform=platform, mapping_id=mapping_id, headers=request.headers, body=body
             )
-        except UnknownMappingError:
-            return problem(
-                404,
-                "Unknown mapping",
-                f"no {platform} mapping with this id for this tenant; see config/mappings/{tenant}/",
-                errors=[{"field": "mapping_id", "reason": "unknown mapping"}],
-            )
+        except UnknownMappingError as exc:
+            return _refused(exc.refusal)
         except (SecretUnavailableError, VerificationConfigError) as exc:
             # Ours to fix, so the platform should keep retrying until the secret is in place.
             logger.error("webhook %s/%s cannot be verified: %s", tenant, mapping_id, exc)  # noqa: TRY400 - no trace needed
@@ -204,6 +199,26 @@ def _unknown_tenant() -> Response:
         "Unknown tenant",
         "no tenant with this id is served here",
         errors=[{"field": "tenant", "reason": "unknown tenant"}],
+    )
+
+
+def _refused(refusal: Refusal) -> Response:
+    if refusal.reason == NO_WEBHOOKS:
+        # The URL may name a real mapping, so not 404; the body is not at fault, so not 400 or 422; the
+        # sender's setup is to change, not ingest, so not 5xx. This URL allows no method: an empty Allow
+        # (RFC 9110, 10.2.1).
+        return problem(
+            405,
+            "No webhooks from this platform",
+            refusal.detail,
+            errors=[{"field": refusal.field, "reason": refusal.reason}],
+            headers={"Allow": ""},
+        )
+    return problem(
+        404,
+        "Unknown platform" if refusal.reason == UNKNOWN_PLATFORM else "Unknown mapping",
+        refusal.detail,
+        errors=[{"field": refusal.field, "reason": refusal.reason}],
     )
 
 

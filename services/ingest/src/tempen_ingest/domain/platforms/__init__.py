@@ -4,11 +4,26 @@ Pure: bytes and a PlatformMapping in, a ParsedDelivery (or a DeliveryError) out.
 delivery comes from is `tempen_ingest.domain.signatures`, and runs on the raw bytes first.
 """
 
-from tempen_ingest.domain.platforms.delivery import Choice, DeliveryError, FreeTextAnswer, ParsedDelivery
+from tempen_ingest.domain.platforms.delivery import (
+    UNFINISHED,
+    Choice,
+    DeliveryError,
+    FreeTextAnswer,
+    ParsedDelivery,
+    skip_detail,
+)
 from tempen_ingest.domain.platforms.fetched import ResponseNotice, ResponseRequest
 from tempen_ingest.domain.platforms.formbricks import is_formbricks_test_ping, parse_formbricks
 from tempen_ingest.domain.platforms.kobo import parse_kobo
-from tempen_ingest.domain.platforms.limesurvey import parse_limesurvey_csv, parse_limesurvey_json
+from tempen_ingest.domain.platforms.limesurvey import (
+    json_export_columns,
+    mapped_columns,
+    missing_columns,
+    parse_limesurvey_csv,
+    parse_limesurvey_json,
+    remotecontrol_export,
+    survey_id_of_file,
+)
 from tempen_ingest.domain.platforms.mapping import (
     FETCHING_PLATFORMS,
     PLATFORMS,
@@ -33,6 +48,7 @@ from tempen_ingest.domain.platforms.typeform import parse_typeform
 __all__ = [
     "FETCHING_PLATFORMS",
     "PLATFORMS",
+    "UNFINISHED",
     "Choice",
     "DeliveryError",
     "ExportColumns",
@@ -49,6 +65,9 @@ __all__ = [
     "UnitSource",
     "Verification",
     "is_formbricks_test_ping",
+    "json_export_columns",
+    "mapped_columns",
+    "missing_columns",
     "normalise_heading",
     "parse_formbricks",
     "parse_kobo",
@@ -63,5 +82,8 @@ __all__ = [
     "read_qualtrics_notice",
     "read_surveymonkey_notice",
     "read_xlsx",
+    "remotecontrol_export",
+    "skip_detail",
+    "survey_id_of_file",
     "surveymonkey_request",
 ]

@@ -75,6 +75,24 @@ RawAnswer: TypeAlias = Scalar | Sequence[Scalar] | Mapping[str, Scalar] | None
 
 _INTEGER = re.compile(r"^[+-]?\d+(?:\.0*)?$")
 NO_MAPPED_ANSWERS = "no_mapped_answers"
+UNFINISHED = "unfinished"
+NO_SUBMIT_DATE = "no_submit_date"
+# What each skip reason means, for the platform's delivery log and the import report.
+SKIP_DETAILS = {
+    NO_MAPPED_ANSWERS: "the response answers none of the mapping's questions",
+    UNFINISHED: "the response is not finished, and this mapping counts finished responses only (count_unfinished)",
+    NO_SUBMIT_DATE: "the survey records no dates (LimeSurvey stores 1980-01-01), and no import time was given",
+}
+
+
+def skip_detail(reason: str) -> str:
+    """A sentence saying why a response with skip reason `reason` was not stored."""
+    return SKIP_DETAILS.get(reason, reason)
+
+
+def unfinished_skip(mapping: PlatformMapping, response_id: str, *, finished: bool) -> tuple[str, str] | None:
+    """The skip entry for a response the mapping does not count because it is unfinished, else None."""
+    return None if finished or mapping.count_unfinished else (response_id, UNFINISHED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ docs/platform/features/integrations/webhooks.mdx). The "Test Endpoint" button po
 (apps/web/modules/integrations/webhooks/lib/webhook.ts). `data.data` holds answers keyed by question
 id: numbers (rating, NPS), labels (single choice), label lists (multiple choice), `{row label: column
 label}` (matrix), and the survey's hidden fields. A response's id stays the same through every event,
-so partial responses update one submission.
+so partial responses update one submission. `data.finished` is false until the respondent finishes;
+such a response is skipped unless the mapping counts unfinished ones.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tempen_ingest.domain.platforms.delivery import (
     parse_timestamp,
     string_fields,
     translate_response,
+    unfinished_skip,
 )
 from tempen_ingest.domain.platforms.mapping import PlatformMapping
 from tempen_shared.bounds import InputError, parse_json
@@ -53,6 +55,9 @@ def parse_formbricks(body: bytes, mapping: PlatformMapping) -> ParsedDelivery:
     survey_id = _required_text(response, "surveyId")
     if survey_id != mapping.form_id:
         raise DeliveryError("data.surveyId", "form_mismatch", f"{survey_id!r} is not {mapping.form_id!r}")
+    finished = response.get("finished") is True or event == "responseFinished"
+    if skip := unfinished_skip(mapping, response_id, finished=finished):
+        return ParsedDelivery(submissions=(), skipped=(skip,))
     answers = response.get("data") or {}
     if not isinstance(answers, dict):
         raise DeliveryError("data.data", "malformed", "expected answers keyed by question id")

@@ -163,7 +163,9 @@ class PlatformMapping(_Frozen):
 
     Questions and fields the mapping does not name are ignored; a question left unanswered is simply
     absent from the submission. Questions listed in `free_text` never become answers; their text is
-    passed on only when `keep_free_text` is set (the tenant's opt-in).
+    passed on only when `keep_free_text` is set (the tenant's opt-in). Unfinished responses (Formbricks
+    `finished: false`, Typeform `form_response_partial`, LimeSurvey without `submitdate`) are skipped,
+    with the reason `unfinished`, unless `count_unfinished` is set.
     """
 
     id: Slug
@@ -178,6 +180,8 @@ class PlatformMapping(_Frozen):
     respondent_field: PlatformKey | None = None
     free_text: tuple[PlatformKey, ...] = ()
     keep_free_text: bool = False
+    # Abandoned half-answers are not a response: by default only finished ones are stored and scored.
+    count_unfinished: bool = False
     timezone: str = "Europe/Stockholm"  # for platforms that export local times without an offset (LimeSurvey)
     verification: Verification | None = None
     api: ResponseApi | None = None  # SurveyMonkey and Qualtrics: where the response is fetched
