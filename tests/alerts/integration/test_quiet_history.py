@@ -5,6 +5,7 @@ the service's clock set months after the imported periods."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,8 @@ from tempen_alerts.adapters.postgres import PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
+from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.models import Notifications
 from tests.alerts.integration.support import (
     LEVEL_TWO,
     NEXT_LEVEL,
@@ -33,6 +36,7 @@ HR = "hr@testkommun.example"
 GROUP_B1_MANAGER = "dan@testkommun.example"
 # Every imported month is of 2025; the import runs in March 2026, long after December 2025 closed.
 IMPORTED_AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+DEFAULT_QUIET_DAYS = Notifications().quiet_history_days  # 45
 SETTLE_MINUTES = 10  # AlertsService's default: no quiet transition for this long ends the import
 # grupp-a1 drops in May, opens on June, escalates to level 2 (the top of its chain) on August and stays low.
 GRUPP_A1 = [75, 76, 74, 75, 40, 41, 42, 41, 42, 43, 42, 41]
@@ -46,9 +50,18 @@ async def store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
         yield opened
 
 
+def _quiet_history_catalog() -> Catalog:
+    """The fixture tenant (which notifies about every period, for the other tests) with the default policy."""
+    catalog = fixture_catalog()
+    tenant = catalog.tenants["testkommun"]
+    notifications = tenant.config.notifications.model_copy(update={"quiet_history_days": DEFAULT_QUIET_DAYS})
+    config = tenant.config.model_copy(update={"notifications": notifications})
+    return replace(catalog, tenants={**catalog.tenants, "testkommun": replace(tenant, config=config)})
+
+
 def _service(clock: SettableClock) -> AlertsService:
     return AlertsService(
-        catalog=fixture_catalog(),
+        catalog=_quiet_history_catalog(),
         topic=lambda name: f"test.{name}",
         public_url="https://alerts.test",
         channel="email",
@@ -128,14 +141,16 @@ async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_
     assert "importerade" in str(to_level_two["Subject"]).lower(), str(to_level_two["Subject"])
     body = _plain(to_level_two)
     assert "nivå 2" in body
-    assert "2025-06: öppnat på nivå 1" in body and "2025-08: eskalerat till nivå 2" in body, body
+    assert "2025-06: öppnat på nivå 1" in body, body
+    assert "2025-08: eskalerat till nivå 2" in body, body
     [informed] = sink.to(UNIT_MANAGER)
     assert "För kännedom" in str(informed["Subject"])
 
     [summary] = sink.to(HR)
     text = _plain(summary)
-    assert "Grupp A1" in text and "nivå 2" in text and "Kim Kommundirektör" in text, text
-    assert "Grupp B1" not in text.split("Öppna ärenden nu")[1].split("\n\n")[0], text
+    open_now = text.split("Öppna ärenden nu:")[1].split("\n\n")[0]
+    assert "Grupp A1 – Ledarskap: eskalerat, nivå 2 (Kim Kommundirektör), öppnat 2025-06" in open_now, text
+    assert "Grupp B1" not in open_now, text
     assert "4 övergångar" in text, text
 
     history = await store.pool.fetch("SELECT to_state, notified, quiet_reason FROM alerts.transitions")
@@ -155,10 +170,14 @@ async def test_a_crash_while_summarising_sends_nothing_and_the_next_sweep_summar
     clock.advance(minutes=SETTLE_MINUTES)
 
     [history_import] = await store.pool.fetch("SELECT import_id FROM alerts.history_imports")
-    with pytest.raises(RuntimeError, match="crashed"):
+
+    async def summarise_then_crash() -> None:
         async with store.transaction() as repo:
             assert await service.summarise_history(repo, history_import["import_id"], now=clock()) is True
             raise RuntimeError("crashed before the commit")
+
+    with pytest.raises(RuntimeError, match="crashed"):
+        await summarise_then_crash()
     assert await store.pool.fetchval("SELECT count(*) FROM alerts.notifications") == 0
     assert await store.pool.fetchval("SELECT summarised_at IS NULL FROM alerts.history_imports")
 
@@ -169,3 +188,42 @@ async def test_a_crash_while_summarising_sends_nothing_and_the_next_sweep_summar
         assert await service.summarise_history(repo, history_import["import_id"], now=clock()) is False
     await sweep_once(store, service, metrics)
     assert await store.pool.fetch("SELECT notification_id, recipient FROM alerts.notifications") == queued
+
+
+async def test_a_backfill_up_to_last_month_tells_an_alert_nobody_heard_of_once_as_found_in_history(
+    store: PostgresAlertsStore,
+) -> None:
+    # Imported on 20 January 2026: December closed 19 days ago and is news; the months before are history.
+    clock = SettableClock(datetime(2026, 1, 20, 8, 0, tzinfo=UTC))
+    service = _service(clock)
+    metrics = AlertsMetrics(CollectorRegistry())
+    low_from_september = [75, 76, 74, 75, 76, 75, 74, 75, 40, 41, 42, 41]  # opens on October, escalates on December
+    async with store.transaction() as repo:
+        for number, (a1, b1) in enumerate(zip(low_from_september, GRUPP_B1, strict=True), start=1):
+            await repo.upsert_scores(
+                [
+                    *unit_scores(2025, number, a1, dimensions=("ledarskap",)),
+                    *unit_scores(2025, number, b1, unit="grupp-b1", dimensions=("ledarskap",)),
+                ]
+            )
+    assert sorted(await sweep_once(store, service, metrics)) == sorted(["open", "escalated", "open", "resolved"])
+    clock.advance(minutes=SETTLE_MINUTES)
+    await sweep_once(store, service, metrics)
+
+    with SmtpSink() as sink:
+        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+
+    subjects = [(str(m["To"]), str(m["Subject"])) for m in sink.messages]
+    assert sink.to(NEXT_LEVEL) == [], f"level 1 never heard of it, and is not told now: {subjects}"
+    [to_level_two] = sink.to(LEVEL_TWO)
+    assert "Öppet ärende i importerade resultat" in str(to_level_two["Subject"]), subjects
+    body = _plain(to_level_two)
+    assert "2025-10: öppnat på nivå 1" in body, body
+    assert "2025-12: eskalerat till nivå 2" in body, body
+    assert "Eskalerat" not in str(to_level_two["Subject"]), "level 1 was never told, so it did not fail to act"
+    assert len(sink.to(UNIT_MANAGER)) == 1
+    assert sink.to(GROUP_B1_MANAGER) == []
+    [summary] = sink.to(HR)
+    assert "3 övergångar" in _plain(summary), "the recent escalation notified; the three others were history"
+    escalation = await store.pool.fetchrow("SELECT notified, quiet_reason FROM alerts.transitions WHERE level = 2")
+    assert (escalation["notified"], escalation["quiet_reason"]) == (True, None)
