@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
-from tempen_alerts.adapters.postgres import PostgresAlertsStore
+from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
@@ -157,6 +157,15 @@ async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_
     assert len(history) == 4
     assert all(not h["notified"] and "closed on" in h["quiet_reason"] for h in history), history
     assert await store.pool.fetchval("SELECT count(*) FROM alerts.notifications") == 3
+
+    # What the API's GET .../alerts/{id} shows as the alert's history.
+    a1 = await store.pool.fetchval("SELECT alert_id FROM alerts.alerts WHERE unit = 'grupp-a1'")
+    shown = await PostgresAlertReader(lambda: store.pool).transitions(a1)
+    assert [(h["to_state"], h["level"], h["period"], h["notified"]) for h in shown] == [
+        ("open", 1, "2025-06", False),
+        ("escalated", 2, "2025-08", False),
+    ]
+    assert shown[0]["quiet_reason"].startswith("history: 2025-06 closed on 2025-07-01, 252 day(s) before")
 
 
 async def test_a_crash_while_summarising_sends_nothing_and_the_next_sweep_summarises_once(
