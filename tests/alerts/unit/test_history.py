@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,13 +15,15 @@ from tempen_shared.tenancy.models import AlertPolicy, Notifications
 from tests.alerts.unit.factories import months
 
 DEFAULT_DAYS = Notifications().quiet_history_days
-SEPTEMBER_END = datetime(2026, 10, 1, tzinfo=UTC)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+SEPTEMBER_END = datetime(2026, 10, 1, tzinfo=STOCKHOLM)  # as the tenant's periods end: midnight in its zone
+SEPTEMBER_END_UTC = SEPTEMBER_END.astimezone(UTC)  # as PostgreSQL gives it: 30 September, 22:00
 
 
 def _quiet(
     *,
     now: datetime,
-    period_end: datetime = SEPTEMBER_END,
+    period_end: datetime = SEPTEMBER_END_UTC,
     rule: str = "no_improvement",
     days: int | None = 45,
     policy: AlertPolicy | None = None,
@@ -32,6 +35,7 @@ def _quiet(
         policy=policy or AlertPolicy(),
         quiet_history_days=days,
         now=now,
+        zone=STOCKHOLM,
     )
 
 

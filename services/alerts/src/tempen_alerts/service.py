@@ -239,6 +239,7 @@ class AlertsService:
                 policy=tenant.config.alert_policy,
                 quiet_history_days=tenant.config.notifications.quiet_history_days,
                 now=now,
+                zone=tenant.config.zone,
             )
             if history
             else None

@@ -4,7 +4,7 @@ has ended so that what is still open can be told once. docs/alerts.md, "Importin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from tempen_alerts.domain.rules import closes_at
 from tempen_shared.events.alerts import AlertState
@@ -36,6 +36,7 @@ def quiet_reason(
     policy: AlertPolicy,
     quiet_history_days: int | None,
     now: datetime,
+    zone: tzinfo,
 ) -> str | None:
     """Why a transition decided at `now` notifies nobody; None when it notifies as usual.
 
@@ -44,7 +45,8 @@ def quiet_reason(
     at its end plus the policy's grace hours, the instant the rules first judge it, so a period judged as
     it closes is never history; a judgement made months later about it only happens when its scores
     arrive months late, as in a backfill. A transition made because time passed (nobody acknowledged) is
-    about now and always notifies. `quiet_history_days` None: nothing is history.
+    about now and always notifies. `quiet_history_days` None: nothing is history. The reason gives the day
+    the period closed in `zone`, the tenant's.
 
     Raises:
         ValueError: `period_end` or `now` is not timezone-aware.
@@ -58,7 +60,8 @@ def quiet_reason(
     if age <= timedelta(days=quiet_history_days):
         return None
     return (
-        f"history: {period} closed on {closed_at.date().isoformat()}, {age.days} day(s) before this judgement; "
+        f"history: {period} closed on {closed_at.astimezone(zone).date().isoformat()}, {age.days} day(s) before "
+        "this judgement; "
         f"transitions about periods that closed more than {quiet_history_days} day(s) ago notify nobody "
         "(notifications.quiet_history_days)"
     )
