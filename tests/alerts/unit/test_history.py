@@ -40,8 +40,8 @@ def _quiet(
 
 
 def test_a_transition_about_a_period_that_closed_more_than_the_limit_ago_is_history_and_says_so() -> None:
-    assert _quiet(now=SEPTEMBER_END + timedelta(days=45)) is None, "exactly 45 days is not more than 45"
-    reason = _quiet(now=SEPTEMBER_END + timedelta(days=45, seconds=1))
+    assert _quiet(now=SEPTEMBER_END_UTC + timedelta(days=45)) is None, "exactly 45 days is not more than 45"
+    reason = _quiet(now=SEPTEMBER_END_UTC + timedelta(days=45, seconds=1))
     assert reason is not None
     assert reason.startswith("history: 2026-09 closed on 2026-10-01, 45 day(s) before this judgement")
     assert "more than 45 day(s) ago" in reason
@@ -50,23 +50,23 @@ def test_a_transition_about_a_period_that_closed_more_than_the_limit_ago_is_hist
 
 def test_a_period_closes_after_its_grace_hours_so_history_counts_from_then() -> None:
     late = AlertPolicy(period_grace_hours=72)
-    now = SEPTEMBER_END + timedelta(days=47)
+    now = SEPTEMBER_END_UTC + timedelta(days=47)
     assert _quiet(now=now, policy=late) is None, "closed on 4 October: 44 days"
     assert _quiet(now=now) is not None
 
 
 def test_escalation_because_nobody_acknowledged_is_about_now_however_old_the_latest_period() -> None:
-    assert _quiet(now=SEPTEMBER_END + timedelta(days=400), rule="unacknowledged") is None
+    assert _quiet(now=SEPTEMBER_END_UTC + timedelta(days=400), rule="unacknowledged") is None
 
 
 def test_without_a_limit_nothing_is_history() -> None:
-    assert _quiet(now=SEPTEMBER_END + timedelta(days=4000), days=None) is None
+    assert _quiet(now=SEPTEMBER_END_UTC + timedelta(days=4000), days=None) is None
 
 
 def test_the_default_keeps_a_monthly_pulse_live_and_makes_the_issues_backfill_history() -> None:
     assert DEFAULT_DAYS == 45
     # Last month re-judged (a late correction) just before the next month closes: 31 days.
-    assert _quiet(now=SEPTEMBER_END + timedelta(days=31), days=DEFAULT_DAYS) is None
+    assert _quiet(now=SEPTEMBER_END_UTC + timedelta(days=31), days=DEFAULT_DAYS) is None
     # Issue 16: May to September imported in December.
     assert _quiet(now=datetime(2026, 12, 7, tzinfo=UTC), days=DEFAULT_DAYS) is not None
 
