@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
 
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -112,6 +112,7 @@ def create_app(
         clock=clock,
         org_at=org_at,
         portal=portal,
+        history_settle=timedelta(seconds=settings.history_settle_s),
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,

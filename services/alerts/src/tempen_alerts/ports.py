@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_shared.events import UnitScored
 from tempen_shared.outbox import OutboxMessage
@@ -29,6 +30,32 @@ class SeriesKey:
 class StoredAlert:
     alert_id: str
     snapshot: AlertSnapshot
+
+
+HR_SUMMARY_ROLE = "hr_summary"  # the recipient_role of HR's summary of a quiet backfill
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    alert_id: str
+    key: SeriesKey
+    snapshot: AlertSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class QuietTail:
+    """An active alert whose latest transition was quiet in a given backfill: it has not been told yet."""
+
+    alert_id: str
+    transition_id: UUID  # that latest transition, which the catch-up notifications belong to
+    reason: str  # and its reason
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryImport:
+    import_id: UUID
+    tenant: str
+    quiet_transitions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +158,55 @@ class AlertsRepository(Protocol):
         actor: str,
         evidence: list[dict[str, Any]],
         correlation_id: str | None = None,
+        quiet_reason: str | None = None,
+        history_import: UUID | None = None,
     ) -> None:
-        """Append one row to the alert's audit trail."""
+        """Append one row to the alert's audit trail; with a `quiet_reason` it is marked as not notified,
+        part of the backfill `history_import`."""
+        ...
+
+    async def note_quiet(self, tenant: str, *, now: datetime) -> UUID:
+        """Count one quiet transition of `tenant` at `now` in its open backfill, opening one if none is;
+        returns the backfill's id. Serialises with `claim_history_import` on the backfill's row."""
+        ...
+
+    async def settled_history_imports(self, *, quiet_since: datetime) -> list[UUID]:
+        """Open backfills with no quiet transition after `quiet_since`, oldest first."""
+        ...
+
+    async def lock_active_alerts(self, tenant: str) -> list[ActiveAlert]:
+        """The tenant's active alerts, locked in key order (the order judging locks them in)."""
+        ...
+
+    async def claim_history_import(
+        self, import_id: UUID, *, quiet_since: datetime, lock: bool = True
+    ) -> HistoryImport | None:
+        """The backfill if it is still open and no quiet transition came after `quiet_since`, locked with
+        `lock`; else None."""
+        ...
+
+    async def quiet_tails(self, import_id: UUID) -> list[QuietTail]:
+        """The tenant's active alerts whose latest transition is a quiet one of this backfill."""
+        ...
+
+    async def resolved_in_history(self, import_id: UUID) -> int:
+        """How many alerts with a quiet transition in this backfill are resolved now."""
+        ...
+
+    async def quiet_transitions(self, import_id: UUID) -> list[tuple[str, UUID]]:
+        """The backfill's quiet transitions as (alert id, transition id), in the order they were made."""
+        ...
+
+    async def untold(self, alert_id: str) -> bool:
+        """Whether the alert has quiet transitions and nobody has been notified of it (HR's summary aside)."""
+        ...
+
+    async def timeline(self, alert_id: str) -> list[TimelineEntry]:
+        """The alert's transitions, oldest first."""
+        ...
+
+    async def finish_history_import(self, import_id: UUID, *, now: datetime) -> None:
+        """Mark the backfill summarised: it is never summarised again."""
         ...
 
     async def add_notifications(

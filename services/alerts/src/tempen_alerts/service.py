@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
 
-from tempen_alerts.domain.messages import NotificationKind, render_notification
-from tempen_alerts.domain.routing import levels_available, recipients
+from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
+from tempen_alerts.domain.messages import NotificationKind, OpenCase, render_history_summary, render_notification
+from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, recipients
 from tempen_alerts.domain.rules import (
     AlertSnapshot,
     Escalate,
@@ -27,7 +28,7 @@ from tempen_alerts.domain.rules import (
     decide,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
-from tempen_alerts.ports import AlertsRepository, NotificationRow, SeriesKey, StoredAlert
+from tempen_alerts.ports import HR_SUMMARY_ROLE, ActiveAlert, AlertsRepository, NotificationRow, SeriesKey, StoredAlert
 from tempen_shared import correlation
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.events import AlertState, AlertTransitioned
@@ -49,6 +50,8 @@ WEBHOOK_KIND: dict[AlertState, WebhookKind] = {
 }
 WEBHOOK_CHANNEL = "webhook"
 PERIODS_SHOWN = 6  # in e-mails and webhooks: half a year of a monthly pulse
+# A backfill streams its periods in over minutes; this long without a quiet transition means it has ended.
+HISTORY_SETTLE = timedelta(minutes=10)
 VERBS: dict[AlertState, str] = {
     "open": "alert opened",
     "escalated": "alert escalated",
@@ -57,6 +60,7 @@ VERBS: dict[AlertState, str] = {
 }
 
 logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
+history_logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.history")
 
 
 class AlertNotActiveError(Exception):
@@ -80,6 +84,7 @@ class Change:
     rule: str
     period: str
     correlation_id: str | None  # of the score event that caused it; None for the sweeper and for people
+    notified: bool = True  # False: quiet history, recorded without notifying anyone
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,7 @@ def log_changes(changes: Sequence[Change]) -> None:
                 alert_level=change.level,
                 rule=change.rule,
                 period=change.period,
+                notified=change.notified,
             )
 
 
@@ -121,6 +127,8 @@ class _Transition:
     history: Sequence[PeriodScore]
     email: NotificationKind | None  # None: nobody is e-mailed (acknowledgements, resolutions by hand)
     correlation_id: str | None = None  # the score event's that caused it, if one did
+    quiet_reason: str | None = None  # set: about a period long closed, so nobody is notified (domain/history.py)
+    timeline: Sequence[TimelineEntry] = ()  # the alert's transitions, for a "found_in_history" e-mail
 
 
 class AlertsService:
@@ -140,9 +148,11 @@ class AlertsService:
         clock: Clock = utc_now,
         org_at: OrgAt | None = None,
         portal: PortalLinks | None = None,
+        history_settle: timedelta = HISTORY_SETTLE,
     ) -> None:
         self.catalog = catalog
         self.clock = clock
+        self.history_settle = history_settle
         self._org_at = org_at
         self._topic = topic
         self._public_url = public_url.rstrip("/")
@@ -221,6 +231,31 @@ class AlertsService:
             raise ValueError("a state change left no alert")
         continuing = stored is not None and not isinstance(decision, OpenAlert)
         alert_id = stored.alert_id if stored is not None and continuing else uuid.uuid4().hex
+        quiet = (
+            quiet_reason(
+                rule=decision.rule,
+                period=history[-1].period,
+                period_end=history[-1].period_end,
+                policy=tenant.config.alert_policy,
+                quiet_history_days=tenant.config.notifications.quiet_history_days,
+                now=now,
+                zone=tenant.config.zone,
+            )
+            if history
+            else None
+        )
+        kind = KIND[type(decision)]
+        timeline: list[TimelineEntry] = []
+        if quiet is None and continuing and await repo.untold(alert_id):
+            # Its earlier transitions were history nobody heard of: say so, rather than "escalated"/"recovered".
+            if isinstance(decision, Resolve):
+                quiet = UNTOLD_RESOLVED
+            else:
+                kind = "found_in_history"
+                timeline = [
+                    *await repo.timeline(alert_id),
+                    TimelineEntry(history[-1].period, snapshot.state, snapshot.level),
+                ]
         await repo.save_alert(alert_id, key, snapshot, now=now)
         change = await self._record(
             repo,
@@ -236,8 +271,10 @@ class AlertsService:
                 actor="tempen",
                 evidence=decision.evidence,
                 history=history,
-                email=KIND[type(decision)],
+                email=kind,
                 correlation_id=correlation_id,
+                quiet_reason=quiet,
+                timeline=timeline,
             ),
             now=now,
         )
@@ -331,6 +368,128 @@ class AlertsService:
         )
         return StoredAlert(alert_id, snapshot)
 
+    async def history_due(self, repo: AlertsRepository, *, now: datetime) -> list[uuid.UUID]:
+        """The backfills that have ended by `now`: none of their transitions for `history_settle`."""
+        return await repo.settled_history_imports(quiet_since=now - self.history_settle)
+
+    async def summarise_history(
+        self, repo: AlertsRepository, import_id: uuid.UUID, *, now: datetime | None = None
+    ) -> bool:
+        """Tell what a quiet backfill left open, once: each alert still open whose latest transition was
+        quiet in it is notified at its current level (the unit's manager informed), and HR gets one summary
+        of every alert open now. All of it is queued with the mark that the backfill is summarised, in the
+        caller's transaction: a crash queues nothing, and a second call does nothing.
+
+        Returns whether it summarised (False: already done, gone, or a quiet transition came since).
+        """
+        now = now or self.clock()
+        quiet_since = now - self.history_settle
+        found = await repo.claim_history_import(import_id, quiet_since=quiet_since, lock=False)
+        if found is None:
+            return False
+        # Judging locks an alert before it counts a quiet transition on the backfill's row: lock in that order.
+        active = await repo.lock_active_alerts(found.tenant)
+        claimed = await repo.claim_history_import(import_id, quiet_since=quiet_since)
+        if claimed is None:
+            return False
+        tenant = self.catalog.tenants.get(claimed.tenant)
+        if tenant is None:
+            history_logger.warning("history not summarised: tenant no longer configured", tenant=claimed.tenant)
+            await repo.finish_history_import(import_id, now=now)
+            return True
+        here = await self._tenant_at(tenant, now.astimezone(tenant.config.zone).date())
+        hr = Recipient(email=tenant.config.hr_email, name=HR_NAME, role="hr", level=1)
+        by_id = {alert.alert_id: alert for alert in active}
+        told = 0
+        for tail in await repo.quiet_tails(import_id):
+            alert = by_id.get(tail.alert_id)
+            if alert is None:
+                continue
+            rows = self._email_rows(
+                here,
+                alert.key,
+                tail.transition_id,
+                _Transition(
+                    alert_id=alert.alert_id,
+                    from_state=alert.snapshot.state,
+                    snapshot=alert.snapshot,
+                    rule="found_in_history",
+                    reason=tail.reason,
+                    period=alert.snapshot.baseline_period,
+                    actor="tempen",
+                    evidence=(),
+                    history=await self._shown_history(repo, alert.key, tenant, now=now),
+                    email="found_in_history",
+                ),
+                "found_in_history",
+                now=now,
+                timeline=await repo.timeline(alert.alert_id),
+                leave_out=hr.identity,  # HR's one summary lists the alerts that sit with HR
+            )
+            if rows:
+                await repo.add_notifications(
+                    transition_id=tail.transition_id, alert_id=alert.alert_id, tenant=tenant.id, rows=rows
+                )
+                told += 1
+        quiet = await repo.quiet_transitions(import_id)
+        touched = {alert_id for alert_id, _ in quiet}
+        summary = render_history_summary(
+            language=tenant.config.notifications.language,
+            tenant_name=tenant.config.name,
+            transitions=claimed.quiet_transitions,
+            quiet_days=tenant.config.notifications.quiet_history_days or 0,
+            closed_in_history=await repo.resolved_in_history(import_id),
+            open_now=[self._open_case(here, alert, alert.alert_id in touched) for alert in active],
+            unit_managers_informed=tenant.config.alert_policy.inform_unit_manager,
+        )
+        if quiet:  # the summary is queued with the backfill's last quiet transition (the outbox needs one)
+            alert_id, transition_id = quiet[-1]
+            await repo.add_notifications(
+                transition_id=transition_id,
+                alert_id=alert_id,
+                tenant=tenant.id,
+                rows=[
+                    NotificationRow(
+                        notification_id=uuid.uuid5(NOTIFICATION_NAMESPACE, f"history|{import_id}|{self._channel}"),
+                        channel=self._channel,
+                        recipient=hr.email,
+                        recipient_role=HR_SUMMARY_ROLE,
+                        subject=summary.subject,
+                        body_text=summary.text,
+                        body_html=summary.html,
+                    )
+                ],
+            )
+        await repo.finish_history_import(import_id, now=now)
+        history_logger.info(
+            "history summarised",
+            tenant=tenant.id,
+            quiet_transitions=claimed.quiet_transitions,
+            alerts_notified=told,
+            open_alerts=len(active),
+        )
+        return True
+
+    def _open_case(self, tenant: Tenant, alert: ActiveAlert, from_history: bool) -> OpenCase:
+        names = _names(tenant, alert.key)
+        main = recipients(
+            tenant.org,
+            alert.key.unit,
+            level=alert.snapshot.level,
+            inform_unit_manager=False,
+            hr_email=tenant.config.hr_email,
+        )[0]
+        return OpenCase(
+            unit_name=names.unit,
+            dimension_name=names.dimension,
+            state=alert.snapshot.state,
+            level=alert.snapshot.level,
+            sits_with=main.name,
+            opened_period=alert.snapshot.opened_period,
+            from_history=from_history,
+            url=self.alert_url(tenant.id, alert.alert_id),
+        )
+
     async def _active(
         self, repo: AlertsRepository, tenant_id: str, alert_id: str
     ) -> tuple[StoredAlert, SeriesKey, Tenant] | None:
@@ -351,8 +510,13 @@ class AlertsService:
     async def _record(
         self, repo: AlertsRepository, key: SeriesKey, tenant: Tenant, change: _Transition, *, now: datetime
     ) -> Change:
-        """The audit row, the notifications to deliver and the event, all in the caller's transaction."""
+        """The audit row, the notifications to deliver and the event, all in the caller's transaction.
+
+        A quiet transition (history) is recorded and published alike but queues no notification; it is
+        counted in the tenant's open backfill, which `summarise_history` tells about once it has ended.
+        """
         transition_id = uuid.uuid4()
+        history_import = await repo.note_quiet(key.tenant, now=now) if change.quiet_reason else None
         await repo.add_transition(
             transition_id=transition_id,
             alert_id=change.alert_id,
@@ -366,10 +530,15 @@ class AlertsService:
             actor=change.actor,
             evidence=[_evidence(p) for p in change.evidence],
             correlation_id=change.correlation_id,
+            quiet_reason=change.quiet_reason,
+            history_import=history_import,
         )
-        rows = self._webhook_rows(tenant, key, transition_id, change, now=now)
-        if change.email is not None:
-            rows = self._email_rows(tenant, key, transition_id, change, change.email, now=now) + rows
+        rows = [] if change.quiet_reason else self._webhook_rows(tenant, key, transition_id, change, now=now)
+        if change.email is not None and not change.quiet_reason:
+            rows = (
+                self._email_rows(tenant, key, transition_id, change, change.email, now=now, timeline=change.timeline)
+                + rows
+            )
         if rows:
             await repo.add_notifications(
                 transition_id=transition_id, alert_id=change.alert_id, tenant=key.tenant, rows=rows
@@ -414,6 +583,7 @@ class AlertsService:
             rule=change.rule,
             period=change.period,
             correlation_id=change.correlation_id,
+            notified=change.quiet_reason is None,
         )
 
     def _email_rows(
@@ -425,6 +595,8 @@ class AlertsService:
         kind: NotificationKind,
         *,
         now: datetime,
+        timeline: Sequence[TimelineEntry] = (),
+        leave_out: str | None = None,
     ) -> list[NotificationRow]:
         policy = tenant.config.alert_policy
         names = _names(tenant, key)
@@ -436,6 +608,8 @@ class AlertsService:
             inform_unit_manager=policy.inform_unit_manager,
             hr_email=tenant.config.hr_email,
         ):
+            if recipient.identity == leave_out:
+                continue
             notification_id = uuid.uuid5(
                 NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
             )
@@ -454,6 +628,8 @@ class AlertsService:
                 threshold=policy.threshold,
                 reason=change.reason,
                 acknowledge_url=url,
+                level=change.snapshot.level,
+                timeline=timeline,
             )
             rows.append(
                 NotificationRow(

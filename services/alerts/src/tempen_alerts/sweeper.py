@@ -1,4 +1,5 @@
-"""The sweeper: judges series whose periods closed with no new score, and the time-based escalation.
+"""The sweeper: judges series whose periods closed with no new score, and the time-based escalation; tells
+what a quiet backfill left open once it has ended.
 
 Scores arrive when people answer; periods close and days pass without any message. The sweeper
 judges what is due at the service's clock, so a test that moves the clock sees exactly what a
@@ -32,6 +33,11 @@ async def sweep_once(store: AlertsStore, service: AlertsService, metrics: Alerts
         made.extend(judged.transitions)
         for state in judged.transitions:
             metrics.transitions.labels(state).inc()
+    async with store.transaction() as repo:
+        ended = await service.history_due(repo, now=now)
+    for import_id in ended:
+        async with store.transaction() as repo:  # one backfill per transaction: queued and marked done together
+            await service.summarise_history(repo, import_id, now=now)
     async with store.transaction() as repo:
         counts = await repo.active_counts()
     for state in ACTIVE_STATES:

@@ -195,6 +195,10 @@ class Notifications(_Frozen):
     # How long the personal link in an alert e-mail opens the portal for its recipient. Checked when the
     # link is used, so shortening it applies to links already sent.
     link_valid_days: int = Field(default=30, ge=1, le=365)
+    # A transition decided about a period that closed more than this many days ago (a backfill of history)
+    # is recorded but notifies nobody; the alerts still open then notify once (docs/alerts.md, "Importing
+    # history quietly"). None: every transition notifies, however old its period.
+    quiet_history_days: int | None = Field(default=45, ge=1, le=3660)
 
     @field_validator("webhook_url")
     @classmethod

@@ -6,12 +6,21 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
+from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
-from tempen_alerts.ports import NotificationRow, SeriesKey, StoredAlert
+from tempen_alerts.ports import (
+    HR_SUMMARY_ROLE,
+    ActiveAlert,
+    HistoryImport,
+    NotificationRow,
+    QuietTail,
+    SeriesKey,
+    StoredAlert,
+)
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.outbox import OutboxMessage, enqueue
@@ -313,11 +322,13 @@ class PostgresAlertsRepository:
         actor: str,
         evidence: list[dict[str, Any]],
         correlation_id: str | None = None,
+        quiet_reason: str | None = None,
+        history_import: UUID | None = None,
     ) -> None:
         await self.conn.execute(
             f"""INSERT INTO {SCHEMA}.transitions (transition_id, alert_id, tenant, from_state, to_state, level, rule,
-                    reason, period, actor, evidence, correlation_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+                    reason, period, actor, evidence, correlation_id, notified, quiet_reason, history_import)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text IS NULL, $13, $14)""",
             transition_id,
             alert_id,
             tenant,
@@ -330,6 +341,104 @@ class PostgresAlertsRepository:
             actor,
             evidence,
             correlation_id,
+            quiet_reason,
+            history_import,
+        )
+
+    async def note_quiet(self, tenant: str, *, now: datetime) -> UUID:
+        import_id: UUID = await self.conn.fetchval(
+            f"""INSERT INTO {SCHEMA}.history_imports (import_id, tenant, started_at, last_quiet_at, quiet_transitions)
+                VALUES ($3, $1, $2, $2, 1)
+                ON CONFLICT (tenant) WHERE summarised_at IS NULL DO UPDATE SET
+                    last_quiet_at = greatest(history_imports.last_quiet_at, EXCLUDED.last_quiet_at),
+                    quiet_transitions = history_imports.quiet_transitions + 1
+                RETURNING import_id""",
+            tenant,
+            now,
+            uuid4(),
+        )
+        return import_id
+
+    async def settled_history_imports(self, *, quiet_since: datetime) -> list[UUID]:
+        rows = await self.conn.fetch(
+            f"""SELECT import_id FROM {SCHEMA}.history_imports
+                WHERE summarised_at IS NULL AND last_quiet_at <= $1 ORDER BY started_at""",
+            quiet_since,
+        )
+        return [r["import_id"] for r in rows]
+
+    async def lock_active_alerts(self, tenant: str) -> list[ActiveAlert]:
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {SCHEMA}.alerts WHERE tenant = $1 AND state <> 'resolved'
+                ORDER BY tenant, unit, instrument, model, dimension FOR UPDATE""",
+            tenant,
+        )
+        return [
+            ActiveAlert(
+                r["alert_id"],
+                SeriesKey(r["tenant"], r["unit"], r["instrument"], r["model"], r["dimension"]),
+                _stored(r).snapshot,
+            )
+            for r in rows
+        ]
+
+    async def claim_history_import(
+        self, import_id: UUID, *, quiet_since: datetime, lock: bool = True
+    ) -> HistoryImport | None:
+        locking = " FOR UPDATE" if lock else ""
+        row = await self.conn.fetchrow(
+            f"""SELECT import_id, tenant, quiet_transitions FROM {SCHEMA}.history_imports
+                WHERE import_id = $1 AND summarised_at IS NULL AND last_quiet_at <= $2{locking}""",
+            import_id,
+            quiet_since,
+        )
+        return HistoryImport(row["import_id"], row["tenant"], row["quiet_transitions"]) if row else None
+
+    async def quiet_tails(self, import_id: UUID) -> list[QuietTail]:
+        rows = await self.conn.fetch(
+            f"""SELECT a.alert_id, t.transition_id, t.reason FROM {SCHEMA}.alerts a
+                JOIN LATERAL (SELECT transition_id, reason, notified, history_import FROM {SCHEMA}.transitions
+                              WHERE alert_id = a.alert_id ORDER BY seq DESC LIMIT 1) t ON true
+                WHERE a.state <> 'resolved' AND t.history_import = $1 AND NOT t.notified
+                ORDER BY a.tenant, a.unit, a.instrument, a.model, a.dimension""",
+            import_id,
+        )
+        return [QuietTail(r["alert_id"], r["transition_id"], r["reason"]) for r in rows]
+
+    async def resolved_in_history(self, import_id: UUID) -> int:
+        count: int = await self.conn.fetchval(
+            f"""SELECT count(*) FROM {SCHEMA}.alerts a WHERE a.state = 'resolved' AND EXISTS (
+                    SELECT 1 FROM {SCHEMA}.transitions t WHERE t.alert_id = a.alert_id AND t.history_import = $1)""",
+            import_id,
+        )
+        return count
+
+    async def quiet_transitions(self, import_id: UUID) -> list[tuple[str, UUID]]:
+        rows = await self.conn.fetch(
+            f"SELECT alert_id, transition_id FROM {SCHEMA}.transitions WHERE history_import = $1 ORDER BY seq",
+            import_id,
+        )
+        return [(r["alert_id"], r["transition_id"]) for r in rows]
+
+    async def untold(self, alert_id: str) -> bool:
+        untold: bool = await self.conn.fetchval(
+            f"""SELECT EXISTS (SELECT 1 FROM {SCHEMA}.transitions WHERE alert_id = $1 AND NOT notified)
+                   AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.notifications
+                                   WHERE alert_id = $1 AND recipient_role <> $2)""",
+            alert_id,
+            HR_SUMMARY_ROLE,
+        )
+        return untold
+
+    async def timeline(self, alert_id: str) -> list[TimelineEntry]:
+        rows = await self.conn.fetch(
+            f"SELECT period, to_state, level FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY seq", alert_id
+        )
+        return [TimelineEntry(r["period"], r["to_state"], r["level"]) for r in rows]
+
+    async def finish_history_import(self, import_id: UUID, *, now: datetime) -> None:
+        await self.conn.execute(
+            f"UPDATE {SCHEMA}.history_imports SET summarised_at = $2 WHERE import_id = $1", import_id, now
         )
 
     async def add_notifications(
@@ -429,8 +538,9 @@ class PostgresAlertReader:
 
     async def transitions(self, alert_id: str) -> list[dict[str, Any]]:
         rows = await self._pool().fetch(
-            f"""SELECT from_state, to_state, level, rule, reason, period, actor, evidence, created_at
-                FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY created_at""",
+            f"""SELECT from_state, to_state, level, rule, reason, period, actor, evidence, notified, quiet_reason,
+                    created_at
+                FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY seq""",
             alert_id,
         )
         return [dict(r) for r in rows]

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.routing import Recipient
 from tempen_alerts.domain.rules import PeriodScore
+from tempen_shared.events.alerts import AlertState
 
 Language = Literal["sv", "en"]
-NotificationKind = Literal["opened", "escalated", "resolved"]
+# "found_in_history": an alert still open after a quiet backfill, told once at its current level.
+NotificationKind = Literal["opened", "escalated", "resolved", "found_in_history"]
 
 # A change smaller than this between two periods is reported as "about the same": small groups move
 # a point or two from month to month without anything having happened.
@@ -37,8 +40,8 @@ class _Wording:
     subject: str  # {tenant} {title} {dimension} {unit}
     for_information: str
     greeting: str  # {name}
-    asked: Mapping[NotificationKind, tuple[str, ...]]  # {unit} {dimension}
-    informed: Mapping[NotificationKind, str]  # {unit} {dimension}
+    asked: Mapping[NotificationKind, tuple[str, ...]]  # {unit} {dimension} {level}
+    informed: Mapping[NotificationKind, str]  # {unit} {dimension} {level}
     hr_note: str
     organisation: str
     unit: str
@@ -61,6 +64,8 @@ class _Wording:
     trend_from_to: str  # {before} {before_period} {after} {after_period}
     trend_unknown: str
     rule: str
+    timeline: str
+    timeline_states: Mapping[AlertState, str]  # {level}
     acknowledge: str
     view: str
     privacy: str
@@ -72,6 +77,7 @@ _SV = _Wording(
         "opened": "Ihållande låga resultat",
         "escalated": "Eskalerat till nästa chefsnivå",
         "resolved": "Återhämtat",
+        "found_in_history": "Öppet ärende i importerade resultat",
     },
     subject="[{tenant}] {title}: {dimension} i {unit}",
     for_information="För kännedom – ",
@@ -95,6 +101,14 @@ _SV = _Wording(
             "Resultatet för {unit} på {dimension} har återhämtat sig, och ärendet är avslutat.",
             "Ingen åtgärd krävs. Följ gärna upp med enhetens chef att det som hjälpte fortsätter.",
         ),
+        "found_in_history": (
+            "Tidigare resultat för {unit} har importerats till tempen. De visar ihållande låga resultat på "
+            "{dimension}, och ärendet är fortfarande öppet. Enligt ledarskapsmodellen har det nått nivå {level}, "
+            "som är du. Ingen fick något meddelande om det som hände i den importerade historiken; historiken "
+            "sammanfattas nedan.",
+            "Vi ber dig att prata med enhetens chef om resultatet och att ni tillsammans kommer överens om en "
+            "handlingsplan med ett datum för uppföljning.",
+        ),
     },
     informed={
         "opened": "Det här är för din kännedom. {unit} har haft ihållande låga resultat på {dimension}, och din "
@@ -104,6 +118,9 @@ _SV = _Wording(
         "tillräckligt, så frågan har gått vidare till nästa chefsnivå, som har ombetts att prata med dig.",
         "resolved": "Det här är för din kännedom. Resultatet för {unit} på {dimension} har återhämtat sig, och "
         "ärendet är avslutat.",
+        "found_in_history": "Det här är för din kännedom. Tidigare resultat för {unit} har importerats och visar "
+        "ihållande låga resultat på {dimension}. Ärendet är fortfarande öppet, och chefen på nivå {level} har "
+        "ombetts att prata med dig.",
     },
     hr_note="Du får meddelandet som HR eftersom det inte finns någon chef att gå vidare till ovanför enhetens "
     "chef i organisationsträdet, eller för att enheten inte längre finns där. Se till att rätt chef får frågan.",
@@ -128,6 +145,13 @@ _SV = _Wording(
     trend_from_to="från {before} ({before_period}) till {after} ({after_period})",
     trend_unknown="för få perioder med resultat för att visa en trend",
     rule="Regeln som utlöste meddelandet",
+    timeline="Ärendets historik",
+    timeline_states={
+        "open": "öppnat på nivå {level}",
+        "escalated": "eskalerat till nivå {level}",
+        "acknowledged": "kvitterat på nivå {level}",
+        "resolved": "avslutat",
+    },
     acknowledge="Kvittera när ni har pratat, gärna med en kort anteckning om handlingsplanen och ett datum för "
     "uppföljning:",
     view="Ärendet:",
@@ -141,6 +165,7 @@ _EN = _Wording(
         "opened": "Sustained low results",
         "escalated": "Escalated to the next management level",
         "resolved": "Recovered",
+        "found_in_history": "Open case found in imported results",
     },
     subject="[{tenant}] {title}: {dimension} in {unit}",
     for_information="For your information – ",
@@ -164,6 +189,13 @@ _EN = _Wording(
             "The results of {unit} on {dimension} have recovered, and the case is closed.",
             "No action is needed. You may want to check with the unit's manager that what helped continues.",
         ),
+        "found_in_history": (
+            "Earlier results of {unit} have been imported into tempen. They show sustained low results on "
+            "{dimension}, and the case is still open. Following the leadership model it has reached level {level}, "
+            "which is you. Nobody was notified of what happened in the imported history; it is summarised below.",
+            "Please talk with the unit's manager about the results and agree together on an action plan with "
+            "a date for following it up.",
+        ),
     },
     informed={
         "opened": "This is for your information. {unit} has had sustained low results on {dimension}, and your "
@@ -172,6 +204,9 @@ _EN = _Wording(
         "enough, so the matter has gone to the next management level, who has been asked to talk with you.",
         "resolved": "This is for your information. The results of {unit} on {dimension} have recovered, and the "
         "case is closed.",
+        "found_in_history": "This is for your information. Earlier results of {unit} have been imported and show "
+        "sustained low results on {dimension}. The case is still open, and the manager at level {level} has been "
+        "asked to talk with you.",
     },
     hr_note="You receive this message as HR because the org tree has no manager to go to above the unit's "
     "manager, or the unit is no longer in it. Please make sure the right manager takes this up.",
@@ -196,6 +231,13 @@ _EN = _Wording(
     trend_from_to="from {before} ({before_period}) to {after} ({after_period})",
     trend_unknown="not enough periods with results to show a trend",
     rule="Rule that fired",
+    timeline="History of the case",
+    timeline_states={
+        "open": "opened at level {level}",
+        "escalated": "escalated to level {level}",
+        "acknowledged": "acknowledged at level {level}",
+        "resolved": "closed",
+    },
     acknowledge="Acknowledge once you have talked, ideally with a short note on the action plan and a follow-up date:",
     view="The case:",
     privacy="This message is based only on aggregated results for groups with enough responses. It never "
@@ -227,12 +269,16 @@ def render_notification(
     threshold: float,
     reason: str,
     acknowledge_url: str,
+    level: int = 1,
+    timeline: Sequence[TimelineEntry] = (),
 ) -> Email:
-    """The notification for one recipient of an alert that opened, escalated or resolved.
+    """The notification for one recipient of an alert that opened, escalated or resolved, or that a quiet
+    backfill left open ("found_in_history").
 
     `history` is the periods to show, oldest first; suppressed periods appear as "too few responses"
     with no numbers at all. `reason` is the decision's reason (rule and numbers, no personal data).
-    Every interpolated string is HTML-escaped in the HTML part.
+    `level` is the alert's level now; `timeline` its transitions, oldest first, shown as its history
+    (only for "found_in_history"). Every interpolated string is HTML-escaped in the HTML part.
 
     Raises:
         ValueError: `acknowledge_url` is not an absolute http(s) address.
@@ -250,9 +296,9 @@ def render_notification(
         )
     )
     if informed:
-        paragraphs = [words.informed[kind].format(unit=unit_name, dimension=dimension_name)]
+        paragraphs = [words.informed[kind].format(unit=unit_name, dimension=dimension_name, level=level)]
     else:
-        paragraphs = [p.format(unit=unit_name, dimension=dimension_name) for p in words.asked[kind]]
+        paragraphs = [p.format(unit=unit_name, dimension=dimension_name, level=level) for p in words.asked[kind]]
         if recipient.role == "hr":
             paragraphs.append(words.hr_note)
     facts = [
@@ -264,6 +310,7 @@ def render_notification(
     rows = [_row(score, threshold, words) for score in history]
     show_tenant = any(row.tenant_index for row in rows)
     trend = _trend(history, words)
+    steps = [f"{entry.period}: {words.timeline_states[entry.to_state].format(level=entry.level)}" for entry in timeline]
     link_label = words.acknowledge if kind != "resolved" and not informed else words.view
     greeting = words.greeting.format(name=recipient.name)
 
@@ -274,6 +321,7 @@ def render_notification(
         rows=rows,
         show_tenant=show_tenant,
         trend=trend,
+        steps=steps,
         reason=reason,
         link_label=link_label,
         url=acknowledge_url,
@@ -289,12 +337,153 @@ def render_notification(
         show_tenant=show_tenant,
         threshold=_number(threshold, words),
         trend=trend,
+        steps=steps,
         reason=reason,
         link_label=link_label,
         url=acknowledge_url,
         words=words,
     )
     return Email(subject=subject, text=text, html=page)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """An alert open when a backfill ended, as HR's summary lists it."""
+
+    unit_name: str
+    dimension_name: str
+    state: AlertState
+    level: int
+    sits_with: str  # the name of whoever the alert is with at its level (a manager, or HR)
+    opened_period: str
+    from_history: bool  # whether the import opened or moved it
+    url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _SummaryWording:
+    subject: str  # {tenant} {count}
+    open_count: tuple[str, str]  # one, several: {count}
+    greeting: str
+    imported: str  # {transitions} {quiet_days}
+    transition_count: tuple[str, str]  # one, several: {count}
+    open_now: str
+    none_open: str
+    case: str  # {unit} {dimension} {state} {level} {who} {opened} {mark}
+    from_history: str
+    states: Mapping[AlertState, str]
+    told: str
+    told_copy: str
+    closed_in_history: tuple[str, str]  # one, several: {count}
+
+
+_SUMMARY: Mapping[Language, _SummaryWording] = {
+    "sv": _SummaryWording(
+        subject="[{tenant}] Importerade resultat: {count}",
+        open_count=("{count} öppet ärende", "{count} öppna ärenden"),
+        greeting="Hej HR,",
+        imported="Tidigare resultat har importerats till tempen. Bedömningen av dem gav {transitions} "
+        "(ärenden som öppnades, eskalerades eller avslutades) om perioder som stängdes för mer än {quiet_days} dagar "
+        "sedan. De är sparade i ärendenas historik, men ingen fick något meddelande om dem.",
+        transition_count=("{count} övergång", "{count} övergångar"),
+        open_now="Öppna ärenden nu",
+        none_open="inga",
+        case="{unit} – {dimension}: {state}, nivå {level} ({who}), öppnat {opened}{mark}",
+        from_history=" [från importen]",
+        states={"open": "öppet", "escalated": "eskalerat", "acknowledged": "kvitterat", "resolved": "avslutat"},
+        told="För varje ärende från importen som fortfarande är öppet har chefen på ärendets nuvarande nivå fått "
+        "ett meddelande, en gång. Ärenden som ligger hos HR finns bara i den här sammanfattningen.",
+        told_copy=" Enhetens chef har fått en kopia för kännedom.",
+        closed_in_history=(
+            "{count} ärende öppnades och avslutades inom den importerade historiken; ingen fick meddelande om det.",
+            "{count} ärenden öppnades och avslutades inom den importerade historiken; ingen fick meddelande om dem.",
+        ),
+    ),
+    "en": _SummaryWording(
+        subject="[{tenant}] Imported results: {count}",
+        open_count=("{count} open case", "{count} open cases"),
+        greeting="Hello HR,",
+        imported="Earlier results have been imported into tempen. Judging them made {transitions} "
+        "(cases opened, escalated or closed) about periods that closed more than {quiet_days} days ago. They are "
+        "kept in the cases' history, but nobody was notified of them.",
+        transition_count=("{count} transition", "{count} transitions"),
+        open_now="Open cases now",
+        none_open="none",
+        case="{unit} – {dimension}: {state}, level {level} ({who}), opened {opened}{mark}",
+        from_history=" [from the import]",
+        states={"open": "open", "escalated": "escalated", "acknowledged": "acknowledged", "resolved": "closed"},
+        told="For each case from the import that is still open, the manager at its current level has been "
+        "notified, once. Cases that sit with HR are in this summary only.",
+        told_copy=" The unit's manager has had a copy for information.",
+        closed_in_history=(
+            "{count} case opened and closed within the imported history; nobody was notified of it.",
+            "{count} cases opened and closed within the imported history; nobody was notified of them.",
+        ),
+    ),
+}
+
+
+def render_history_summary(
+    *,
+    language: Language,
+    tenant_name: str,
+    transitions: int,
+    quiet_days: int,
+    closed_in_history: int,
+    open_now: Sequence[OpenCase],
+    unit_managers_informed: bool,
+) -> Email:
+    """HR's one summary when a quiet backfill has ended: how much history was recorded without notifying,
+    every alert of the tenant open now (those the import opened or moved marked), and how many alerts
+    opened and closed within the history. Names of units, dimensions and managers only; never an answer."""
+    words = _SUMMARY[language]
+    wording = _WORDING[language]
+    for case in open_now:
+        _check_url(case.url)
+    count = (words.open_count[0] if len(open_now) == 1 else words.open_count[1]).format(count=len(open_now))
+    subject = _one_line(words.subject.format(tenant=tenant_name, count=count))
+    counted = (words.transition_count[0] if transitions == 1 else words.transition_count[1]).format(count=transitions)
+    intro = words.imported.format(transitions=counted, quiet_days=quiet_days)
+    cases = [
+        (
+            words.case.format(
+                unit=case.unit_name,
+                dimension=case.dimension_name,
+                state=words.states[case.state],
+                level=case.level,
+                who=case.sits_with,
+                opened=case.opened_period,
+                mark=words.from_history if case.from_history else "",
+            ),
+            case.url,
+        )
+        for case in open_now
+    ]
+    closing = [words.told + (words.told_copy if unit_managers_informed else "")]
+    if closed_in_history:
+        phrase = words.closed_in_history[0] if closed_in_history == 1 else words.closed_in_history[1]
+        closing.append(phrase.format(count=closed_in_history))
+    lines = [words.greeting, "", intro, "", f"{words.open_now}:"]
+    lines += [f"  {line} {url}" for line, url in cases] or [f"  {words.none_open}"]
+    for paragraph in closing:
+        lines += ["", paragraph]
+    lines += ["", wording.privacy]
+    e = _escape
+    items = [f'<li>{e(line)} <a href="{e(url)}">{e(url)}</a></li>' for line, url in cases]
+    page = [
+        "<!DOCTYPE html>",
+        f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
+        f"<p>{e(words.greeting)}</p>",
+        f"<p>{e(intro)}</p>",
+        f"<h3>{e(words.open_now)}</h3>",
+        "<ul>",
+        *(items or [f"<li>{e(words.none_open)}</li>"]),
+        "</ul>",
+        *(f"<p>{e(paragraph)}</p>" for paragraph in closing),
+        f"<p><small>{e(wording.privacy)}</small></p>",
+        "</body></html>",
+    ]
+    return Email(subject=subject, text="\n".join(lines) + "\n", html="\n".join(page) + "\n")
 
 
 def _text(
@@ -305,6 +494,7 @@ def _text(
     rows: Sequence[_Row],
     show_tenant: bool,
     trend: str,
+    steps: Sequence[str],
     reason: str,
     link_label: str,
     url: str,
@@ -321,8 +511,10 @@ def _text(
             continue
         tenant = f"; {words.tenant_index.lower()} {row.tenant_index}" if show_tenant and row.tenant_index else ""
         lines.append(f"  {row.period}: {row.index} – {row.status} (n = {row.respondents}{tenant})")
+    lines.append(f"{words.trend}: {trend}")
+    if steps:
+        lines += ["", f"{words.timeline}:", *(f"  {step}" for step in steps)]
     lines += [
-        f"{words.trend}: {trend}",
         "",
         f"{words.rule}: {reason}",
         "",
@@ -344,6 +536,7 @@ def _html(
     show_tenant: bool,
     threshold: str,
     trend: str,
+    steps: Sequence[str],
     reason: str,
     link_label: str,
     url: str,
@@ -378,6 +571,11 @@ def _html(
         *body_rows,
         "</table>",
         f"<p>{e(words.trend)}: {e(trend)}</p>",
+        *(
+            [f"<h3>{e(words.timeline)}</h3>", "<ul>", *(f"<li>{e(step)}</li>" for step in steps), "</ul>"]
+            if steps
+            else []
+        ),
         f"<p>{e(words.rule)}: {e(reason)}</p>",
         f'<p>{e(link_label)} <a href="{e(url)}">{e(url)}</a></p>',
         f"<p><small>{e(words.privacy)}</small></p>",

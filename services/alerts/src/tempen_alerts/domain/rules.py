@@ -279,6 +279,11 @@ def closed_by(policy: AlertPolicy, now: datetime) -> datetime:
     return now - timedelta(hours=policy.period_grace_hours)
 
 
+def closes_at(policy: AlertPolicy, period_end: datetime) -> datetime:
+    """When a period that ends at `period_end` closes for judging: its end plus the grace hours."""
+    return period_end + timedelta(hours=policy.period_grace_hours)
+
+
 def evaluate_history(
     history: Sequence[PeriodScore],
     policy: AlertPolicy,
@@ -296,7 +301,7 @@ def evaluate_history(
     alert: AlertSnapshot | None = None
     for end in range(1, len(history) + 1):
         closed = history[:end]
-        now = closed[-1].period_end + timedelta(hours=policy.period_grace_hours)  # when closed_by passes it
+        now = closes_at(policy, closed[-1].period_end)  # when closed_by passes it
         decision = decide(closed, alert, policy, now=now, levels_available=levels_available)
         if isinstance(decision, NoChange):
             continue

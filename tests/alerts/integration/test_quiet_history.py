@@ -1,0 +1,238 @@
+"""Importing a year of history: every transition recorded, nothing sent about old periods; the alerts still
+open notify once at their current level, and HR gets one summary. Real PostgreSQL, a real SMTP server,
+the service's clock set months after the imported periods."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
+from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
+from tempen_alerts.metrics import AlertsMetrics
+from tempen_alerts.service import AlertsService
+from tempen_alerts.sweeper import sweep_once
+from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.models import Notifications
+from tests.alerts.integration.support import (
+    LEVEL_TWO,
+    NEXT_LEVEL,
+    UNIT_MANAGER,
+    SettableClock,
+    SmtpSink,
+    alerts_store,
+    fixture_catalog,
+    unit_scores,
+)
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+HR = "hr@testkommun.example"
+GROUP_B1_MANAGER = "dan@testkommun.example"
+# Every imported month is of 2025; the import runs in March 2026, long after December 2025 closed.
+IMPORTED_AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+DEFAULT_QUIET_DAYS = Notifications().quiet_history_days  # 45
+SETTLE_MINUTES = 10  # AlertsService's default: no quiet transition for this long ends the import
+# grupp-a1 drops in May, opens on June, escalates to level 2 (the top of its chain) on August and stays low.
+GRUPP_A1 = [75, 76, 74, 75, 40, 41, 42, 41, 42, 43, 42, 41]
+# grupp-b1 opens on February and recovers in March: closed long before the import, so nobody hears of it.
+GRUPP_B1 = [40, 41, 80, 78, 79, 77, 78, 80, 79, 78, 77, 79]
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
+    async with alerts_store(database_url) as opened:
+        yield opened
+
+
+def _quiet_history_catalog() -> Catalog:
+    """The fixture tenant (which notifies about every period, for the other tests) with the default policy."""
+    catalog = fixture_catalog()
+    tenant = catalog.tenants["testkommun"]
+    notifications = tenant.config.notifications.model_copy(update={"quiet_history_days": DEFAULT_QUIET_DAYS})
+    config = tenant.config.model_copy(update={"notifications": notifications})
+    return replace(catalog, tenants={**catalog.tenants, "testkommun": replace(tenant, config=config)})
+
+
+def _service(clock: SettableClock) -> AlertsService:
+    return AlertsService(
+        catalog=_quiet_history_catalog(),
+        topic=lambda name: f"test.{name}",
+        public_url="https://alerts.test",
+        channel="email",
+        clock=clock,
+    )
+
+
+async def _import_2025(store: PostgresAlertsStore) -> None:
+    async with store.transaction() as repo:
+        for number, (a1, b1) in enumerate(zip(GRUPP_A1, GRUPP_B1, strict=True), start=1):
+            await repo.upsert_scores(
+                [
+                    *unit_scores(2025, number, a1, dimensions=("ledarskap",)),
+                    *unit_scores(2025, number, b1, unit="grupp-b1", dimensions=("ledarskap",)),
+                ]
+            )
+
+
+def _notifier(store: PostgresAlertsStore, sink: SmtpSink, metrics: AlertsMetrics) -> Notifier:
+    return Notifier(
+        store.pool,
+        SmtpSender(
+            host="127.0.0.1",
+            port=sink.port,
+            username=None,
+            password=None,
+            starttls=False,
+            timeout_s=5,
+            from_address=lambda _tenant: "tempen@testkommun.example",
+        ),
+        metrics,
+        channels=EMAIL_CHANNELS,
+        max_attempts=3,
+        backoff_s=0.05,
+        dead_letter_topic="test.tempen.alerts",
+    )
+
+
+async def _deliver_all(notifier: Notifier, store: PostgresAlertsStore) -> bool:
+    await notifier.deliver_due()
+    return bool(
+        await store.pool.fetchval("SELECT count(*) = 0 FROM alerts.notifications WHERE state IN ('pending', 'sending')")
+    )
+
+
+def _plain(message: object) -> str:
+    return str(message.get_body(preferencelist=("plain",)).get_content())  # type: ignore[attr-defined]
+
+
+async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_once_at_its_level(
+    store: PostgresAlertsStore,
+) -> None:
+    clock = SettableClock(IMPORTED_AT)
+    service = _service(clock)
+    metrics = AlertsMetrics(CollectorRegistry())
+    await _import_2025(store)
+
+    made = await sweep_once(store, service, metrics)
+    assert sorted(made) == sorted(["open", "escalated", "open", "resolved"]), made
+    clock.advance(minutes=SETTLE_MINUTES - 1)
+    assert await sweep_once(store, service, metrics) == []
+    waiting = await store.pool.fetchval("SELECT count(*) FROM alerts.notifications")
+    clock.advance(minutes=1)
+    await sweep_once(store, service, metrics)
+    clock.advance(days=1)
+    await sweep_once(store, service, metrics)  # again, later: the summary is made once
+
+    with SmtpSink() as sink:
+        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+
+    subjects = [(str(m["To"]), str(m["Subject"])) for m in sink.messages]
+    assert sink.to(NEXT_LEVEL) == [], f"level 1 of grupp-a1 was only in the history: {subjects}"
+    assert sink.to(GROUP_B1_MANAGER) == [], f"grupp-b1's alert opened and resolved in the history: {subjects}"
+    assert waiting == 0, "nothing is queued while the import may still be running"
+
+    [to_level_two] = sink.to(LEVEL_TWO)
+    assert "importerade" in str(to_level_two["Subject"]).lower(), str(to_level_two["Subject"])
+    body = _plain(to_level_two)
+    assert "nivå 2" in body
+    assert "2025-06: öppnat på nivå 1" in body, body
+    assert "2025-08: eskalerat till nivå 2" in body, body
+    [informed] = sink.to(UNIT_MANAGER)
+    assert "För kännedom" in str(informed["Subject"])
+
+    [summary] = sink.to(HR)
+    text = _plain(summary)
+    open_now = text.split("Öppna ärenden nu:")[1].split("\n\n")[0]
+    assert "Grupp A1 – Ledarskap: eskalerat, nivå 2 (Kim Kommundirektör), öppnat 2025-06" in open_now, text
+    assert "Grupp B1" not in open_now, text
+    assert "4 övergångar" in text, text
+
+    history = await store.pool.fetch("SELECT to_state, notified, quiet_reason FROM alerts.transitions")
+    assert len(history) == 4
+    assert all(not h["notified"] and "closed on" in h["quiet_reason"] for h in history), history
+    assert await store.pool.fetchval("SELECT count(*) FROM alerts.notifications") == 3
+
+    # What the API's GET .../alerts/{id} shows as the alert's history.
+    a1 = await store.pool.fetchval("SELECT alert_id FROM alerts.alerts WHERE unit = 'grupp-a1'")
+    shown = await PostgresAlertReader(lambda: store.pool).transitions(a1)
+    assert [(h["to_state"], h["level"], h["period"], h["notified"]) for h in shown] == [
+        ("open", 1, "2025-06", False),
+        ("escalated", 2, "2025-08", False),
+    ]
+    assert shown[0]["quiet_reason"].startswith("history: 2025-06 closed on 2025-07-01, 252 day(s) before")
+
+
+async def test_a_crash_while_summarising_sends_nothing_and_the_next_sweep_summarises_once(
+    store: PostgresAlertsStore,
+) -> None:
+    clock = SettableClock(IMPORTED_AT)
+    service = _service(clock)
+    metrics = AlertsMetrics(CollectorRegistry())
+    await _import_2025(store)
+    await sweep_once(store, service, metrics)
+    clock.advance(minutes=SETTLE_MINUTES)
+
+    [history_import] = await store.pool.fetch("SELECT import_id FROM alerts.history_imports")
+
+    async def summarise_then_crash() -> None:
+        async with store.transaction() as repo:
+            assert await service.summarise_history(repo, history_import["import_id"], now=clock()) is True
+            raise RuntimeError("crashed before the commit")
+
+    with pytest.raises(RuntimeError, match="crashed"):
+        await summarise_then_crash()
+    assert await store.pool.fetchval("SELECT count(*) FROM alerts.notifications") == 0
+    assert await store.pool.fetchval("SELECT summarised_at IS NULL FROM alerts.history_imports")
+
+    await sweep_once(store, service, metrics)
+    queued = await store.pool.fetch("SELECT notification_id, recipient FROM alerts.notifications")
+    assert sorted(r["recipient"] for r in queued) == sorted([LEVEL_TWO, UNIT_MANAGER, HR])
+    async with store.transaction() as repo:  # a second sweeper (another replica) that read the import too
+        assert await service.summarise_history(repo, history_import["import_id"], now=clock()) is False
+    await sweep_once(store, service, metrics)
+    assert await store.pool.fetch("SELECT notification_id, recipient FROM alerts.notifications") == queued
+
+
+async def test_a_backfill_up_to_last_month_tells_an_alert_nobody_heard_of_once_as_found_in_history(
+    store: PostgresAlertsStore,
+) -> None:
+    # Imported on 20 January 2026: December closed 19 days ago and is news; the months before are history.
+    clock = SettableClock(datetime(2026, 1, 20, 8, 0, tzinfo=UTC))
+    service = _service(clock)
+    metrics = AlertsMetrics(CollectorRegistry())
+    low_from_september = [75, 76, 74, 75, 76, 75, 74, 75, 40, 41, 42, 41]  # opens on October, escalates on December
+    async with store.transaction() as repo:
+        for number, (a1, b1) in enumerate(zip(low_from_september, GRUPP_B1, strict=True), start=1):
+            await repo.upsert_scores(
+                [
+                    *unit_scores(2025, number, a1, dimensions=("ledarskap",)),
+                    *unit_scores(2025, number, b1, unit="grupp-b1", dimensions=("ledarskap",)),
+                ]
+            )
+    assert sorted(await sweep_once(store, service, metrics)) == sorted(["open", "escalated", "open", "resolved"])
+    clock.advance(minutes=SETTLE_MINUTES)
+    await sweep_once(store, service, metrics)
+
+    with SmtpSink() as sink:
+        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+
+    subjects = [(str(m["To"]), str(m["Subject"])) for m in sink.messages]
+    assert sink.to(NEXT_LEVEL) == [], f"level 1 never heard of it, and is not told now: {subjects}"
+    [to_level_two] = sink.to(LEVEL_TWO)
+    assert "Öppet ärende i importerade resultat" in str(to_level_two["Subject"]), subjects
+    body = _plain(to_level_two)
+    assert "2025-10: öppnat på nivå 1" in body, body
+    assert "2025-12: eskalerat till nivå 2" in body, body
+    assert "Eskalerat" not in str(to_level_two["Subject"]), "level 1 was never told, so it did not fail to act"
+    assert len(sink.to(UNIT_MANAGER)) == 1
+    assert sink.to(GROUP_B1_MANAGER) == []
+    [summary] = sink.to(HR)
+    assert "3 övergångar" in _plain(summary), "the recent escalation notified; the three others were history"
+    escalation = await store.pool.fetchrow("SELECT notified, quiet_reason FROM alerts.transitions WHERE level = 2")
+    assert (escalation["notified"], escalation["quiet_reason"]) == (True, None)
