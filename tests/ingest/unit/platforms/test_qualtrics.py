@@ -82,6 +82,12 @@ def test_a_matrix_row_can_be_mapped_by_its_own_key_and_an_answer_by_its_label() 
     assert submission.answers == {"q1": 2, "q2": 5, "q3": 3}
 
 
+def test_an_unfinished_response_counts_when_the_mapping_counts_unfinished_ones() -> None:
+    body = fixture_bytes("qualtrics", "response_unfinished.json")
+    parsed = parse_qualtrics_response(body, mapping(count_unfinished=True), NOTICE)
+    assert len(parsed.submissions) == 1
+
+
 def test_an_unfinished_response_is_skipped() -> None:
     parsed = parse_qualtrics_response(fixture_bytes("qualtrics", "response_unfinished.json"), mapping(), NOTICE)
     assert (parsed.submissions, parsed.skipped) == ((), (("R_1TestPulsResp0001", "unfinished: finished 0"),))

@@ -94,6 +94,18 @@ def test_a_response_taken_in_a_preview_is_skipped(mode: str) -> None:
     assert (parsed.submissions, parsed.skipped) == ((), (("118000000001", f"a preview: collection_mode {mode}"),))
 
 
+def test_a_partial_response_counts_when_the_mapping_counts_unfinished_ones() -> None:
+    parsed = parse_surveymonkey_response(
+        as_body(details(response_status="partial")), mapping(count_unfinished=True), NOTICE
+    )
+    assert len(parsed.submissions) == 1
+    for screened_out in ("overquota", "disqualified"):
+        skipped = parse_surveymonkey_response(
+            as_body(details(response_status=screened_out)), mapping(count_unfinished=True), NOTICE
+        )
+        assert skipped.submissions == ()
+
+
 def test_the_partial_fixture_is_skipped() -> None:
     parsed = parse_surveymonkey_response(fixture_bytes("surveymonkey", "response_partial.json"), mapping(), NOTICE)
     assert parsed.skipped == (("118000000001", "unfinished: response_status partial"),)

@@ -83,7 +83,7 @@ def parse_qualtrics_response(body: bytes, mapping: PlatformMapping, notice: Resp
     if not isinstance(values, dict):
         raise DeliveryError("result.values", "malformed", "expected an object")
     finished = scalar_text(values.get("finished"))
-    if finished != "1":
+    if finished != "1" and not mapping.count_unfinished:
         return ParsedDelivery(submissions=(), skipped=((response_id, f"unfinished: finished {finished}"),))
     channel = scalar_text(values.get("distributionChannel"))
     if channel in PREVIEW_CHANNELS:

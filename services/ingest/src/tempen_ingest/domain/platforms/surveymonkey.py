@@ -89,7 +89,10 @@ def parse_surveymonkey_response(body: bytes, mapping: PlatformMapping, notice: R
     if survey_id != mapping.form_id:
         raise DeliveryError("survey_id", "form_mismatch", f"{survey_id!r} is not {mapping.form_id!r}")
     status = scalar_text(document.get("response_status"))
-    if status != "completed":
+    # A partial response is an unfinished one, counted only when the mapping opts in; an over-quota or
+    # disqualified respondent was screened out by the survey itself and never counts.
+    counted = status == "completed" or (status == "partial" and mapping.count_unfinished)
+    if not counted:
         return ParsedDelivery(submissions=(), skipped=((response_id, f"unfinished: response_status {status}"),))
     mode = scalar_text(document.get("collection_mode"))
     if mode in PREVIEW_MODES:
