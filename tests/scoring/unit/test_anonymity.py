@@ -179,6 +179,31 @@ def test_fewest_people_hides_the_parents_roll_up_where_smallest_part_hides_two_t
     assert _remainders(tree, direct, {g for g, v in fewest.items() if v.publishable})[("unit", "subtree")] == 5
 
 
+UNDER_A_KOMMUN = {"kommun": None, "parent": "kommun", "x": "kommun"}
+
+
+@pytest.mark.parametrize(
+    ("children", "direct", "glint_hides"),
+    [
+        ({"large": "parent", "pair": "parent"}, {"large": 30, "pair": 2}, "large"),
+        ({"team-20": "parent", "team-30": "parent"}, {"parent": 2, "team-20": 20, "team-30": 30}, "team-20"),
+    ],
+)
+def test_under_a_kommun_with_people_of_its_own_a_small_remainder_joins_theirs(
+    children: dict[str, str], direct: dict[str, int], glint_hides: str
+) -> None:
+    # docs/scoring.md: two of smallest_part's examples, under a kommun with 3 people of its own and a
+    # unit of 20. smallest_part hides a team and then the unit of 20; fewest_people only the roll-up.
+    tree = _tree(UNDER_A_KOMMUN | children)
+    direct = {"kommun": 3, "x": 20, **direct}
+
+    glint = visibility(tree, direct, MIN, complement="smallest_part")
+    fewest = visibility(tree, direct, MIN, complement="fewest_people")
+
+    assert _hidden_for_differencing(glint) == {(u, scope) for u in (glint_hides, "x") for scope in ("unit", "subtree")}
+    assert _hidden_for_differencing(fewest) == {("parent", "subtree")}
+
+
 def test_fewest_people_keeps_the_tenants_own_index_and_hides_a_team_when_nothing_else_will_do() -> None:
     # The same parent as the whole tenant: its roll-up is the index every unit is compared with.
     tree = _tree({"tenant": None, "t11": "tenant", "t9": "tenant", "t3": "tenant"})
