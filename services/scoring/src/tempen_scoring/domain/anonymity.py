@@ -33,7 +33,8 @@ The rule, in three steps:
      hidden), compared in that order. A unit without respondents below it has one result in both
      scopes: hiding it costs its respondents in both parts of the pair. The choice is exact (dynamic
      programming over the tree, see `_hide_fewest_people`), so it never withholds more than
-     "smallest_part" does on the same counts; ties go to the same choice for the same counts.
+     "smallest_part" does on the same counts, and the same tree and counts always give the same
+     choice.
 
 Why the result is safe. Each publishable group's remainder is disjoint from every other group's
 remainder, and every publishable group is a union of remainders. So the sums anyone can compute
