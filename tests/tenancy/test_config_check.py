@@ -58,6 +58,15 @@ def test_a_min_group_size_below_three_is_refused_with_its_line_and_a_hint(config
     assert "(hint: 3 is the lowest allowed" in problem
 
 
+def test_an_unknown_complementary_suppression_is_refused_with_its_line_and_the_choices(config: Path) -> None:
+    tenant = config / "tenants/hjo.yaml"
+    replace_in(tenant, "min_group_size: 5\n", "min_group_size: 5\ncomplementary_suppression: next_smallest\n")
+    (problem,) = problems_in(config)
+    assert problem.startswith(f"{tenant}:{line_of(tenant, 'next_smallest')}: complementary_suppression: ")
+    assert "'fewest_people' or 'smallest_part'" in problem
+    assert "(hint: write fewest_people (the default" in problem
+
+
 def test_an_unknown_instrument_is_refused_with_a_did_you_mean(config: Path) -> None:
     tenant = config / "tenants/ljungby.yaml"
     replace_in(tenant, "[ljungby-puls, hme]", "[ljungby-pulse, hme]")

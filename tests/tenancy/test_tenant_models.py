@@ -23,6 +23,12 @@ def test_defaults_follow_swedish_practice() -> None:
     assert (config.timezone, config.min_group_size, config.notifications.language) == ("Europe/Stockholm", 5, "sv")
 
 
+def test_anonymity_hides_the_fewest_peoples_results_unless_told_to_hide_the_smallest_part() -> None:
+    assert TenantConfig.model_validate(MINIMAL).complementary_suppression == "fewest_people"
+    chosen = TenantConfig.model_validate({**MINIMAL, "complementary_suppression": "smallest_part"})
+    assert chosen.complementary_suppression == "smallest_part"
+
+
 @pytest.mark.parametrize("value", ["hemligt", 12345, ["a", "b"]])
 def test_a_secret_written_inline_is_refused_as_an_inline_secret(value: object) -> None:
     with pytest.raises(ValidationError) as caught:

@@ -218,3 +218,33 @@ def _grouped(stored: Mapping[RowKey, ScoreRow], sequences: Mapping[RowKey, int])
 
 def _stored(row: ScoreRow, sequence: int) -> StoredRow:
     return StoredRow(row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence)
+
+
+@pytest.mark.parametrize("policy", ["fewest_people", "smallest_part"])
+def test_both_rescoring_paths_hide_what_the_tenants_complementary_suppression_chooses(policy: str) -> None:
+    # docs/privacy.md's parent of teams of 11, 9 and 3, under a verksamhet with 2 people of its own
+    # and a team of 8: fewest_people hides the parent's roll-up, smallest_part the teams of 9 and 8.
+    fixture = _tenant("fixture")
+    parents = {"v": None, "enhet": "v", "t11": "enhet", "t9": "enhet", "t3": "enhet", "t8": "v"}
+    tenant = dataclasses.replace(
+        fixture,
+        org=OrgTree.build(OrgUnit(u, u, p, None) for u, p in parents.items()),
+        config=fixture.config.model_copy(update={"complementary_suppression": policy}),
+    )
+    instrument = tenant.instruments["test-puls"]
+    model = tenant.models["test-model"]
+    key = SliceKey("testkommun", instrument.id, model.id, PERIOD)
+    answers = contribution(instrument, model, {"q1": 4, "q2": 3, "q3": 5})
+    sizes = {"v": 2, "t11": 11, "t9": 9, "t3": 3, "t8": 8}
+    live = {f"{unit}-{n}": (unit, answers) for unit, size in sizes.items() for n in range(size)}
+    state = SliceState.build(tenant, version=0, period_start=START, period_end=END, direct=_unit_totals(live), rows={})
+
+    full, _ = rescore_slice(tenant, key, reference_groups(tenant, live))
+    incremental, _ = rescore(tenant, key, state, None)
+
+    for rows in (full, [row for row, _ in incremental]):
+        differencing = {(r.unit, r.scope) for r in rows if r.suppression_reason == "differencing"}
+        if policy == "fewest_people":
+            assert differencing == {("enhet", "subtree")}
+        else:
+            assert differencing == {(u, scope) for u in ("t9", "t8") for scope in ("unit", "subtree")}

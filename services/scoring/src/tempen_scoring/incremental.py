@@ -247,7 +247,7 @@ def rescore(
     instrument = tenant.instruments[key.instrument]
     model = tenant.models[key.model]
     counts = {unit: totals.respondents for unit, totals in state.direct.items() if totals.respondents > 0}
-    seen = visibility(tree, counts, tenant.config.min_group_size)
+    seen = visibility(tree, counts, tenant.config.min_group_size, complement=tenant.config.complementary_suppression)
     dirty: set[Group] | None = None
     if touched is not None:
         dirty = set()

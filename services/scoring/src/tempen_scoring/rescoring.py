@@ -238,7 +238,7 @@ def rescore_slice(
     model = tenant.models[key.model]
     tree = tenant.org
     direct = {unit: groups[unit].respondents if unit in groups else 0 for unit in tree.units}
-    seen = visibility(tree, direct, tenant.config.min_group_size)
+    seen = visibility(tree, direct, tenant.config.min_group_size, complement=tenant.config.complementary_suppression)
     subtree_aggs: dict[str, GroupAggregate] = {}
     for unit in _post_order(tree):
         agg = groups.get(unit, GroupAggregate.empty())

@@ -219,6 +219,11 @@ def _problem(document: _YamlFile, model: type[BaseModel], error: ErrorDetails) -
             "3 is the lowest allowed, since smaller groups can identify who answered; "
             "5 is the usual Swedish default; a smaller group's answers are shown only within a larger group above it"
         )
+    elif key == "complementary_suppression":
+        hint = (
+            "write fewest_people (the default: hide what withholds the fewest people's results) or smallest_part "
+            "(hide the smallest group beside a small one, as Viva Glint does); docs/privacy.md compares them"
+        )
     elif "email" in message:
         hint = str(error.get("ctx", {}).get("hint") or "write the address as name@domain, e.g. hr@kommun.se")
     elif kind == "string_pattern_mismatch":

@@ -15,6 +15,10 @@ from tempen_shared.tenancy.addresses import AddressError, parse_address
 
 Slug = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Cadence = Literal["annual", "quarterly", "monthly", "weekly"]
+# Which further groups the anonymity rule hides so that a small one cannot be worked out by subtraction
+# (docs/privacy.md, "Hiding as little as it must"): the choice that withholds the fewest people's results,
+# or Viva Glint's rule of hiding the smallest part beside it.
+ComplementarySuppression = Literal["fewest_people", "smallest_part"]
 
 
 def _address(value: str) -> str:
@@ -231,6 +235,7 @@ class TenantConfig(_Frozen):
     name: str = Field(min_length=1)
     timezone: str = "Europe/Stockholm"
     min_group_size: int = Field(default=5, ge=3, le=100)
+    complementary_suppression: ComplementarySuppression = "fewest_people"
     hr_email: EmailAddress
     instruments: tuple[Slug, ...] = Field(min_length=1)
     org_file: str
