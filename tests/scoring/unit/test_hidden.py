@@ -112,11 +112,14 @@ def test_hidden_groups_lists_what_was_hidden_those_that_cannot_alert_first() -> 
     assert [(g.unit, g.scope) for g in found] == [("tiny", "unit"), ("team", "unit")]
     tiny, team = found
     assert tiny.periods == (("2026-09", "below_minimum"), ("2026-10", NO_RESPONSES), ("2026-11", "below_minimum"))
-    assert tiny.reach is not None and tiny.reach.can_alert is False
+    assert tiny.reach is not None
+    assert tiny.reach.can_alert is False
     assert tiny.reasons == {"below_minimum": 2, NO_RESPONSES: 1}
-    assert team.reach is not None and team.reach.can_alert is True
+    assert team.reach is not None
+    assert team.reach.can_alert is True
     text = explain(tiny, tree, 5)
-    assert "fewer than 5 answered" in text and "Cannot alert: 2 published periods are needed" in text
+    assert "fewer than 5 answered" in text
+    assert "Cannot alert: 2 published periods are needed" in text
 
 
 def test_an_unmeasured_period_or_a_unit_new_in_the_org_hides_nothing() -> None:
@@ -128,3 +131,22 @@ def test_an_unmeasured_period_or_a_unit_new_in_the_org_hides_nothing() -> None:
         ["2026-09", "2026-10", "2026-11"], [before, before, after], [False, True, True], statuses, after, 2
     )
     assert found == []
+
+
+def test_a_parent_with_nobody_placed_in_it_is_not_a_team_nobody_answers_for() -> None:
+    units = [
+        OrgUnit("top", "Top", None, None),
+        OrgUnit("office", "Office", "top", None, headcount=4),
+        OrgUnit("team", "Team", "office", None),
+        OrgUnit("quiet", "Quiet", "top", None),
+    ]
+    tree = OrgTree.build(units)
+    periods = ["2026-10", "2026-11"]
+    statuses = {(p, u, s): PUBLISHED for p in periods for u in ("top", "team") for s in ("unit", "subtree")}
+    statuses |= {(p, "office", "subtree"): PUBLISHED for p in periods}
+    found = hidden_groups(periods, [tree] * 2, [True] * 2, statuses, tree, 2)
+    # "top" has nobody of its own; "office" has 4 placed in it who never answered; "quiet" is a team.
+    assert [(g.unit, g.scope, g.latest) for g in found] == [
+        ("office", "unit", NO_RESPONSES),
+        ("quiet", "unit", NO_RESPONSES),
+    ]

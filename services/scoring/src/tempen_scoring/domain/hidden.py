@@ -143,7 +143,8 @@ def hidden_groups(
     `periods` oldest first, with the org tree in force in each (None: none known then) and whether
     anything was measured in it; `statuses` maps (period, unit, scope) to PUBLISHED or the stored
     suppression reason; a group with no stored row had no respondents. A leaf's subtree is its own
-    group, so only units with children are listed in the subtree scope.
+    group, so only units with children are listed in the subtree scope; and the own group of a unit
+    with children, no headcount and never an answer of its own is empty by design, not listed.
     """
     published: dict[str, set[Group]] = {}
     for (period, unit, scope), status in statuses.items():
@@ -171,10 +172,22 @@ def hidden_groups(
             statuses_only = [status for _, status in seen]
             if all(status == PUBLISHED or status in NOT_COUNTED for status in statuses_only):
                 continue
+            if scope == "unit" and _container(current, unit, statuses_only):
+                continue
             reach = alert_reach(statuses_only, sustained_periods) if scope == "unit" else None
             found.append(HiddenGroup(unit, scope, tuple(seen), tuple(protects), reach))
     found.sort(key=lambda g: (g.reach is None or g.reach.can_alert is not False, -g.hidden, g.unit, g.scope))
     return found
+
+
+def _container(tree: OrgTree, unit: str, statuses: Sequence[str]) -> bool:
+    """A unit with units below it, nobody placed directly in it (no headcount) and no answers of its own:
+    its own group is empty by design, not a team that goes unheard."""
+    return (
+        bool(tree.children[unit])
+        and not tree.units[unit].headcount
+        and all(status == NO_RESPONSES or status in NOT_COUNTED for status in statuses)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +293,10 @@ def _reason(status: str, group: HiddenGroup, tree: OrgTree, min_group_size: int)
     if status == DIFFERENCING:
         around = next((u for u in group.protects if u in tree), None)
         if around is None:
-            return f"enough answered, but subtracting published results would reveal a group of fewer than {min_group_size}"
+            return (
+                "enough answered, but subtracting published results would reveal a group of fewer than"
+                f" {min_group_size}"
+            )
         return (
             f"enough answered, but {tree.units[around].name}'s result minus the published groups inside it"
             f" would reveal a group of fewer than {min_group_size}"
