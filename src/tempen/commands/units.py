@@ -127,10 +127,11 @@ def _print_report(console: Console, body: dict[str, Any], report: dict[str, Any]
     console.print(table)
     console.print("What to do:")
     for entry in report["units"]:
+        # Unwrapped: a line per reason and per action reads and greps as one.
         console.print(f"  {entry['unit_name']} ({entry['unit']}, {entry['scope']})", style="bold", highlight=False)
-        console.print(f"    {entry['explanation']}", markup=False, highlight=False)
+        console.print(f"    {entry['explanation']}", markup=False, highlight=False, soft_wrap=True)
         for action in entry["actions"]:
-            console.print(f"    - {action['text']}", markup=False, highlight=False)
+            console.print(f"    - {action['text']}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _alerts(reach: dict[str, Any] | None) -> str:
