@@ -279,7 +279,7 @@ async def test_the_units_hidden_command_prints_what_hr_can_act_on(
     assert "Grupp B1" in out
     assert "cannot alert" in out
     assert "Cannot alert: 2 published periods are needed, it had 0 of the last 6." in out
-    assert "Merge Grupp B1 with a sibling team in the org file" in out
+    assert "Merge Grupp B1 with a sibling in the org file" in out
     assert "6 of 6" in out
     assert refused == 2
     assert "has not closed yet; the latest closed one is 2026-11" in err

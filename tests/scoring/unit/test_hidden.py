@@ -13,6 +13,7 @@ from tempen_scoring.domain.anonymity import visibility
 from tempen_scoring.domain.hidden import (
     NO_RESPONSES,
     PUBLISHED,
+    actions,
     alert_reach,
     explain,
     hidden_groups,
@@ -150,3 +151,24 @@ def test_a_parent_with_nobody_placed_in_it_is_not_a_team_nobody_answers_for() ->
         ("office", "unit", NO_RESPONSES),
         ("quiet", "unit", NO_RESPONSES),
     ]
+
+
+def test_a_team_hidden_now_and_then_needs_answers_one_hidden_mostly_a_larger_group() -> None:
+    tree = _tree({"top": None, "team": "top"})
+    periods = ["2026-09", "2026-10", "2026-11"]
+    top = {(p, "top", s): PUBLISHED for p in periods for s in ("unit", "subtree")}
+
+    def codes(team: list[str], min_group_size: int = 5) -> list[str]:
+        statuses = top | {(p, "team", "unit"): s for p, s in zip(periods, team, strict=True)}
+        (group,) = hidden_groups(periods, [tree] * 3, [True] * 3, statuses, tree, 2)
+        return [a.code for a in actions(group, tree, min_group_size)]
+
+    assert codes([PUBLISHED, "below_minimum", PUBLISHED]) == ["encourage_answers"]
+    assert codes(["below_minimum", "below_minimum", PUBLISHED]) == [
+        "merge_team",
+        "encourage_answers",
+        "change_cadence",
+        "lower_minimum",
+    ]
+    assert "lower_minimum" not in codes(["below_minimum"] * 3, min_group_size=3)
+    assert codes([NO_RESPONSES] * 3) == ["check_survey_reaches", "encourage_answers"]

@@ -206,17 +206,20 @@ def explain(group: HiddenGroup, tree: OrgTree, min_group_size: int) -> str:
         now = f"{name} was not measured in {period}"
     else:
         now = f"{name} is hidden in {period}: {_reason(latest, group, tree, min_group_size)}"
-    reasons = ", ".join(f"{_REASON_NAMES.get(r, r)} {n}" for r, n in sorted(group.reasons.items()))
-    text = f"{now}. Hidden in {group.hidden} of {group.counted} measured periods ({reasons})."
+    reasons = ", ".join(f"{_REASON_NAMES.get(r, r)} in {n}" for r, n in sorted(group.reasons.items()))
+    text = f"{now}. Hidden in {group.hidden} of {group.counted} measured periods: {reasons}."
     if group.reach is not None:
         text += " " + _reach_text(group.reach)
     return text
 
 
 def actions(group: HiddenGroup, tree: OrgTree, min_group_size: int) -> list[Action]:
-    """What HR can do about it, the likeliest help first."""
+    """What HR can do about it, the likeliest help first. A group hidden now and then for want of answers
+    needs answers; one hidden in most periods needs a larger group or a longer period."""
     name = tree.units[group.unit].name
     reasons = group.reasons
+    below, silent = reasons.get(BELOW_MINIMUM, 0), reasons.get(NO_RESPONSES, 0)
+    mostly_small = (below + silent) * 2 > group.counted
     out: list[Action] = []
     if reasons.get(DIFFERENCING):
         around = ", ".join(tree.units[u].name for u in group.protects if u in tree) or "the group above it"
@@ -228,31 +231,30 @@ def actions(group: HiddenGroup, tree: OrgTree, min_group_size: int) -> list[Acti
                 " (tempen org import) and this one can be shown again.",
             )
         )
-    small = reasons.get(BELOW_MINIMUM, 0) + reasons.get(NO_RESPONSES, 0)
-    if reasons.get(BELOW_MINIMUM):
+    if silent:
+        out.append(
+            Action(
+                "check_survey_reaches",
+                f"Check that the survey reaches {name} (its unit id in the survey platform): nobody answered"
+                f" in {silent} of {group.counted} periods.",
+            )
+        )
+    if below and mostly_small:
         out.append(
             Action(
                 "merge_team",
-                f"Merge {name} with a sibling team in the org file (tempen org import), so that together they"
-                f" reach {min_group_size} answers.",
+                f"Merge {name} with a sibling in the org file (tempen org import), so that together they reach"
+                f" {min_group_size} answers.",
             )
         )
-    if small:
+    if below or silent:
         out.append(
             Action(
                 "encourage_answers",
                 f"Encourage answers: a group is shown only in periods when at least {min_group_size} of it answer.",
             )
         )
-    if reasons.get(NO_RESPONSES):
-        out.append(
-            Action(
-                "check_survey_reaches",
-                f"Check that the survey reaches {name} (its unit id in the survey platform): nobody answered"
-                f" in {reasons[NO_RESPONSES]} of {group.counted} periods.",
-            )
-        )
-    if small * 2 > group.counted:
+    if below and mostly_small:
         out.append(
             Action(
                 "change_cadence",
@@ -260,14 +262,14 @@ def actions(group: HiddenGroup, tree: OrgTree, min_group_size: int) -> list[Acti
                 " period gathers more people's answers.",
             )
         )
-    if small and min_group_size > MIN_GROUP_SIZE_FLOOR:
-        out.append(
-            Action(
-                "lower_minimum",
-                f"The tenant's min_group_size is {min_group_size}; it can be lowered to {MIN_GROUP_SIZE_FLOOR}"
-                " at the least. That weakens anonymity: a decision for the data protection officer.",
+        if min_group_size > MIN_GROUP_SIZE_FLOOR:
+            out.append(
+                Action(
+                    "lower_minimum",
+                    f"The tenant's min_group_size is {min_group_size}; it can be lowered to {MIN_GROUP_SIZE_FLOOR}"
+                    " at the least. That weakens anonymity: a decision for the data protection officer.",
+                )
             )
-        )
     return out
 
 
