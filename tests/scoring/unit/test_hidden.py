@@ -39,6 +39,8 @@ def test_a_unit_with_fewer_published_periods_than_a_run_needs_cannot_alert() -> 
     sparse = alert_reach([PUBLISHED, "below_minimum", "differencing", PUBLISHED, NO_RESPONSES, NO_RESPONSES], 2)
     assert (sparse.can_alert, sparse.periods_to_alert) == (True, 6)
     assert alert_reach([PUBLISHED] * 4, 2).periods_to_alert == 2
+    assert alert_reach([PUBLISHED] * 5 + ["below_minimum"], 2).periods_to_alert == 2  # 2.4: hardly late
+    assert alert_reach([PUBLISHED] * 4 + ["below_minimum"] * 2, 2).periods_to_alert == 3
     assert alert_reach([PUBLISHED] * 3, 4).can_alert is None  # a span shorter than a run cannot tell
 
 

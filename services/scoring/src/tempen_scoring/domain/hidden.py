@@ -61,10 +61,10 @@ class AlertReach:
     @property
     def periods_to_alert(self) -> int | None:
         """About how many periods a sustained challenge takes to alert at this unit's share of published
-        periods (`needed` when every period is published); None when none was published."""
+        periods (`needed` when every period is published), to the nearest; None when none was published."""
         if self.published == 0:
             return None
-        return math.ceil(self.needed * self.measured / self.published)
+        return math.floor(self.needed * self.measured / self.published + 0.5)
 
 
 def alert_reach(statuses: Sequence[str], sustained_periods: int) -> AlertReach:
