@@ -227,6 +227,15 @@ def _operations() -> list[Operation]:
             "A unit's score series per model and dimension, with suppression flags; query: model, scope, dimension",
             "read",
         ),
+        Operation(
+            "scoring",
+            "GET",
+            f"{t}/hidden-units",
+            "Units whose results were hidden, why, whether they can alert, and what HR can do; never a"
+            " respondent count; query: period (default the latest closed), periods (1-60, default 6),"
+            " instrument, model",
+            "read",
+        ),
         Operation("alerts", "GET", f"{t}/alerts", "Alerts; query: status, unit, recipient", "read"),
         Operation("alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence and history", "read"),
         Operation(

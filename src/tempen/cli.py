@@ -18,6 +18,7 @@ Start here:
   tempen up                          run everything (embedded broker and database unless URLs are set)
   tempen config check                validate tenants, models, instruments, org files, mappings
   tempen scores hjo hjo-skola-ost    a unit's scores per period, as a table
+  tempen units hidden hjo            units whose results are hidden or that cannot alert, and what to do
   tempen tokens create hjo --name HR --scope read   an API token (docs/access.md)
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL (real Kafka/PostgreSQL), TEMPEN_CONFIG_DIR (default ./config),
 TEMPEN_STATE_DIR (default ./.tempen), TEMPEN_TOKEN (API token; default the one `tempen up` writes to
@@ -225,6 +226,7 @@ def _optional_commands() -> list[Callable[[Any], None]]:
         "tempen.commands.submissions",
         "tempen.commands.mappings",
         "tempen.commands.gdpr",
+        "tempen.commands.units",
     ):
         try:
             registers.append(importlib.import_module(module).register)

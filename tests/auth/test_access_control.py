@@ -71,6 +71,7 @@ def test_an_admin_token_acts_for_every_tenant_and_outside_them() -> None:
         ("POST", "/v1/tenants/{tenant}/submissions", Scope.SUBMIT),
         ("GET", "/v1/tenants/{tenant}/units/{unit}/scores", Scope.READ),
         ("HEAD", "/v1/tenants/{tenant}/units/{unit}/scores", Scope.READ),
+        ("GET", "/v1/tenants/{tenant}/hidden-units", Scope.READ),
         ("GET", "/v1/tenants/{tenant}/alerts", Scope.READ),
         ("GET", "/v1/tenants/{tenant}/alerts/{alert_id}", Scope.READ),
         ("POST", "/v1/tenants/{tenant}/alerts/{alert_id}/acknowledge", Scope.MANAGE),

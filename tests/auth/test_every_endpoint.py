@@ -183,6 +183,7 @@ def test_the_known_endpoints_are_found_and_need_the_scopes_docs_access_md_lists(
     expected = {
         ("ingest", "POST /v1/tenants/{tenant}/submissions"): Scope.SUBMIT,
         ("scoring", "GET /v1/tenants/{tenant}/units/{unit}/scores"): Scope.READ,
+        ("scoring", "GET /v1/tenants/{tenant}/hidden-units"): Scope.READ,
         ("alerts", "GET /v1/tenants/{tenant}/alerts"): Scope.READ,
         ("alerts", "GET /v1/tenants/{tenant}/alerts/{alert_id}"): Scope.READ,
         ("alerts", "POST /v1/tenants/{tenant}/alerts/{alert_id}/acknowledge"): Scope.MANAGE,

@@ -28,6 +28,7 @@ from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.realign import run_realigner
 from tempen_scoring.ticker import run_ticker
 from tempen_shared.auth import AccessControl
+from tempen_shared.clock import Clock, utc_now
 from tempen_shared.db import OUTAGE_ERRORS
 from tempen_shared.http import ServiceApp, http_app, operational_routes
 from tempen_shared.orgcopy import ORG_COPY, OrgHistories, consume_org
@@ -53,7 +54,9 @@ class _Holder:
         return self.pool
 
 
-def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | None = None) -> ServiceApp:
+def create_app(
+    settings: ScoringSettings | None = None, *, catalog: Catalog | None = None, clock: Clock = utc_now
+) -> ServiceApp:
     settings = settings or ScoringSettings()  # read from the environment at startup
     catalog = catalog or load_catalog(settings.config_dir)
     registry = CollectorRegistry()
@@ -171,6 +174,7 @@ def create_app(settings: ScoringSettings | None = None, *, catalog: Catalog | No
             registry=registry,
         ),
         http=http_app(
-            routes(PostgresScoreReader(holder.get_pool), catalog, metrics, org_history=org_history), access=access
+            routes(PostgresScoreReader(holder.get_pool), catalog, metrics, org_history=org_history, clock=clock),
+            access=access,
         ),
     )

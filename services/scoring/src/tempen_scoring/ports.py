@@ -32,3 +32,13 @@ class ScoreReader(Protocol):
         """The unit's stored score rows with respondents, oldest period first per (model, dimension,
         scope): the read API's rows, suppressed ones included with their reason."""
         ...
+
+    async def group_statuses(self, tenant: str, instrument: str, periods: Sequence[str]) -> Sequence[Mapping[str, Any]]:
+        """One row per stored group (model, period, unit, scope) of these periods with its `status`:
+        "published", or the reason it is hidden. Never a count: HR's report of hidden units is built
+        from these alone."""
+        ...
+
+    async def measured_periods(self, tenant: str, instrument: str, periods: Sequence[str]) -> set[tuple[str, str]]:
+        """The (model, period) pairs of these periods in which anyone answered the instrument."""
+        ...

@@ -722,6 +722,24 @@ WHERE tenant = $1 AND unit = $2 AND ($3::text IS NULL OR model = $3) AND ($4::te
 ORDER BY model, dimension, scope, period_start
 """
 
+# A group's status over its dimensions: published when any is (they share the group's verdict), else the
+# reason of those with respondents, else of its withdrawn rows. The counts stay in the database.
+_GROUP_STATUSES = f"""
+SELECT g.model, g.period, g.unit, g.scope,
+       CASE WHEN bool_or((f.value ->> 'publishable')::boolean) THEN 'published'
+            ELSE coalesce(min(f.value ->> 'suppression_reason') FILTER (WHERE (f.value ->> 'respondents')::int > 0),
+                          min(f.value ->> 'suppression_reason'), 'no_responses')
+       END AS status
+FROM {SCHEMA}.score_groups g, jsonb_each(g.figures) f
+WHERE g.tenant = $1 AND g.instrument = $2 AND g.period = ANY($3::text[])
+GROUP BY 1, 2, 3, 4
+"""
+
+_MEASURED_PERIODS = f"""
+SELECT DISTINCT model, period FROM {SCHEMA}.slice_versions
+WHERE tenant = $1 AND instrument = $2 AND period = ANY($3::text[])
+"""
+
 
 class PostgresScoreReader:
     """The read API's queries (`ports.ScoreReader`), on the pool the service has once it is up."""
@@ -734,6 +752,14 @@ class PostgresScoreReader:
     ) -> Sequence[Mapping[str, Any]]:
         rows = await self._pool().fetch(_UNIT_SERIES, tenant, unit, model, scope, dimension)
         return [dict(r) for r in rows]
+
+    async def group_statuses(self, tenant: str, instrument: str, periods: Sequence[str]) -> Sequence[Mapping[str, Any]]:
+        rows = await self._pool().fetch(_GROUP_STATUSES, tenant, instrument, list(periods))
+        return [dict(r) for r in rows]
+
+    async def measured_periods(self, tenant: str, instrument: str, periods: Sequence[str]) -> set[tuple[str, str]]:
+        rows = await self._pool().fetch(_MEASURED_PERIODS, tenant, instrument, list(periods))
+        return {(r["model"], r["period"]) for r in rows}
 
 
 def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage | None:

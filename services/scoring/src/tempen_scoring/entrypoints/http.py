@@ -1,21 +1,29 @@
-"""Scoring's read API: score series per unit and dimension, with suppression flags and reasons."""
+"""Scoring's read API: score series per unit and dimension, with suppression flags and reasons, and HR's
+report of the units that cannot be shown or cannot alert, and why."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tempen_scoring.domain.hidden import HiddenGroup, actions, explain, hidden_groups, latest_closed, span
+from tempen_scoring.domain.periods import Period, period_from_key
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.ports import ScoreReader
+from tempen_shared.clock import Clock, utc_now
 from tempen_shared.http import JSONResponse, problem
 from tempen_shared.http import measured as timed
-from tempen_shared.tenancy.loader import Catalog
-from tempen_shared.tenancy.org import OrgHistory, OrgTree, org_day
+from tempen_shared.tenancy.loader import Catalog, Tenant
+from tempen_shared.tenancy.models import Cadence, Instrument
+from tempen_shared.tenancy.org import NoOrgVersionError, OrgHistory, OrgTree, org_day
+
+DEFAULT_SPAN = 6  # periods HR's report of hidden units looks back over, unless asked for another span
+MAX_SPAN = 60
 
 
 def routes(
@@ -24,6 +32,7 @@ def routes(
     metrics: ScoringMetrics,
     *,
     org_history: Callable[[str], Awaitable[OrgHistory]] | None = None,
+    clock: Clock = utc_now,
 ) -> list[Route]:
     async def history_of(tenant_id: str) -> OrgHistory:
         if org_history is None:
@@ -102,8 +111,155 @@ def routes(
             }
         )
 
-    route = "/v1/tenants/{tenant}/units/{unit}/scores"
-    return [Route(route, measured(route, unit_scores), methods=["GET"])]
+    async def hidden_units(request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        tenant = catalog.tenants.get(tenant_id)
+        if tenant is None:
+            return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
+        query = _HiddenQuery.parse(tenant, request.query_params.get, now=clock())
+        if query.errors:
+            return problem(422, "Invalid query", errors=query.errors)
+        history = await history_of(tenant_id)
+        policy = tenant.config.alert_policy
+        min_group_size = tenant.config.min_group_size
+        reports: list[dict[str, Any]] = []
+        for instrument, last in query.chosen:
+            periods = span(last, query.count, instrument.cadence, tenant.config.zone)
+            keys = [p.key for p in periods]
+            trees = [_tree_or_none(history, p.end) for p in periods]
+            current = trees[-1] or tenant.org
+            rows = await reader.group_statuses(tenant_id, instrument.id, keys)
+            measured_in = await reader.measured_periods(tenant_id, instrument.id, keys)
+            for model in instrument.models:
+                if query.model is not None and model != query.model:
+                    continue
+                statuses = {(r["period"], r["unit"], r["scope"]): r["status"] for r in rows if r["model"] == model}
+                measured = [(model, key) in measured_in for key in keys]
+                groups = hidden_groups(keys, trees, measured, statuses, current, policy.sustained_periods)
+                reports.append(
+                    {
+                        "instrument": instrument.id,
+                        "model": model,
+                        "cadence": instrument.cadence,
+                        "periods": [{"period": key, "measured": was} for key, was in zip(keys, measured, strict=True)],
+                        "units": [_hidden_entry(g, current, min_group_size) for g in groups],
+                    }
+                )
+        return JSONResponse(
+            {
+                "tenant": tenant_id,
+                "min_group_size": min_group_size,
+                "sustained_periods": policy.sustained_periods,
+                "reports": reports,
+            }
+        )
+
+    scores = "/v1/tenants/{tenant}/units/{unit}/scores"
+    hidden = "/v1/tenants/{tenant}/hidden-units"
+    return [
+        Route(scores, measured(scores, unit_scores), methods=["GET"]),
+        Route(hidden, measured(hidden, hidden_units), methods=["GET"]),
+    ]
+
+
+class _HiddenQuery:
+    """The hidden-units report's query: which instruments, up to which closed period, over how many."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+        self.count = DEFAULT_SPAN
+        self.model: str | None = None
+        self.chosen: list[tuple[Instrument, Period]] = []
+
+    @classmethod
+    def parse(cls, tenant: Tenant, param: Callable[[str], str | None], *, now: datetime) -> _HiddenQuery:
+        query = cls()
+        zone = tenant.config.zone
+        grace = timedelta(hours=tenant.config.alert_policy.period_grace_hours)
+        raw = param("periods")
+        if raw is not None:
+            if not (raw.isdigit() and 1 <= int(raw) <= MAX_SPAN):
+                query.errors.append({"field": "periods", "reason": f"must be a whole number from 1 to {MAX_SPAN}"})
+            else:
+                query.count = int(raw)
+        instruments = list(tenant.instruments.values())
+        wanted = param("instrument")
+        if wanted is not None:
+            instruments = [i for i in instruments if i.id == wanted]
+            if not instruments:
+                query.errors.append(
+                    {"field": "instrument", "reason": f"not one of this tenant's: {', '.join(tenant.instruments)}"}
+                )
+        query.model = param("model")
+        if query.model is not None and not any(query.model in i.models for i in instruments):
+            models = sorted({m for i in instruments for m in i.models})
+            query.errors.append({"field": "model", "reason": f"not a model of these instruments: {', '.join(models)}"})
+        key = param("period")
+        given: tuple[Cadence, Period] | None = None
+        if key is not None:
+            try:
+                given = period_from_key(key[:32], zone)
+            except ValueError as exc:
+                query.errors.append({"field": "period", "reason": str(exc)})
+            else:
+                cadence, period = given
+                if period.end + grace > now:
+                    latest = latest_closed(cadence, zone, now, grace).key
+                    query.errors.append(
+                        {"field": "period", "reason": f"{key} has not closed yet; the latest closed one is {latest}"}
+                    )
+                instruments = [i for i in instruments if i.cadence == cadence]
+                if not instruments and not query.errors:
+                    query.errors.append(
+                        {
+                            "field": "period",
+                            "reason": f"no instrument here is measured {cadence}; ask for a period of"
+                            f" theirs ({', '.join(sorted({i.cadence for i in tenant.instruments.values()}))})",
+                        }
+                    )
+        if not query.errors:
+            query.chosen = [
+                (i, given[1] if given is not None else latest_closed(i.cadence, zone, now, grace)) for i in instruments
+            ]
+        return query
+
+
+def _hidden_entry(group: HiddenGroup, tree: OrgTree, min_group_size: int) -> dict[str, Any]:
+    """One hidden group as HR reads it: statuses and period counts, never a respondent count."""
+    unit = tree.units[group.unit]
+    parent = tree.units[unit.parent] if unit.parent is not None else None
+    reach = group.reach
+    return {
+        "unit": group.unit,
+        "unit_name": unit.name,
+        "scope": group.scope,
+        "parent": parent.id if parent else None,
+        "parent_name": parent.name if parent else None,
+        "latest": group.latest,
+        "hidden_periods": group.hidden,
+        "measured_periods": group.counted,
+        "reasons": group.reasons,
+        "periods": [{"period": period, "status": status} for period, status in group.periods],
+        "protects": [{"unit": u, "unit_name": tree.units[u].name} for u in group.protects if u in tree],
+        "alerts": None
+        if reach is None
+        else {
+            "can_alert": reach.can_alert,
+            "needed": reach.needed,
+            "published_periods": reach.published,
+            "measured_periods": reach.measured,
+            "periods_to_alert": reach.periods_to_alert,
+        },
+        "explanation": explain(group, tree, min_group_size),
+        "actions": [{"action": a.code, "text": a.text} for a in actions(group, tree, min_group_size)],
+    }
+
+
+def _tree_or_none(history: OrgHistory, period_end: datetime) -> OrgTree | None:
+    try:
+        return _tree_at(history, period_end)
+    except NoOrgVersionError:
+        return None
 
 
 def _tree_at(history: OrgHistory, period_end: datetime) -> OrgTree | None:
