@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from tempen_scoring.domain.hidden import (
     protected_by,
     span,
 )
+from tempen_shared.tenancy.models import ComplementarySuppression
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -63,7 +65,7 @@ def test_the_latest_closed_period_waits_for_the_grace_hours() -> None:
 
 def test_a_large_team_hidden_for_differencing_protects_its_parent() -> None:
     tree = _tree({"top": None, "parent": "top", "big": "parent", "small": "parent", "other": "top"})
-    seen = visibility(tree, {"big": 30, "small": 2, "other": 20}, 5)
+    seen = visibility(tree, {"big": 30, "small": 2, "other": 20}, 5, complement="smallest_part")
     assert seen[("big", "unit")].reason == "differencing"
     published = {g for g, v in seen.items() if v.publishable}
     assert protected_by(tree, ("big", "unit"), published) == "parent"
@@ -80,13 +82,14 @@ def _trees(draw: st.DrawFn) -> tuple[OrgTree, dict[str, int]]:
     return _tree(parents), counts
 
 
+@pytest.mark.parametrize("complement", ["smallest_part", "fewest_people"])
 @settings(max_examples=300, deadline=None)
-@given(_trees())
+@given(drawn=_trees())
 def test_every_group_hidden_for_differencing_names_a_published_group_that_contains_it(
-    drawn: tuple[OrgTree, dict[str, int]],
+    complement: ComplementarySuppression, drawn: tuple[OrgTree, dict[str, int]]
 ) -> None:
     tree, counts = drawn
-    seen = visibility(tree, counts, 5)
+    seen = visibility(tree, counts, 5, complement=complement)
     published = {g for g, v in seen.items() if v.publishable}
     for (unit, scope), verdict in seen.items():
         if verdict.reason != "differencing":
