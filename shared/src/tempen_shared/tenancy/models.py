@@ -141,7 +141,8 @@ class AlertPolicy(_Frozen):
     """
 
     threshold: float = Field(default=65.0, ge=0, le=100)  # below this a dimension index is challenged (red band)
-    below_tenant_by: float = Field(default=10.0, ge=0, le=100)  # ...or this many points below the whole tenant
+    # ...or this many points below the whole tenant's index; None turns the tenant-relative line off
+    below_tenant_by: float | None = Field(default=10.0, ge=0, le=100)
     sustained_periods: int = Field(default=2, ge=1, le=12)  # consecutive challenged periods before an alert
     resolve_periods: int = Field(default=1, ge=1, le=12)  # consecutive recovered periods before it resolves
     resolve_margin: float = Field(default=5.0, ge=0, le=50)  # recovered means this far above the line (no flapping)
