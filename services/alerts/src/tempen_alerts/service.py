@@ -12,8 +12,14 @@ from urllib.parse import urlsplit
 import structlog
 
 from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
-from tempen_alerts.domain.messages import NotificationKind, OpenCase, render_history_summary, render_notification
-from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, recipients
+from tempen_alerts.domain.messages import (
+    NotificationKind,
+    OpenCase,
+    render_history_summary,
+    render_moved_on,
+    render_notification,
+)
+from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, moved_past, recipients
 from tempen_alerts.domain.rules import (
     AlertSnapshot,
     Escalate,
@@ -129,6 +135,7 @@ class _Transition:
     correlation_id: str | None = None  # the score event's that caused it, if one did
     quiet_reason: str | None = None  # set: about a period long closed, so nobody is notified (domain/history.py)
     timeline: Sequence[TimelineEntry] = ()  # the alert's transitions, for a "found_in_history" e-mail
+    moved_from: int | None = None  # an escalation's level before: whoever it sat with there is told it moved on
 
 
 class AlertsService:
@@ -244,7 +251,9 @@ class AlertsService:
             if history
             else None
         )
-        kind = KIND[type(decision)]
+        kind: NotificationKind = (
+            "escalated_to_hr" if isinstance(decision, Escalate) and decision.to_hr else KIND[type(decision)]
+        )
         timeline: list[TimelineEntry] = []
         if quiet is None and continuing and await repo.untold(alert_id):
             # Its earlier transitions were history nobody heard of: say so, rather than "escalated"/"recovered".
@@ -275,6 +284,7 @@ class AlertsService:
                 correlation_id=correlation_id,
                 quiet_reason=quiet,
                 timeline=timeline,
+                moved_from=stored.snapshot.level if stored is not None and isinstance(decision, Escalate) else None,
             ),
             now=now,
         )
@@ -539,6 +549,9 @@ class AlertsService:
                 self._email_rows(tenant, key, transition_id, change, change.email, now=now, timeline=change.timeline)
                 + rows
             )
+            if change.moved_from is not None and change.email in ("escalated", "escalated_to_hr"):
+                # Not after history nobody heard of ("found_in_history"): the level below was never told.
+                rows += self._moved_on_rows(tenant, key, transition_id, change, change.moved_from, now=now)
         if rows:
             await repo.add_notifications(
                 transition_id=transition_id, alert_id=change.alert_id, tenant=key.tenant, rows=rows
@@ -630,6 +643,66 @@ class AlertsService:
                 acknowledge_url=url,
                 level=change.snapshot.level,
                 timeline=timeline,
+            )
+            rows.append(
+                NotificationRow(
+                    notification_id=notification_id,
+                    channel=self._channel,
+                    recipient=recipient.email,
+                    recipient_role=recipient.role,
+                    subject=email.subject,
+                    body_text=email.text,
+                    body_html=email.html,
+                )
+            )
+        return rows
+
+    def _moved_on_rows(
+        self,
+        tenant: Tenant,
+        key: SeriesKey,
+        transition_id: uuid.UUID,
+        change: _Transition,
+        from_level: int,
+        *,
+        now: datetime,
+    ) -> list[NotificationRow]:
+        """The note to whoever the alert sat with before it escalated, in the escalation's own transaction
+        (so a crash queues both or neither, and the outbox delivers each once)."""
+        names = _names(tenant, key)
+        level = change.snapshot.level
+        policy = tenant.config.alert_policy
+        now_with = recipients(
+            tenant.org, key.unit, level=level, inform_unit_manager=False, hr_email=tenant.config.hr_email
+        )[0]
+        rows = []
+        for recipient in moved_past(
+            tenant.org,
+            key.unit,
+            from_level=from_level,
+            to_level=level,
+            inform_unit_manager=policy.inform_unit_manager,
+            hr_email=tenant.config.hr_email,
+        ):
+            notification_id = uuid.uuid5(
+                NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
+            )
+            if self._portal is not None:
+                url = self._portal.link(AlertLink(key.tenant, change.alert_id, notification_id, now))
+            else:
+                url = self.alert_url(key.tenant, change.alert_id)
+            email = render_moved_on(
+                language=tenant.config.notifications.language,
+                recipient=recipient,
+                tenant_name=tenant.config.name,
+                unit_name=names.unit,
+                dimension_name=names.dimension,
+                to_level=level,
+                to_name=now_with.name,
+                to_hr=now_with.role == "hr",
+                rule=change.rule,
+                reason=change.reason,
+                url=url,
             )
             rows.append(
                 NotificationRow(
