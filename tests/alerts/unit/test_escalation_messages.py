@@ -82,7 +82,8 @@ def test_the_level_moved_past_is_told_where_it_went_and_why() -> None:
     assert "Du behöver inte göra något mer." in email.text
     assert f"Regeln som utlöste meddelandet: {REASON}" in email.text
     assert f"Ärendet: {URL}" in email.text
-    assert "Hjo &lt;kommun&gt;" in email.html and "Hjo <kommun>" not in email.html
+    assert "Hjo &lt;kommun&gt;" in email.html
+    assert "Hjo <kommun>" not in email.html
 
 
 def test_the_level_moved_past_hears_when_it_went_to_hr_because_nobody_acknowledged() -> None:

@@ -32,6 +32,7 @@ from tempen_alerts.domain.rules import (
     apply_decision,
     closed_by,
     decide,
+    not_alerted,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
 from tempen_alerts.ports import HR_SUMMARY_ROLE, ActiveAlert, AlertsRepository, NotificationRow, SeriesKey, StoredAlert
@@ -197,6 +198,12 @@ class AlertsService:
         policy = tenant.config.alert_policy
         history = await repo.history(key, closed_before=closed_by(policy, now))
         stored = await repo.active_alert(key)
+        if not policy.alerts_on(tenant.models.get(key.model), key.dimension):
+            # Stored (for a backtest, or the policy changing back) but never judged: nothing opens, and an
+            # alert opened before the tenant left the dimension out is closed.
+            closed = await self._close_not_alerted(repo, key, tenant, stored, history, now=now) if stored else None
+            await repo.mark_judged(key, history[-1].period_end if history else None)
+            return Judged(0, [closed.to_state] if closed else [], (closed,) if closed else ())
         made: list[Change] = []
         new_ends = [i for i, p in enumerate(history) if judged_through is None or p.period_end > judged_through]
         steps = [i + 1 for i in new_ends] or ([len(history)] if history else [])
@@ -214,6 +221,42 @@ class AlertsService:
                 made.append(change)
         await repo.mark_judged(key, history[-1].period_end if history else None)
         return Judged(len(steps), [c.to_state for c in made], tuple(made))
+
+    async def _close_not_alerted(
+        self,
+        repo: AlertsRepository,
+        key: SeriesKey,
+        tenant: Tenant,
+        stored: StoredAlert,
+        history: Sequence[PeriodScore],
+        *,
+        now: datetime,
+    ) -> Change:
+        """Resolve an alert on a series the policy no longer alerts on. Like a resolution by hand it is
+        published and sent to the webhook but e-mails nobody: "recovered" would not be true."""
+        decision = not_alerted(tenant.config.alert_policy)
+        snapshot = apply_decision(stored.snapshot, decision, now=now)
+        if snapshot is None:
+            raise ValueError("a state change left no alert")
+        await repo.save_alert(stored.alert_id, key, snapshot, now=now)
+        return await self._record(
+            repo,
+            key,
+            tenant,
+            _Transition(
+                alert_id=stored.alert_id,
+                from_state=stored.snapshot.state,
+                snapshot=snapshot,
+                rule=decision.rule,
+                reason=decision.reason,
+                period=history[-1].period if history else snapshot.baseline_period,
+                actor="tempen",
+                evidence=(),
+                history=history,
+                email=None,
+            ),
+            now=now,
+        )
 
     async def _tenant_at(self, tenant: Tenant, day: date) -> Tenant:
         """The tenant with its org tree as it stood on `day` (the configured tree without an org copy)."""

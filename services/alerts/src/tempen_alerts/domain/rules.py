@@ -15,7 +15,8 @@ from tempen_shared.tenancy.models import AlertPolicy
 
 ACTIVE_STATES: frozenset[AlertState] = frozenset({"open", "acknowledged", "escalated"})
 
-Rule = Literal["sustained_challenge", "no_improvement", "unacknowledged", "recovered"]
+# "not_alerted": closed because the policy's alert_on no longer covers the series (`not_alerted`).
+Rule = Literal["sustained_challenge", "no_improvement", "unacknowledged", "recovered", "not_alerted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +271,24 @@ def apply_decision(alert: AlertSnapshot | None, decision: Decision, *, now: date
         last_escalated_at=now,
         baseline_period=latest.period,
         baseline_index=_index_of(latest),
+    )
+
+
+def not_alerted(policy: AlertPolicy) -> Resolve:
+    """The end of an active alert on a series that `policy.alert_on` leaves out (the tenant changed it since the
+    alert opened): closed, not judged further, since nobody is to be asked about that dimension any more."""
+    chosen = (
+        policy.alert_on
+        if isinstance(policy.alert_on, str)
+        else "; ".join(f"{model}: {', '.join(ids)}" for model, ids in policy.alert_on.items())
+    )
+    return Resolve(
+        reason=(
+            f"not alerted: alert_policy.alert_on ({chosen}) leaves this dimension out, so its alert is closed "
+            "without judging its scores further"
+        ),
+        evidence=(),
+        rule="not_alerted",
     )
 
 
