@@ -11,7 +11,7 @@ from tempen_shared.tenancy.loader import load_catalog
 from tempen_shared.tenancy.models import AlertPolicy
 from tests.tenancy.support import SHIPPED_CONFIG, copy_config, line_of, replace_in
 
-GRACE = "  period_grace_hours: 0\n"
+ALL = "  alert_on: all\n"  # as the shipped tenant files write it
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def problems_in(config: Path) -> list[str]:
 def test_a_list_of_dimension_ids_per_model_loads(config: Path) -> None:
     replace_in(
         config / "tenants/hjo.yaml",
-        GRACE,
-        GRACE + "  alert_on:\n    hme: [hme]\n    hjo-ledarmodell: [fortroende-tillit, engagemang-entusiasm]\n",
+        ALL,
+        "  alert_on:\n    hme: [hme]\n    hjo-ledarmodell: [fortroende-tillit, engagemang-entusiasm]\n",
     )
 
     policy = load_catalog(config).tenants["hjo"].config.alert_policy
@@ -37,7 +37,7 @@ def test_a_list_of_dimension_ids_per_model_loads(config: Path) -> None:
 
 def test_an_unknown_dimension_id_is_refused_with_its_line_and_a_did_you_mean(config: Path) -> None:
     tenant = config / "tenants/hjo.yaml"
-    replace_in(tenant, GRACE, GRACE + "  alert_on:\n    hjo-ledarmodell: [fortroende-tilit]\n")
+    replace_in(tenant, ALL, "  alert_on:\n    hjo-ledarmodell: [fortroende-tilit]\n")
 
     (problem,) = problems_in(config)
 
@@ -49,7 +49,7 @@ def test_an_unknown_dimension_id_is_refused_with_its_line_and_a_did_you_mean(con
 
 def test_a_model_the_tenant_does_not_have_is_refused(config: Path) -> None:
     tenant = config / "tenants/hjo.yaml"
-    replace_in(tenant, GRACE, GRACE + "  alert_on:\n    ljungby-tillit: [oppenhet]\n")
+    replace_in(tenant, ALL, "  alert_on:\n    ljungby-tillit: [oppenhet]\n")
 
     (problem,) = problems_in(config)
 
@@ -60,7 +60,7 @@ def test_a_model_the_tenant_does_not_have_is_refused(config: Path) -> None:
 
 def test_an_unknown_keyword_is_refused_naming_the_choices(config: Path) -> None:
     tenant = config / "tenants/hjo.yaml"
-    replace_in(tenant, GRACE, GRACE + "  alert_on: total\n")
+    replace_in(tenant, ALL, "  alert_on: total\n")
 
     (problem,) = problems_in(config)
 
@@ -73,7 +73,7 @@ def test_totals_for_a_tenant_without_any_total_index_is_refused(config: Path) ->
     text = hme.read_text(encoding="utf-8")
     hme.write_text(text[: text.index("total:")], encoding="utf-8")  # HME as a model without its totalindex
     tenant = config / "tenants/ljungby.yaml"
-    replace_in(tenant, GRACE, GRACE + "  alert_on: totals\n")
+    replace_in(tenant, ALL, "  alert_on: totals\n")
 
     (problem,) = problems_in(config)
 
