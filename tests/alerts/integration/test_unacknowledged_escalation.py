@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
-from tempen_alerts.adapters.postgres import PostgresAlertsStore
+from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
@@ -103,6 +103,18 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
         (3, LEVEL_TWO, "previous_level"),
     }
     assert len(roles) == 6 * len(DIMENSIONS), "one of each per alert"
+    # What the API's GET .../alerts/{id} shows.
+    reader = PostgresAlertReader(lambda: store.pool)
+    leadership = await store.pool.fetchval("SELECT alert_id FROM alerts.alerts WHERE dimension = 'ledarskap'")
+    shown = [(t["to_state"], t["level"], t["rule"]) for t in await reader.transitions(leadership)]
+    assert shown == [
+        ("open", 1, "sustained_challenge"),
+        ("escalated", 2, "unacknowledged"),
+        ("escalated", 3, "unacknowledged"),
+    ]
+    notified = {(n["recipient"], n["recipient_role"]) for n in await reader.notifications(leadership)}
+    assert (HR, "hr") in notified
+    assert (LEVEL_TWO, "previous_level") in notified
 
     with SmtpSink() as sink:
         notifier = Notifier(
