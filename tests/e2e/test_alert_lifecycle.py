@@ -158,9 +158,10 @@ async def test_an_alert_opens_escalates_and_resolves_once_per_dimension_across_r
     assert {(a["dimension"], a["state"]) for a in listed} == {(d, "resolved") for d in DIMENSIONS}
 
     # Exactly one notification per dimension, step and person: to Bo on opening, to Kim on escalation and
-    # resolution, and each time for information to Cecilia.
+    # resolution, each time for information to Cecilia, and to Bo the note that the alert moved past him.
     assert Counter((r["recipient"], r["to_state"]) for r in rows) == {
         (NEXT_LEVEL, "open"): 3,
+        (NEXT_LEVEL, "escalated"): 3,
         (LEVEL_TWO, "escalated"): 3,
         (LEVEL_TWO, "resolved"): 3,
         (UNIT_MANAGER, "open"): 3,
@@ -177,7 +178,8 @@ async def test_an_alert_opens_escalates_and_resolves_once_per_dimension_across_r
     assert len(in_doubt) <= 1
     assert all(r["to_state"] == "escalated" for r in rows if r["state"] == "in_doubt")
     assert sent <= set(received) <= sent | in_doubt
-    assert len(sink.to(NEXT_LEVEL)) == len(DIMENSIONS)
+    assert len(sink.to(NEXT_LEVEL)) == 2 * len(DIMENSIONS)
+    assert sum("Gått vidare" in str(m["Subject"]) for m in sink.to(NEXT_LEVEL)) == len(DIMENSIONS)
     resolved = [m for m in sink.to(LEVEL_TWO) if "Återhämtat" in str(m["Subject"])]
     assert {_dimension(m) for m in resolved} == {"Ledarskap", "Motivation", "Totalindex"}
 

@@ -32,8 +32,8 @@ from tempen_alerts.domain.routing import levels_available, recipients
 from tempen_alerts.domain.rules import Escalate, OpenAlert, PeriodScore, Transition, evaluate_history
 from tempen_scoring.domain.periods import period_of, previous_period
 from tempen_shared.clock import utc_now
-from tempen_shared.tenancy.loader import Catalog, ConfigError, Tenant, load_catalog
-from tempen_shared.tenancy.models import AlertPolicy, Dimension
+from tempen_shared.tenancy.loader import Catalog, ConfigError, Tenant, alert_on_problems, load_catalog
+from tempen_shared.tenancy.models import AlertPolicy, Dimension, LeadershipModel
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:54329/tempen"  # `tempen up`'s embedded PostgreSQL
 DEMO_TENANT = "hjo"
@@ -60,7 +60,7 @@ class BacktestRow:
     unit_name: str
     dimension_name: str
     transition: Transition
-    change: str  # "opened", "escalated", "resolved"
+    change: str  # "opened", "escalated", "escalated to HR", "resolved"
     level: int  # the level the alert sits with after the change
     told: str  # who the main notification would have gone to
 
@@ -76,9 +76,12 @@ def backtest(
     *,
     assume_acknowledged: bool = True,
 ) -> list[BacktestRow]:
-    """Every state change the rules make on each series, in series then time order."""
+    """Every state change the rules make on each series the policy alerts on (`alert_on`), in series then
+    time order."""
     rows: list[BacktestRow] = []
     for series in sorted(history):
+        if not policy.alerts_on(tenant.models.get(series.model), series.dimension):
+            continue
         levels = levels_available(tenant.org, series.unit)
         level = 0
         transitions = evaluate_history(
@@ -89,7 +92,7 @@ def backtest(
             if isinstance(decision, OpenAlert):
                 change, level = "opened", decision.level
             elif isinstance(decision, Escalate):
-                change, level = "escalated", decision.to_level
+                change, level = ("escalated to HR" if decision.to_hr else "escalated"), decision.to_level
             else:
                 change = "resolved"
             rows.append(
@@ -106,8 +109,9 @@ def backtest(
     return rows
 
 
-def load_policy(path: Path) -> AlertPolicy:
+def load_policy(path: Path, models: dict[str, LeadershipModel] | None = None) -> AlertPolicy:
     """An AlertPolicy from YAML: the policy's keys at the top, or under `alert_policy:` (a tenant file's block).
+    With `models` (the tenant's), its `alert_on` must name only their models and dimensions.
 
     Raises:
         ValueError: the file cannot be read or is not a valid policy; the message lists every problem.
@@ -119,13 +123,21 @@ def load_policy(path: Path) -> AlertPolicy:
     if isinstance(data, dict) and isinstance(data.get("alert_policy"), dict):
         data = data["alert_policy"]
     try:
-        return AlertPolicy.model_validate(data or {})
+        policy = AlertPolicy.model_validate(data or {})
     except ValidationError as exc:
         problems = [
             f"{path}: {'.'.join(str(p) for p in error['loc']) or '(file)'}: {error['msg']}"
             for error in exc.errors(include_input=False, include_url=False)
         ]
         raise ValueError("\n".join(problems)) from None
+    if models is not None:
+        unknown = [
+            f"{path}: {'.'.join(map(str, loc))}: {message} (hint: {hint})"
+            for loc, message, hint in alert_on_problems(policy, models)
+        ]
+        if unknown:
+            raise ValueError("\n".join(unknown))
+    return policy
 
 
 async def history_from_database(url: str, tenant: Tenant, *, source: str, now: datetime) -> History:
@@ -373,7 +385,7 @@ def render(console: Console, tenant: Tenant, rows: Sequence[BacktestRow], *, tit
         ("reason", "left"),
     ):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    styles = {"opened": "red", "escalated": "bold red", "resolved": "green"}
+    styles = {"opened": "red", "escalated": "bold red", "escalated to HR": "bold magenta", "resolved": "green"}
     for row in rows:
         judged = row.transition.judged_at.astimezone(tenant.config.zone).date().isoformat()
         table.add_row(
@@ -387,12 +399,16 @@ def render(console: Console, tenant: Tenant, rows: Sequence[BacktestRow], *, tit
             row.transition.decision.reason,
         )
     console.print(table)
-    counts = {change: sum(1 for r in rows if r.change == change) for change in ("opened", "escalated", "resolved")}
+    counts = {
+        change: sum(1 for r in rows if r.change == change)
+        for change in ("opened", "escalated", "escalated to HR", "resolved")
+    }
     alerts = {(r.series, r.transition.period) for r in rows if r.change == "opened"}
     still = len(alerts) - counts["resolved"]
     console.print(
         f"{series} series replayed: {counts['opened']} opened, {counts['escalated']} escalated, "
-        f"{counts['resolved']} resolved, {still} still active at the end. Nobody was notified."
+        f"{counts['escalated to HR']} handed to HR, {counts['resolved']} resolved, {still} still active at the "
+        "end. Nobody was notified."
     )
 
 
@@ -415,7 +431,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         err.print(f"[red]Unknown tenant {tenant_id!r}[/red]; known: {', '.join(sorted(catalog.tenants)) or 'none'}")
         return EXIT_INVALID
     try:
-        policy = load_policy(args.policy) if args.policy else tenant.config.alert_policy
+        policy = load_policy(args.policy, tenant.models) if args.policy else tenant.config.alert_policy
     except ValueError as exc:
         err.print("[red]The policy file is not a valid alert policy:[/red]")
         err.print(str(exc), markup=False)
@@ -439,14 +455,23 @@ def run_backtest(args: argparse.Namespace) -> int:
         history = {s: h for s, h in history.items() if s.unit in set(args.unit)}
     rows = backtest(tenant, history, policy, assume_acknowledged=not args.unacknowledged)
     policy_name = str(args.policy) if args.policy else f"the {tenant.id} tenant's alert_policy"
+    left_out = sum(1 for s in history if not policy.alerts_on(tenant.models.get(s.model), s.dimension))
     render(
         console,
         tenant,
         rows,
         title=f"Backtest of {tenant.config.name} ({tenant.id}): {source}, policy from {policy_name}",
-        series=len(history),
+        series=len(history) - left_out,
     )
+    if left_out:
+        console.print(f"{left_out} series not replayed: alert_policy.alert_on ({_alert_on(policy)}) leaves them out.")
     return EXIT_OK
+
+
+def _alert_on(policy: AlertPolicy) -> str:
+    if isinstance(policy.alert_on, str):
+        return policy.alert_on
+    return "; ".join(f"{model}: {', '.join(ids)}" for model, ids in policy.alert_on.items())
 
 
 def _default_token() -> str | None:

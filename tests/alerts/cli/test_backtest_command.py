@@ -55,6 +55,42 @@ def test_a_stricter_policy_file_opens_fewer_alerts_than_the_tenants_own(
     assert "4 consecutive scored period(s)" in out
 
 
+def test_past_the_kommundirektor_the_backtest_hands_the_alert_to_hr_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # Nobody acknowledging: every month after an opening or escalation escalates again, up to HR.
+    args = ["alerts", "backtest", "--demo", "--unit", "hjo-skola-ostra-f3", "--unacknowledged"]
+    assert main([*args, "--config", str(SHIPPED_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert "escalated to HR" in out
+    assert "HR (hr@hjo.example)" in out
+    summary = _summary(out)
+    assert summary["handed"] >= 1
+    assert summary["handed"] <= summary["opened"], "HR is told once per alert"
+
+
+def test_a_policy_alerting_on_hmes_total_only_replays_only_that_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    totals = tmp_path / "totals.yaml"
+    totals.write_text("alert_policy:\n  alert_on:\n    hme: [hme]\n", encoding="utf-8")
+    args = ["alerts", "backtest", "hjo", "--demo", "--unit", "hjo-sbf-kost", "--policy", str(totals)]
+    assert main([*args, "--config", str(SHIPPED_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    # Kostenheten's story is low on HME ledarskap, not the total: with HME's total only, nothing opens. Its
+    # 12 series are the two instruments' HME totals and ten others.
+    assert "No alert would have opened in 2 series." in out
+    assert "10 series not replayed: alert_policy.alert_on (hme: hme) leaves them out." in out
+
+
+def test_a_policy_file_naming_an_unknown_dimension_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("alert_on:\n  hjo-ledarmodell: [tillit]\n", encoding="utf-8")
+    assert main(["alerts", "backtest", "hjo", "--demo", "--policy", str(wrong), "--config", str(SHIPPED_CONFIG)]) == 2
+    err = capsys.readouterr().err
+    assert "alert_on.hjo-ledarmodell.0: unknown dimension 'tillit' of hjo-ledarmodell" in err
+
+
 def test_an_invalid_policy_file_is_refused_naming_each_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -134,7 +170,7 @@ def _assert_grupp_a1_story(out: str) -> None:
     assert "2026-06: 40.0 (n=8," in out
     assert "Bo Förvaltningschef" in out
     assert "Grupp B1" not in out
-    assert "3 opened, 0 escalated, 3 resolved, 0 still active at the end. Nobody was notified." in out
+    assert "3 opened, 0 escalated, 0 handed to HR, 3 resolved, 0 still active at the end. Nobody was notified." in out
 
 
 async def _scoring_scores(database_url: str) -> None:

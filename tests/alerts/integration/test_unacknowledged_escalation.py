@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
-from tempen_alerts.adapters.postgres import PostgresAlertsStore
+from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
@@ -31,6 +31,8 @@ pytestmark = pytest.mark.integration
 # January and February 2026 were challenged; the alert opens when the sweeper first runs in March.
 OPENED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 D_DAYS = 14  # the fixture tenant keeps the default escalate_unacknowledged_days
+HR = "hr@testkommun.example"
+PEOPLE = (NEXT_LEVEL, LEVEL_TWO, HR, UNIT_MANAGER)
 
 
 @pytest.fixture
@@ -68,17 +70,51 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
     assert await sweep_once(store, service, metrics) == []
     clock.advance(seconds=1)
     assert await sweep_once(store, service, metrics) == ["escalated"] * 3
+    clock.advance(days=D_DAYS)
+    assert await sweep_once(store, service, metrics) == ["escalated"] * 3, "level 2, the top, hands it to HR"
     clock.advance(days=60)
-    assert await sweep_once(store, service, metrics) == [], "level 2 is the top of grupp-a1's chain"
+    assert await sweep_once(store, service, metrics) == [], "with HR it stays"
 
     alerts = await store.pool.fetch("SELECT state, level, last_escalated_at FROM alerts.alerts")
     assert {(a["state"], a["level"], a["last_escalated_at"]) for a in alerts} == {
-        ("escalated", 2, OPENED.replace(day=16))
+        ("escalated", 3, OPENED.replace(day=30))
     }
-    escalations = await store.pool.fetch("SELECT rule, reason FROM alerts.transitions WHERE to_state = 'escalated'")
+    escalations = await store.pool.fetch(
+        "SELECT level, rule, reason FROM alerts.transitions WHERE to_state = 'escalated' ORDER BY level"
+    )
     assert {e["rule"] for e in escalations} == {"unacknowledged"}
-    assert all(f"within {D_DAYS} day(s) of level 1 starting on 2026-03-02" in e["reason"] for e in escalations)
-    assert registry.get_sample_value("tempen_alert_transitions_total", {"to_state": "escalated"}) == 3
+    assert [e["level"] for e in escalations] == [2] * 3 + [3] * 3
+    assert all(f"within {D_DAYS} day(s) of level 1 starting on 2026-03-02" in e["reason"] for e in escalations[:3])
+    assert all(
+        "level 2 is the highest management level for this unit, so the alert goes to HR" in e["reason"]
+        for e in escalations[3:]
+    )
+    assert registry.get_sample_value("tempen_alert_transitions_total", {"to_state": "escalated"}) == 6
+    roles = await store.pool.fetch(
+        """SELECT t.level, n.recipient, n.recipient_role FROM alerts.notifications n
+           JOIN alerts.transitions t ON t.transition_id = n.transition_id WHERE t.to_state = 'escalated'"""
+    )
+    assert {(r["level"], r["recipient"], r["recipient_role"]) for r in roles} == {
+        (2, LEVEL_TWO, "next_level"),
+        (2, UNIT_MANAGER, "unit_manager"),
+        (2, NEXT_LEVEL, "previous_level"),
+        (3, HR, "hr"),
+        (3, UNIT_MANAGER, "unit_manager"),
+        (3, LEVEL_TWO, "previous_level"),
+    }
+    assert len(roles) == 6 * len(DIMENSIONS), "one of each per alert"
+    # What the API's GET .../alerts/{id} shows.
+    reader = PostgresAlertReader(lambda: store.pool)
+    leadership = await store.pool.fetchval("SELECT alert_id FROM alerts.alerts WHERE dimension = 'ledarskap'")
+    shown = [(t["to_state"], t["level"], t["rule"]) for t in await reader.transitions(leadership)]
+    assert shown == [
+        ("open", 1, "sustained_challenge"),
+        ("escalated", 2, "unacknowledged"),
+        ("escalated", 3, "unacknowledged"),
+    ]
+    notified = {(n["recipient"], n["recipient_role"]) for n in await reader.notifications(leadership)}
+    assert (HR, "hr") in notified
+    assert (LEVEL_TWO, "previous_level") in notified
 
     with SmtpSink() as sink:
         notifier = Notifier(
@@ -102,10 +138,23 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
 
     escalated = [m for m in sink.to(LEVEL_TWO) if "Eskalerat" in str(m["Subject"])]
     assert len(escalated) == len(DIMENSIONS), [str(m["Subject"]) for m in sink.messages]
-    assert len(sink.to(NEXT_LEVEL)) == len(DIMENSIONS), "level 1 heard of the opening only"
-    assert len(sink.to(UNIT_MANAGER)) == 2 * len(DIMENSIONS), "the unit's manager is told of both"
     body = escalated[0].get_body(preferencelist=("plain",)).get_content()
     assert "unacknowledged: nobody acknowledged the alert within 14 day(s)" in body
+    subjects = {address: sorted(str(m["Subject"]).split(":")[0] for m in sink.to(address)) for address in PEOPLE}
+    assert subjects == {
+        NEXT_LEVEL: ["[Testkommun] För kännedom – Gått vidare"] * 3 + ["[Testkommun] Ihållande låga resultat"] * 3,
+        LEVEL_TWO: ["[Testkommun] Eskalerat till nästa chefsnivå"] * 3
+        + ["[Testkommun] För kännedom – Gått vidare"] * 3,
+        HR: ["[Testkommun] Lämnat över till HR"] * 3,
+        UNIT_MANAGER: ["[Testkommun] För kännedom – Eskalerat till nästa chefsnivå"] * 3
+        + ["[Testkommun] För kännedom – Ihållande låga resultat"] * 3
+        + ["[Testkommun] För kännedom – Lämnat över till HR"] * 3,
+    }
+    assert len(sink.messages) == 8 * len(DIMENSIONS), "nobody else, and nobody twice"
+    note = next(m for m in sink.to(LEVEL_TWO) if "Gått vidare" in str(m["Subject"]))
+    text = note.get_body(preferencelist=("plain",)).get_content()
+    assert "som du fick på nivå 2, har gått vidare till HR, eftersom det inte finns någon högre chefsnivå" in text
+    assert "eftersom ingen kvitterade ärendet i tid" in text
 
 
 async def test_an_acknowledged_alert_is_never_escalated_on_time(store: PostgresAlertsStore) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from tempen_alerts.domain.routing import Recipient, levels_available, recipients
+from tempen_alerts.domain.routing import Recipient, levels_available, moved_past, recipients
 from tempen_shared.tenancy.org import Manager
 from tests.alerts.unit.factories import manager, tree, unit
 
@@ -101,3 +101,37 @@ def test_levels_available_counts_the_distinct_present_managers_above_the_unit_ma
 def test_level_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="starts at 1"):
         recipients(MUNICIPALITY, "norr", level=0, inform_unit_manager=True, hr_email=HR)
+
+
+# Telling the level an alert moved past
+
+
+def test_an_escalation_tells_the_manager_it_moved_past() -> None:
+    found = moved_past(MUNICIPALITY, "norr", from_level=1, to_level=2, inform_unit_manager=True, hr_email=HR)
+
+    assert addressed(found) == [(SECTOR_HEAD.email, "previous_level", 1)]
+    assert found[0].name == "Sven"
+
+
+def test_an_escalation_to_hr_tells_the_top_manager() -> None:
+    found = moved_past(MUNICIPALITY, "norr", from_level=2, to_level=3, inform_unit_manager=True, hr_email=HR)
+
+    assert addressed(found) == [(DIRECTOR.email, "previous_level", 2)]
+    assert addressed(recipients(MUNICIPALITY, "norr", level=3, inform_unit_manager=True, hr_email=HR)) == [
+        (HR, "hr", 3),
+        (UNIT_HEAD.email, "unit_manager", 0),
+    ]
+
+
+def test_nobody_is_told_twice_when_the_level_moved_past_is_also_told_of_the_new_level() -> None:
+    # The director is also HR's address: they get the escalation itself, not a second note.
+    found = moved_past(
+        MUNICIPALITY, "norr", from_level=2, to_level=3, inform_unit_manager=False, hr_email=DIRECTOR.email.upper()
+    )
+
+    assert found == ()
+
+
+def test_an_escalation_must_go_up() -> None:
+    with pytest.raises(ValueError, match="goes up"):
+        moved_past(MUNICIPALITY, "norr", from_level=2, to_level=2, inform_unit_manager=True, hr_email=HR)

@@ -26,6 +26,7 @@ from tests.alerts.unit.factories import SUPPRESSED, months, open_alert, score
 POLICY = AlertPolicy()  # threshold 65, tenant line -10, K=2, R=1, margin 5, E=2, delta 5, D=14, z=1, pooled
 EACH_PERIOD = POLICY.model_copy(update={"detection": "each_period"})
 MANY_LEVELS = 5
+NO_TENANT_LINE = AlertPolicy(below_tenant_by=None)
 
 
 def judge(
@@ -122,6 +123,34 @@ def test_tenant_relative_line_includes_its_boundary_when_no_standard_error_is_kn
 
 def test_unknown_tenant_index_leaves_only_the_absolute_threshold() -> None:
     assert not is_challenged(score(0, 70.0, tenant_index=None), POLICY)
+
+
+def test_with_the_tenant_relative_line_off_a_unit_far_below_the_tenant_but_above_the_threshold_does_not_alert() -> None:
+    history = months(70, 69, 66, tenant_index=90)
+
+    decision = judge(history, policy=NO_TENANT_LINE)
+
+    assert isinstance(decision, NoChange)
+    assert "not challenged" in decision.reason
+    assert "tenant line" not in decision.reason
+
+
+def test_with_the_tenant_relative_line_off_the_absolute_threshold_still_opens_alerts() -> None:
+    decision = judge(months(60, 59, tenant_index=90), policy=NO_TENANT_LINE)
+
+    assert isinstance(decision, OpenAlert)
+    assert "tenant line" not in decision.reason
+
+
+def test_with_the_tenant_relative_line_off_recovery_ignores_the_tenant() -> None:
+    history = months(58, 60, 72, tenant_index=95)
+    alert = open_alert(history, opened_offset=1)
+
+    decision = judge(history, alert, policy=NO_TENANT_LINE)
+
+    assert isinstance(decision, Resolve)
+    assert "tenant line" not in decision.reason
+    assert isinstance(judge(history, alert), NoChange)  # with the line on, 72 is far below 95 - 10
 
 
 def test_noisy_small_group_near_the_threshold_does_not_open_an_alert() -> None:
@@ -338,15 +367,58 @@ def test_escalation_measures_improvement_from_the_period_it_escalated_in() -> No
     assert isinstance(judge(later, escalated), NoChange)
 
 
-def test_escalation_at_the_top_level_stops_with_a_reason() -> None:
+def test_no_improvement_at_the_top_level_escalates_once_more_to_hr() -> None:
     history = months(58, 60, 59, 61)
     alert = open_alert(history, opened_offset=1, level=3)
 
     decision = judge(history, alert, levels_available=3)
 
+    assert isinstance(decision, Escalate)
+    assert decision.to_hr
+    assert decision.to_level == 4
+    assert decision.rule == "no_improvement"
+    assert decision.reason.startswith("no improvement")
+    assert "level 3 is the highest management level for this unit, so the alert goes to HR" in decision.reason
+
+
+def test_nobody_acknowledging_at_the_top_level_escalates_to_hr() -> None:
+    history = months(58, 60)
+    alert = open_alert(history, opened_offset=1, level=2, acknowledged=False)
+
+    decision = judge(history, alert, now=history[-1].period_end + timedelta(days=15), levels_available=2)
+
+    assert isinstance(decision, Escalate)
+    assert (decision.to_hr, decision.to_level, decision.rule) == (True, 3, "unacknowledged")
+
+
+def test_below_the_top_an_escalation_is_not_to_hr() -> None:
+    history = months(58, 60, 59, 61)
+
+    decision = judge(history, open_alert(history, opened_offset=1, level=2), levels_available=3)
+
+    assert isinstance(decision, Escalate)
+    assert (decision.to_hr, decision.to_level) == (False, 3)
+
+
+def test_an_alert_with_hr_stays_there_with_a_reason() -> None:
+    history = months(58, 60, 59, 61)
+    alert = open_alert(history, opened_offset=1, level=4)
+
+    decision = judge(history, alert, levels_available=3)
+
     assert isinstance(decision, NoChange)
-    assert decision.reason.startswith("at the top")
-    assert "level 3" in decision.reason
+    assert decision.reason.startswith("with HR")
+    assert "would have escalated on no improvement" in decision.reason
+
+
+def test_an_alert_with_hr_nobody_acknowledges_stays_there() -> None:
+    history = months(58, 60)
+    alert = open_alert(history, opened_offset=1, level=3, acknowledged=False)
+
+    decision = judge(history, alert, now=history[-1].period_end + timedelta(days=60), levels_available=2)
+
+    assert isinstance(decision, NoChange)
+    assert decision.reason.startswith("with HR")
 
 
 def test_unit_without_any_manager_above_never_escalates() -> None:
@@ -356,12 +428,29 @@ def test_unit_without_any_manager_above_never_escalates() -> None:
     assert isinstance(judge(history, alert, levels_available=0), NoChange)
 
 
-def test_backtest_of_a_unit_that_stays_low_climbs_level_by_level_until_the_top() -> None:
-    history = months(58, 60, 59, 58, 57, 56, 55, 54)
+def test_backtest_of_a_unit_that_stays_low_climbs_level_by_level_past_the_top_to_hr_once() -> None:
+    history = months(58, 60, 59, 58, 57, 56, 55, 54, 53, 52)
 
     transitions = evaluate_history(history, POLICY, levels_available=2)
 
-    assert [(t.period, type(t.decision)) for t in transitions] == [("2026-02", OpenAlert), ("2026-04", Escalate)]
+    assert [(t.period, type(t.decision)) for t in transitions] == [
+        ("2026-02", OpenAlert),
+        ("2026-04", Escalate),
+        ("2026-06", Escalate),
+    ]
+    last = transitions[-1].decision
+    assert isinstance(last, Escalate)
+    assert (last.to_level, last.to_hr) == (3, True)
+
+
+def test_replayed_without_acknowledgements_hr_is_told_once() -> None:
+    history = months(58, 60, 59, 58, 57, 56, 55, 54)
+
+    transitions = evaluate_history(history, POLICY, levels_available=1, assume_acknowledged=False)
+
+    to_hr = [t for t in transitions if isinstance(t.decision, Escalate) and t.decision.to_hr]
+    assert [t.period for t in to_hr] == ["2026-03"]
+    assert len(transitions) == 2
 
 
 # Escalating on time

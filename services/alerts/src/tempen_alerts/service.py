@@ -12,8 +12,14 @@ from urllib.parse import urlsplit
 import structlog
 
 from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
-from tempen_alerts.domain.messages import NotificationKind, OpenCase, render_history_summary, render_notification
-from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, recipients
+from tempen_alerts.domain.messages import (
+    NotificationKind,
+    OpenCase,
+    render_history_summary,
+    render_moved_on,
+    render_notification,
+)
+from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, moved_past, recipients
 from tempen_alerts.domain.rules import (
     AlertSnapshot,
     Escalate,
@@ -26,6 +32,7 @@ from tempen_alerts.domain.rules import (
     apply_decision,
     closed_by,
     decide,
+    not_alerted,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
 from tempen_alerts.ports import HR_SUMMARY_ROLE, ActiveAlert, AlertsRepository, NotificationRow, SeriesKey, StoredAlert
@@ -129,6 +136,7 @@ class _Transition:
     correlation_id: str | None = None  # the score event's that caused it, if one did
     quiet_reason: str | None = None  # set: about a period long closed, so nobody is notified (domain/history.py)
     timeline: Sequence[TimelineEntry] = ()  # the alert's transitions, for a "found_in_history" e-mail
+    moved_from: int | None = None  # an escalation's level before: whoever it sat with there is told it moved on
 
 
 class AlertsService:
@@ -190,6 +198,12 @@ class AlertsService:
         policy = tenant.config.alert_policy
         history = await repo.history(key, closed_before=closed_by(policy, now))
         stored = await repo.active_alert(key)
+        if not policy.alerts_on(tenant.models.get(key.model), key.dimension):
+            # Stored (for a backtest, or the policy changing back) but never judged: nothing opens, and an
+            # alert opened before the tenant left the dimension out is closed.
+            closed = await self._close_not_alerted(repo, key, tenant, stored, history, now=now) if stored else None
+            await repo.mark_judged(key, history[-1].period_end if history else None)
+            return Judged(0, [closed.to_state] if closed else [], (closed,) if closed else ())
         made: list[Change] = []
         new_ends = [i for i, p in enumerate(history) if judged_through is None or p.period_end > judged_through]
         steps = [i + 1 for i in new_ends] or ([len(history)] if history else [])
@@ -207,6 +221,42 @@ class AlertsService:
                 made.append(change)
         await repo.mark_judged(key, history[-1].period_end if history else None)
         return Judged(len(steps), [c.to_state for c in made], tuple(made))
+
+    async def _close_not_alerted(
+        self,
+        repo: AlertsRepository,
+        key: SeriesKey,
+        tenant: Tenant,
+        stored: StoredAlert,
+        history: Sequence[PeriodScore],
+        *,
+        now: datetime,
+    ) -> Change:
+        """Resolve an alert on a series the policy no longer alerts on. Like a resolution by hand it is
+        published and sent to the webhook but e-mails nobody: "recovered" would not be true."""
+        decision = not_alerted(tenant.config.alert_policy)
+        snapshot = apply_decision(stored.snapshot, decision, now=now)
+        if snapshot is None:
+            raise ValueError("a state change left no alert")
+        await repo.save_alert(stored.alert_id, key, snapshot, now=now)
+        return await self._record(
+            repo,
+            key,
+            tenant,
+            _Transition(
+                alert_id=stored.alert_id,
+                from_state=stored.snapshot.state,
+                snapshot=snapshot,
+                rule=decision.rule,
+                reason=decision.reason,
+                period=history[-1].period if history else snapshot.baseline_period,
+                actor="tempen",
+                evidence=(),
+                history=history,
+                email=None,
+            ),
+            now=now,
+        )
 
     async def _tenant_at(self, tenant: Tenant, day: date) -> Tenant:
         """The tenant with its org tree as it stood on `day` (the configured tree without an org copy)."""
@@ -244,7 +294,9 @@ class AlertsService:
             if history
             else None
         )
-        kind = KIND[type(decision)]
+        kind: NotificationKind = (
+            "escalated_to_hr" if isinstance(decision, Escalate) and decision.to_hr else KIND[type(decision)]
+        )
         timeline: list[TimelineEntry] = []
         if quiet is None and continuing and await repo.untold(alert_id):
             # Its earlier transitions were history nobody heard of: say so, rather than "escalated"/"recovered".
@@ -275,6 +327,7 @@ class AlertsService:
                 correlation_id=correlation_id,
                 quiet_reason=quiet,
                 timeline=timeline,
+                moved_from=stored.snapshot.level if stored is not None and isinstance(decision, Escalate) else None,
             ),
             now=now,
         )
@@ -539,6 +592,9 @@ class AlertsService:
                 self._email_rows(tenant, key, transition_id, change, change.email, now=now, timeline=change.timeline)
                 + rows
             )
+            if change.moved_from is not None and change.email in ("escalated", "escalated_to_hr"):
+                # Not after history nobody heard of ("found_in_history"): the level below was never told.
+                rows += self._moved_on_rows(tenant, key, transition_id, change, change.moved_from, now=now)
         if rows:
             await repo.add_notifications(
                 transition_id=transition_id, alert_id=change.alert_id, tenant=key.tenant, rows=rows
@@ -630,6 +686,66 @@ class AlertsService:
                 acknowledge_url=url,
                 level=change.snapshot.level,
                 timeline=timeline,
+            )
+            rows.append(
+                NotificationRow(
+                    notification_id=notification_id,
+                    channel=self._channel,
+                    recipient=recipient.email,
+                    recipient_role=recipient.role,
+                    subject=email.subject,
+                    body_text=email.text,
+                    body_html=email.html,
+                )
+            )
+        return rows
+
+    def _moved_on_rows(
+        self,
+        tenant: Tenant,
+        key: SeriesKey,
+        transition_id: uuid.UUID,
+        change: _Transition,
+        from_level: int,
+        *,
+        now: datetime,
+    ) -> list[NotificationRow]:
+        """The note to whoever the alert sat with before it escalated, in the escalation's own transaction
+        (so a crash queues both or neither, and the outbox delivers each once)."""
+        names = _names(tenant, key)
+        level = change.snapshot.level
+        policy = tenant.config.alert_policy
+        now_with = recipients(
+            tenant.org, key.unit, level=level, inform_unit_manager=False, hr_email=tenant.config.hr_email
+        )[0]
+        rows = []
+        for recipient in moved_past(
+            tenant.org,
+            key.unit,
+            from_level=from_level,
+            to_level=level,
+            inform_unit_manager=policy.inform_unit_manager,
+            hr_email=tenant.config.hr_email,
+        ):
+            notification_id = uuid.uuid5(
+                NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
+            )
+            if self._portal is not None:
+                url = self._portal.link(AlertLink(key.tenant, change.alert_id, notification_id, now))
+            else:
+                url = self.alert_url(key.tenant, change.alert_id)
+            email = render_moved_on(
+                language=tenant.config.notifications.language,
+                recipient=recipient,
+                tenant_name=tenant.config.name,
+                unit_name=names.unit,
+                dimension_name=names.dimension,
+                to_level=level,
+                to_name=now_with.name,
+                to_hr=now_with.role == "hr",
+                rule=change.rule,
+                reason=change.reason,
+                url=url,
             )
             rows.append(
                 NotificationRow(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tempen_shared.tenancy.addresses import SMTPUTF8_HINT, SMTPUTF8_WARNING, AddressError, sending_form
-from tempen_shared.tenancy.models import Instrument, LeadershipModel, TenantConfig
+from tempen_shared.tenancy.models import AlertPolicy, Instrument, LeadershipModel, TenantConfig
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
 from tempen_shared.tenancy.org_import import OrgFileError, read_org, read_org_rows
 
@@ -325,17 +325,61 @@ def load_catalog(config_dir: Path) -> Catalog:
         invalid = {p.location for p in problems[found:]}
         references = _references(config, data, invalid)
         org = _check_references(references, document, config_dir, instruments, problems)
-        if config is not None and org is not None and len(problems) == found:
+        if config is not None and len(problems) == found:
             chosen = {i: instruments[i] for i in config.instruments}
-            tenants[config.id] = Tenant(
-                config=config,
-                instruments=chosen,
-                models={m: models[m] for i in chosen.values() for m in i.models if m in models},
-                org=org,
-            )
+            tenant_models = {m: models[m] for i in chosen.values() for m in i.models if m in models}
+            for loc, message, hint in alert_on_problems(config.alert_policy, tenant_models):
+                where = ("alert_policy", *loc)
+                problems.append(
+                    ConfigProblem(str(document.path), document.line(where), ".".join(map(str, where)), message, hint)
+                )
+            if org is not None and len(problems) == found:
+                tenants[config.id] = Tenant(config=config, instruments=chosen, models=tenant_models, org=org)
     if problems:
         raise ConfigError(_in_file_order(problems))
     return Catalog(tenants=tenants, models=models, instruments=instruments)
+
+
+def alert_on_problems(
+    policy: AlertPolicy, models: dict[str, LeadershipModel]
+) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """What in `policy.alert_on` the tenant's `models` do not have, each as (key path under the policy,
+    message, hint): a model or dimension id that is not one of them, or "totals" with no total index."""
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
+    if policy.alert_on == "totals" and not any(m.total for m in models.values()):
+        found.append(
+            (
+                ("alert_on",),
+                "alert_on is totals, but none of the tenant's models has a total index, so nothing would alert",
+                "use all or dimensions, or list the dimension ids per model",
+            )
+        )
+    if isinstance(policy.alert_on, str):
+        return found
+    for model_id, dimension_ids in policy.alert_on.items():
+        model = models.get(model_id)
+        if model is None:
+            guess = difflib.get_close_matches(model_id, list(models), n=1, cutoff=0.6)
+            found.append(
+                (
+                    ("alert_on", model_id),
+                    f"unknown model {model_id!r}: none of the tenant's instruments feeds it",
+                    f"did you mean {guess[0]!r}?" if guess else f"the tenant's models: {', '.join(sorted(models))}",
+                )
+            )
+            continue
+        known = [d.id for d in model.dimensions] + ([model.total.id] if model.total else [])
+        for index, dimension_id in enumerate(dimension_ids):
+            if dimension_id not in known:
+                guess = difflib.get_close_matches(dimension_id, known, n=1, cutoff=0.6)
+                found.append(
+                    (
+                        ("alert_on", model_id, index),
+                        f"unknown dimension {dimension_id!r} of {model_id}",
+                        f"did you mean {guess[0]!r}?" if guess else f"dimensions of {model_id}: {', '.join(known)}",
+                    )
+                )
+    return found
 
 
 def address_warnings(config_dir: Path, catalog: Catalog) -> list[ConfigProblem]:

@@ -138,6 +138,10 @@ class Instrument(_Frozen):
         return tuple(i for i in self.items if self.model_of(i) == model_id)
 
 
+AlertOnKeyword = Literal["all", "totals", "dimensions"]
+ALERT_ON_KEYWORDS: tuple[AlertOnKeyword, ...] = ("all", "totals", "dimensions")
+
+
 class AlertPolicy(_Frozen):
     """When a unit's dimension counts as challenged, when that is sustained, and how alerts escalate.
 
@@ -145,7 +149,8 @@ class AlertPolicy(_Frozen):
     """
 
     threshold: float = Field(default=65.0, ge=0, le=100)  # below this a dimension index is challenged (red band)
-    below_tenant_by: float = Field(default=10.0, ge=0, le=100)  # ...or this many points below the whole tenant
+    # ...or this many points below the whole tenant's index; None turns the tenant-relative line off
+    below_tenant_by: float | None = Field(default=10.0, ge=0, le=100, strict=True)  # strict: YAML reads off as false
     sustained_periods: int = Field(default=2, ge=1, le=12)  # consecutive challenged periods before an alert
     resolve_periods: int = Field(default=1, ge=1, le=12)  # consecutive recovered periods before it resolves
     resolve_margin: float = Field(default=5.0, ge=0, le=50)  # recovered means this far above the line (no flapping)
@@ -160,6 +165,54 @@ class AlertPolicy(_Frozen):
     detection: Literal["each_period", "pooled"] = "pooled"
     inform_unit_manager: bool = True  # the unit's own manager gets a copy of what goes to the next level
     period_grace_hours: int = Field(default=0, ge=0, le=24 * 31)  # late answers counted before a period is judged
+    # Which series alert (docs/alerts.md, "Which dimensions alert"): "all"; "totals", each model's total index
+    # (HME totalindex); "dimensions", the dimensions without the totals; or per model id the dimension ids that
+    # alert (a total by its id), every model left out alerting on nothing. `tempen config check` checks the ids
+    # against the tenant's models.
+    alert_on: AlertOnKeyword | dict[str, tuple[str, ...]] = "all"
+
+    @field_validator("alert_on", mode="before")
+    @classmethod
+    def _alert_on(cls, value: object) -> object:
+        # One clear message instead of a union's two ("should be 'all'...", "should be a valid dictionary").
+        if isinstance(value, str):
+            if value not in ALERT_ON_KEYWORDS:
+                raise PydanticCustomError(
+                    "alert_on",
+                    "alert_on must be {keywords}, or per model a list of dimension ids; got '{value}'",
+                    {"keywords": ", ".join(ALERT_ON_KEYWORDS), "value": value[:64]},
+                )
+            return value
+        if not isinstance(value, dict) or not value:
+            raise PydanticCustomError(
+                "alert_on",
+                "alert_on must be {keywords}, or a mapping from model id to a list of dimension ids "
+                "(e.g. hme: [hme] for HME's total index only)",
+                {"keywords": ", ".join(ALERT_ON_KEYWORDS)},
+            )
+        for model_id, dimension_ids in value.items():
+            if not isinstance(model_id, str) or not isinstance(dimension_ids, list | tuple) or not dimension_ids:
+                raise PydanticCustomError(
+                    "alert_on", "alert_on.{model}: give a non-empty list of dimension ids", {"model": str(model_id)}
+                )
+            if not all(isinstance(d, str) for d in dimension_ids):
+                raise PydanticCustomError(
+                    "alert_on", "alert_on.{model}: dimension ids are text", {"model": str(model_id)}
+                )
+        return value
+
+    def alerts_on(self, model: LeadershipModel | None, dimension: str) -> bool:
+        """Whether a series of `model` (None: a model the tenant no longer has) and `dimension` may alert."""
+        if self.alert_on == "all":
+            return True
+        if model is None:
+            return False
+        is_total = model.total is not None and model.total.id == dimension
+        if self.alert_on == "totals":
+            return is_total
+        if self.alert_on == "dimensions":
+            return not is_total and any(d.id == dimension for d in model.dimensions)
+        return dimension in self.alert_on.get(model.id, ())
 
 
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"

@@ -20,7 +20,8 @@ from tempen_shared.events.alerts import AlertState
 
 Language = Literal["sv", "en"]
 # "found_in_history": an alert still open after a quiet backfill, told once at its current level.
-NotificationKind = Literal["opened", "escalated", "resolved", "found_in_history"]
+# "escalated_to_hr": escalated past the highest management level, to HR, where it stays.
+NotificationKind = Literal["opened", "escalated", "resolved", "found_in_history", "escalated_to_hr"]
 
 # A change smaller than this between two periods is reported as "about the same": small groups move
 # a point or two from month to month without anything having happened.
@@ -78,6 +79,7 @@ _SV = _Wording(
         "escalated": "Eskalerat till nästa chefsnivå",
         "resolved": "Återhämtat",
         "found_in_history": "Öppet ärende i importerade resultat",
+        "escalated_to_hr": "Lämnat över till HR",
     },
     subject="[{tenant}] {title}: {dimension} i {unit}",
     for_information="För kännedom – ",
@@ -109,6 +111,13 @@ _SV = _Wording(
             "Vi ber dig att prata med enhetens chef om resultatet och att ni tillsammans kommer överens om en "
             "handlingsplan med ett datum för uppföljning.",
         ),
+        "escalated_to_hr": (
+            "Resultatet för {unit} på {dimension} har inte förbättrats tillräckligt sedan den högsta chefsnivån "
+            "för enheten fick ärendet, eller så kvitterade ingen det i tid. Det finns ingen högre chefsnivå att gå "
+            "vidare till, så ärendet lämnas nu över till HR.",
+            "Vi ber er att ta upp resultatet med den högsta chefsnivån och enhetens chef och bestämma hur ärendet "
+            "ska drivas vidare. Ärendet ligger kvar hos HR tills enheten har återhämtat sig eller ärendet avslutas.",
+        ),
     },
     informed={
         "opened": "Det här är för din kännedom. {unit} har haft ihållande låga resultat på {dimension}, och din "
@@ -121,6 +130,8 @@ _SV = _Wording(
         "found_in_history": "Det här är för din kännedom. Tidigare resultat för {unit} har importerats och visar "
         "ihållande låga resultat på {dimension}. Ärendet är fortfarande öppet, och chefen på nivå {level} har "
         "ombetts att prata med dig.",
+        "escalated_to_hr": "Det här är för din kännedom. Resultatet för {unit} på {dimension} har inte förbättrats "
+        "tillräckligt, och eftersom det inte finns någon högre chefsnivå har ärendet lämnats över till HR.",
     },
     hr_note="Du får meddelandet som HR eftersom det inte finns någon chef att gå vidare till ovanför enhetens "
     "chef i organisationsträdet, eller för att enheten inte längre finns där. Se till att rätt chef får frågan.",
@@ -166,6 +177,7 @@ _EN = _Wording(
         "escalated": "Escalated to the next management level",
         "resolved": "Recovered",
         "found_in_history": "Open case found in imported results",
+        "escalated_to_hr": "Handed over to HR",
     },
     subject="[{tenant}] {title}: {dimension} in {unit}",
     for_information="For your information – ",
@@ -196,6 +208,13 @@ _EN = _Wording(
             "Please talk with the unit's manager about the results and agree together on an action plan with "
             "a date for following it up.",
         ),
+        "escalated_to_hr": (
+            "The results of {unit} on {dimension} have not improved enough since the highest management level "
+            "for the unit took up the case, or nobody acknowledged it in time. There is no higher management level "
+            "to go to, so the case is now handed over to HR.",
+            "Please take the results up with the highest management level and the unit's manager and decide how "
+            "to take the case further. It stays with HR until the unit recovers or the case is closed.",
+        ),
     },
     informed={
         "opened": "This is for your information. {unit} has had sustained low results on {dimension}, and your "
@@ -207,6 +226,8 @@ _EN = _Wording(
         "found_in_history": "This is for your information. Earlier results of {unit} have been imported and show "
         "sustained low results on {dimension}. The case is still open, and the manager at level {level} has been "
         "asked to talk with you.",
+        "escalated_to_hr": "This is for your information. The results of {unit} on {dimension} have not improved "
+        "enough, and since there is no higher management level the case has been handed over to HR.",
     },
     hr_note="You receive this message as HR because the org tree has no manager to go to above the unit's "
     "manager, or the unit is no longer in it. Please make sure the right manager takes this up.",
@@ -299,7 +320,7 @@ def render_notification(
         paragraphs = [words.informed[kind].format(unit=unit_name, dimension=dimension_name, level=level)]
     else:
         paragraphs = [p.format(unit=unit_name, dimension=dimension_name, level=level) for p in words.asked[kind]]
-        if recipient.role == "hr":
+        if recipient.role == "hr" and kind != "escalated_to_hr":  # that one says why it came to HR itself
             paragraphs.append(words.hr_note)
     facts = [
         (words.organisation, tenant_name),
@@ -480,6 +501,108 @@ def render_history_summary(
         *(items or [f"<li>{e(words.none_open)}</li>"]),
         "</ul>",
         *(f"<p>{e(paragraph)}</p>" for paragraph in closing),
+        f"<p><small>{e(wording.privacy)}</small></p>",
+        "</body></html>",
+    ]
+    return Email(subject=subject, text="\n".join(lines) + "\n", html="\n".join(page) + "\n")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _MovedOnWording:
+    title: str
+    moved: str  # {unit} {dimension} {from_level} {to}
+    to_manager: str  # {name} {level}
+    to_hr: str
+    because: Mapping[str, str]  # by rule
+    because_other: str
+    nothing_asked: str
+
+
+_MOVED_ON: Mapping[Language, _MovedOnWording] = {
+    "sv": _MovedOnWording(
+        title="Gått vidare",
+        moved="Det här är för din kännedom. Ärendet om {dimension} i {unit}, som du fick på nivå {from_level}, har "
+        "gått vidare till {to}, eftersom {because}.",
+        to_manager="nästa chefsnivå, {name} (nivå {level})",
+        to_hr="HR, eftersom det inte finns någon högre chefsnivå",
+        because={
+            "no_improvement": "resultatet inte har förbättrats tillräckligt",
+            "unacknowledged": "ingen kvitterade ärendet i tid",
+        },
+        because_other="reglerna säger så",
+        nothing_asked="Du behöver inte göra något mer. Fortsätt gärna stödja enhetens chef med det ni har kommit "
+        "överens om.",
+    ),
+    "en": _MovedOnWording(
+        title="Moved on",
+        moved="This is for your information. The case about {dimension} in {unit}, which came to you at level "
+        "{from_level}, has moved on to {to}, because {because}.",
+        to_manager="the next management level, {name} (level {level})",
+        to_hr="HR, since there is no higher management level",
+        because={
+            "no_improvement": "the results have not improved enough",
+            "unacknowledged": "nobody acknowledged the case in time",
+        },
+        because_other="the rules say so",
+        nothing_asked="Nothing more is asked of you. You may want to keep supporting the unit's manager with what "
+        "you agreed on.",
+    ),
+}
+
+
+def render_moved_on(
+    *,
+    language: Language,
+    recipient: Recipient,
+    tenant_name: str,
+    unit_name: str,
+    dimension_name: str,
+    to_level: int,
+    to_name: str,
+    to_hr: bool,
+    rule: str,
+    reason: str,
+    url: str,
+) -> Email:
+    """The short note, for their information, to whoever an alert sat with before it escalated: it moved
+    on to `to_name` at `to_level` (or to HR) because of `rule`; `reason` is the decision's, verbatim.
+
+    Raises:
+        ValueError: `url` is not an absolute http(s) address.
+    """
+    _check_url(url)
+    words = _MOVED_ON[language]
+    wording = _WORDING[language]
+    subject = _one_line(
+        wording.subject.format(
+            tenant=tenant_name,
+            title=f"{wording.for_information}{words.title}",
+            dimension=dimension_name,
+            unit=unit_name,
+        )
+    )
+    to = words.to_hr if to_hr else words.to_manager.format(name=to_name, level=to_level)
+    moved = words.moved.format(
+        unit=unit_name,
+        dimension=dimension_name,
+        from_level=recipient.level,
+        to=to,
+        because=words.because.get(rule, words.because_other),
+    )
+    greeting = wording.greeting.format(name=recipient.name)
+    paragraphs = [moved, words.nothing_asked]
+    lines = [greeting, ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += [f"{wording.rule}: {reason}", "", f"{wording.view} {url}", "", wording.privacy]
+    e = _escape
+    page = [
+        "<!DOCTYPE html>",
+        f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
+        f"<p>{e(greeting)}</p>",
+        *(f"<p>{e(paragraph)}</p>" for paragraph in paragraphs),
+        f"<p>{e(wording.rule)}: {e(reason)}</p>",
+        f'<p>{e(wording.view)} <a href="{e(url)}">{e(url)}</a></p>',
         f"<p><small>{e(wording.privacy)}</small></p>",
         "</body></html>",
     ]

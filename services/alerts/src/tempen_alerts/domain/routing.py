@@ -8,7 +8,8 @@ from typing import Literal
 
 from tempen_shared.tenancy.org import OrgTree, management_chain
 
-RecipientRole = Literal["next_level", "unit_manager", "hr"]
+# "previous_level": whoever the alert sat with before it escalated, told for their information that it moved on.
+RecipientRole = Literal["next_level", "unit_manager", "hr", "previous_level"]
 
 UNIT_MANAGER_LEVEL = 0  # the unit's own manager sits below level 1, the next management level
 HR_NAME = "HR"
@@ -19,7 +20,8 @@ class Recipient:
     email: str
     name: str
     role: RecipientRole
-    level: int  # the alert's level for "next_level" and "hr"; UNIT_MANAGER_LEVEL for the unit's manager
+    level: int  # the alert's level for "next_level" and "hr", the level it left for "previous_level";
+    # UNIT_MANAGER_LEVEL for the unit's manager
 
     @property
     def identity(self) -> str:
@@ -63,6 +65,30 @@ def recipients(
     if inform_unit_manager and own is not None:
         chosen.append(Recipient(email=own.email, name=own.name, role="unit_manager", level=UNIT_MANAGER_LEVEL))
     return _each_person_once(chosen)
+
+
+def moved_past(
+    tree: OrgTree, unit_id: str, *, from_level: int, to_level: int, inform_unit_manager: bool, hr_email: str
+) -> tuple[Recipient, ...]:
+    """Who is told, for their information, that an alert escalated from `from_level` to `to_level`: the
+    main recipient at `from_level` (a manager, or HR), with the role "previous_level".
+
+    Nobody who hears of the escalation anyway is told twice: not someone among the recipients at
+    `to_level`, such as the unit's own manager (`inform_unit_manager`), whose copy already says it moved.
+
+    Raises:
+        ValueError: a level is below 1, or `to_level` is not above `from_level`.
+    """
+    if to_level <= from_level:
+        raise ValueError(f"an escalation goes up: from level {from_level} to {to_level}")
+    before = recipients(tree, unit_id, level=from_level, inform_unit_manager=False, hr_email=hr_email)[0]
+    told = {
+        r.identity
+        for r in recipients(tree, unit_id, level=to_level, inform_unit_manager=inform_unit_manager, hr_email=hr_email)
+    }
+    if before.identity in told:
+        return ()
+    return (Recipient(email=before.email, name=before.name, role="previous_level", level=from_level),)
 
 
 def _each_person_once(candidates: Iterable[Recipient]) -> tuple[Recipient, ...]:

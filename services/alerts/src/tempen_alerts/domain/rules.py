@@ -15,7 +15,8 @@ from tempen_shared.tenancy.models import AlertPolicy
 
 ACTIVE_STATES: frozenset[AlertState] = frozenset({"open", "acknowledged", "escalated"})
 
-Rule = Literal["sustained_challenge", "no_improvement", "unacknowledged", "recovered"]
+# "not_alerted": closed because the policy's alert_on no longer covers the series (`not_alerted`).
+Rule = Literal["sustained_challenge", "no_improvement", "unacknowledged", "recovered", "not_alerted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +89,14 @@ class OpenAlert:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Escalate:
+    """One level up. From the highest management level (`levels_available`) the next level is HR
+    (`to_hr`): routing sends a level beyond the chain to HR, and an alert there escalates no further."""
+
     to_level: int
     reason: str
     evidence: tuple[PeriodScore, ...]  # scored periods since the level started; the last is the new baseline
     rule: Rule
+    to_hr: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,8 +128,9 @@ def shortfalls(score: PeriodScore, policy: AlertPolicy, *, guarded: bool = True)
     """The lines a scored period falls short of, in words; empty when it is not challenged or was suppressed.
 
     A period falls short of the absolute line when index < threshold, and of the tenant-relative line
-    when index <= tenant_index - below_tenant_by. When the standard error is known (and `guarded`), the
-    shortfall must also exceed noise_z standard errors, so one noisy period in a small group does not count.
+    when index <= tenant_index - below_tenant_by (never when below_tenant_by is None). When the standard
+    error is known (and `guarded`), the shortfall must also exceed noise_z standard errors, so one noisy
+    period in a small group does not count.
     """
     if score.index is None:
         return ()
@@ -133,7 +139,7 @@ def shortfalls(score: PeriodScore, policy: AlertPolicy, *, guarded: bool = True)
     found: list[str] = []
     if _falls_short(score.index, policy.threshold, guard, inclusive=False):
         found.append(f"below the threshold {_num(policy.threshold)}")
-    if score.tenant_index is not None:
+    if score.tenant_index is not None and policy.below_tenant_by is not None:
         line = score.tenant_index - policy.below_tenant_by
         if _falls_short(score.index, line, guard, inclusive=True):
             found.append(
@@ -187,12 +193,14 @@ def run_is_sustained(run: Sequence[PeriodScore], policy: AlertPolicy) -> bool:
 
 
 def is_recovered(score: PeriodScore, policy: AlertPolicy) -> bool:
-    """At or above threshold + resolve_margin, and above the tenant-relative line."""
+    """At or above threshold + resolve_margin, and above the tenant-relative line where there is one."""
     if score.index is None:
         return False
     if score.index < policy.threshold + policy.resolve_margin:
         return False
-    return score.tenant_index is None or score.index > score.tenant_index - policy.below_tenant_by
+    if score.tenant_index is None or policy.below_tenant_by is None:
+        return True
+    return score.index > score.tenant_index - policy.below_tenant_by
 
 
 def decide(
@@ -212,7 +220,8 @@ def decide(
         policy: the tenant's alert policy.
         now: when the judgement is made; only the unacknowledged-for-D-days rule reads it.
         levels_available: how many management levels exist above the unit's own manager
-            (`routing.levels_available`); escalation stops there.
+            (`routing.levels_available`). From the highest the alert escalates once more, to HR
+            (level levels_available + 1), and stays there.
 
     Returns:
         Exactly one decision, each with a reason naming the rule and its numbers. An active alert
@@ -262,6 +271,24 @@ def apply_decision(alert: AlertSnapshot | None, decision: Decision, *, now: date
         last_escalated_at=now,
         baseline_period=latest.period,
         baseline_index=_index_of(latest),
+    )
+
+
+def not_alerted(policy: AlertPolicy) -> Resolve:
+    """The end of an active alert on a series that `policy.alert_on` leaves out (the tenant changed it since the
+    alert opened): closed, not judged further, since nobody is to be asked about that dimension any more."""
+    chosen = (
+        policy.alert_on
+        if isinstance(policy.alert_on, str)
+        else "; ".join(f"{model}: {', '.join(ids)}" for model, ids in policy.alert_on.items())
+    )
+    return Resolve(
+        reason=(
+            f"not alerted: alert_policy.alert_on ({chosen}) leaves this dimension out, so its alert is closed "
+            "without judging its scores further"
+        ),
+        evidence=(),
+        rule="not_alerted",
     )
 
 
@@ -354,7 +381,8 @@ def _consider_active(
             reason=(
                 f"recovered: {policy.resolve_periods} consecutive scored period(s) at or above "
                 f"{_num(policy.threshold + policy.resolve_margin)} (threshold {_num(policy.threshold)} + margin "
-                f"{_num(policy.resolve_margin)}) and above the tenant line: "
+                f"{_num(policy.resolve_margin)})"
+                + (" and above the tenant line: " if policy.below_tenant_by is not None else ": ")
                 + "; ".join(_describe(score) for score in evidence)
             ),
             evidence=evidence,
@@ -413,13 +441,22 @@ def _sustained_reason(evidence: Sequence[PeriodScore], policy: AlertPolicy) -> s
 def _escalate_or_stop(
     alert: AlertSnapshot, *, levels_available: int, rule: Rule, reason: str, evidence: tuple[PeriodScore, ...]
 ) -> Decision:
-    if alert.level >= levels_available:
+    if alert.level > levels_available:
         return NoChange(
             reason=(
-                f"at the top: level {alert.level} is the highest management level for this unit "
-                f"({levels_available} above the unit's manager), so the alert stays there; would have escalated "
-                f"on {reason}"
+                f"with HR: level {alert.level} is beyond the {levels_available} management level(s) above the "
+                f"unit's manager, so the alert stays with HR; would have escalated on {reason}"
             )
+        )
+    if alert.level == levels_available:
+        return Escalate(
+            to_level=levels_available + 1,
+            reason=(
+                f"{reason}; level {alert.level} is the highest management level for this unit, so the alert goes to HR"
+            ),
+            evidence=evidence,
+            rule=rule,
+            to_hr=True,
         )
     return Escalate(to_level=alert.level + 1, reason=reason, evidence=evidence, rule=rule)
 
