@@ -221,6 +221,8 @@ class _Words:
     resolved_closed: str
     resolved_noise: str  # {respondents} {unit} {margin}
     under_one: str  # a chance below 0.1 %
+    single: Mapping[str, str]  # "en enskild månad", "a single quarter"
+    latest: Mapping[str, str]  # "den senaste månaden", "the latest quarter"
     about_percent: str  # {value}
     points: tuple[str, str]
     standard_errors: tuple[str, str]
@@ -244,8 +246,8 @@ _SV = _Words(
     tenant_line="linjen för hela organisationen ({line}: organisationens index minus {by})",
     either_line="gränsen {threshold} eller linjen för hela organisationen",
     opened_found="Indexet har legat under {line} {count} i rad:",
-    opened_noise="Med {respondents} kan en enskild {unit} variera med ungefär ±{margin} av en slump, "
-    "så en enstaka låg {unit} säger lite.",
+    opened_noise="Med {respondents} kan {single} variera med ungefär ±{margin} av en slump, "
+    "så ett enstaka lågt resultat säger lite.",
     opened_mean="Tillsammans ger de {count} ett medel på {mean} (±{margin}).",
     opened_chance="Om gruppens verkliga nivå vore {line} skulle ett så lågt medel uppstå av en slump i {chance} "
     "av fallen.",
@@ -265,11 +267,23 @@ _SV = _Words(
     "({started}, för {waited} sedan). Regeln: ett ärende som inte kvitteras i tid går vidare.",
     escalated_to="Därför har det gått vidare till nivå {level}.",
     resolved_found="Indexet har legat på eller över {line} (gränsen {threshold} plus {margin} marginal) {count} i rad:",
-    resolved_latest="Indexet var på eller över {line} (gränsen {threshold} plus {margin} marginal) den senaste {unit}:",
+    resolved_latest="Indexet var på eller över {line} (gränsen {threshold} plus {margin} marginal) {unit}:",
     resolved_tenant="Det ligger också över linjen för hela organisationen.",
     resolved_closed="Regeln: ett ärende avslutas när indexet har återhämtat sig så, och därför är det avslutat.",
-    resolved_noise="Med {respondents} kan en enskild {unit} variera med ungefär ±{margin} av en slump.",
+    resolved_noise="Med {respondents} kan {single} variera med ungefär ±{margin} av en slump.",
     under_one="under 0,1 %",
+    single={
+        "month": "en enskild månad",
+        "quarter": "ett enskilt kvartal",
+        "year": "ett enskilt år",
+        "period": "en enskild period",
+    },
+    latest={
+        "month": "den senaste månaden",
+        "quarter": "det senaste kvartalet",
+        "year": "det senaste året",
+        "period": "den senaste perioden",
+    },
     about_percent="ungefär {value} %",
     points=("poäng", "poäng"),
     standard_errors=("standardfel", "standardfel"),
@@ -293,8 +307,8 @@ _EN = _Words(
     tenant_line="the whole organisation's line ({line}: the organisation's index minus {by})",
     either_line="the threshold {threshold} or the whole organisation's line",
     opened_found="The index has been below {line} for {count} in a row:",
-    opened_noise="With {respondents} a single {unit} can vary by about ±{margin} by chance, "
-    "so one low {unit} on its own says little.",
+    opened_noise="With {respondents} {single} can vary by about ±{margin} by chance, "
+    "so one low result on its own says little.",
     opened_mean="Together the {count} average {mean} (±{margin}).",
     opened_chance="If the group were really at {line}, a mean this low would come about by chance in {chance} "
     "of cases.",
@@ -315,12 +329,13 @@ _EN = _Words(
     escalated_to="So it has gone on to level {level}.",
     resolved_found="The index has been at or above {line} (the threshold {threshold} plus a margin of {margin}) "
     "for {count} in a row:",
-    resolved_latest="The index was at or above {line} (the threshold {threshold} plus a margin of {margin}) in the "
-    "latest {unit}:",
+    resolved_latest="The index was at or above {line} (the threshold {threshold} plus a margin of {margin}) in {unit}:",
     resolved_tenant="It is also above the whole organisation's line.",
     resolved_closed="The rule: an alert closes when the index has recovered like this, so it is closed.",
-    resolved_noise="With {respondents} a single {unit} can vary by about ±{margin} by chance.",
+    resolved_noise="With {respondents} {single} can vary by about ±{margin} by chance.",
     under_one="less than 0.1 %",
+    single={unit: f"a single {unit}" for unit in ("month", "quarter", "year", "period")},
+    latest={unit: f"the latest {unit}" for unit in ("month", "quarter", "year", "period")},
     about_percent="about {value} %",
     points=("point", "points"),
     standard_errors=("standard error", "standard errors"),
@@ -459,7 +474,7 @@ def _noise(scored: Sequence[PeriodFact], unit: str, w: _Words, template: str) ->
         n=str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     )
     spread = shown[0] if len(shown) == 1 else f"{shown[0]}–{shown[-1]}"
-    return template.format(respondents=people, unit=w.units[unit][0], margin=f"{spread} {w.points[1]}")
+    return template.format(respondents=people, single=w.single[unit], margin=f"{spread} {w.points[1]}")
 
 
 def _chance_words(chance: float, line: float, count: int, unit: str, w: _Words) -> str:
@@ -472,7 +487,7 @@ def _percent(chance: float, w: _Words) -> str:
     if chance < 0.001:
         return w.under_one
     value = chance * 100
-    shown = _number(value, w, digits=1) if value < 1 else f"{round(value):d}"
+    shown = _number(value, w, digits=1) if value < 10 else f"{round(value):d}"
     return w.about_percent.format(value=shown)
 
 
@@ -513,10 +528,8 @@ def _count(n: int, unit: str, w: _Words, *, bare: bool = False) -> str:
 
 
 def _definite(unit: str, w: _Words) -> str:
-    """ "den senaste månaden", "the latest month"."""
-    if w is _SV:
-        return {"month": "månaden", "quarter": "kvartalet", "year": "året", "period": "perioden"}[unit]
-    return w.units[unit][0]
+    """ "den senaste månaden", "det senaste kvartalet", "the latest month"."""
+    return w.latest[unit]
 
 
 # "de tre månaderna": Swedish wants the definite plural after "de".
