@@ -105,7 +105,9 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
     assert len(sink.to(NEXT_LEVEL)) == len(DIMENSIONS), "level 1 heard of the opening only"
     assert len(sink.to(UNIT_MANAGER)) == 2 * len(DIMENSIONS), "the unit's manager is told of both"
     body = escalated[0].get_body(preferencelist=("plain",)).get_content()
-    assert "unacknowledged: nobody acknowledged the alert within 14 day(s)" in body
+    assert "Ingen kvitterade ärendet inom 14 dagar efter att det nådde nivå 1 (2026-03-02, för 14 dagar sedan)." in body
+    assert "Därför har det gått vidare till nivå 2." in body
+    assert "unacknowledged" not in body, "the English rule text stays in the audit trail"
 
 
 async def test_an_acknowledged_alert_is_never_escalated_on_time(store: PostgresAlertsStore) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from tempen_alerts.domain.explain import Explanation, explain
 from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
 from tempen_alerts.domain.messages import NotificationKind, OpenCase, render_history_summary, render_notification
 from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, recipients
@@ -129,6 +130,7 @@ class _Transition:
     correlation_id: str | None = None  # the score event's that caused it, if one did
     quiet_reason: str | None = None  # set: about a period long closed, so nobody is notified (domain/history.py)
     timeline: Sequence[TimelineEntry] = ()  # the alert's transitions, for a "found_in_history" e-mail
+    explanation: Explanation | None = None  # the rules' decisions only (domain/explain.py); none for a person's
 
 
 class AlertsService:
@@ -245,6 +247,13 @@ class AlertsService:
             else None
         )
         kind = KIND[type(decision)]
+        explanation = explain(
+            decision,
+            tenant.config.alert_policy,
+            alert=stored.snapshot if continuing and stored is not None else None,
+            history=history,
+            now=now,
+        )
         timeline: list[TimelineEntry] = []
         if quiet is None and continuing and await repo.untold(alert_id):
             # Its earlier transitions were history nobody heard of: say so, rather than "escalated"/"recovered".
@@ -275,6 +284,7 @@ class AlertsService:
                 correlation_id=correlation_id,
                 quiet_reason=quiet,
                 timeline=timeline,
+                explanation=explanation,
             ),
             now=now,
         )
@@ -420,6 +430,7 @@ class AlertsService:
                     evidence=(),
                     history=await self._shown_history(repo, alert.key, tenant, now=now),
                     email="found_in_history",
+                    explanation=Explanation.from_json(tail.explanation) if tail.explanation else None,
                 ),
                 "found_in_history",
                 now=now,
@@ -532,6 +543,7 @@ class AlertsService:
             correlation_id=change.correlation_id,
             quiet_reason=change.quiet_reason,
             history_import=history_import,
+            explanation=change.explanation.as_json() if change.explanation is not None else None,
         )
         rows = [] if change.quiet_reason else self._webhook_rows(tenant, key, transition_id, change, now=now)
         if change.email is not None and not change.quiet_reason:
@@ -626,7 +638,7 @@ class AlertsService:
                 dimension_name=names.dimension,
                 history=change.history[-PERIODS_SHOWN:],
                 threshold=policy.threshold,
-                reason=change.reason,
+                explanation=change.explanation,
                 acknowledge_url=url,
                 level=change.snapshot.level,
                 timeline=timeline,
