@@ -135,9 +135,7 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
                     in_english = (
                         await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}?language=en")
                     ).json()
-                    unknown_language = await http.get(
-                        f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}?language=de"
-                    )
+                    unknown_language = await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}?language=de")
                 await eventually(lambda: len(receiver.accepted()) == len(DIMENSIONS) + 2, timeout_s=30)
                 async with httpx.AsyncClient() as http:
                     metrics = (await http.get(f"{base}/metrics")).text

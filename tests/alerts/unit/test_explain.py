@@ -111,7 +111,7 @@ def test_the_chance_is_the_normal_tail_below_the_line() -> None:
 def test_a_very_small_chance_is_said_as_less_than_a_tenth_of_a_percent() -> None:
     _, explanation = judged(team_of_seven(72, 50, 51, 50))
 
-    assert "under 0,1 %" in words(explanation, "sv")
+    assert "i mindre än 0,1 % av fallen" in words(explanation, "sv")
     assert "less than 0.1 %" in words(explanation, "en")
 
 

@@ -271,7 +271,7 @@ _SV = _Words(
     resolved_tenant="Det ligger också över linjen för hela organisationen.",
     resolved_closed="Regeln: ett ärende avslutas när indexet har återhämtat sig så, och därför är det avslutat.",
     resolved_noise="Med {respondents} kan {single} variera med ungefär ±{margin} av en slump.",
-    under_one="under 0,1 %",
+    under_one="mindre än 0,1 %",
     single={
         "month": "en enskild månad",
         "quarter": "ett enskilt kvartal",
