@@ -278,3 +278,15 @@ def test_an_explanation_survives_being_stored() -> None:
     _, explanation = judged(team_of_seven(72, 55, SUPPRESSED, 56))
 
     assert Explanation.from_json(explanation.as_json()) == explanation
+
+
+def test_without_standard_errors_nothing_is_said_about_chance() -> None:
+    history = [score(offset, index, respondents=9) for offset, index in enumerate((72, 55, 56))]
+
+    _, explanation = judged(history)
+
+    text = words(explanation, "sv")
+    assert "  2026-02: 55,0 (9 svarande)" in text
+    assert explanation.chance is None
+    assert "±" not in text
+    assert "slump" not in text

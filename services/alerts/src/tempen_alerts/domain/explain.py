@@ -197,7 +197,7 @@ class _Words:
     neuter_one: str  # "ett kvartal"
     units: Mapping[str, tuple[str, str, bool]]  # kind -> (one, several, neuter)
     respondents: tuple[str, str]  # {n}
-    period_line: str  # {period} {index} {respondents} {margin}
+    definite_plural: Mapping[str, str]  # "de tre månaderna": the noun after "de"/"the"
     period_tenant: str  # {tenant}
     too_few: str
     threshold: str  # {threshold}
@@ -239,7 +239,7 @@ _SV = _Words(
         "period": ("period", "perioder", False),
     },
     respondents=("{n} svarande", "{n} svarande"),
-    period_line="{period}: {index} ({respondents}, ±{margin})",
+    definite_plural={"month": "månaderna", "quarter": "kvartalen", "year": "åren", "period": "perioderna"},
     period_tenant="; hela organisationen {tenant}",
     too_few="för få svar, räknas inte",
     threshold="gränsen {threshold}",
@@ -300,7 +300,7 @@ _EN = _Words(
         "period": ("period", "periods", False),
     },
     respondents=("{n} respondent", "{n} respondents"),
-    period_line="{period}: {index} ({respondents}, ±{margin})",
+    definite_plural={"month": "months", "quarter": "quarters", "year": "years", "period": "periods"},
     period_tenant="; whole organisation {tenant}",
     too_few="too few responses, not counted",
     threshold="the threshold {threshold}",
@@ -362,7 +362,7 @@ def describe(explanation: Explanation, language: Language) -> tuple[str, ...]:
             lines.append(noise)
         if explanation.mean is not None and explanation.mean_margin is not None and len(scored) > 1:
             sure = w.opened_mean.format(
-                count=_count(len(scored), unit, w, bare=True),
+                count=_count(len(scored), unit, w, definite=True),
                 mean=_number(explanation.mean, w),
                 margin=_points(explanation.mean_margin, w),
             )
@@ -450,17 +450,13 @@ def _period_line(fact: PeriodFact, w: _Words, *, tenant: bool = False) -> str:
     if fact.index is None:
         return f"{fact.period}: {w.too_few}"
     n = fact.respondents or 0
-    shown = w.period_line.format(
-        period=fact.period,
-        index=_number(fact.index, w),
-        respondents=(w.respondents[0] if n == 1 else w.respondents[1]).format(n=n),
-        margin=_rounded_margin(fact.margin, w) if fact.margin is not None else "?",
-    )
-    if fact.margin is None:
-        shown = shown.replace(", ±?", "")
+    details = [(w.respondents[0] if n == 1 else w.respondents[1]).format(n=n)]
+    if fact.margin is not None:
+        details.append(f"±{_rounded_margin(fact.margin, w)}")
+    shown = ", ".join(details)
     if tenant and fact.tenant_index is not None:
-        shown = shown[:-1] + w.period_tenant.format(tenant=_number(fact.tenant_index, w)) + ")"
-    return shown
+        shown += w.period_tenant.format(tenant=_number(fact.tenant_index, w))
+    return f"{fact.period}: {_number(fact.index, w)} ({shown})"
 
 
 def _noise(scored: Sequence[PeriodFact], unit: str, w: _Words, template: str) -> str | None:
@@ -511,13 +507,10 @@ def _unit_of(periods: Sequence[PeriodFact]) -> str:
     return "period"
 
 
-def _count(n: int, unit: str, w: _Words, *, bare: bool = False) -> str:
-    """ "tre månader", "ett kvartal", "two quarters"; `bare` drops "one"'s article ("de tre månaderna" is not
-    needed: the caller says "de {count}")."""
+def _count(n: int, unit: str, w: _Words, *, definite: bool = False) -> str:
+    """ "tre månader", "ett kvartal", "two quarters"; `definite` for "de tre månaderna", "the three months"."""
     one, several, neuter = w.units[unit]
-    noun = one if n == 1 else several
-    if bare and n != 1 and w is _SV:
-        noun = _SV_DEFINITE.get(unit, noun)
+    noun = one if n == 1 else (w.definite_plural[unit] if definite else several)
     if n == 1:
         word = w.neuter_one if neuter else w.numbers[1]
     elif n < len(w.numbers):
@@ -532,18 +525,7 @@ def _definite(unit: str, w: _Words) -> str:
     return w.latest[unit]
 
 
-# "de tre månaderna": Swedish wants the definite plural after "de".
-_SV_DEFINITE: Mapping[str, str] = {
-    "month": "månaderna",
-    "quarter": "kvartalen",
-    "year": "åren",
-    "period": "perioderna",
-}
-
-
-def _rounded_margin(value: float | None, w: _Words) -> str:
-    if value is None:
-        return "?"
+def _rounded_margin(value: float, w: _Words) -> str:
     return _number(value, w, digits=1) if value < 1 else f"{round(value):d}"
 
 
