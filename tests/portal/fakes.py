@@ -15,13 +15,15 @@ class FakeAlertsApi:
         self.alerts: dict[tuple[str, str], dict[str, Any]] = {}
         self.acknowledged: list[tuple[str, str, str, str]] = []  # tenant, alert, by, plan
         self.down = False
+        self.languages: list[str | None] = []  # the language each alert was asked for in
 
     def add(self, tenant: str, alert: dict[str, Any]) -> None:
         self.alerts[(tenant, alert["alert_id"])] = alert
 
-    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
+    async def alert(self, tenant: str, alert_id: str, *, language: str | None = None) -> Mapping[str, Any] | None:
         if self.down:
             raise UpstreamUnavailableError("alerts is down")
+        self.languages.append(language)
         return self.alerts.get((tenant, alert_id))
 
     async def acknowledge(

@@ -259,3 +259,28 @@ async def test_oversized_unreadable_and_control_character_forms_are_refused_and_
     as_json = await portal.post("/t/testkommun/alerts/a1/acknowledge", json={"csrf": csrf, "action_plan": "Samtal"})
     assert as_json.status_code == 400
     assert services[0].acknowledged == []
+
+
+async def test_the_alert_page_says_why_in_alerts_own_words_in_the_viewers_language(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    alerts = services[0]
+    nid = str(uuid4())
+    alert = _alert("a1", "grupp-a1", {nid: BO})
+    alert["explanation"] = {
+        "language": "sv",
+        "text": "Indexet har legat under gränsen 50 två månader i rad:\n  2026-01: 25,0 (8 svarande, ±9)\n"
+        "  2026-02: för få svar, räknas inte\nAtt det är en slump är alltså <mycket> osannolikt.",
+        "facts": {"kind": "opened"},
+    }
+    alerts.add("testkommun", alert)
+    await portal.get(_link("a1", nid))
+
+    html = (await portal.get("/t/testkommun/alerts/a1")).text
+
+    assert "<p>Indexet har legat under gränsen 50 två månader i rad:</p>" in html
+    assert "<ul>\n<li>2026-01: 25,0 (8 svarande, ±9)</li>\n<li>2026-02: för få svar, räknas inte</li>\n</ul>" in html
+    assert "&lt;mycket&gt;" in html, "alerts' words are escaped like anything else"
+    await portal.get("/lang/en?next=/")
+    await portal.get("/t/testkommun/alerts/a1")
+    assert alerts.languages[-2:] == ["sv", "en"], "the alert is asked for in the viewer's language"

@@ -144,6 +144,10 @@ async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_
     assert "nivå 2" in body
     assert "2025-06: öppnat på nivå 1" in body, body
     assert "2025-08: eskalerat till nivå 2" in body, body
+    # Why, as the escalation the import made explained it then, in Swedish.
+    assert "Vad vi såg och hur säkra vi är:" in body, body
+    assert "När ärendet nådde nivå 1 var indexet 41,0 (2025-06). Efter två månader är det 41,0 (2025-08), " in body
+    assert "Därför har det gått vidare till nivå 2." in body, body
     [informed] = sink.to(UNIT_MANAGER)
     assert "För kännedom" in str(informed["Subject"])
 

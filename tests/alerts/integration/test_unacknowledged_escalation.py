@@ -139,7 +139,9 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
     escalated = [m for m in sink.to(LEVEL_TWO) if "Eskalerat" in str(m["Subject"])]
     assert len(escalated) == len(DIMENSIONS), [str(m["Subject"]) for m in sink.messages]
     body = escalated[0].get_body(preferencelist=("plain",)).get_content()
-    assert "unacknowledged: nobody acknowledged the alert within 14 day(s)" in body
+    assert "Ingen kvitterade ärendet inom 14 dagar efter att det nådde nivå 1 (2026-03-02, för 14 dagar sedan)." in body
+    assert "Därför har det gått vidare till nivå 2." in body
+    assert "unacknowledged" not in body, "the English rule text stays in the audit trail"
     subjects = {address: sorted(str(m["Subject"]).split(":")[0] for m in sink.to(address)) for address in PEOPLE}
     assert subjects == {
         NEXT_LEVEL: ["[Testkommun] För kännedom – Gått vidare"] * 3 + ["[Testkommun] Ihållande låga resultat"] * 3,

@@ -132,6 +132,10 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
                         f"/v1/tenants/{TENANT}/alerts/nosuchalert/resolve", json={"reason": "x y z"}
                     )
                     detail = (await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}")).json()
+                    in_english = (
+                        await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}?language=en")
+                    ).json()
+                    unknown_language = await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}?language=de")
                 await eventually(lambda: len(receiver.accepted()) == len(DIMENSIONS) + 2, timeout_s=30)
                 async with httpx.AsyncClient() as http:
                     metrics = (await http.get(f"{base}/metrics")).text
@@ -182,6 +186,22 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
     for private in (ACTION_PLAN, "bo@testkommun.example", "Bo Förvaltningschef", "answers", "respondent"):
         assert private not in everything
     assert detail["action_plan"] == ACTION_PLAN
+    # Why, in the tenant's language (Swedish) or the one asked for, with the numbers it was said from.
+    explained = detail["explanation"]
+    assert explained["language"] == "sv"
+    assert explained["text"].splitlines()[:3] == [
+        "Indexet har legat under gränsen 65 två månader i rad:",
+        "  2026-08: 40,0 (8 svarande, ±4)",
+        "  2026-09: 42,0 (8 svarande, ±4)",
+    ]
+    assert "mycket osannolikt" in explained["text"]
+    assert explained["facts"]["kind"] == "opened"
+    assert [p["index"] for p in explained["facts"]["periods"]] == [40.0, 42.0]
+    assert explained["facts"]["chance"] < 0.001
+    assert [h["explanation"] is not None for h in detail["history"]] == [True, False], "a person's has none"
+    assert in_english["explanation"]["text"].startswith("The index has been below the threshold 65 for two months")
+    assert unknown_language.status_code == 422
+    assert unknown_language.json()["errors"][0]["field"] == "language"
     webhook_rows = [n for n in detail["notifications"] if n["channel"] == "webhook"]
     assert [n["recipient"] for n in webhook_rows] == [hooks] * 2, "only the endpoint's origin is stored"
     assert len(sink.messages) == 2 * len(DIMENSIONS), "e-mail goes out as before"

@@ -2,17 +2,33 @@
 
 import pytest
 
+from tempen_alerts.domain.explain import Explanation, describe, explain
 from tempen_alerts.domain.messages import Email, Language, render_moved_on, render_notification
 from tempen_alerts.domain.routing import Recipient
+from tempen_alerts.domain.rules import Escalate, acknowledge, apply_decision, decide
+from tempen_shared.tenancy.models import AlertPolicy
 from tests.alerts.unit.factories import months
 
 HR = Recipient(email="hr@kommun.example", name="HR", role="hr", level=3)
 UNIT_MANAGER = Recipient(email="ulla@kommun.example", name="Ulla", role="unit_manager", level=0)
 SVEN_BEFORE = Recipient(email="sven@kommun.example", name="Sven", role="previous_level", level=1)
 URL = "https://tempen.kommun.example/alerts/a1"
-REASON = (
-    "no improvement: after 2 scored period(s) at level 1 the latest is 2026-03: 61.0 (n=8) below the threshold 65.0"
-)
+
+
+def escalation() -> Explanation:
+    """An escalation for want of improvement, explained as the service stores it."""
+    policy = AlertPolicy()
+    history = months(58.0, 60.0, 61.0, 61.0, standard_error=3.0)
+    opened = decide(history[:2], None, policy, now=history[1].period_end, levels_available=3)
+    alert = apply_decision(None, opened, now=history[1].period_end)
+    assert alert is not None
+    alert = acknowledge(alert, now=history[1].period_end)
+    decision = decide(history, alert, policy, now=history[-1].period_end, levels_available=3)
+    assert isinstance(decision, Escalate)
+    return explain(decision, policy, alert=alert, history=history, now=history[-1].period_end)
+
+
+EXPLANATION = escalation()
 
 
 def to_hr(recipient: Recipient, language: Language = "sv") -> Email:
@@ -25,7 +41,7 @@ def to_hr(recipient: Recipient, language: Language = "sv") -> Email:
         dimension_name="Tillit",
         history=months(58.0, 60.0, 61.0),
         threshold=65,
-        reason=REASON,
+        explanation=EXPLANATION,
         acknowledge_url=URL,
         level=3,
     )
@@ -42,7 +58,7 @@ def moved_on(*, language: Language = "sv", to_hr: bool = False, rule: str = "no_
         to_name="Dagny",
         to_hr=to_hr,
         rule=rule,
-        reason=REASON,
+        explanation=EXPLANATION,
         url=url,
     )
 
@@ -53,7 +69,8 @@ def test_hr_is_told_the_alert_came_past_the_highest_management_level() -> None:
     assert email.subject == "[Hjo kommun] Lämnat över till HR: Tillit i Hemtjänst Norr"
     assert "Det finns ingen högre chefsnivå att gå vidare till, så ärendet lämnas nu över till HR." in email.text
     assert "inte finns någon chef att gå vidare till ovanför enhetens chef" not in email.text  # the other HR note
-    assert REASON in email.text
+    assert "\n".join(describe(EXPLANATION, "sv")) in email.text
+    assert "no improvement" not in email.text, "the English rule text stays in the audit trail"
 
 
 def test_hr_is_told_in_english_too() -> None:
@@ -80,7 +97,8 @@ def test_the_level_moved_past_is_told_where_it_went_and_why() -> None:
         "(nivå 2), eftersom resultatet inte har förbättrats tillräckligt." in email.text
     )
     assert "Du behöver inte göra något mer." in email.text
-    assert f"Regeln som utlöste meddelandet: {REASON}" in email.text
+    assert "Vad vi såg och hur säkra vi är\n" + "\n".join(describe(EXPLANATION, "sv")) in email.text
+    assert "no improvement" not in email.text
     assert f"Ärendet: {URL}" in email.text
     assert "Hjo &lt;kommun&gt;" in email.html
     assert "Hjo <kommun>" not in email.html

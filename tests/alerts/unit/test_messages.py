@@ -2,16 +2,29 @@ import re
 
 import pytest
 
+from tempen_alerts.domain.explain import Explanation, PeriodFact, explain
 from tempen_alerts.domain.messages import Email, Language, NotificationKind, render_notification
 from tempen_alerts.domain.routing import Recipient
-from tempen_alerts.domain.rules import PeriodScore
+from tempen_alerts.domain.rules import OpenAlert, PeriodScore, decide
+from tempen_shared.tenancy.models import AlertPolicy
 from tests.alerts.unit.factories import SUPPRESSED, month_period, months, score
 
 NEXT_LEVEL = Recipient(email="sven@kommun.example", name="Sven", role="next_level", level=1)
 UNIT_MANAGER = Recipient(email="ulla@kommun.example", name="Ulla", role="unit_manager", level=0)
 HR = Recipient(email="hr@kommun.example", name="HR", role="hr", level=1)
 ACK_URL = "https://tempen.kommun.example/alerts/a1/ack?t=abc&u=2"
-REASON = "sustained challenge: 2 consecutive scored period(s) challenged"
+POLICY = AlertPolicy()
+
+
+def opened(history: list[PeriodScore]) -> Explanation:
+    """The explanation of the alert `history` opens."""
+    now = history[-1].period_end
+    decision = decide(history, None, POLICY, now=now, levels_available=2)
+    assert isinstance(decision, OpenAlert), decision.reason
+    return explain(decision, POLICY, alert=None, history=history, now=now)
+
+
+OPENED = opened([score(0, 71.0), score(1, 55.0, standard_error=4.2), score(2, 56.5, standard_error=4.4)])
 
 
 def render(
@@ -23,7 +36,7 @@ def render(
     unit_name: str = "Hemtjänst Norr",
     dimension_name: str = "Tillit",
     tenant_name: str = "Hjo kommun",
-    reason: str = REASON,
+    explanation: Explanation | None = OPENED,
     acknowledge_url: str = ACK_URL,
 ) -> Email:
     return render_notification(
@@ -35,7 +48,7 @@ def render(
         dimension_name=dimension_name,
         history=history if history is not None else months(71.0, 58.0, 61.0),
         threshold=65,
-        reason=reason,
+        explanation=explanation,
         acknowledge_url=acknowledge_url,
     )
 
@@ -125,11 +138,34 @@ def test_trend_needs_two_scored_periods() -> None:
     assert "Trend: not enough periods with results to show a trend" in email.text
 
 
-def test_notification_carries_the_rule_that_fired() -> None:
-    email = render(language="en")
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_notification_explains_what_was_found_in_the_tenants_language(language: Language) -> None:
+    email = render(language=language)
 
-    assert f"Rule that fired: {REASON}" in email.text
-    assert REASON in email.html
+    if language == "sv":
+        heading = "Vad vi såg och hur säkra vi är:"
+        found = "Indexet har legat under gränsen 65 två månader i rad:"
+        period = "2026-02: 55,0 (8 svarande, ±8)"
+        sure = "Att det är en slump är alltså mycket osannolikt."
+    else:
+        heading = "What we found and how sure we are:"
+        found = "The index has been below the threshold 65 for two months in a row:"
+        period = "2026-02: 55.0 (8 respondents, ±8)"
+        sure = "So chance is very unlikely to explain it."
+    text = email.text.splitlines()
+    at = text.index(heading)
+    assert text[at + 1 : at + 4] == [found, f"  {period}", "  2026-03: " + text[at + 3].split(": ", 1)[1]]
+    assert any(sure in line for line in text[at:])
+    assert f"<h3>{heading.rstrip(':')}</h3>" in email.html
+    assert f"<li>{period}</li>" in email.html
+    for part in (email.text, email.html):
+        assert "sustained challenge" not in part  # the English rule text stays in logs and the audit trail
+
+
+def test_without_an_explanation_the_section_is_left_out_rather_than_quote_the_rule_text() -> None:
+    email = render(explanation=None)
+
+    assert "Vad vi såg och hur säkra vi är" not in email.text + email.html
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
@@ -199,7 +235,16 @@ def test_html_escapes_every_interpolated_string() -> None:
         tenant_name='"Hjo" kommun',
         unit_name="<script>alert(1)</script>",
         dimension_name="Tillit & ansvar",
-        reason="below <b>65</b>",
+        explanation=Explanation(
+            kind="resolved",
+            rule="recovered",
+            detection="pooled",
+            periods=(PeriodFact("<b>65</b>", index=72.0, respondents=8),),
+            threshold=65.0,
+            below_tenant_by=10.0,
+            sustained_periods=2,
+            noise_z=1.0,
+        ),
     )
 
     assert "<script>" not in email.html
@@ -231,6 +276,8 @@ def test_html_contains_only_the_tags_the_template_writes() -> None:
         "h3",
         "a",
         "small",
+        "ul",
+        "li",
     }
     assert "evil" not in re.findall(r'href="([^"]*)"', email.html)
 

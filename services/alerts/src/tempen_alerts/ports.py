@@ -49,6 +49,7 @@ class QuietTail:
     alert_id: str
     transition_id: UUID  # that latest transition, which the catch-up notifications belong to
     reason: str  # and its reason
+    explanation: Mapping[str, Any] | None = None  # and its explanation's numbers (domain/explain.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,7 @@ class AlertsRepository(Protocol):
         evidence: list[dict[str, Any]],
         correlation_id: str | None = None,
         quiet_reason: str | None = None,
+        explanation: dict[str, Any] | None = None,
         history_import: UUID | None = None,
     ) -> None:
         """Append one row to the alert's audit trail; with a `quiet_reason` it is marked as not notified,

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from tempen_alerts.domain.explain import Explanation, explain
 from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
 from tempen_alerts.domain.messages import (
     NotificationKind,
@@ -137,6 +138,7 @@ class _Transition:
     quiet_reason: str | None = None  # set: about a period long closed, so nobody is notified (domain/history.py)
     timeline: Sequence[TimelineEntry] = ()  # the alert's transitions, for a "found_in_history" e-mail
     moved_from: int | None = None  # an escalation's level before: whoever it sat with there is told it moved on
+    explanation: Explanation | None = None  # the rules' decisions only (domain/explain.py); none for a person's
 
 
 class AlertsService:
@@ -297,6 +299,13 @@ class AlertsService:
         kind: NotificationKind = (
             "escalated_to_hr" if isinstance(decision, Escalate) and decision.to_hr else KIND[type(decision)]
         )
+        explanation = explain(
+            decision,
+            tenant.config.alert_policy,
+            alert=stored.snapshot if continuing and stored is not None else None,
+            history=history,
+            now=now,
+        )
         timeline: list[TimelineEntry] = []
         if quiet is None and continuing and await repo.untold(alert_id):
             # Its earlier transitions were history nobody heard of: say so, rather than "escalated"/"recovered".
@@ -328,6 +337,7 @@ class AlertsService:
                 quiet_reason=quiet,
                 timeline=timeline,
                 moved_from=stored.snapshot.level if stored is not None and isinstance(decision, Escalate) else None,
+                explanation=explanation,
             ),
             now=now,
         )
@@ -473,6 +483,7 @@ class AlertsService:
                     evidence=(),
                     history=await self._shown_history(repo, alert.key, tenant, now=now),
                     email="found_in_history",
+                    explanation=Explanation.from_json(tail.explanation) if tail.explanation else None,
                 ),
                 "found_in_history",
                 now=now,
@@ -585,6 +596,7 @@ class AlertsService:
             correlation_id=change.correlation_id,
             quiet_reason=change.quiet_reason,
             history_import=history_import,
+            explanation=change.explanation.as_json() if change.explanation is not None else None,
         )
         rows = [] if change.quiet_reason else self._webhook_rows(tenant, key, transition_id, change, now=now)
         if change.email is not None and not change.quiet_reason:
@@ -682,7 +694,7 @@ class AlertsService:
                 dimension_name=names.dimension,
                 history=change.history[-PERIODS_SHOWN:],
                 threshold=policy.threshold,
-                reason=change.reason,
+                explanation=change.explanation,
                 acknowledge_url=url,
                 level=change.snapshot.level,
                 timeline=timeline,
@@ -744,7 +756,7 @@ class AlertsService:
                 to_name=now_with.name,
                 to_hr=now_with.role == "hr",
                 rule=change.rule,
-                reason=change.reason,
+                explanation=change.explanation,
                 url=url,
             )
             rows.append(

@@ -24,8 +24,9 @@ class Outcome:
 
 
 class AlertsApi(Protocol):
-    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
-        """The alert with its history and notifications (alerts' GET .../alerts/{id}); None if unknown."""
+    async def alert(self, tenant: str, alert_id: str, *, language: str | None = None) -> Mapping[str, Any] | None:
+        """The alert with its history and notifications (alerts' GET .../alerts/{id}), its explanation in
+        `language` (None: the tenant's); None if unknown."""
         ...
 
     async def acknowledge(

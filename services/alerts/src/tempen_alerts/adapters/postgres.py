@@ -324,11 +324,13 @@ class PostgresAlertsRepository:
         correlation_id: str | None = None,
         quiet_reason: str | None = None,
         history_import: UUID | None = None,
+        explanation: dict[str, Any] | None = None,
     ) -> None:
         await self.conn.execute(
             f"""INSERT INTO {SCHEMA}.transitions (transition_id, alert_id, tenant, from_state, to_state, level, rule,
-                    reason, period, actor, evidence, correlation_id, notified, quiet_reason, history_import)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text IS NULL, $13, $14)""",
+                    reason, period, actor, evidence, correlation_id, notified, quiet_reason, history_import,
+                    explanation)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text IS NULL, $13, $14, $15)""",
             transition_id,
             alert_id,
             tenant,
@@ -343,6 +345,7 @@ class PostgresAlertsRepository:
             correlation_id,
             quiet_reason,
             history_import,
+            explanation,
         )
 
     async def note_quiet(self, tenant: str, *, now: datetime) -> UUID:
@@ -396,14 +399,15 @@ class PostgresAlertsRepository:
 
     async def quiet_tails(self, import_id: UUID) -> list[QuietTail]:
         rows = await self.conn.fetch(
-            f"""SELECT a.alert_id, t.transition_id, t.reason FROM {SCHEMA}.alerts a
-                JOIN LATERAL (SELECT transition_id, reason, notified, history_import FROM {SCHEMA}.transitions
+            f"""SELECT a.alert_id, t.transition_id, t.reason, t.explanation FROM {SCHEMA}.alerts a
+                JOIN LATERAL (SELECT transition_id, reason, explanation, notified, history_import
+                              FROM {SCHEMA}.transitions
                               WHERE alert_id = a.alert_id ORDER BY seq DESC LIMIT 1) t ON true
                 WHERE a.state <> 'resolved' AND t.history_import = $1 AND NOT t.notified
                 ORDER BY a.tenant, a.unit, a.instrument, a.model, a.dimension""",
             import_id,
         )
-        return [QuietTail(r["alert_id"], r["transition_id"], r["reason"]) for r in rows]
+        return [QuietTail(r["alert_id"], r["transition_id"], r["reason"], r["explanation"]) for r in rows]
 
     async def resolved_in_history(self, import_id: UUID) -> int:
         count: int = await self.conn.fetchval(
@@ -539,7 +543,7 @@ class PostgresAlertReader:
     async def transitions(self, alert_id: str) -> list[dict[str, Any]]:
         rows = await self._pool().fetch(
             f"""SELECT from_state, to_state, level, rule, reason, period, actor, evidence, notified, quiet_reason,
-                    created_at
+                    explanation, created_at
                 FROM {SCHEMA}.transitions WHERE alert_id = $1 ORDER BY seq""",
             alert_id,
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from tempen_alerts.domain.explain import Explanation, describe
 from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.routing import Recipient
 from tempen_alerts.domain.rules import PeriodScore
@@ -155,7 +156,7 @@ _SV = _Wording(
     trend_flat="→ ungefär oförändrat",
     trend_from_to="från {before} ({before_period}) till {after} ({after_period})",
     trend_unknown="för få perioder med resultat för att visa en trend",
-    rule="Regeln som utlöste meddelandet",
+    rule="Vad vi såg och hur säkra vi är",
     timeline="Ärendets historik",
     timeline_states={
         "open": "öppnat på nivå {level}",
@@ -251,7 +252,7 @@ _EN = _Wording(
     trend_flat="→ about the same",
     trend_from_to="from {before} ({before_period}) to {after} ({after_period})",
     trend_unknown="not enough periods with results to show a trend",
-    rule="Rule that fired",
+    rule="What we found and how sure we are",
     timeline="History of the case",
     timeline_states={
         "open": "opened at level {level}",
@@ -288,7 +289,7 @@ def render_notification(
     dimension_name: str,
     history: Sequence[PeriodScore],
     threshold: float,
-    reason: str,
+    explanation: Explanation | None,
     acknowledge_url: str,
     level: int = 1,
     timeline: Sequence[TimelineEntry] = (),
@@ -297,7 +298,9 @@ def render_notification(
     backfill left open ("found_in_history").
 
     `history` is the periods to show, oldest first; suppressed periods appear as "too few responses"
-    with no numbers at all. `reason` is the decision's reason (rule and numbers, no personal data).
+    with no numbers at all. `explanation` is the transition's (`domain.explain`), written in `language`:
+    what was found, the rule and how sure it is (None, for a transition stored before explanations were:
+    the section is left out rather than quote the English rule text).
     `level` is the alert's level now; `timeline` its transitions, oldest first, shown as its history
     (only for "found_in_history"). Every interpolated string is HTML-escaped in the HTML part.
 
@@ -334,6 +337,7 @@ def render_notification(
     steps = [f"{entry.period}: {words.timeline_states[entry.to_state].format(level=entry.level)}" for entry in timeline]
     link_label = words.acknowledge if kind != "resolved" and not informed else words.view
     greeting = words.greeting.format(name=recipient.name)
+    explained = describe(explanation, language) if explanation is not None else ()
 
     text = _text(
         greeting=greeting,
@@ -343,7 +347,7 @@ def render_notification(
         show_tenant=show_tenant,
         trend=trend,
         steps=steps,
-        reason=reason,
+        explained=explained,
         link_label=link_label,
         url=acknowledge_url,
         words=words,
@@ -359,7 +363,7 @@ def render_notification(
         threshold=_number(threshold, words),
         trend=trend,
         steps=steps,
-        reason=reason,
+        explained=explained,
         link_label=link_label,
         url=acknowledge_url,
         words=words,
@@ -561,11 +565,12 @@ def render_moved_on(
     to_name: str,
     to_hr: bool,
     rule: str,
-    reason: str,
+    explanation: Explanation | None,
     url: str,
 ) -> Email:
     """The short note, for their information, to whoever an alert sat with before it escalated: it moved
-    on to `to_name` at `to_level` (or to HR) because of `rule`; `reason` is the decision's, verbatim.
+    on to `to_name` at `to_level` (or to HR) because of `rule`; `explanation` (the escalation's, written in
+    `language`) says what was found, and is left out when there is none, rather than quote the rule's text.
 
     Raises:
         ValueError: `url` is not an absolute http(s) address.
@@ -594,14 +599,17 @@ def render_moved_on(
     lines = [greeting, ""]
     for paragraph in paragraphs:
         lines += [paragraph, ""]
-    lines += [f"{wording.rule}: {reason}", "", f"{wording.view} {url}", "", wording.privacy]
+    explained = describe(explanation, language) if explanation is not None else ()
+    if explained:
+        lines += [wording.rule, *explained, ""]
+    lines += [f"{wording.view} {url}", "", wording.privacy]
     e = _escape
     page = [
         "<!DOCTYPE html>",
         f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
         f"<p>{e(greeting)}</p>",
         *(f"<p>{e(paragraph)}</p>" for paragraph in paragraphs),
-        f"<p>{e(wording.rule)}: {e(reason)}</p>",
+        *([f"<h3>{e(wording.rule)}</h3>", *_html_lines(explained)] if explained else []),
         f'<p>{e(wording.view)} <a href="{e(url)}">{e(url)}</a></p>',
         f"<p><small>{e(wording.privacy)}</small></p>",
         "</body></html>",
@@ -618,7 +626,7 @@ def _text(
     show_tenant: bool,
     trend: str,
     steps: Sequence[str],
-    reason: str,
+    explained: Sequence[str],
     link_label: str,
     url: str,
     words: _Wording,
@@ -637,9 +645,9 @@ def _text(
     lines.append(f"{words.trend}: {trend}")
     if steps:
         lines += ["", f"{words.timeline}:", *(f"  {step}" for step in steps)]
+    if explained:
+        lines += ["", f"{words.rule}:", *explained]
     lines += [
-        "",
-        f"{words.rule}: {reason}",
         "",
         f"{link_label} {url}",
         "",
@@ -660,7 +668,7 @@ def _html(
     threshold: str,
     trend: str,
     steps: Sequence[str],
-    reason: str,
+    explained: Sequence[str],
     link_label: str,
     url: str,
     words: _Wording,
@@ -699,12 +707,28 @@ def _html(
             if steps
             else []
         ),
-        f"<p>{e(words.rule)}: {e(reason)}</p>",
+        *([f"<h3>{e(words.rule)}</h3>", *_html_lines(explained)] if explained else []),
         f'<p>{e(link_label)} <a href="{e(url)}">{e(url)}</a></p>',
         f"<p><small>{e(words.privacy)}</small></p>",
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _html_lines(lines: Sequence[str]) -> list[str]:
+    """The explanation's lines as paragraphs, its indented period lines as a list."""
+    out: list[str] = []
+    items: list[str] = []
+    for line in [*lines, ""]:
+        if line.startswith("  "):
+            items.append(f"<li>{_escape(line.strip())}</li>")
+            continue
+        if items:
+            out += ["<ul>", *items, "</ul>"]
+            items = []
+        if line:
+            out.append(f"<p>{_escape(line)}</p>")
+    return out
 
 
 def _row(score: PeriodScore, threshold: float, words: _Wording) -> _Row:

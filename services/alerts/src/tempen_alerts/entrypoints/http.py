@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tempen_alerts.domain.explain import Explanation, Language, describe
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.ports import AlertReader, AlertsStore, StoredAlert
 from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService
@@ -65,6 +66,15 @@ def routes(
         tenant = tenant_or_problem(request)
         if isinstance(tenant, Response):
             return tenant
+        language = _language(
+            request.query_params.get("language", service.catalog.tenants[tenant].config.notifications.language)
+        )
+        if language is None:
+            return problem(
+                422,
+                "Unknown language",
+                errors=[{"field": "language", "reason": "use sv or en, or leave it out for the tenant's language"}],
+            )
         alert_id = request.path_params["alert_id"]
         row = await reader.alert(tenant, alert_id)
         if row is None:
@@ -72,7 +82,16 @@ def routes(
         history = await reader.transitions(alert_id)
         notes = await reader.notifications(alert_id)
         body = _alert_json(row)
-        body["history"] = [{**dict(h), "created_at": h["created_at"].isoformat()} for h in history]
+        body["history"] = [
+            {
+                **dict(h),
+                "created_at": h["created_at"].isoformat(),
+                "explanation": _explanation_json(h["explanation"], language),
+            }
+            for h in history
+        ]
+        # Why the alert stands as it does: the latest transition the rules made (a person's has no explanation).
+        body["explanation"] = next((h["explanation"] for h in reversed(body["history"]) if h["explanation"]), None)
         body["notifications"] = [
             {
                 "notification_id": str(n["notification_id"]),
@@ -147,6 +166,18 @@ def routes(
         ),
         Route(base + "/{alert_id}/resolve", measured(base + "/{alert_id}/resolve", resolve), methods=["POST"]),
     ]
+
+
+def _language(value: str) -> Language | None:
+    return "sv" if value == "sv" else "en" if value == "en" else None
+
+
+def _explanation_json(stored: Mapping[str, Any] | None, language: Language) -> dict[str, Any] | None:
+    """A transition's explanation: its words in `language` (lines; period lines indented) and its numbers."""
+    if not stored:
+        return None
+    lines = describe(Explanation.from_json(stored), language)
+    return {"language": language, "text": "\n".join(lines), "facts": dict(stored)}
 
 
 def _alert_json(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -44,8 +44,12 @@ def _segment(value: str) -> str:
 
 
 class HttpAlertsApi(_Api):
-    async def alert(self, tenant: str, alert_id: str) -> Mapping[str, Any] | None:
-        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}")
+    async def alert(self, tenant: str, alert_id: str, *, language: str | None = None) -> Mapping[str, Any] | None:
+        response = await self._send(
+            "GET",
+            f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}",
+            params={"language": language} if language else None,
+        )
         if response.status_code == 404:
             return None
         response.raise_for_status()

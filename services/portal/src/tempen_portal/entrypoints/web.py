@@ -202,7 +202,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         request: Request, viewer: Viewer, tenant_id: str, alert_id: str
     ) -> Mapping[str, Any] | Response:
         """The alert, or the page saying why this person cannot see it. Raises UpstreamUnavailableError."""
-        alert = await pages.alerts.alert(tenant_id, alert_id)
+        alert = await pages.alerts.alert(tenant_id, alert_id, language=language_of(request))
         if alert is None:
             return message(pages, request, "not_found", status=404)
         if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
@@ -355,6 +355,14 @@ def _names(tenant: Tenant, unit: str, model_id: str, dimension_id: str, language
     return unit_name, dimension_name
 
 
+def _explained(explanation: Any) -> list[tuple[str, bool]]:
+    """The explanation's lines, each marked whether it is one of the period lines (indented) or a sentence."""
+    text = explanation.get("text") if isinstance(explanation, Mapping) else None
+    if not isinstance(text, str):
+        return []
+    return [(line.strip(), line.startswith("  ")) for line in text.splitlines() if line.strip()]
+
+
 def _alert_context(
     tenant: Tenant, alert: Mapping[str, Any], series: Mapping[str, Any] | None, language: Language
 ) -> dict[str, Any]:
@@ -382,6 +390,8 @@ def _alert_context(
         "points": points,
         "trend_desc": WORDS[language]["trend_desc"].format(dimension=dimension_name, unit=unit_name, latest=latest),
         "evidence": opening["evidence"] if opening else [],
+        # Alerts' own words for why the alert stands as it does, in the viewer's language; one line each.
+        "explained": _explained(alert.get("explanation")),
         "history": list(alert.get("history", [])),
         "notifications": [n for n in alert.get("notifications", []) if n.get("channel") != "webhook"],
         "can_acknowledge": alert["state"] in ACKNOWLEDGEABLE,
