@@ -169,7 +169,7 @@ def _positive(text: str) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     console = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # paths and commands stay whole, to copy
     fmt: Format | None = args.format or _format_of(args.file)
     if fmt == "csv" and args.format is None and args.mapping:
         fmt = "spreadsheet-csv"  # canonical CSV takes no mapping: with one, the file is an export

@@ -241,3 +241,47 @@ async def test_a_backfill_up_to_last_month_tells_an_alert_nobody_heard_of_once_a
     assert "3 övergångar" in _plain(summary), "the recent escalation notified; the three others were history"
     escalation = await store.pool.fetchrow("SELECT notified, quiet_reason FROM alerts.transitions WHERE level = 2")
     assert (escalation["notified"], escalation["quiet_reason"]) == (True, None)
+
+
+async def test_an_alert_that_went_to_hr_within_the_history_is_told_when_it_recovers_later(
+    store: PostgresAlertsStore,
+) -> None:
+    # grupp-a1 stays at 41 after August, so within the history it also goes past the top of its chain to HR.
+    # With no copies to unit managers, HR's summary is the only word of it anyone gets; its recovery in
+    # January 2026 is news, not history, and HR must hear of it (it used to count as "never told", so the
+    # resolution was silenced and HR got a second summary of an import that never happened).
+    clock = SettableClock(IMPORTED_AT)
+    catalog = _quiet_history_catalog()
+    tenant = catalog.tenants["testkommun"]
+    policy = tenant.config.alert_policy.model_copy(update={"inform_unit_manager": False})
+    config = tenant.config.model_copy(update={"alert_policy": policy})
+    catalog = replace(catalog, tenants={**catalog.tenants, "testkommun": replace(tenant, config=config)})
+    service = AlertsService(
+        catalog=catalog,
+        topic=lambda name: f"test.{name}",
+        public_url="https://alerts.test",
+        channel="email",
+        clock=clock,
+    )
+    metrics = AlertsMetrics(CollectorRegistry())
+    async with store.transaction() as repo:
+        for number, value in enumerate([75, 76, 74, 75, 40, 41, 42, 41, 41, 41, 41, 41], start=1):
+            await repo.upsert_scores(unit_scores(2025, number, value, dimensions=("ledarskap",)))
+    assert "escalated" in await sweep_once(store, service, metrics)
+    levels = await store.pool.fetch("SELECT level FROM alerts.transitions ORDER BY seq")
+    assert max(r["level"] for r in levels) == 3, "the alert went past level 2, the top of grupp-a1's chain, to HR"
+    clock.advance(minutes=SETTLE_MINUTES)
+    await sweep_once(store, service, metrics)  # the summary
+
+    async with store.transaction() as repo:
+        await repo.upsert_scores(unit_scores(2026, 1, 80, dimensions=("ledarskap",)))
+    assert await sweep_once(store, service, metrics) == ["resolved"]
+    clock.advance(minutes=SETTLE_MINUTES)
+    await sweep_once(store, service, metrics)
+
+    with SmtpSink() as sink:
+        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+    subjects = [str(m["Subject"]) for m in sink.to(HR)]
+    assert len(subjects) == 2, subjects
+    assert sum("Återhämtat" in subject for subject in subjects) == 1, subjects
+    assert sum("importerade" in subject.lower() for subject in subjects) == 1, subjects

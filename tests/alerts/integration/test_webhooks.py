@@ -132,6 +132,7 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
                         f"/v1/tenants/{TENANT}/alerts/nosuchalert/resolve", json={"reason": "x y z"}
                     )
                     detail = (await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}")).json()
+                    closed = (await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['motivation']}")).json()
                     in_english = (
                         await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}?language=en")
                     ).json()
@@ -199,6 +200,7 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
     assert [p["index"] for p in explained["facts"]["periods"]] == [40.0, 42.0]
     assert explained["facts"]["chance"] < 0.001
     assert [h["explanation"] is not None for h in detail["history"]] == [True, False], "a person's has none"
+    assert closed["explanation"] is None, "closed by hand: the opening's reasons no longer say why it stands"
     assert in_english["explanation"]["text"].startswith("The index has been below the threshold 65 for two months")
     assert unknown_language.status_code == 422
     assert unknown_language.json()["errors"][0]["field"] == "language"

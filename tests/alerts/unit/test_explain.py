@@ -268,6 +268,22 @@ def test_an_escalation_past_the_top_manager_says_it_went_to_hr() -> None:
     assert Explanation.from_json(explanation.as_json()) == explanation
 
 
+def test_a_resolved_alert_names_no_tenant_line_when_the_tenant_turned_it_off() -> None:
+    policy = POLICY.model_copy(update={"below_tenant_by": None})
+    history = [
+        score(m, v, respondents=7, standard_error=SE_OF_SEVEN, tenant_index=85.0)
+        for m, v in enumerate((72, 55, 56, 74))
+    ]
+    opened, _ = judged(history[:3], policy=policy)
+    alert = apply_decision(None, opened, now=history[2].period_end)
+
+    decision, explanation = judged(history, alert, policy=policy)
+
+    assert isinstance(decision, Resolve)
+    assert "hela organisationens" not in words(explanation, "sv")
+    assert "whole organisation" not in words(explanation, "en")
+
+
 def test_a_resolved_alert_says_the_line_it_reached() -> None:
     history = team_of_seven(72, 55, 56, 74)
     opened, _ = judged(history[:3])

@@ -304,7 +304,9 @@ async def test_a_limesurvey_webhook_plugins_post_is_refused_saying_how_to_import
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
         mapped = await http.post(f"/v1/tenants/{TENANT}/webhooks/limesurvey/test-puls-limesurvey", content=plugin_post)
         unmapped = await http.post(f"/v1/tenants/{TENANT}/webhooks/limesurvey/no-such-mapping", content=plugin_post)
-    assert mapped.status_code == unmapped.status_code == 405
+        # A plugin's or a platform's check of the URL gets the same answer as a post: not "200, it exists".
+        checked = await http.head(f"/v1/tenants/{TENANT}/webhooks/limesurvey/test-puls-limesurvey")
+    assert mapped.status_code == unmapped.status_code == checked.status_code == 405
     assert mapped.headers["allow"] == ""
     assert mapped.headers["content-type"] == "application/problem+json"
     assert mapped.json()["errors"] == [{"field": "platform", "reason": "platform_sends_no_webhooks"}]

@@ -200,15 +200,17 @@ class AlertsRepository(Protocol):
         ...
 
     async def untold(self, alert_id: str) -> bool:
-        """Whether the alert has quiet transitions and nobody has been notified of it (HR's summary aside)."""
+        """Whether the alert has quiet transitions and nobody has been notified of it: no notification of its
+        own (HR's summary row aside), and no HR summary listed it as open."""
         ...
 
     async def timeline(self, alert_id: str) -> list[TimelineEntry]:
         """The alert's transitions, oldest first."""
         ...
 
-    async def finish_history_import(self, import_id: UUID, *, now: datetime) -> None:
-        """Mark the backfill summarised: it is never summarised again."""
+    async def finish_history_import(self, import_id: UUID, *, now: datetime, listed: Sequence[str] = ()) -> None:
+        """Mark the backfill summarised: it is never summarised again. `listed`: the alerts its HR summary
+        named as open, which count as told from now on."""
         ...
 
     async def add_notifications(

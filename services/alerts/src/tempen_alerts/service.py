@@ -524,7 +524,8 @@ class AlertsService:
                     )
                 ],
             )
-        await repo.finish_history_import(import_id, now=now)
+        listed = [alert.alert_id for alert in active] if quiet else []  # what HR's summary named, if it went
+        await repo.finish_history_import(import_id, now=now, listed=listed)
         history_logger.info(
             "history summarised",
             tenant=tenant.id,

@@ -80,12 +80,14 @@ def test_a_choice_id_missing_from_the_mapping_is_refused_not_read_as_the_number_
     assert (refused.value.field, refused.value.reason) == ("701000001", "unmapped_answer")
 
 
-@pytest.mark.parametrize("status", ["partial", "overquota", "disqualified"])
-def test_a_response_not_completed_is_skipped_with_its_status(status: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "reason"), [("partial", "unfinished"), ("overquota", "screened_out"), ("disqualified", "screened_out")]
+)
+def test_a_response_not_completed_is_skipped_with_its_reason(status: str, reason: str) -> None:
     parsed = parse_surveymonkey_response(as_body(details(response_status=status)), mapping(), NOTICE)
 
     assert parsed.submissions == ()
-    assert parsed.skipped == (("118000000001", f"unfinished: response_status {status}"),)
+    assert parsed.skipped == (("118000000001", reason),)
 
 
 @pytest.mark.parametrize("mode", ["preview", "survey_preview"])
@@ -108,7 +110,7 @@ def test_a_partial_response_counts_when_the_mapping_counts_unfinished_ones() -> 
 
 def test_the_partial_fixture_is_skipped() -> None:
     parsed = parse_surveymonkey_response(fixture_bytes("surveymonkey", "response_partial.json"), mapping(), NOTICE)
-    assert parsed.skipped == (("118000000001", "unfinished: response_status partial"),)
+    assert parsed.skipped == (("118000000001", "unfinished"),)
 
 
 @pytest.mark.parametrize(

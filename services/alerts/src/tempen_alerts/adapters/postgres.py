@@ -428,7 +428,9 @@ class PostgresAlertsRepository:
         untold: bool = await self.conn.fetchval(
             f"""SELECT EXISTS (SELECT 1 FROM {SCHEMA}.transitions WHERE alert_id = $1 AND NOT notified)
                    AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.notifications
-                                   WHERE alert_id = $1 AND recipient_role <> $2)""",
+                                   WHERE alert_id = $1 AND recipient_role <> $2)
+                   AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.history_imports
+                                   WHERE summarised_at IS NOT NULL AND $1 = ANY (summarised_alerts))""",
             alert_id,
             HR_SUMMARY_ROLE,
         )
@@ -440,9 +442,12 @@ class PostgresAlertsRepository:
         )
         return [TimelineEntry(r["period"], r["to_state"], r["level"]) for r in rows]
 
-    async def finish_history_import(self, import_id: UUID, *, now: datetime) -> None:
+    async def finish_history_import(self, import_id: UUID, *, now: datetime, listed: Sequence[str] = ()) -> None:
         await self.conn.execute(
-            f"UPDATE {SCHEMA}.history_imports SET summarised_at = $2 WHERE import_id = $1", import_id, now
+            f"UPDATE {SCHEMA}.history_imports SET summarised_at = $2, summarised_alerts = $3 WHERE import_id = $1",
+            import_id,
+            now,
+            list(listed),
         )
 
     async def add_notifications(

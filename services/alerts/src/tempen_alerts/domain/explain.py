@@ -433,7 +433,7 @@ def describe(explanation: Explanation, language: Language) -> tuple[str, ...]:
         noise = _noise(scored, unit, w, w.resolved_noise)
         if noise:
             lines.append(noise)
-        if any(p.tenant_index is not None for p in scored):
+        if explanation.below_tenant_by is not None and any(p.tenant_index is not None for p in scored):
             lines.append(w.resolved_tenant)
         lines.append(w.resolved_closed)
     return tuple(lines)

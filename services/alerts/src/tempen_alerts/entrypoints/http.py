@@ -90,8 +90,16 @@ def routes(
             }
             for h in history
         ]
-        # Why the alert stands as it does: the latest transition the rules made (a person's has no explanation).
-        body["explanation"] = next((h["explanation"] for h in reversed(body["history"]) if h["explanation"]), None)
+        # Why the alert stands as it does: the latest transition the rules explained (an acknowledgement
+        # changes nothing about why). None when it was closed without one (by hand, or because alert_on no
+        # longer covers it): the opening's explanation would describe a state the alert is no longer in.
+        latest = body["history"][-1] if body["history"] else None
+        closed_unexplained = latest is not None and latest["to_state"] == "resolved" and not latest["explanation"]
+        body["explanation"] = (
+            None
+            if closed_unexplained
+            else next((h["explanation"] for h in reversed(body["history"]) if h["explanation"]), None)
+        )
         body["notifications"] = [
             {
                 "notification_id": str(n["notification_id"]),

@@ -103,6 +103,11 @@ def _import_instead(platform: str, tenant: str, mapping_id: str, mapping: Platfo
     ours = mapping is not None and mapping.platform == platform
     named = mapping_id if _MAPPING_ID.match(mapping_id) else "<mapping id>"
     create = "" if ours else f" (first create config/mappings/{tenant}/{named}.yaml, platform: {platform})"
+    if platform == "spreadsheet":
+        return (
+            "a spreadsheet mapping reads an exported .xlsx or .csv file, which is imported, not posted: "
+            f"tempen submissions import {tenant} FILE --mapping {named}"
+        )
     if platform != "limesurvey":
         return f"{platform} sends no webhooks; export its responses and import the file with tempen submissions import"
     survey = mapping.form_id if mapping is not None and ours else "<survey id>"

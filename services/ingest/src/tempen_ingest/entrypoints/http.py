@@ -12,7 +12,13 @@ from starlette.routing import Route
 
 from tempen_ingest.domain.platforms import DeliveryError
 from tempen_ingest.domain.signatures import SignatureError
-from tempen_ingest.domain.webhooks import NO_WEBHOOKS, UNKNOWN_PLATFORM, Refusal, VerificationConfigError
+from tempen_ingest.domain.webhooks import (
+    NO_WEBHOOKS,
+    UNKNOWN_PLATFORM,
+    Refusal,
+    VerificationConfigError,
+    webhook_mapping,
+)
 from tempen_ingest.metrics import IngestMetrics
 from tempen_ingest.ports import Outcome, ReplayedDeliveryError
 from tempen_ingest.service import (
@@ -149,9 +155,12 @@ def routes(
         tenant, platform, mapping_id = (request.path_params[k] for k in ("tenant", "platform", "mapping_id"))
         if tenant not in svc.catalog.tenants:
             return _unknown_tenant()
-        mapping = svc.mapping(tenant, mapping_id)
-        if mapping is None or mapping.platform != platform:
-            return problem(404, "Unknown mapping", f"no {platform} mapping with this id for this tenant")
+        # The same answer a delivery to this URL gets: a LimeSurvey or spreadsheet mapping takes no webhooks.
+        checked = webhook_mapping(
+            platform, tenant=tenant, mapping_id=mapping_id, mapping=svc.mapping(tenant, mapping_id)
+        )
+        if isinstance(checked, Refusal):
+            return _refused(checked)
         return JSONResponse({"tenant": tenant, "platform": platform, "mapping_id": mapping_id})
 
     async def post_erase(request: Request) -> Response:

@@ -76,11 +76,13 @@ RawAnswer: TypeAlias = Scalar | Sequence[Scalar] | Mapping[str, Scalar] | None
 _INTEGER = re.compile(r"^[+-]?\d+(?:\.0*)?$")
 NO_MAPPED_ANSWERS = "no_mapped_answers"
 UNFINISHED = "unfinished"
+SCREENED_OUT = "screened_out"
 NO_SUBMIT_DATE = "no_submit_date"
 # What each skip reason means, for the platform's delivery log and the import report.
 SKIP_DETAILS = {
     NO_MAPPED_ANSWERS: "the response answers none of the mapping's questions",
     UNFINISHED: "the response is not finished, and this mapping counts finished responses only (count_unfinished)",
+    SCREENED_OUT: "the survey screened the respondent out (SurveyMonkey overquota or disqualified): never counted",
     NO_SUBMIT_DATE: "the survey records no dates (LimeSurvey stores 1980-01-01), and no import time was given",
 }
 

@@ -164,8 +164,9 @@ class PlatformMapping(_Frozen):
     Questions and fields the mapping does not name are ignored; a question left unanswered is simply
     absent from the submission. Questions listed in `free_text` never become answers; their text is
     passed on only when `keep_free_text` is set (the tenant's opt-in). Unfinished responses (Formbricks
-    `finished: false`, Typeform `form_response_partial`, LimeSurvey without `submitdate`) are skipped,
-    with the reason `unfinished`, unless `count_unfinished` is set.
+    `finished: false`, Typeform `form_response_partial`, LimeSurvey without `submitdate`, SurveyMonkey
+    `partial`, Qualtrics `finished` 0) are skipped, with the reason `unfinished`, unless
+    `count_unfinished` is set.
     """
 
     id: Slug

@@ -16,6 +16,7 @@ from datetime import UTC
 from urllib.parse import quote
 
 from tempen_ingest.domain.platforms.delivery import (
+    UNFINISHED,
     Choice,
     DeliveryError,
     ParsedDelivery,
@@ -84,7 +85,7 @@ def parse_qualtrics_response(body: bytes, mapping: PlatformMapping, notice: Resp
         raise DeliveryError("result.values", "malformed", "expected an object")
     finished = scalar_text(values.get("finished"))
     if finished != "1" and not mapping.count_unfinished:
-        return ParsedDelivery(submissions=(), skipped=((response_id, f"unfinished: finished {finished}"),))
+        return ParsedDelivery(submissions=(), skipped=((response_id, UNFINISHED),))
     channel = scalar_text(values.get("distributionChannel"))
     if channel in PREVIEW_CHANNELS:
         return ParsedDelivery(submissions=(), skipped=((response_id, f"a preview: distributionChannel {channel}"),))

@@ -15,6 +15,8 @@ from datetime import UTC
 from urllib.parse import quote
 
 from tempen_ingest.domain.platforms.delivery import (
+    SCREENED_OUT,
+    UNFINISHED,
     Choice,
     DeliveryError,
     ParsedDelivery,
@@ -91,9 +93,10 @@ def parse_surveymonkey_response(body: bytes, mapping: PlatformMapping, notice: R
     status = scalar_text(document.get("response_status"))
     # A partial response is an unfinished one, counted only when the mapping opts in; an over-quota or
     # disqualified respondent was screened out by the survey itself and never counts.
-    counted = status == "completed" or (status == "partial" and mapping.count_unfinished)
-    if not counted:
-        return ParsedDelivery(submissions=(), skipped=((response_id, f"unfinished: response_status {status}"),))
+    if status in ("overquota", "disqualified"):
+        return ParsedDelivery(submissions=(), skipped=((response_id, SCREENED_OUT),))
+    if status != "completed" and not (status == "partial" and mapping.count_unfinished):
+        return ParsedDelivery(submissions=(), skipped=((response_id, UNFINISHED),))
     mode = scalar_text(document.get("collection_mode"))
     if mode in PREVIEW_MODES:
         return ParsedDelivery(submissions=(), skipped=((response_id, f"a preview: collection_mode {mode}"),))
