@@ -178,8 +178,15 @@ async def test_an_alert_opens_escalates_and_resolves_once_per_dimension_across_r
     assert len(in_doubt) <= 1
     assert all(r["to_state"] == "escalated" for r in rows if r["state"] == "in_doubt")
     assert sent <= set(received) <= sent | in_doubt
-    assert len(sink.to(NEXT_LEVEL)) == 2 * len(DIMENSIONS)
-    assert sum("Gått vidare" in str(m["Subject"]) for m in sink.to(NEXT_LEVEL)) == len(DIMENSIONS)
+    # Bo's note that the alert moved past him is an escalation's notification too, so the SIGKILL may leave
+    # it in doubt: then it is never sent again (nothing twice), and he may not have it.
+    lost_to_bo = sum(
+        1
+        for r in rows
+        if r["recipient"] == NEXT_LEVEL and f"<{r['notification_id']}@tempen>" in in_doubt - set(received)
+    )
+    assert len(sink.to(NEXT_LEVEL)) == 2 * len(DIMENSIONS) - lost_to_bo
+    assert sum("Gått vidare" in str(m["Subject"]) for m in sink.to(NEXT_LEVEL)) == len(DIMENSIONS) - lost_to_bo
     resolved = [m for m in sink.to(LEVEL_TWO) if "Återhämtat" in str(m["Subject"])]
     assert {_dimension(m) for m in resolved} == {"Ledarskap", "Motivation", "Totalindex"}
 

@@ -414,7 +414,7 @@ def render(console: Console, tenant: Tenant, rows: Sequence[BacktestRow], *, tit
 
 def run_backtest(args: argparse.Namespace) -> int:
     console = Console() if Console().is_terminal else Console(width=200)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a path or command in an error stays whole, to copy
     tenant_id = args.tenant or (DEMO_TENANT if args.demo else None)
     if tenant_id is None:
         err.print("[red]Name the tenant[/red] (e.g. tempen alerts backtest hjo), or use --demo.")

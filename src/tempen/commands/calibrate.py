@@ -232,7 +232,7 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def run_calibrate(args: argparse.Namespace) -> int:
     console = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a path or command in an error stays whole, to copy
     try:
         sizes = tuple(int(part) for part in args.sizes.split(","))
     except ValueError:

@@ -51,7 +51,7 @@ def run_erase(args: argparse.Namespace) -> int:
     from tempen.commands.tokens import default_token
 
     console = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a path or command in an error stays whole, to copy
     respondent = sys.stdin.readline().strip() if args.respondent == "-" else args.respondent.strip()
     if not respondent:
         err.print("[red]No respondent id given.[/red]")

@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_suggest(args: argparse.Namespace) -> int:
     console = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a path or command in an error stays whole, to copy
     config_dir: Path = args.config or default_config_dir()
     try:
         catalog = load_catalog(config_dir)

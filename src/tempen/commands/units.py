@@ -66,7 +66,7 @@ def run_hidden(args: argparse.Namespace) -> int:
     from tempen.commands.tokens import default_token
 
     console = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a path or command in an error stays whole, to copy
     token = args.token or default_token()
     params = {
         name: str(value)
