@@ -14,6 +14,7 @@ import structlog
 from tempen_alerts.domain.explain import Explanation, explain
 from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
 from tempen_alerts.domain.messages import (
+    Email,
     NotificationKind,
     OpenCase,
     render_history_summary,
@@ -679,13 +680,7 @@ class AlertsService:
         ):
             if recipient.identity == leave_out:
                 continue
-            notification_id = uuid.uuid5(
-                NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
-            )
-            if self._portal is not None:  # the recipient's own link: opens the portal signed in as them
-                url = self._portal.link(AlertLink(key.tenant, change.alert_id, notification_id, now))
-            else:
-                url = self.alert_url(key.tenant, change.alert_id)
+            notification_id, url = self._addressed(key.tenant, change.alert_id, transition_id, recipient, now=now)
             email = render_notification(
                 language=tenant.config.notifications.language,
                 kind=kind,
@@ -700,18 +695,29 @@ class AlertsService:
                 level=change.snapshot.level,
                 timeline=timeline,
             )
-            rows.append(
-                NotificationRow(
-                    notification_id=notification_id,
-                    channel=self._channel,
-                    recipient=recipient.email,
-                    recipient_role=recipient.role,
-                    subject=email.subject,
-                    body_text=email.text,
-                    body_html=email.html,
-                )
-            )
+            rows.append(self._email_row(notification_id, recipient, email))
         return rows
+
+    def _addressed(
+        self, tenant_id: str, alert_id: str, transition_id: uuid.UUID, recipient: Recipient, *, now: datetime
+    ) -> tuple[uuid.UUID, str]:
+        """One recipient's notification id (the same on a retry, so the outbox keeps one row) and link: their
+        own, opening the portal signed in as them, or alerts' API address when there is no portal."""
+        notification_id = uuid.uuid5(NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}")
+        if self._portal is not None:
+            return notification_id, self._portal.link(AlertLink(tenant_id, alert_id, notification_id, now))
+        return notification_id, self.alert_url(tenant_id, alert_id)
+
+    def _email_row(self, notification_id: uuid.UUID, recipient: Recipient, email: Email) -> NotificationRow:
+        return NotificationRow(
+            notification_id=notification_id,
+            channel=self._channel,
+            recipient=recipient.email,
+            recipient_role=recipient.role,
+            subject=email.subject,
+            body_text=email.text,
+            body_html=email.html,
+        )
 
     def _moved_on_rows(
         self,
@@ -740,13 +746,7 @@ class AlertsService:
             inform_unit_manager=policy.inform_unit_manager,
             hr_email=tenant.config.hr_email,
         ):
-            notification_id = uuid.uuid5(
-                NOTIFICATION_NAMESPACE, f"{transition_id}|{recipient.identity}|{self._channel}"
-            )
-            if self._portal is not None:
-                url = self._portal.link(AlertLink(key.tenant, change.alert_id, notification_id, now))
-            else:
-                url = self.alert_url(key.tenant, change.alert_id)
+            notification_id, url = self._addressed(key.tenant, change.alert_id, transition_id, recipient, now=now)
             email = render_moved_on(
                 language=tenant.config.notifications.language,
                 recipient=recipient,
@@ -760,17 +760,7 @@ class AlertsService:
                 explanation=change.explanation,
                 url=url,
             )
-            rows.append(
-                NotificationRow(
-                    notification_id=notification_id,
-                    channel=self._channel,
-                    recipient=recipient.email,
-                    recipient_role=recipient.role,
-                    subject=email.subject,
-                    body_text=email.text,
-                    body_html=email.html,
-                )
-            )
+            rows.append(self._email_row(notification_id, recipient, email))
         return rows
 
     def _webhook_rows(
