@@ -16,7 +16,9 @@ from uuid import uuid4
 
 import asyncpg
 
+from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
 from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
+from tempen_alerts.metrics import AlertsMetrics
 from tempen_shared.access.store import create_token, migrate_access
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import DimensionScore, UnitScored
@@ -263,3 +265,32 @@ async def publish_scores(bootstrap_servers: str, topic_prefix: str, scores: Iter
             )
     finally:
         await producer.stop()
+
+
+def smtp_notifier(store: PostgresAlertsStore, sink: SmtpSink, metrics: AlertsMetrics) -> Notifier:
+    """The e-mail notifier as the service builds it, sending to `sink`, with short retries for tests."""
+    return Notifier(
+        store.pool,
+        SmtpSender(
+            host="127.0.0.1",
+            port=sink.port,
+            username=None,
+            password=None,
+            starttls=False,
+            timeout_s=5,
+            from_address=lambda _tenant: "tempen@testkommun.example",
+        ),
+        metrics,
+        channels=EMAIL_CHANNELS,
+        max_attempts=3,
+        backoff_s=0.05,
+        dead_letter_topic="test.tempen.alerts",
+    )
+
+
+async def deliver_all(notifier: Notifier, store: PostgresAlertsStore) -> bool:
+    """Deliver what is due; whether nothing is left pending or sending (for `eventually`)."""
+    await notifier.deliver_due()
+    return bool(
+        await store.pool.fetchval("SELECT count(*) = 0 FROM alerts.notifications WHERE state IN ('pending', 'sending')")
+    )

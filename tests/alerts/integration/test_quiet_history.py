@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
 from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
@@ -25,7 +24,9 @@ from tests.alerts.integration.support import (
     SettableClock,
     SmtpSink,
     alerts_store,
+    deliver_all,
     fixture_catalog,
+    smtp_notifier,
     unit_scores,
 )
 from tests.support import eventually
@@ -81,33 +82,6 @@ async def _import_2025(store: PostgresAlertsStore) -> None:
             )
 
 
-def _notifier(store: PostgresAlertsStore, sink: SmtpSink, metrics: AlertsMetrics) -> Notifier:
-    return Notifier(
-        store.pool,
-        SmtpSender(
-            host="127.0.0.1",
-            port=sink.port,
-            username=None,
-            password=None,
-            starttls=False,
-            timeout_s=5,
-            from_address=lambda _tenant: "tempen@testkommun.example",
-        ),
-        metrics,
-        channels=EMAIL_CHANNELS,
-        max_attempts=3,
-        backoff_s=0.05,
-        dead_letter_topic="test.tempen.alerts",
-    )
-
-
-async def _deliver_all(notifier: Notifier, store: PostgresAlertsStore) -> bool:
-    await notifier.deliver_due()
-    return bool(
-        await store.pool.fetchval("SELECT count(*) = 0 FROM alerts.notifications WHERE state IN ('pending', 'sending')")
-    )
-
-
 def _plain(message: object) -> str:
     return str(message.get_body(preferencelist=("plain",)).get_content())  # type: ignore[attr-defined]
 
@@ -131,7 +105,7 @@ async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_
     await sweep_once(store, service, metrics)  # again, later: the summary is made once
 
     with SmtpSink() as sink:
-        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+        await eventually(lambda: deliver_all(smtp_notifier(store, sink, metrics), store), timeout_s=20)
 
     subjects = [(str(m["To"]), str(m["Subject"])) for m in sink.messages]
     assert sink.to(NEXT_LEVEL) == [], f"level 1 of grupp-a1 was only in the history: {subjects}"
@@ -225,7 +199,7 @@ async def test_a_backfill_up_to_last_month_tells_an_alert_nobody_heard_of_once_a
     await sweep_once(store, service, metrics)
 
     with SmtpSink() as sink:
-        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+        await eventually(lambda: deliver_all(smtp_notifier(store, sink, metrics), store), timeout_s=20)
 
     subjects = [(str(m["To"]), str(m["Subject"])) for m in sink.messages]
     assert sink.to(NEXT_LEVEL) == [], f"level 1 never heard of it, and is not told now: {subjects}"
@@ -280,7 +254,7 @@ async def test_an_alert_that_went_to_hr_within_the_history_is_told_when_it_recov
     await sweep_once(store, service, metrics)
 
     with SmtpSink() as sink:
-        await eventually(lambda: _deliver_all(_notifier(store, sink, metrics), store), timeout_s=20)
+        await eventually(lambda: deliver_all(smtp_notifier(store, sink, metrics), store), timeout_s=20)
     subjects = [str(m["Subject"]) for m in sink.to(HR)]
     assert len(subjects) == 2, subjects
     assert sum("Återhämtat" in subject for subject in subjects) == 1, subjects

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
 from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
@@ -21,7 +20,9 @@ from tests.alerts.integration.support import (
     SettableClock,
     SmtpSink,
     alerts_store,
+    deliver_all,
     fixture_catalog,
+    smtp_notifier,
     unit_scores,
 )
 from tests.support import eventually
@@ -117,24 +118,8 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
     assert (LEVEL_TWO, "previous_level") in notified
 
     with SmtpSink() as sink:
-        notifier = Notifier(
-            store.pool,
-            SmtpSender(
-                host="127.0.0.1",
-                port=sink.port,
-                username=None,
-                password=None,
-                starttls=False,
-                timeout_s=5,
-                from_address=lambda _tenant: "tempen@testkommun.example",
-            ),
-            metrics,
-            channels=EMAIL_CHANNELS,
-            max_attempts=3,
-            backoff_s=0.05,
-            dead_letter_topic="test.tempen.alerts",
-        )
-        await eventually(lambda: _deliver_all(notifier, store), timeout_s=20)
+        notifier = smtp_notifier(store, sink, metrics)
+        await eventually(lambda: deliver_all(notifier, store), timeout_s=20)
 
     escalated = [m for m in sink.to(LEVEL_TWO) if "Eskalerat" in str(m["Subject"])]
     assert len(escalated) == len(DIMENSIONS), [str(m["Subject"]) for m in sink.messages]
@@ -189,10 +174,3 @@ async def test_an_acknowledged_alert_is_never_escalated_on_time(store: PostgresA
         "motivation": ("escalated", 2),
         "total": ("escalated", 2),
     }
-
-
-async def _deliver_all(notifier: Notifier, store: PostgresAlertsStore) -> bool:
-    await notifier.deliver_due()
-    return bool(
-        await store.pool.fetchval("SELECT count(*) = 0 FROM alerts.notifications WHERE state IN ('pending', 'sending')")
-    )
