@@ -41,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from tempen.supervisor import Supervisor
 
     console = Console()
-    catalog, problems = load_checked(args.config)
+    catalog, problems, _mappings = load_checked(args.config)
     if catalog is None or problems:
         # Checked here, before anything starts: a mapping ingest would refuse is one clear list, not a
         # service that exits during start-up with a traceback.

@@ -25,22 +25,23 @@ def check(config_dir: Path) -> list[ConfigProblem]:
     return load_checked(config_dir)[1]
 
 
-def summary(catalog: Catalog, config_dir: Path) -> str:
+def summary(catalog: Catalog, mappings: int) -> str:
     units = sum(len(tenant.org.units) for tenant in catalog.tenants.values())
-    mappings = len(read_mappings(config_dir, catalog)[0])
     return (
         f"OK: {len(catalog.tenants)} tenants, {len(catalog.instruments)} instruments, "
         f"{len(catalog.models)} models, {units} units, {mappings} platform mapping{'s' if mappings != 1 else ''}"
     )
 
 
-def load_checked(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem]]:
-    """The catalogue and every problem of the directory: tenants, models, instruments, org files and the
-    platform mappings (which ingest refuses to start with). The one check `config check` and `tempen up` share."""
+def load_checked(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem], int]:
+    """The catalogue, every problem of the directory (tenants, models, instruments, org files and the platform
+    mappings, which ingest refuses to start with) and how many mappings are usable. The one check
+    `config check` and `tempen up` share."""
     catalog, problems = _load_catalog(config_dir)
-    if catalog is not None and not problems:
-        problems = read_mappings(config_dir, catalog)[1]
-    return catalog, problems
+    if catalog is None or problems:
+        return catalog, problems, 0
+    mappings, problems = read_mappings(config_dir, catalog)
+    return catalog, problems, len(mappings)
 
 
 def _load_catalog(config_dir: Path) -> tuple[Catalog | None, list[ConfigProblem]]:
@@ -84,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_check(args: argparse.Namespace) -> int:
     config_dir: Path = args.dir or default_config_dir()
-    catalog, problems = load_checked(config_dir)
+    catalog, problems, mappings = load_checked(config_dir)
     for problem in problems:
         print(problem)
     for warning in catalog.address_warnings(config_dir) if catalog is not None else []:
@@ -92,5 +93,5 @@ def run_check(args: argparse.Namespace) -> int:
     if problems or catalog is None:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {config_dir}", file=sys.stderr)
         return 1
-    print(summary(catalog, config_dir))
+    print(summary(catalog, mappings))
     return 0
