@@ -142,6 +142,31 @@ def message(
     return response
 
 
+def unavailable(pages: Pages, request: Request) -> Response:
+    """A service the page needs did not answer: say so, and when to try again."""
+    return message(pages, request, "unavailable", status=503, headers={"retry-after": RETRY_AFTER_S})
+
+
+def signed_in(pages: Pages, request: Request, tenant_id: str) -> Viewer | None:
+    """Who is signed in for `tenant_id` and what they may see; None if nobody is (or for another tenant)."""
+    tenant = pages.catalog.tenants.get(tenant_id)
+    person = request.session.get("person")
+    if tenant is None or request.session.get("tenant") != tenant_id or not isinstance(person, str):
+        return None
+    return viewer_of(tenant_id, tenant.org, hr_email=str(tenant.config.hr_email), person=person)
+
+
+async def checked_form(pages: Pages, request: Request) -> dict[str, str] | Response:
+    """The posted form if it is readable and carries this session's CSRF token, else the refusal."""
+    try:
+        form = await _form(request)
+    except FormError:
+        return message(pages, request, "bad_form", status=400)
+    if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
+        return message(pages, request, "bad_form", status=403)
+    return form
+
+
 def local_path(candidate: str | None) -> str:
     """`candidate` if it is a path on this site, else "/": a language switch never redirects elsewhere."""
     if candidate and candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate:
@@ -150,13 +175,6 @@ def local_path(candidate: str | None) -> str:
 
 
 def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[Response]]], Any]) -> list[Route]:
-    def signed_in(request: Request, tenant_id: str) -> Viewer | None:
-        tenant = pages.catalog.tenants.get(tenant_id)
-        person = request.session.get("person")
-        if tenant is None or request.session.get("tenant") != tenant_id or not isinstance(person, str):
-            return None
-        return viewer_of(tenant_id, tenant.org, hr_email=str(tenant.config.hr_email), person=person)
-
     async def home(request: Request) -> Response:
         return render(pages, request, "home.html")
 
@@ -187,7 +205,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         try:
             alert = await pages.alerts.alert(link.tenant, link.alert_id)
         except UpstreamUnavailableError:
-            return message(pages, request, "unavailable", status=503, headers={"retry-after": RETRY_AFTER_S})
+            return unavailable(pages, request)
         recipient = _recipient(alert, link.notification_id) if alert is not None else None
         if recipient is None:  # the alert or its notification is gone: the link no longer stands for anyone
             pages.attempts.failed(client)
@@ -214,19 +232,9 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             tenant_id, str(alert["unit"]), model=str(alert["model"]), dimension=str(alert["dimension"]), scope="unit"
         )
 
-    async def checked_form(request: Request) -> dict[str, str] | Response:
-        """The posted form if it is readable and carries this session's CSRF token, else the refusal."""
-        try:
-            form = await _form(request)
-        except FormError:
-            return message(pages, request, "bad_form", status=400)
-        if not hmac.compare_digest(form.get("csrf", ""), csrf_token(request)):
-            return message(pages, request, "bad_form", status=403)
-        return form
-
     async def alert_page(request: Request) -> Response:
         tenant_id, alert_id = request.path_params["tenant"], request.path_params["alert_id"]
-        viewer = signed_in(request, tenant_id)
+        viewer = signed_in(pages, request, tenant_id)
         if viewer is None:
             return message(pages, request, "sign_in_needed", status=401)
         try:
@@ -235,7 +243,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
                 return alert
             series = await trend_of(tenant_id, alert)
         except UpstreamUnavailableError:
-            return message(pages, request, "unavailable", status=503, headers={"retry-after": RETRY_AFTER_S})
+            return unavailable(pages, request)
         tenant = pages.catalog.tenants[tenant_id]
         context = _alert_context(tenant, alert, series, language_of(request))
         flash = request.session.pop("flash", None)
@@ -243,10 +251,10 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
 
     async def acknowledge(request: Request) -> Response:
         tenant_id, alert_id = request.path_params["tenant"], request.path_params["alert_id"]
-        viewer = signed_in(request, tenant_id)
+        viewer = signed_in(pages, request, tenant_id)
         if viewer is None:
             return message(pages, request, "sign_in_needed", status=401)
-        form = await checked_form(request)
+        form = await checked_form(pages, request)
         if isinstance(form, Response):
             return form
         language = language_of(request)
@@ -267,7 +275,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
                 return RedirectResponse(f"/t/{tenant_id}/alerts/{alert_id}", status_code=303)
             series = await trend_of(tenant_id, alert)
         except UpstreamUnavailableError:
-            return message(pages, request, "unavailable", status=503, headers={"retry-after": RETRY_AFTER_S})
+            return unavailable(pages, request)
         if outcome.not_found:
             return message(pages, request, "not_found", status=404)
         errors = {
@@ -284,7 +292,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         )
 
     async def sign_out(request: Request) -> Response:
-        form = await checked_form(request)
+        form = await checked_form(pages, request)
         if isinstance(form, Response):
             return form
         _new_session(request, default_language=None)
