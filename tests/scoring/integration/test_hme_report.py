@@ -147,6 +147,7 @@ async def test_no_round_s_rows_can_be_subtracted_down_to_a_small_group(
         ({"rounds": "21"}, "rounds"),
         ({"rounds": "five"}, "rounds"),
         ({"rounds": "9" * 40}, "rounds"),
+        ({"rounds": "\u0663"}, "rounds"),  # an Arabic-Indic 3: a digit to str.isdigit, not a number here
         ({"instrument": "nope"}, "instrument"),
     ],
 )

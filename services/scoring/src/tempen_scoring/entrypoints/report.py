@@ -62,7 +62,7 @@ def routes(
         rounds = DEFAULT_ROUNDS
         raw = request.query_params.get("rounds")
         if raw is not None:
-            if raw.isdigit() and 1 <= int(raw) <= MAX_ROUNDS:
+            if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ROUNDS:
                 rounds = int(raw)
             else:
                 errors.append({"field": "rounds", "reason": f"must be a whole number from 1 to {MAX_ROUNDS}"})
