@@ -14,14 +14,22 @@ Two annual rounds, judged on 7 December 2026 (the latest closed round is 2025):
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
+from tempen_scoring.app import create_app
+from tempen_scoring.config import ScoringSettings
 from tempen_scoring.rescoring import IncomingContribution
 from tempen_scoring.service import contributions_of
+from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import SubmissionAccepted, submission_event_id
-from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.orgcopy import ORG_COPY
+from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tests.conftest import FIXTURE_CONFIG
+from tests.support import serving
 
 REPO = Path(__file__).parents[2]
 TODAY = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -98,3 +106,33 @@ def expected_indices(counts: dict[str, int]) -> dict[str, float]:
     out = {name: sum(question[f"hme-{k}"] for k in items) / 3 for name, items in groups.items()}
     out["hme"] = sum(question.values()) / 9
     return out
+
+
+@asynccontextmanager
+async def hme_scoring(
+    tmp_path: Path, *, bootstrap_servers: str, database_url: str, topic_prefix: str
+) -> AsyncIterator[tuple[str, PostgresScoringStore, Catalog, Path]]:
+    """The real scoring app on the suite's PostgreSQL with both HME rounds scored, on a loopback port:
+    its URL, the store and catalog to add answers with, and the configuration directory."""
+    config = hme_config(tmp_path)
+    catalog = load_catalog(config)
+    pool = await create_pool(database_url)
+    try:
+        await migrate(pool, schema=SCHEMA, package="tempen_scoring")
+        await migrate(pool, schema=SCHEMA, package=ORG_COPY)
+        store = PostgresScoringStore(
+            pool, catalog=catalog, topic=lambda n: f"{topic_prefix}{n}", on_commit=lambda: None, slice_cache=0
+        )
+        await store.apply(all_submissions(catalog), [])
+        settings = ScoringSettings(
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,
+            DATABASE_URL=database_url,
+            TEMPEN_CONFIG_DIR=config,
+            TEMPEN_TOPIC_PREFIX=topic_prefix,
+            TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+            TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+        )
+        async with serving(create_app(settings, clock=lambda: TODAY)) as base:
+            yield base, store, catalog, config
+    finally:
+        await pool.close()

@@ -11,17 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
-from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
+from tempen_scoring.adapters.postgres import PostgresScoringStore
 from tempen_shared.access.tokens import Scope
-from tempen_shared.db import create_pool, migrate
-from tempen_shared.orgcopy import ORG_COPY
-from tempen_shared.tenancy.loader import load_catalog
+from tempen_shared.tenancy.loader import Catalog
 from tests.auth.helpers import admin_headers, issue_token
 from tests.conftest import Infra
-from tests.scoring.hme_support import TODAY, all_submissions, expected_indices, hme_config, hme_submissions
-from tests.support import serving
+from tests.scoring.hme_support import expected_indices, hme_scoring, hme_submissions
 
 pytestmark = pytest.mark.integration
 
@@ -31,30 +26,12 @@ REPORT = "/v1/tenants/testkommun/reports/hme"
 @pytest.fixture
 async def scoring(
     infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path
-) -> AsyncIterator[tuple[str, PostgresScoringStore, Any]]:
+) -> AsyncIterator[tuple[str, PostgresScoringStore, Catalog]]:
     """The scoring app serving a database with both HME rounds scored; the store and catalog to add more."""
-    config = hme_config(tmp_path)
-    catalog = load_catalog(config)
-    pool = await create_pool(database_url)
-    await migrate(pool, schema=SCHEMA, package="tempen_scoring")
-    await migrate(pool, schema=SCHEMA, package=ORG_COPY)
-    store = PostgresScoringStore(
-        pool, catalog=catalog, topic=lambda n: f"{topic_prefix}{n}", on_commit=lambda: None, slice_cache=0
-    )
-    await store.apply(all_submissions(catalog), [])
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=config,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
-    )
-    try:
-        async with serving(create_app(settings, clock=lambda: TODAY)) as base:
-            yield base, store, catalog
-    finally:
-        await pool.close()
+    async with hme_scoring(
+        tmp_path, bootstrap_servers=infra.bootstrap_servers, database_url=database_url, topic_prefix=topic_prefix
+    ) as (base, store, catalog, _):
+        yield base, store, catalog
 
 
 def _rounds(body: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -63,7 +40,7 @@ def _rounds(body: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 async def test_the_municipality_and_each_forvaltning_per_round_with_respondents_and_response_rates(
-    scoring: tuple[str, PostgresScoringStore, Any], database_url: str
+    scoring: tuple[str, PostgresScoringStore, Catalog], database_url: str
 ) -> None:
     base, _, _ = scoring
     read_only = await issue_token(database_url, tenant="testkommun", scopes={Scope.READ})
@@ -117,7 +94,7 @@ async def test_the_municipality_and_each_forvaltning_per_round_with_respondents_
 
 
 async def test_no_round_s_rows_can_be_subtracted_down_to_a_small_group(
-    scoring: tuple[str, PostgresScoringStore, Any], database_url: str
+    scoring: tuple[str, PostgresScoringStore, Catalog], database_url: str
 ) -> None:
     base, store, catalog = scoring
     async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
@@ -152,7 +129,7 @@ async def test_no_round_s_rows_can_be_subtracted_down_to_a_small_group(
     ],
 )
 async def test_a_bad_query_is_refused_naming_the_field(
-    scoring: tuple[str, PostgresScoringStore, Any], database_url: str, params: dict[str, str], field: str
+    scoring: tuple[str, PostgresScoringStore, Catalog], database_url: str, params: dict[str, str], field: str
 ) -> None:
     base, _, _ = scoring
     async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
@@ -164,7 +141,7 @@ async def test_a_bad_query_is_refused_naming_the_field(
 
 
 async def test_another_tenant_s_token_and_a_tenant_without_hme_are_refused(
-    scoring: tuple[str, PostgresScoringStore, Any], database_url: str
+    scoring: tuple[str, PostgresScoringStore, Catalog], database_url: str
 ) -> None:
     base, _, _ = scoring
     other = await issue_token(database_url, tenant="grannkommun", scopes={Scope.READ})
