@@ -174,7 +174,7 @@ async def test_a_manager_below_the_forvaltningar_sees_no_rows_and_is_told_so(
     page = await portal.get(PAGE)
     assert page.status_code == 200
     assert _rows(page.text) == []
-    assert "Det finns inga HME-resultat att visa här ännu." in page.text
+    assert "dina enheter ligger längre ner i organisationen" in page.text
 
 
 async def test_someone_who_heads_no_unit_and_another_tenant_are_refused(

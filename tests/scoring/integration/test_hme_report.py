@@ -10,12 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 
 from tempen_scoring.adapters.postgres import PostgresScoringStore
+from tempen_scoring.entrypoints import report
+from tempen_scoring.metrics import ScoringMetrics
 from tempen_shared.access.tokens import Scope
-from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tests.auth.helpers import admin_headers, issue_token
-from tests.conftest import Infra
+from tests.conftest import FIXTURE_CONFIG, Infra
 from tests.scoring.hme_support import expected_indices, hme_scoring, hme_submissions
 
 pytestmark = pytest.mark.integration
@@ -151,3 +155,20 @@ async def test_another_tenant_s_token_and_a_tenant_without_hme_are_refused(
     assert foreign.status_code == 403, foreign.text
     assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["field"] == "tenant"
+
+
+async def test_a_tenant_without_an_hme_instrument_is_told_how_to_add_one() -> None:
+    """Refused before anything is read: the suite's fixture tenant measures no HME."""
+
+    class Unread:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"the report read {name} for a tenant without HME")
+
+    app = Starlette(routes=report.routes(Unread(), load_catalog(FIXTURE_CONFIG), ScoringMetrics(CollectorRegistry())))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scoring.test") as http:
+        response = await http.get(REPORT)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    (error,) = response.json()["errors"]
+    assert error["field"] == "tenant"
+    assert "config/instruments/hme.yaml" in error["reason"]

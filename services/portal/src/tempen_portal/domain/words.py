@@ -103,6 +103,10 @@ WORDS: dict[Language, dict[str, str]] = {
         "hme_rounds": "Antal mätomgångar",
         "hme_show": "Visa",
         "hme_empty": "Det finns inga HME-resultat att visa här ännu.",
+        "hme_none_of_yours": (
+            "HME-rapporten visar kommunen och förvaltningarna, och dina enheter ligger längre ner i"
+            " organisationen. Be HR om rapporten för hela kommunen."
+        ),
         "hme_instrument": "Enkät",
         "hme_cadence_annual": "årlig",
         "hme_cadence_quarterly": "kvartalsvis",
@@ -221,6 +225,10 @@ WORDS: dict[Language, dict[str, str]] = {
         "hme_rounds": "Number of survey rounds",
         "hme_show": "Show",
         "hme_empty": "There are no HME results to show here yet.",
+        "hme_none_of_yours": (
+            "The HME report shows the municipality and its förvaltningar, and your units are further down the"
+            " organisation. Ask HR for the municipality's report."
+        ),
         "hme_instrument": "Survey",
         "hme_cadence_annual": "annual",
         "hme_cadence_quarterly": "quarterly",

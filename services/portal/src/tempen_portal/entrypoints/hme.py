@@ -17,7 +17,7 @@ from tempen_portal.ports import UpstreamUnavailableError
 
 
 def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[Response]]], Any]) -> list[Route]:
-    async def report_of(request: Request) -> HmeReport | Response:
+    async def report_of(request: Request) -> tuple[HmeReport, bool] | Response:
         """The report as this person may see it, or the page that says why not."""
         tenant_id = request.path_params["tenant"]
         viewer = signed_in(pages, request, tenant_id)
@@ -34,12 +34,13 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             return unavailable(pages, request)
         if report is None:
             return message(pages, request, "hme_not_configured", status=404)
-        return visible_report(report, viewer)
+        return visible_report(report, viewer), viewer.is_hr
 
     async def page(request: Request) -> Response:
-        report = await report_of(request)
-        if isinstance(report, Response):
-            return report
+        seen = await report_of(request)
+        if isinstance(seen, Response):
+            return seen
+        report, is_hr = seen
         tenant_id = request.path_params["tenant"]
         rounds = request.query_params.get("rounds")
         return render(
@@ -47,6 +48,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             request,
             "hme_report.html",
             report=report,
+            is_hr=is_hr,
             csv_path=f"/t/{tenant_id}/report/hme.csv" + (f"?rounds={rounds}" if rounds else ""),
             max_rounds=MAX_ROUNDS,
             one_decimal=one_decimal,
@@ -54,9 +56,10 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         )
 
     async def csv_file(request: Request) -> Response:
-        report = await report_of(request)
-        if isinstance(report, Response):
-            return report
+        seen = await report_of(request)
+        if isinstance(seen, Response):
+            return seen
+        report, _ = seen
         tenant_id = request.path_params["tenant"]
         audit.info("hme report downloaded", tenant=tenant_id)
         # UTF-8 with a byte-order mark: without it Excel reads a .csv as the system's 8-bit code page.
