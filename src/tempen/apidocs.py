@@ -236,6 +236,15 @@ def _operations() -> list[Operation]:
             " instrument, model",
             "read",
         ),
+        Operation(
+            "scoring",
+            "GET",
+            f"{t}/reports/hme",
+            "The HME report: HME total index and sub-indices of the municipality and each förvaltning per"
+            " round, with respondents and response rates, published groups only; query: rounds (1-20,"
+            " default 5), instrument",
+            "read",
+        ),
         Operation("alerts", "GET", f"{t}/alerts", "Alerts; query: status, unit, recipient", "read"),
         Operation("alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence and history", "read"),
         Operation(

@@ -57,3 +57,20 @@ class FakeScoresApi:
 
     async def ready(self) -> bool:
         return True
+
+    # HME report (hme branch). Kept out of __init__ so that the block merges on its own.
+    hme_down = False
+    hme_rounds_asked: int | None = None
+
+    @property
+    def hme_reports(self) -> dict[str, dict[str, Any]]:
+        """Scoring's report per tenant, as GET .../reports/hme answers it."""
+        if not hasattr(self, "_hme_reports"):
+            self._hme_reports: dict[str, dict[str, Any]] = {}
+        return self._hme_reports
+
+    async def hme_report(self, tenant: str, *, rounds: int) -> Mapping[str, Any] | None:
+        if self.hme_down:
+            raise UpstreamUnavailableError("scoring is down")
+        self.hme_rounds_asked = rounds
+        return self.hme_reports.get(tenant)

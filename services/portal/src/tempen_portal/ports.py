@@ -46,3 +46,9 @@ class ScoresApi(Protocol):
         ...
 
     async def ready(self) -> bool: ...
+
+    # HME report (hme branch)
+    async def hme_report(self, tenant: str, *, rounds: int) -> Mapping[str, Any] | None:
+        """Scoring's HME report over the last `rounds` closed rounds (GET .../reports/hme): published
+        figures only. None if the tenant is unknown there or has no HME instrument."""
+        ...

@@ -22,6 +22,7 @@ from tempen_scoring.adapters.postgres import (
     ScoreGroupsRelaySource,
 )
 from tempen_scoring.config import ScoringSettings
+from tempen_scoring.entrypoints import report
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.entrypoints.kafka import build_router
 from tempen_scoring.metrics import ScoringMetrics
@@ -174,7 +175,10 @@ def create_app(
             registry=registry,
         ),
         http=http_app(
-            routes(PostgresScoreReader(holder.get_pool), catalog, metrics, org_history=org_history, clock=clock),
+            routes(PostgresScoreReader(holder.get_pool), catalog, metrics, org_history=org_history, clock=clock)
+            + report.routes(
+                PostgresScoreReader(holder.get_pool), catalog, metrics, org_history=org_history, clock=clock
+            ),
             access=access,
         ),
     )

@@ -42,3 +42,12 @@ class ScoreReader(Protocol):
     async def measured_periods(self, tenant: str, instrument: str, periods: Sequence[str]) -> set[tuple[str, str]]:
         """The (model, period) pairs of these periods in which anyone answered the instrument."""
         ...
+
+    # HME report (portal issue 15)
+    async def subtree_figures(
+        self, tenant: str, instrument: str, model: str, periods: Sequence[str], units: Sequence[str]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The subtree-scope score rows of these units and periods, one per dimension: `period`, `unit`,
+        `dimension`, `respondents`, `publishable`, `suppression_reason`, `index`. Withdrawn rows (no
+        respondents left) are left out, as in `unit_series`."""
+        ...

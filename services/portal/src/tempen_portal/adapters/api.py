@@ -89,3 +89,12 @@ class HttpScoresApi(_Api):
         response.raise_for_status()
         body: Mapping[str, Any] = response.json()
         return body
+
+    # HME report (hme branch)
+    async def hme_report(self, tenant: str, *, rounds: int) -> Mapping[str, Any] | None:
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/reports/hme", params={"rounds": rounds})
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body

@@ -87,6 +87,50 @@ WORDS: dict[Language, dict[str, str]] = {
         "rule_acknowledged": "Kvitterad",
         "rule_resolved_by_hand": "Avslutad för hand",
         "system": "tempen",
+        # HME report (hme branch): /t/{tenant}/report/hme
+        "hme_nav": "HME-rapport",
+        "hme_title": "HME-rapport",
+        "hme_intro": (
+            "Hållbart medarbetarengagemang (HME) för {tenant} och varje förvaltning per mätomgång: totalindex och"
+            " de tre delindexen motivation, ledarskap och styrning, från 0 till 100, med antal svarande och"
+            " svarsfrekvens."
+        ),
+        "hme_privacy": (
+            "En grupp med färre än {minimum} svarande visas inte, och inte heller en grupp vars resultat skulle gå"
+            " att räkna fram ur de andra. Där står det ”för få svar”."
+        ),
+        "hme_csv": "Ladda ner som CSV för Kolada",
+        "hme_rounds": "Antal mätomgångar",
+        "hme_show": "Visa",
+        "hme_empty": "Det finns inga HME-resultat att visa här ännu.",
+        "hme_none_of_yours": (
+            "HME-rapporten visar kommunen och förvaltningarna, och dina enheter ligger längre ner i"
+            " organisationen. Be HR om rapporten för hela kommunen."
+        ),
+        "hme_instrument": "Enkät",
+        "hme_cadence_annual": "årlig",
+        "hme_cadence_quarterly": "kvartalsvis",
+        "hme_cadence_monthly": "månadsvis",
+        "hme_cadence_weekly": "veckovis",
+        "hme_round": "Mätomgång",
+        "hme_respondents": "Svarande",
+        "hme_response_rate": "Svarsfrekvens",
+        "hme_level_municipality": "kommunen",
+        "hme_level_forvaltning": "förvaltning",
+        "hme_unknown": "okänd",
+        "hme_notes": (
+            "Svarsfrekvensen räknas mot antalet anställda i organisationsfilen och visas bara där det är känt för"
+            " varje enhet i gruppen. Index visas med en decimal."
+        ),
+        "hme_bad_rounds": "Ange antalet mätomgångar som ett heltal från 1 till 20.",
+        "hme_not_configured": (
+            "Den här organisationen mäter inte HME i tempen. Be den som förvaltar tempen att lägga till"
+            " HME-enkäten (config/instruments/hme.yaml) bland organisationens enkäter."
+        ),
+        "hme_no_units": (
+            "HME-rapporten visar kommunen och förvaltningarna, och du är inte chef för någon enhet här."
+            " Be HR om rapporten."
+        ),
     },
     "en": {
         "site": "tempen",
@@ -165,6 +209,50 @@ WORDS: dict[Language, dict[str, str]] = {
         "rule_acknowledged": "Acknowledged",
         "rule_resolved_by_hand": "Resolved by hand",
         "system": "tempen",
+        # HME report (hme branch): /t/{tenant}/report/hme
+        "hme_nav": "HME report",
+        "hme_title": "HME report",
+        "hme_intro": (
+            "Sustainable employee engagement (HME) for {tenant} and each förvaltning per survey round: the total"
+            " index and the three sub-indices motivation, leadership and governance, from 0 to 100, with the"
+            " number of respondents and the response rate."
+        ),
+        "hme_privacy": (
+            "A group with fewer than {minimum} respondents is not shown, nor is a group whose result could be"
+            " worked out from the others. It says “too few answers” instead."
+        ),
+        "hme_csv": "Download as CSV for Kolada",
+        "hme_rounds": "Number of survey rounds",
+        "hme_show": "Show",
+        "hme_empty": "There are no HME results to show here yet.",
+        "hme_none_of_yours": (
+            "The HME report shows the municipality and its förvaltningar, and your units are further down the"
+            " organisation. Ask HR for the municipality's report."
+        ),
+        "hme_instrument": "Survey",
+        "hme_cadence_annual": "annual",
+        "hme_cadence_quarterly": "quarterly",
+        "hme_cadence_monthly": "monthly",
+        "hme_cadence_weekly": "weekly",
+        "hme_round": "Survey round",
+        "hme_respondents": "Respondents",
+        "hme_response_rate": "Response rate",
+        "hme_level_municipality": "the municipality",
+        "hme_level_forvaltning": "förvaltning",
+        "hme_unknown": "unknown",
+        "hme_notes": (
+            "The response rate is counted against the headcounts in the org file, and shown only where every"
+            " unit of the group has one. Indices are shown with one decimal."
+        ),
+        "hme_bad_rounds": "Give the number of survey rounds as a whole number from 1 to 20.",
+        "hme_not_configured": (
+            "This organisation does not measure HME in tempen. Ask whoever runs tempen to add the HME survey"
+            " (config/instruments/hme.yaml) to the organisation's instruments."
+        ),
+        "hme_no_units": (
+            "The HME report shows the municipality and its förvaltningar, and you head no unit here. Ask HR for"
+            " the report."
+        ),
     },
 }
 

@@ -127,6 +127,7 @@ def render(pages: Pages, request: Request, name: str, *, status: int = 200, **co
         t=words,
         path=request.url.path,
         person=request.session.get("person"),
+        session_tenant=request.session.get("tenant"),
         csrf=csrf_token(request),
         **context,
     )

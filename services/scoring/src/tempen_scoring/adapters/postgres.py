@@ -740,6 +740,14 @@ SELECT DISTINCT model, period FROM {SCHEMA}.slice_versions
 WHERE tenant = $1 AND instrument = $2 AND period = ANY($3::text[])
 """
 
+# HME report (portal issue 15): the subtree groups of a few units over a few periods.
+_SUBTREE_FIGURES = f"""
+SELECT period, unit, dimension, respondents, publishable, suppression_reason, index
+FROM {SCHEMA}.scores
+WHERE tenant = $1 AND instrument = $2 AND model = $3 AND period = ANY($4::text[]) AND unit = ANY($5::text[])
+  AND scope = 'subtree' AND respondents > 0
+"""
+
 
 class PostgresScoreReader:
     """The read API's queries (`ports.ScoreReader`), on the pool the service has once it is up."""
@@ -760,6 +768,13 @@ class PostgresScoreReader:
     async def measured_periods(self, tenant: str, instrument: str, periods: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._pool().fetch(_MEASURED_PERIODS, tenant, instrument, list(periods))
         return {(r["model"], r["period"]) for r in rows}
+
+    # HME report (portal issue 15)
+    async def subtree_figures(
+        self, tenant: str, instrument: str, model: str, periods: Sequence[str], units: Sequence[str]
+    ) -> Sequence[Mapping[str, Any]]:
+        rows = await self._pool().fetch(_SUBTREE_FIGURES, tenant, instrument, model, list(periods), list(units))
+        return [dict(r) for r in rows]
 
 
 def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMessage | None:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from tempen_scoring.domain.hidden import HiddenGroup, actions, explain, hidden_groups, latest_closed, span
 from tempen_scoring.domain.periods import Period, period_from_key
+from tempen_scoring.domain.report import response_rate
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.ports import ScoreReader
 from tempen_shared.clock import Clock, utc_now
@@ -264,15 +265,3 @@ def _tree_or_none(history: OrgHistory, period_end: datetime) -> OrgTree | None:
 
 def _tree_at(history: OrgHistory, period_end: datetime) -> OrgTree | None:
     return history.at(org_day(period_end))
-
-
-def response_rate(tree: OrgTree | None, unit: str, scope: str, respondents: int) -> float | None:
-    """Respondents over headcount, where the org in force then gives a headcount for every unit the group covers."""
-    if tree is None or unit not in tree:
-        return None
-    units = list(tree.subtree(unit)) if scope == "subtree" else [unit]
-    counts = [tree.units[u].headcount for u in units]
-    if any(c is None for c in counts):
-        return None
-    headcount = sum(c for c in counts if c is not None)
-    return round(respondents / headcount, 4) if headcount > 0 else None
