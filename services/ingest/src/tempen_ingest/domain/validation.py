@@ -83,7 +83,7 @@ def validate_submission(
         )
     if submission.submitted_at > now + max_clock_skew:
         errors.append(FieldError("submitted_at", "lies in the future", "future_timestamp"))
-    if instrument is not None:
+    if instrument is not None and not instrument.valid_answers.issuperset(submission.answers.items()):
         for item_id, value in submission.answers.items():
             item = instrument.item(item_id)
             if item is None:
