@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -16,13 +16,18 @@ from pydantic import ValidationError
 
 from tempen_shared.events import (
     CanonicalSubmission,
+    DimensionScore,
     SubmissionAcceptedV1,
     SubmissionRetractedV1,
+    UnitScoredV2,
     parse_submission_event,
+    parse_unit_scored,
 )
 from tempen_shared.events.wire import (
     CanonicalSubmissionRecord,
+    DimensionScoreRecord,
     SubmissionAcceptedRecord,
+    UnitScoredRecord,
     encode_event,
     read_canonical,
     read_submission_event,
@@ -404,3 +409,100 @@ def test_adversarial_request_bodies_are_read_or_refused_as_canonical_submission_
 @pytest.mark.parametrize("document", [None, [], "x", 3, [CANONICAL], {}])
 def test_what_is_no_submission_object_is_refused_with_the_reference_errors(document: Any) -> None:
     same_canonical(document)
+
+
+FIGURE = st.none() | st.floats(min_value=0, max_value=100) | st.floats(min_value=0, max_value=1e-3)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    occurred=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))])),
+    dimensions=st.dictionaries(
+        # Dimension ids are slugs: no NUL (parse_json refuses it) and no lone surrogate (no encoder writes one).
+        st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), min_size=1, max_size=12),
+        st.tuples(st.floats(min_value=0, max_value=100), FIGURE, FIGURE, FIGURE),
+        min_size=1,
+        max_size=8,
+    ),
+    respondents=st.integers(0, 10**6),
+    sequence=st.integers(1, 2**63 - 1),
+    scope=st.sampled_from(["unit", "subtree"]),
+)
+def test_a_score_struct_encodes_to_the_bytes_of_its_pydantic_event(
+    occurred: datetime,
+    dimensions: dict[str, tuple[float, float | None, float | None, float | None]],
+    respondents: int,
+    sequence: int,
+    scope: Literal["unit", "subtree"],
+) -> None:
+    common: dict[str, Any] = {
+        "event_id": UUID(EVENT_ID),
+        "occurred_at": occurred,
+        "tenant": "hjo",
+        "unit": "grupp-a1",
+        "scope": scope,
+        "model": "hme",
+        "model_version": "2024",
+        "instrument": "hjo-puls",
+        "period": "2025-03",
+        "period_start": datetime(2025, 3, 1, tzinfo=UTC),
+        "period_end": datetime(2025, 4, 1, tzinfo=UTC),
+        "respondents": respondents,
+        "sequence": sequence,
+    }
+    names = ("index", "standard_error", "favourable_pct", "tenant_index")
+    figures = {d: dict(zip(names, f, strict=True)) for d, f in dimensions.items()}
+    event = UnitScoredV2(**common, dimensions={d: DimensionScore(**f) for d, f in figures.items()})
+    record = UnitScoredRecord(**common, dimensions={d: DimensionScoreRecord(**f) for d, f in figures.items()})
+    assert encode_event(record) == event.model_dump_json().encode()
+    assert parse_unit_scored(encode_event(record)) == event
+
+
+@pytest.mark.parametrize(
+    ("change", "figure"),
+    [
+        ({"respondents": -1}, {}),
+        ({"sequence": 0}, {}),
+        ({}, {"index": 100.5}),
+        ({}, {"index": -0.1}),
+        ({}, {"index": float("nan")}),
+        ({"dimensions": {}}, {}),
+        ({"dimensions": {f"d{i}": {"index": 1.0} for i in range(101)}}, {}),
+        ({"respondents": 0, "sequence": 1}, {"index": 0.0}),
+        ({"dimensions": {f"d{i}": {"index": 100.0} for i in range(100)}}, {}),
+    ],
+)
+def test_the_score_struct_refuses_what_the_pydantic_event_refuses(
+    change: dict[str, Any], figure: dict[str, Any]
+) -> None:
+    document: dict[str, Any] = {
+        "event_id": UUID(EVENT_ID),
+        "occurred_at": datetime(2025, 3, 4, tzinfo=UTC),
+        "tenant": "hjo",
+        "unit": "grupp-a1",
+        "scope": "unit",
+        "model": "hme",
+        "model_version": "2024",
+        "instrument": "hjo-puls",
+        "period": "2025-03",
+        "period_start": datetime(2025, 3, 1, tzinfo=UTC),
+        "period_end": datetime(2025, 4, 1, tzinfo=UTC),
+        "respondents": 7,
+        "sequence": 3,
+        "dimensions": {"d": {"index": 50.0, **figure}},
+        **change,
+    }
+    dimensions = document.pop("dimensions")
+    try:
+        UnitScoredV2(**document, dimensions={d: DimensionScore(**f) for d, f in dimensions.items()})
+    except ValidationError:
+        pydantic_refuses = True
+    else:
+        pydantic_refuses = False
+    try:
+        UnitScoredRecord(**document, dimensions={d: DimensionScoreRecord(**f) for d, f in dimensions.items()})
+    except ValueError:
+        struct_refuses = True
+    else:
+        struct_refuses = False
+    assert struct_refuses == pydantic_refuses

@@ -1,5 +1,5 @@
-"""Submissions on the hot paths, as msgspec structs: read by ingest from every request body, encoded
-by ingest's relay for every submission and decoded by scoring for every record.
+"""Submissions and scores on the hot paths, as msgspec structs: a submission read by ingest from every
+request body, encoded by ingest's relay and decoded by scoring; a score event encoded by scoring's relay.
 
 The pydantic models (`CanonicalSubmission`, `SubmissionAcceptedV1`, `SubmissionRetractedV1`) stay the
 contract and the reference: they say what a body or record may hold, and their errors are what a
@@ -72,6 +72,44 @@ class SubmissionRetractedRecord(msgspec.Struct, frozen=True, kw_only=True, forbi
     reason: Literal["erasure"] = "erasure"
 
 
+class DimensionScoreRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """`DimensionScore` on the wire."""
+
+    index: float
+    standard_error: float | None = None
+    favourable_pct: float | None = None
+    tenant_index: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index <= 100:  # DimensionScore's bounds; NaN fails them too
+            raise ValueError(f"index {self.index} outside 0-100")
+
+
+class UnitScoredRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """`UnitScoredV2` on the wire, for scoring's relay to encode (figures it computed, not checked again)."""
+
+    event_id: UUID
+    occurred_at: _Aware
+    schema_version: Literal[2] = 2
+    tenant: str
+    unit: str
+    scope: Literal["unit", "subtree"]
+    model: str
+    model_version: str
+    instrument: str
+    period: str
+    period_start: _Aware
+    period_end: _Aware
+    respondents: int
+    sequence: int
+    dimensions: dict[str, DimensionScoreRecord]
+
+    def __post_init__(self) -> None:
+        # UnitScoredV2's bounds, so that the relay refuses to publish what every consumer would refuse.
+        if self.respondents < 0 or self.sequence < 1 or not 1 <= len(self.dimensions) <= 100:
+            raise ValueError("respondents, sequence or the number of dimensions out of UnitScoredV2's bounds")
+
+
 SubmissionRecord = SubmissionAcceptedRecord | SubmissionRetractedRecord
 
 _ACCEPTED = msgspec.json.Decoder(SubmissionAcceptedRecord)
@@ -84,7 +122,7 @@ _TAG = b'"event_type"'
 _SUB_MICROSECOND = re.compile(rb"\.\d{7}")
 
 
-def encode_event(record: SubmissionRecord) -> bytes:
+def encode_event(record: SubmissionRecord | UnitScoredRecord) -> bytes:
     """The record as JSON: the bytes `model_dump_json()` of the matching pydantic event gives."""
     return _ENCODER.encode(record)
 
