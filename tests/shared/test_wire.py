@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from uuid import UUID
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from tempen_shared.events import (
     CanonicalSubmission,
@@ -27,6 +28,7 @@ from tempen_shared.events.wire import (
     CanonicalSubmissionRecord,
     DimensionScoreRecord,
     SubmissionAcceptedRecord,
+    SubmissionRetractedRecord,
     UnitScoredRecord,
     encode_event,
     read_canonical,
@@ -506,3 +508,60 @@ def test_the_score_struct_refuses_what_the_pydantic_event_refuses(
     else:
         struct_refuses = False
     assert struct_refuses == pydantic_refuses
+
+
+def _pydantic_limits(metadata: list[Any]) -> dict[str, Any]:
+    limits: dict[str, Any] = {}
+    for item in metadata:
+        for name in ("min_length", "max_length", "pattern", "ge", "le"):
+            if getattr(item, name, None) is not None:
+                limits[name] = getattr(item, name)
+        for nested in getattr(item, "metadata", ()):  # a FieldInfo inside Annotated
+            limits.update(_pydantic_limits([nested]))
+    return limits
+
+
+def _validators(annotation: Any, metadata: list[Any]) -> set[str]:
+    found = {item.func.__name__ for item in metadata if isinstance(item, AfterValidator)}
+    for arg in get_args(annotation):
+        found |= {item.func.__name__ for item in getattr(arg, "__metadata__", ()) if isinstance(item, AfterValidator)}
+    return found
+
+
+def _struct_limits(info: Any) -> dict[str, Any]:
+    if isinstance(info, msgspec.inspect.UnionType):
+        [info] = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+    names = ("min_length", "max_length", "pattern")
+    return {name: getattr(info, name) for name in names if getattr(info, name, None) is not None}
+
+
+def test_the_request_body_struct_has_canonical_submissions_fields_limits_and_checks() -> None:
+    # A limit or check added to CanonicalSubmission and not to the fast path would let the fast path
+    # accept what the model refuses: this fails first, naming the field.
+    fields = {f.name: f for f in msgspec.inspect.type_info(CanonicalSubmissionRecord).fields}
+    assert set(fields) == set(CanonicalSubmission.model_fields)
+    for name, model_field in CanonicalSubmission.model_fields.items():
+        assert _struct_limits(fields[name].type) == _pydantic_limits(model_field.metadata), name
+    answers = fields["answers"].type
+    key_annotation = get_args(CanonicalSubmission.model_fields["answers"].annotation)[0]
+    assert _struct_limits(answers.key_type) == _pydantic_limits(list(key_annotation.__metadata__))
+    # What the fast path checks in Python (wire._as_the_reference_reads_it), field by field.
+    checked = {
+        "instrument": {"check_identifier"},
+        "unit": {"check_identifier"},
+        "submission_id": {"check_identifier"},
+        "respondent": {"check_identifier"},
+        "submitted_at": {"check_timestamp"},
+    }
+    for name, model_field in CanonicalSubmission.model_fields.items():
+        assert _validators(model_field.annotation, model_field.metadata) == checked.get(name, set()), name
+    assert CanonicalSubmission.model_config.get("str_strip_whitespace") is True  # the white-space check's reason
+    assert CanonicalSubmission.model_config.get("extra") == "ignore"  # unknown fields pass on both ways
+
+
+@pytest.mark.parametrize(
+    ("record", "event"),
+    [(SubmissionAcceptedRecord, SubmissionAcceptedV1), (SubmissionRetractedRecord, SubmissionRetractedV1)],
+)
+def test_the_event_structs_have_their_events_fields(record: type[msgspec.Struct], event: type[BaseModel]) -> None:
+    assert [f.name for f in msgspec.inspect.type_info(record).fields] == list(event.model_fields)
