@@ -5,6 +5,7 @@ python -m bench --submissions 50000              # a quick run
 python -m bench --phases limits,http --profile http
 python -m bench generate --submissions 20000 --out /tmp/bench-config
 python -m bench report bench/results/<run>.json  # write the markdown and chart again
+python -m bench codecs                           # CPU per submission of the hot paths' decoding and encoding
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write the markdown and PNG of a result JSON again")
     rep.add_argument("json", type=Path)
 
+    cod = sub.add_parser("codecs", help="micro-benchmark: reading, validating and writing submissions, before and now")
+    cod.add_argument("--submissions", type=int, default=10_000)
+    cod.add_argument("--repeat", type=int, default=7, help="runs per stage; the best counts")
+
     parser.add_argument("--submissions", type=int, default=1_000_000, help="burst size (default 1,000,000)")
     parser.add_argument("--employees", type=int, help="head count (default: sized for two years of pulses)")
     parser.add_argument("--periods", type=int, help="monthly periods to draw from (default: as many as needed)")
@@ -92,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                 for submission in generator.submissions(muni, args.submissions):
                     out.write(submission.body + b"\n")
         print(json.dumps(muni.describe(), indent=1, ensure_ascii=False))
+        return 0
+    if args.command == "codecs":
+        from bench import codecs  # imports the services' code, which the rest of the bench leaves to them
+
+        print(codecs.run(args.submissions, args.repeat))
         return 0
     if args.command == "report":
         results = json.loads(args.json.read_text(encoding="utf-8"))

@@ -75,3 +75,14 @@ def test_a_small_bench_run_checks_exactly_once_and_writes_its_reports(infra: Inf
     assert data["phases"]["steady"]["latency_ms"]["submitted_to_scored"]["p99"] > 0
     markdown = result.with_suffix(".md").read_text()
     assert "## Targets (reported, not asserted)" in markdown
+
+
+def test_the_codecs_micro_benchmark_compares_both_ways_on_the_same_values_and_bytes() -> None:
+    from bench import codecs
+
+    # measure() itself asserts that both ways read the same submissions and write the same bytes.
+    stages, per_event, context = codecs.measure(300, 1)
+    assert {s.name.split(":")[0] for s in stages} == {"ingest", "ingest relay", "scoring"}
+    assert all(s.before_us > 0 and s.now_us > 0 for s in [*stages, *per_event])
+    assert all(us > 0 for us in context.values())
+    assert "| all of the above |" in codecs.table(stages, per_event, context, 300)

@@ -5,7 +5,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tempen_shared.tenancy.loader import load_catalog
 from tempen_shared.tenancy.models import Notifications, SecretRef, TenantConfig
+from tests.tenancy.support import SHIPPED_CONFIG
 
 MINIMAL: dict[str, Any] = {"id": "hjo", "name": "Hjo kommun", "hr_email": "hr@hjo.example", "instruments": ["hme"]}
 
@@ -69,3 +71,19 @@ def test_an_org_file_must_be_a_csv_or_json_inside_the_config_directory(org_file:
 def test_an_unknown_time_zone_is_refused() -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
         TenantConfig.model_validate({**MINIMAL, "timezone": "Europe/Hjo"})
+
+
+def test_an_instruments_valid_answers_are_exactly_what_its_items_scales_accept() -> None:
+    instruments = [i for t in load_catalog(SHIPPED_CONFIG).tenants.values() for i in t.instruments.values()]
+    scales = {
+        (i.scale_of(item).low, i.scale_of(item).high, i.scale_of(item).not_applicable)
+        for i in instruments
+        for item in i.items
+    }
+    assert len(scales) > 1  # items on more than one kind of scale, "vet ej" codes included
+    for instrument in instruments:
+        for item in instrument.items:
+            for value in range(-3, 100):
+                accepted = instrument.scale_of(item).accepts(value)
+                assert ((item.id, value) in instrument.valid_answers) == accepted, (instrument.id, item.id, value)
+        assert ("no-such-item", 3) not in instrument.valid_answers

@@ -6,7 +6,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from tempen_shared.events import CanonicalSubmission, DeadLetter
+from tempen_shared.events import DeadLetter
+from tempen_shared.events.wire import CanonicalSubmissionRecord
 from tempen_shared.tenancy.org import OrgTree
 
 
@@ -22,7 +23,7 @@ class Outcome(StrEnum):
 class PreparedSubmission:
     """A valid submission, its respondent already pseudonymised, ready to store."""
 
-    submission: CanonicalSubmission
+    submission: CanonicalSubmissionRecord
     respondent: str | None
     fingerprint: str
     correlation_id: str

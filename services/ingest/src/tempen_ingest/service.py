@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import structlog
 
 from tempen_ingest.domain.fingerprint import content_fingerprint
@@ -177,7 +178,7 @@ class IngestService:
             else None
         )
         return PreparedSubmission(
-            submission=submission.model_copy(update={"respondent": None}),
+            submission=msgspec.structs.replace(submission, respondent=None),
             respondent=respondent,
             fingerprint=content_fingerprint(submission, respondent),
             correlation_id=submission_correlation_id(tenant_id, submission.submission_id),

@@ -9,10 +9,13 @@ from tempen_scoring.domain.periods import period_of
 from tempen_scoring.rescoring import GroupKey, IncomingContribution, IncomingRetraction
 from tempen_shared.consumer import PoisonMessageError
 from tempen_shared.events import SubmissionAccepted
+from tempen_shared.events.wire import SubmissionAcceptedRecord
 from tempen_shared.tenancy.loader import Catalog
 
 
-def contributions_of(event: SubmissionAccepted, catalog: Catalog) -> list[IncomingContribution]:
+def contributions_of(
+    event: SubmissionAccepted | SubmissionAcceptedRecord, catalog: Catalog
+) -> list[IncomingContribution]:
     """One contribution per model the submission's instrument feeds; PoisonMessageError if it can never be scored."""
     tenant = catalog.tenants.get(event.tenant)
     if tenant is None:

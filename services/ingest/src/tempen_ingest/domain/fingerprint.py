@@ -4,10 +4,10 @@ import hashlib
 
 import orjson
 
-from tempen_shared.events import CanonicalSubmission
+from tempen_shared.events.wire import CanonicalSubmissionRecord
 
 
-def content_fingerprint(submission: CanonicalSubmission, respondent: str | None) -> str:
+def content_fingerprint(submission: CanonicalSubmissionRecord, respondent: str | None) -> str:
     canonical = orjson.dumps(
         {
             "instrument": submission.instrument,

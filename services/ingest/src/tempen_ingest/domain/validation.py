@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tempen_shared.events import CanonicalSubmission
+from tempen_shared.events.wire import CanonicalSubmissionRecord, read_canonical
 from tempen_shared.tenancy.loader import Catalog, Tenant
 
 
@@ -31,7 +31,7 @@ def check_submission(
     now: datetime,
     max_clock_skew: timedelta,
     known_units: Container[str] | None = None,
-) -> CanonicalSubmission | list[FieldError]:
+) -> CanonicalSubmissionRecord | list[FieldError]:
     """Read one raw submission (a JSON value) for `tenant_id` and check it against the tenant's config.
 
     The one validation every path shares: the HTTP API, the intake topic, webhooks and
@@ -43,7 +43,7 @@ def check_submission(
     if body.setdefault("tenant", tenant_id) != tenant_id:
         return [FieldError("tenant", "does not match the tenant in the URL", "tenant_mismatch")]
     try:
-        submission = CanonicalSubmission.model_validate(body)
+        submission = read_canonical(body)  # as CanonicalSubmission reads it, and refuses with its errors
     except ValidationError as exc:
         return [
             FieldError(".".join(str(p) for p in e["loc"]) or "(body)", e["msg"], "invalid")
@@ -57,7 +57,7 @@ def check_submission(
 
 
 def validate_submission(
-    submission: CanonicalSubmission,
+    submission: CanonicalSubmissionRecord,
     tenant: Tenant,
     *,
     now: datetime,
@@ -83,7 +83,7 @@ def validate_submission(
         )
     if submission.submitted_at > now + max_clock_skew:
         errors.append(FieldError("submitted_at", "lies in the future", "future_timestamp"))
-    if instrument is not None:
+    if instrument is not None and not instrument.valid_answers.issuperset(submission.answers.items()):
         for item_id, value in submission.answers.items():
             item = instrument.item(item_id)
             if item is None:

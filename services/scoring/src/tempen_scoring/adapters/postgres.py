@@ -47,7 +47,8 @@ from tempen_scoring.rescoring import (
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
-from tempen_shared.events import DeadLetter, DimensionScore, UnitScored
+from tempen_shared.events import DeadLetter
+from tempen_shared.events.wire import DimensionScoreRecord, UnitScoredRecord, encode_event
 from tempen_shared.outbox import OutboxMessage, PositionedTable, dead_letter_messages, enqueue
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
@@ -783,7 +784,9 @@ def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMess
     if not published:
         return None
     identity = f"{r['tenant']}|{r['unit']}|{r['scope']}|{r['instrument']}|{r['model']}|{r['period']}|{r['sequence']}"
-    event = UnitScored(
+    # A struct, not the pydantic UnitScored: the same bytes for figures scoring computed itself, in 8.5
+    # rather than 20 us per seven-dimension event (bench/codecs.py).
+    event = UnitScoredRecord(
         event_id=uuid.uuid5(SCORE_NAMESPACE, identity),
         occurred_at=r["computed_at"],
         tenant=r["tenant"],
@@ -798,7 +801,7 @@ def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMess
         respondents=max(f["respondents"] for f in published.values()),
         sequence=r["sequence"],
         dimensions={
-            d: DimensionScore(
+            d: DimensionScoreRecord(
                 index=f["index"],
                 standard_error=f["standard_error"],
                 favourable_pct=f["favourable_pct"],
@@ -810,4 +813,4 @@ def _score_message(topic: Callable[[str], str], r: asyncpg.Record) -> OutboxMess
     headers = {"computed_at": r["computed_at"].isoformat()}
     if r["correlation_id"]:
         headers[correlation.HEADER] = r["correlation_id"]
-    return OutboxMessage.of(topic(SCORES.name), partition_key(r["tenant"], r["unit"]), event, headers)
+    return OutboxMessage(topic(SCORES.name), partition_key(r["tenant"], r["unit"]), encode_event(event), headers)

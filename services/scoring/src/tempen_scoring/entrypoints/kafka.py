@@ -17,7 +17,8 @@ from tempen_scoring.service import contributions_of, flatten
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
-from tempen_shared.events import DeadLetter, SubmissionRetracted, parse_submission_event
+from tempen_shared.events import DeadLetter
+from tempen_shared.events.wire import SubmissionRetractedRecord, read_submission_event
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
 from tempen_shared.tenancy.loader import Catalog
@@ -51,9 +52,9 @@ def build_router(
     trace: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.scoring.trace")
 
     def parse(record: Record) -> Consumed:
-        event = parse_submission_event(record.value)
+        event = read_submission_event(record.value)
         cid = correlation.correlation_id_of(record)
-        if isinstance(event, SubmissionRetracted):
+        if isinstance(event, SubmissionRetractedRecord):
             retraction = IncomingRetraction(event.tenant, event.submission_id, event.revision)
             return Consumed([retraction], None, cid, event.tenant, event.unit, None, event.revision, retracted=True)
         changes: list[IncomingContribution | IncomingRetraction] = list(contributions_of(event, catalog))

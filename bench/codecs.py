@@ -1,0 +1,249 @@
+"""`python -m bench codecs`: CPU per submission of reading, validating and writing submissions on the hot
+paths, the pydantic way and the way the services do it now (msgspec structs, one set comparison), in
+one run, as ratios.
+
+The payloads are the bench's own (`generator`): a batch of `--submissions` of the 25-item `hjo-puls`
+instrument, each stage timed over the whole batch, the best of `--repeat` runs (the least disturbed by
+the rest of the machine). Nothing here touches the broker or the database.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+import msgspec
+import orjson
+
+from bench import generator
+from tempen_ingest.domain.validation import validate_submission
+from tempen_shared.events import (
+    CanonicalSubmission,
+    DimensionScore,
+    SubmissionAccepted,
+    UnitScored,
+    parse_submission_event,
+    parse_unit_scored,
+    submission_event_id,
+)
+from tempen_shared.events.wire import (
+    CanonicalSubmissionRecord,
+    DimensionScoreRecord,
+    SubmissionAcceptedRecord,
+    UnitScoredRecord,
+    encode_event,
+    read_canonical,
+    read_submission_event,
+)
+from tempen_shared.tenancy.loader import load_catalog
+from tempen_shared.tenancy.models import Instrument
+
+SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    before_us: float  # per submission, the pydantic way (or the way before, where noted)
+    now_us: float  # per submission, as the services do it now
+
+    @property
+    def ratio(self) -> float:
+        return self.before_us / self.now_us if self.now_us else float("inf")
+
+
+def _best(fn: Callable[[], object], count: int, repeat: int) -> float:
+    """Microseconds per submission: the best of `repeat` runs over the batch."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best / count * 1e6
+
+
+def _per_answer_lookups(submission: CanonicalSubmission, instrument: Instrument) -> list[str]:
+    """How validation checked answers before `Instrument.valid_answers`: a lookup and a comparison per answer."""
+    errors = []
+    for item_id, value in submission.answers.items():
+        item = instrument.item(item_id)
+        if item is None or not instrument.scale_of(item).accepts(value):
+            errors.append(item_id)
+    return errors
+
+
+def _accepted_event(s: CanonicalSubmission, now: datetime) -> SubmissionAccepted:
+    return SubmissionAccepted(
+        event_id=submission_event_id(s.tenant, s.submission_id, 1),
+        occurred_at=now,
+        tenant=s.tenant,
+        instrument=s.instrument,
+        unit=s.unit,
+        submission_id=s.submission_id,
+        revision=1,
+        submitted_at=s.submitted_at,
+        answers=s.answers,
+        respondent=f"p-{s.submission_id}",
+    )
+
+
+def _accepted_record(s: CanonicalSubmissionRecord, now: datetime) -> SubmissionAcceptedRecord:
+    return SubmissionAcceptedRecord(
+        event_id=submission_event_id(s.tenant, s.submission_id, 1),
+        occurred_at=now,
+        tenant=s.tenant,
+        instrument=s.instrument,
+        unit=s.unit,
+        submission_id=s.submission_id,
+        revision=1,
+        submitted_at=s.submitted_at,
+        answers=s.answers,
+        respondent=f"p-{s.submission_id}",
+    )
+
+
+_FIGURES = {"index": 71.25, "standard_error": 2.0412414523193148, "favourable_pct": 62.5, "tenant_index": 69.8}
+
+
+def _score_event(unit: str, now: datetime) -> UnitScored:
+    """A score event of a group in the HME model (seven dimensions), as scoring's relay builds it."""
+    return UnitScored(
+        event_id=uuid5(NAMESPACE_URL, unit),
+        occurred_at=now,
+        tenant=generator.TENANT,
+        unit=unit,
+        scope="unit",
+        model="hme",
+        model_version="2024",
+        instrument=generator.INSTRUMENT,
+        period="2025-03",
+        period_start=datetime(2025, 3, 1, tzinfo=UTC),
+        period_end=datetime(2025, 4, 1, tzinfo=UTC),
+        respondents=21,
+        sequence=17,
+        dimensions={f"dimension-{i}": DimensionScore(**_FIGURES) for i in range(7)},
+    )
+
+
+def _score_record(unit: str, now: datetime) -> UnitScoredRecord:
+    return UnitScoredRecord(
+        event_id=uuid5(NAMESPACE_URL, unit),
+        occurred_at=now,
+        tenant=generator.TENANT,
+        unit=unit,
+        scope="unit",
+        model="hme",
+        model_version="2024",
+        instrument=generator.INSTRUMENT,
+        period="2025-03",
+        period_start=datetime(2025, 3, 1, tzinfo=UTC),
+        period_end=datetime(2025, 4, 1, tzinfo=UTC),
+        respondents=21,
+        sequence=17,
+        dimensions={f"dimension-{i}": DimensionScoreRecord(**_FIGURES) for i in range(7)},
+    )
+
+
+def measure(submissions: int, repeat: int) -> tuple[list[Stage], list[Stage], dict[str, float]]:
+    muni = generator.build(submissions=submissions)
+    batch = list(generator.submissions(muni, submissions))
+    body = b"[" + b",".join(s.body for s in batch) + b"]"
+    with tempfile.TemporaryDirectory() as config:
+        generator.write_config(muni, Path(config))
+        tenant = load_catalog(Path(config)).tenants[generator.TENANT]
+    instrument = tenant.instruments[generator.INSTRUMENT]
+    now = datetime.now(UTC)
+    n = len(batch)
+
+    def best(fn: Callable[[], object]) -> float:
+        return _best(fn, n, repeat)
+
+    raws: list[Any] = orjson.loads(body)
+    models = [CanonicalSubmission.model_validate(r) for r in raws]
+    records = [read_canonical(r) for r in raws]
+    assert [CanonicalSubmissionRecord(**m.model_dump()) for m in models] == records
+    pydantic_payloads = [_accepted_event(m, now).model_dump_json().encode() for m in models]
+    struct_payloads = [encode_event(_accepted_record(r, now)) for r in records]
+    assert pydantic_payloads == struct_payloads  # the same bytes on the topic
+    units = [s.unit for s in batch[: max(1, n // 4)]]
+    scores = [_score_event(unit, now).model_dump_json().encode() for unit in units]
+    assert scores == [encode_event(_score_record(unit, now)) for unit in units]
+
+    stages = [
+        Stage(
+            "ingest: read a body item (CanonicalSubmission)",
+            best(lambda: [CanonicalSubmission.model_validate(r) for r in raws]),
+            best(lambda: [read_canonical(r) for r in raws]),
+        ),
+        Stage(
+            "ingest: check 25 answers against the instrument",
+            best(lambda: [_per_answer_lookups(m, instrument) for m in models]),
+            best(lambda: [instrument.valid_answers.issuperset(r.answers.items()) for r in records]),
+        ),
+        Stage(
+            "ingest: drop the respondent before storing",
+            best(lambda: [m.model_copy(update={"respondent": None}) for m in models]),
+            best(lambda: [msgspec.structs.replace(r, respondent=None) for r in records]),
+        ),
+        Stage(
+            "ingest relay: build and encode SubmissionAccepted",
+            best(lambda: [_accepted_event(m, now).model_dump_json().encode() for m in models]),
+            best(lambda: [encode_event(_accepted_record(r, now)) for r in records]),
+        ),
+        Stage(
+            "scoring: decode a submissions record",
+            best(lambda: [parse_submission_event(p) for p in pydantic_payloads]),
+            best(lambda: [read_submission_event(p) for p in pydantic_payloads]),
+        ),
+    ]
+    context = {
+        "ingest: parse the batch body (orjson, both ways)": best(lambda: orjson.loads(body)),
+        "ingest: whole validation against the tenant (now)": best(
+            lambda: [validate_submission(r, tenant, now=now, max_clock_skew=SKEW) for r in records]
+        ),
+        "relay: the event id (uuid5, both ways)": best(
+            lambda: [submission_event_id(r.tenant, r.submission_id, 1) for r in records]
+        ),
+        "alerts: decode a 7-dimension UnitScored (pydantic, per event)": _best(
+            lambda: [parse_unit_scored(p) for p in scores], len(scores), repeat
+        ),
+    }
+    per_event = [
+        Stage(
+            "scoring relay: build and encode a 7-dimension UnitScored",
+            _best(lambda: [_score_event(u, now).model_dump_json().encode() for u in units], len(units), repeat),
+            _best(lambda: [encode_event(_score_record(u, now)) for u in units], len(units), repeat),
+        )
+    ]
+    return stages, per_event, context
+
+
+def table(stages: Sequence[Stage], per_event: Sequence[Stage], context: dict[str, float], submissions: int) -> str:
+    lines = [
+        f"CPU per submission, best of the runs over {submissions:,} submissions of the 25-item instrument",
+        "",
+        "| stage | before (pydantic; per-answer lookups) us | now (msgspec; one set comparison) us | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {s.name} | {s.before_us:.2f} | {s.now_us:.2f} | {s.ratio:.1f}x |" for s in stages]
+    before, now = sum(s.before_us for s in stages), sum(s.now_us for s in stages)
+    lines.append(f"| all of the above | {before:.2f} | {now:.2f} | {before / now:.1f}x |")
+    lines += ["", "Per score event (a quarter of an event per submission in the 50k burst):", ""]
+    lines += ["| stage | pydantic us | msgspec us | ratio |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {s.name} | {s.before_us:.2f} | {s.now_us:.2f} | {s.ratio:.1f}x |" for s in per_event]
+    lines += ["", "| for scale | us |", "| --- | ---: |"]
+    lines += [f"| {name} | {us:.2f} |" for name, us in context.items()]
+    return "\n".join(lines)
+
+
+def run(submissions: int, repeat: int) -> str:
+    stages, per_event, context = measure(submissions, repeat)
+    return table(stages, per_event, context, submissions)
