@@ -26,7 +26,7 @@ CALLBACK = f"{PORTAL}/oidc/callback"
 SECRET_ENV = "TEMPEN_TEST_OIDC_CLIENT_SECRET"
 CLIENT_SECRET = "a-client-secret-for-the-sign-in-tests"
 NOW = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
-ACCOUNTS = {
+ACCOUNTS: dict[str, dict[str, object]] = {
     # HR by the role the provider gives, though not the tenant's hr_email
     "hanna": {"email": "Hanna.HR@testkommun.example", "roles": ["tempen.hr", "other.role"]},
     # a manager in the org tree (Enhet A and Grupp A1), matched by e-mail whatever its case
