@@ -185,8 +185,8 @@ def run_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _print_alerts(console, tenant, alerts)
     _print_mail(console, alerts, args.state / "mail" / tenant.id, low_name)
-    _print_hr_link(console, tenant, args.portal_url, token)
     _print_acknowledge(console, tenant, alerts, args.alerts_url, token, months[-1])
+    _print_hr_link(console, tenant, args.portal_url, token)
     return EXIT_OK
 
 

@@ -272,7 +272,7 @@ def routes(
                 "(tempen org import), or let them sign in through the identity provider",
                 errors=[{"field": "email", "reason": "not the tenant's HR address or a manager in its org tree"}],
             )
-        now = pages.clock()
+        now = pages.clock().replace(microsecond=0)  # the link keeps whole seconds; say what it keeps
         expires = now + timedelta(hours=body.valid_hours)
         person = identity(body.email)
         token = sign_sign_in_link(
