@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tempen_portal.domain.access import viewer_of
-from tempen_portal.domain.claims import ClaimsError, person_of
+from tempen_portal.domain.claims import ClaimsError, highest, person_of
 from tempen_shared.tenancy.models import OidcConfig, SecretRef
 from tests.portal.test_access import TREE
 
@@ -68,3 +68,9 @@ def test_an_hr_role_sees_the_whole_tenant_and_granted_units_their_subtrees() -> 
     both = viewer_of("t", TREE, hr_email="hr@k.se", person="dana@k.se", granted_units=["enhet", "annan"])
     assert both.managed == ("annan", "enhet")
     assert both.units == {"annan", "enhet", "grupp"}
+
+
+def test_the_session_keeps_only_the_highest_granted_units() -> None:
+    assert highest(TREE, ("grupp", "enhet", "gone", "annan")) == ("enhet", "annan")
+    assert highest(TREE, ("grupp",)) == ("grupp",)
+    assert highest(TREE, ("kommun", "forv", "grupp")) == ("kommun",)

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from tempen_portal.app import create_app
 from tempen_portal.config import PortalSettings
+from tempen_portal.entrypoints import sign_in
 from tempen_shared.tenancy.loader import load_catalog
 from tests.portal.fakes import FakeAlertsApi, FakeScoresApi
 from tests.portal.oidc_provider import running_provider, sign_in_at_provider
@@ -127,6 +128,16 @@ async def test_a_manager_by_e_mail_sees_their_subtree_only(browser: httpx.AsyncC
 async def test_a_group_mapped_to_a_unit_grants_that_unit_and_those_below(browser: httpx.AsyncClient) -> None:
     assert (await _signed_in(browser, "erik")).status_code == 303
     assert await _sees(browser) == {"a-kommun": 403, "a-a1": 403, "a-b1": 200}
+
+
+async def test_groups_granting_more_units_than_a_session_holds_are_refused_with_a_page_saying_so(
+    browser: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sign_in, "MAX_SESSION_UNITS", 0)
+    refused = await _signed_in(browser, "erik")
+    assert refused.status_code == 403
+    assert "för många enheter" in refused.text
+    assert (await browser.get(f"{PORTAL}/t/testkommun/alerts/a-b1")).status_code == 401
 
 
 async def test_another_tenant_is_never_open_to_someone_signed_in_to_one(

@@ -117,6 +117,10 @@ WORDS: dict[Language, dict[str, str]] = {
             "Inloggningslänken fungerar inte, eller gäller inte längre för dig. Be den som skickade den om en ny."
         ),
         "sign_in_link_expired": "Inloggningslänken har gått ut. Be den som skickade den om en ny.",
+        "oidc_too_many_units": (
+            "Dina grupper ger dig för många enheter för att tempen ska kunna hålla reda på dem. Be IT koppla "
+            "grupperna till enheter högre upp i organisationen (docs/tenants.md)."
+        ),
     },
     "en": {
         "site": "tempen",
@@ -225,6 +229,10 @@ WORDS: dict[Language, dict[str, str]] = {
             "The sign-in link does not work, or no longer applies to you. Ask whoever sent it for a new one."
         ),
         "sign_in_link_expired": "The sign-in link has expired. Ask whoever sent it for a new one.",
+        "oidc_too_many_units": (
+            "Your groups give you too many units for tempen to keep track of. Ask IT to map the groups to units "
+            "higher up in the organisation (docs/tenants.md)."
+        ),
     },
 }
 

@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tempen_portal.domain.access import identity, viewer_of
-from tempen_portal.domain.claims import ClaimsError, person_of
+from tempen_portal.domain.claims import ClaimsError, highest, person_of
 from tempen_portal.entrypoints.web import Pages, _new_session, message, unavailable
 from tempen_shared.auth import AccessControl, grant_of
 from tempen_shared.http import JSONResponse, field_errors, http_app, problem, read_json
@@ -69,6 +69,10 @@ DEFAULT_LINK_HOURS = 24
 MAX_LINK_HOURS = 7 * 24  # a sign-in link is a password in a URL: a week at most
 IDP_TIMEOUT_S = 10.0
 MAX_API_BODY_BYTES = 4 * 1024
+# The units a person's groups grant travel in the session cookie, which browsers cap at 4 KB: a person
+# granted more top units than this is refused with a page saying so, never signed in with a cookie the
+# browser would silently drop.
+MAX_SESSION_UNITS = 40
 # What the provider's own failure looks like: down, slow, or answering with an error status.
 _IDP_DOWN = (httpx.TransportError, httpx.HTTPStatusError)
 
@@ -115,21 +119,19 @@ class SignInLinkRequest(BaseModel):
     next: str | None = Field(default=None, max_length=200)  # a path on the portal; default the start page
 
 
-def link_role(tenant: Tenant, address: str) -> Literal["hr", "manager"] | None:
-    """Why `address` may have a sign-in link for `tenant`: HR, a manager in its org tree, or neither."""
-    who = identity(address)
-    if who == identity(str(tenant.config.hr_email)):
-        return "hr"
-    if any(u.manager is not None and u.manager.identity == who for u in tenant.org.units.values()):
-        return "manager"
-    return None
+def sign_in_people(tenant: Tenant) -> dict[str, Literal["hr", "manager"]]:
+    """Who may have a personal sign-in link for `tenant`, by e-mail identity: its HR address and every
+    manager in its org tree."""
+    people: dict[str, Literal["hr", "manager"]] = {
+        u.manager.identity: "manager" for u in tenant.org.units.values() if u.manager is not None
+    }
+    people[identity(str(tenant.config.hr_email))] = "hr"
+    return people
 
 
 def _person_by_digest(secret: bytes, tenant: Tenant, digest: str) -> str | None:
-    """The HR address or manager of `tenant` a sign-in link's digest names, while they still are one."""
-    people = {identity(str(tenant.config.hr_email))}
-    people.update(u.manager.identity for u in tenant.org.units.values() if u.manager is not None)
-    return next((p for p in sorted(people) if person_digest(secret, tenant.id, p) == digest), None)
+    """The person of `tenant` a sign-in link's digest names, while they may still have one."""
+    return next((p for p in sorted(sign_in_people(tenant)) if person_digest(secret, tenant.id, p) == digest), None)
 
 
 def _client_address(request: Request) -> str:
@@ -205,13 +207,23 @@ def routes(
             logger.warning("tenant %s: %s", provider.tenant, exc.reason)
             return refused(request, "oidc_no_email", 403)
         tenant = pages.catalog.tenants[provider.tenant]
+        granted = () if claimed.is_hr else highest(tenant.org, claimed.units)
+        if len(granted) > MAX_SESSION_UNITS:
+            logger.error(
+                "tenant %s: a person's groups grant %d separate units, more than a session holds (%d); map "
+                "their groups to units higher in the tree",
+                tenant.id,
+                len(granted),
+                MAX_SESSION_UNITS,
+            )
+            return message(pages, request, "oidc_too_many_units", status=403)
         viewer = viewer_of(
             tenant.id,
             tenant.org,
             hr_email=str(tenant.config.hr_email),
             person=claimed.person,
             hr_role=claimed.is_hr,
-            granted_units=claimed.units,
+            granted_units=granted,
         )
         if not viewer.is_hr and not viewer.units:
             audit.info("sign-in refused", tenant=tenant.id, via="oidc", person=viewer.person, reason="no role")
@@ -222,7 +234,7 @@ def routes(
             person=viewer.person,
             via="oidc",
             roles=["hr"] if claimed.is_hr else [],
-            units=list(claimed.units),
+            units=list(granted),
             signed_in_at=int(pages.clock().timestamp()),
         )
         audit.info("signed in", tenant=tenant.id, via="oidc", person=viewer.person, hr=viewer.is_hr)
@@ -262,7 +274,7 @@ def routes(
                 "Invalid sign-in link request",
                 errors=[{"field": "next", "reason": f"a path of this tenant's pages, starting /t/{tenant.id}/"}],
             )
-        role = link_role(tenant, body.email)
+        role = sign_in_people(tenant).get(identity(body.email))
         if role is None:
             return problem(
                 422,
