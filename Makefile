@@ -30,16 +30,22 @@ run: $(STAMP)
 debian-packages:
 	@scripts/debian-packages test
 
-test: $(STAMP) debian-packages
+# The OpenID Connect provider the portal's sign-in tests start with node: panva's oidc-provider, pinned
+# in tests/oidc/package-lock.json (Debian's nodejs and npm come from scripts/debian-packages).
+OIDC_PROVIDER = tests/oidc/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json | debian-packages
+	npm ci --prefix tests/oidc --no-audit --no-fund --ignore-scripts --loglevel=error
+
+test: $(STAMP) debian-packages $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Two workers (pytest-xdist), each with its own broker and database: the edit-test loop in under
 # three minutes on two cores. `make test` stays serial, the way CI and a new user run it.
 TEST_WORKERS ?= 2
-test-fast: $(STAMP) debian-packages
+test-fast: $(STAMP) debian-packages $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest -m "not e2e and not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-test-dates: $(STAMP) debian-packages
+test-dates: $(STAMP) debian-packages $(OIDC_PROVIDER)
 	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-at-dates $(DATES)
 
 lint: $(STAMP)

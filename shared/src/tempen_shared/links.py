@@ -10,6 +10,12 @@ share (`TEMPEN_LINK_SECRET`), over a purpose label and the payload, so a link ca
 up, or reused as anything else. How long a link is valid is the tenant's setting
 (`notifications.link_valid_days`), checked when it is read, so shortening it applies to links already
 sent. Changing the secret revokes every link at once.
+
+A personal sign-in link (`SignInLink`, `/s/<token>` in the portal) is another kind: an operator issues it
+for someone without the municipality's identity provider (or for the demo). It is signed under its own
+purpose label, so neither kind can ever pass for the other; it names its person only by a keyed digest
+of their address (the portal finds them among the tenant's HR address and managers), carries the page
+to open and when it expires.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from uuid import UUID
 import orjson
 
 _PURPOSE = b"tempen-alert-link-v1|"
-MAX_LINK_CHARS = 400  # a link that long is not one of ours; refused before any work
+_SIGN_IN_PURPOSE = b"tempen-sign-in-link-v1|"
+_PERSON_PURPOSE = b"tempen-sign-in-person-v1|"
+MAX_NEXT_CHARS = 200
+MAX_LINK_CHARS = 640  # a link that long is not one of ours (a sign-in link with its longest path is ~520)
 MIN_SECRET_BYTES = 16
 
 
@@ -58,8 +67,8 @@ def _check_secret(secret: bytes) -> None:
         raise ValueError(f"the link secret must have at least {MIN_SECRET_BYTES} bytes")
 
 
-def _signature(secret: bytes, payload: str) -> bytes:
-    return hmac.new(secret, _PURPOSE + payload.encode("ascii"), hashlib.sha256).digest()
+def _signature(secret: bytes, payload: str, purpose: bytes = _PURPOSE) -> bytes:
+    return hmac.new(secret, purpose + payload.encode("ascii"), hashlib.sha256).digest()
 
 
 def sign_link(secret: bytes, link: AlertLink) -> str:
@@ -77,11 +86,8 @@ def sign_link(secret: bytes, link: AlertLink) -> str:
     return f"{payload}.{_b64(_signature(secret, payload))}"
 
 
-def read_link(secret: bytes, token: str, *, now: datetime, valid_for: timedelta | None = None) -> AlertLink:
-    """The link `token` stands for, if we signed it and (with `valid_for`) it has not expired.
-
-    Raises LinkError. The signature is checked before anything in the payload is believed, and compared
-    in constant time."""
+def _verified_payload(secret: bytes, token: str, purpose: bytes) -> str:
+    """The payload of `token` once its signature under `purpose` is checked (in constant time)."""
     _check_secret(secret)
     if len(token) > MAX_LINK_CHARS or token.count(".") != 1:
         raise LinkError("malformed")
@@ -90,8 +96,17 @@ def read_link(secret: bytes, token: str, *, now: datetime, valid_for: timedelta 
         given = _unb64(signature)
     except (binascii.Error, ValueError) as exc:
         raise LinkError("malformed") from exc
-    if not payload.isascii() or not hmac.compare_digest(given, _signature(secret, payload)):
+    if not payload.isascii() or not hmac.compare_digest(given, _signature(secret, payload, purpose)):
         raise LinkError("forged")
+    return payload
+
+
+def read_link(secret: bytes, token: str, *, now: datetime, valid_for: timedelta | None = None) -> AlertLink:
+    """The link `token` stands for, if we signed it and (with `valid_for`) it has not expired.
+
+    Raises LinkError. The signature is checked before anything in the payload is believed, and compared
+    in constant time."""
+    payload = _verified_payload(secret, token, _PURPOSE)
     try:
         fields = orjson.loads(_unb64(payload))
         link = AlertLink(
@@ -105,3 +120,75 @@ def read_link(secret: bytes, token: str, *, now: datetime, valid_for: timedelta 
     if valid_for is not None and now - link.issued_at > valid_for:
         raise LinkError("expired")
     return link
+
+
+@dataclass(frozen=True, slots=True)
+class SignInLink:
+    """An operator-issued personal sign-in link: opens a session for one person of one tenant, until
+    `expires_at`, on the local page `next_path`."""
+
+    tenant: str
+    person_digest: str  # person_digest(secret, tenant, address): who, without the address in the URL
+    next_path: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def person_digest(secret: bytes, tenant: str, address: str) -> str:
+    """A keyed digest of a person's address within a tenant (lower-cased): the same person gives the same
+    digest, and without the secret nobody can tell whose it is by trying addresses."""
+    _check_secret(secret)
+    message = _PERSON_PURPOSE + f"{tenant}|{address.strip().lower()}".encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest()[:16])
+
+
+def sign_sign_in_link(secret: bytes, link: SignInLink) -> str:
+    _check_secret(secret)
+    if not is_local_path(link.next_path):
+        raise ValueError("a sign-in link opens a path on the portal itself, e.g. /t/hjo/")
+    payload = _b64(
+        orjson.dumps(
+            {
+                "t": link.tenant,
+                "p": link.person_digest,
+                "x": link.next_path,
+                "i": int(link.issued_at.timestamp()),
+                "e": int(link.expires_at.timestamp()),
+            }
+        )
+    )
+    return f"{payload}.{_b64(_signature(secret, payload, _SIGN_IN_PURPOSE))}"
+
+
+def read_sign_in_link(secret: bytes, token: str, *, now: datetime) -> SignInLink:
+    """The sign-in link `token` stands for, if we signed it as one and it has not expired. Raises LinkError;
+    an alert link is "forged" here, as a sign-in link is to `read_link`."""
+    payload = _verified_payload(secret, token, _SIGN_IN_PURPOSE)
+    try:
+        fields = orjson.loads(_unb64(payload))
+        link = SignInLink(
+            tenant=str(fields["t"]),
+            person_digest=str(fields["p"]),
+            next_path=str(fields["x"]),
+            issued_at=datetime.fromtimestamp(int(fields["i"]), tz=UTC),
+            expires_at=datetime.fromtimestamp(int(fields["e"]), tz=UTC),
+        )
+    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        raise LinkError("malformed") from exc
+    if not is_local_path(link.next_path):
+        raise LinkError("malformed")
+    if now >= link.expires_at:
+        raise LinkError("expired")
+    return link
+
+
+def is_local_path(candidate: str) -> bool:
+    """Whether `candidate` is a path on this site (never another host, a scheme, or control characters)."""
+    return (
+        0 < len(candidate) <= MAX_NEXT_CHARS
+        and candidate.startswith("/")
+        and not candidate.startswith("//")
+        and "\\" not in candidate
+        and candidate.isascii()
+        and all(32 < ord(c) < 127 for c in candidate)
+    )

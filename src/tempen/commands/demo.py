@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
+from tempen.commands.portal import DEFAULT_PORTAL_URL, SignInLinkError, issue_sign_in_link
 from tempen_scoring.domain.periods import Period, period_of, previous_period
 from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import ConfigError, Tenant, load_catalog
@@ -185,6 +186,7 @@ def run_demo(args: argparse.Namespace) -> int:
     _print_alerts(console, tenant, alerts)
     _print_mail(console, alerts, args.state / "mail" / tenant.id, low_name)
     _print_acknowledge(console, tenant, alerts, args.alerts_url, token, months[-1])
+    _print_hr_link(console, tenant, args.portal_url, token)
     return EXIT_OK
 
 
@@ -269,6 +271,21 @@ def _print_mail(console: Console, alerts: Sequence[dict[str, Any]], folder: Path
         )
 
 
+def _print_hr_link(console: Console, tenant: Tenant, portal_url: str, token: Token) -> None:
+    """A sign-in link for the tenant's HR address to the HR overview, issued by the portal."""
+    hr = str(tenant.config.hr_email)
+    try:
+        answer = issue_sign_in_link(portal_url, tenant.id, hr, token=token.value, next_path=f"/t/{tenant.id}/overview")
+    except SignInLinkError as exc:
+        console.print(f"[yellow]No sign-in link for HR:[/yellow] {exc}", soft_wrap=True)
+        return
+    console.print(
+        f"HR ({hr}) sees the whole municipality: open this personal sign-in link (valid until "
+        f"{answer['expires_at']}):\n  {answer['url']}",
+        soft_wrap=True,  # a link to copy must not be broken into lines
+    )
+
+
 def _print_acknowledge(
     console: Console,
     tenant: Tenant,
@@ -330,6 +347,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--months", type=int, default=4, help="closed months to post (default 4)")
     parser.add_argument("--ingest-url", default="http://127.0.0.1:8001")
     parser.add_argument("--alerts-url", default="http://127.0.0.1:8003")
+    parser.add_argument("--portal-url", default=os.environ.get("TEMPEN_PORTAL_URL") or DEFAULT_PORTAL_URL)
     parser.add_argument("--token", help=f"API token (default $TEMPEN_TOKEN, else .tempen/{TOKEN_FILE})")
     parser.add_argument(
         "--state",

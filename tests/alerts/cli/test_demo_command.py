@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from tempen.cli import main
@@ -129,8 +131,8 @@ async def up(infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path)
                 "TEMPEN_TOPIC_PREFIX": topic_prefix,
             }
         ),
-        ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
-        selected=("ingest", "scoring", "alerts"),
+        ports={name: free_port() for name in ("ingest", "scoring", "alerts", "portal")},
+        selected=("ingest", "scoring", "alerts", "portal"),
         extra_env={
             "TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
@@ -139,7 +141,7 @@ async def up(infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path)
         },
     )
     await asyncio.to_thread(sup.start_infrastructure)
-    sup.start_services()
+    await asyncio.to_thread(sup.start_services)  # the portal's token is made with a database call of its own
     try:
         await asyncio.to_thread(sup.wait_ready, timeout_s=60)
         yield sup
@@ -162,6 +164,8 @@ async def test_the_demo_raises_an_alert_and_shows_the_email_and_how_to_acknowled
         up.services["ingest"].url,
         "--alerts-url",
         up.services["alerts"].url,
+        "--portal-url",
+        up.services["portal"].url,
         "--state",
         str(state),
         "--config",
@@ -183,6 +187,12 @@ async def test_the_demo_raises_an_alert_and_shows_the_email_and_how_to_acknowled
     assert "sanna.pettersson@hjo.example" in first, "the unit's own manager is informed"
     assert "/acknowledge" in first
     assert f"$(cat {state / 'admin-token'})" in first
+    hr_link = re.search(r"HR \(hr@hjo\.example\) sees the whole municipality: .*\n  (\S+/s/\S+)", first)
+    assert hr_link, first
+    async with httpx.AsyncClient() as browser:
+        opened = await browser.get(hr_link.group(1))
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/t/hjo/overview", "HR's link opens the HR overview"
 
     assert await asyncio.to_thread(main, args) == 0, "a second run is idempotent"
     again = capsys.readouterr().out

@@ -18,10 +18,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tempen_portal.adapters.api import HttpAlertsApi, HttpScoresApi
+from tempen_portal.adapters.tokens import LazyTokenLookup
 from tempen_portal.config import PortalSettings
-from tempen_portal.entrypoints import hme
+from tempen_portal.entrypoints import hme, sign_in
 from tempen_portal.entrypoints.web import FailedAttempts, Pages, routes, templates
 from tempen_portal.ports import AlertsApi, ScoresApi
+from tempen_shared.auth import AccessControl
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.http import measured, operational_routes
 from tempen_shared.metrics import CommonMetrics
@@ -92,9 +94,11 @@ def create_app(
     clock: Clock = utc_now,
     alerts: AlertsApi | None = None,
     scores: ScoresApi | None = None,
+    access: AccessControl | None = None,
 ) -> Starlette:
     """The portal's ASGI app. `alerts` and `scores` default to the HTTP clients of the services at the
-    configured URLs; tests of the pages pass in-memory ones."""
+    configured URLs; tests of the pages pass in-memory ones. `access` checks the bearer tokens of the
+    sign-in-link API: by default against the tokens in DATABASE_URL's database."""
     catalog = catalog or load_catalog(settings.config_dir)
     registry = CollectorRegistry()
     metrics = CommonMetrics(registry, "portal")
@@ -115,6 +119,9 @@ def create_app(
         attempts=FailedAttempts(),
         templates=templates(),
     )
+    lookup = LazyTokenLookup(settings.database_url.get_secret_value()) if settings.database_url else None
+    if access is None:
+        access = AccessControl(lookup)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -123,6 +130,8 @@ def create_app(
         finally:
             for client in clients:
                 await client.aclose()
+            if lookup is not None:
+                await lookup.aclose()
 
     async def alerts_ready() -> bool:
         return await pages.alerts.ready()
@@ -146,6 +155,7 @@ def create_app(
             Mount("/static", app=static, name="static"),
             *routes(pages, timed),
             *hme.routes(pages, timed),
+            *sign_in.routes(pages, timed, public_url=settings.public_url, access=access),
         ],
         middleware=[
             Middleware(SecurityHeaders),

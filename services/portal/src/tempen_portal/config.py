@@ -29,3 +29,6 @@ class PortalSettings(BaseSettings):
     session_secret: SecretStr | None = None
     session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
+    # Where the API tokens are (the services' shared database): the portal only reads them, to check the
+    # admin token of its sign-in-link API. Unset: that API answers 503, the pages work as ever.
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")

@@ -333,11 +333,40 @@ def load_catalog(config_dir: Path) -> Catalog:
                 problems.append(
                     ConfigProblem(str(document.path), document.line(where), ".".join(map(str, where)), message, hint)
                 )
+            if org is not None:
+                for loc, message, hint in unit_group_problems(config, org):
+                    where = ("portal", "oidc", "unit_groups", *loc)
+                    problems.append(
+                        ConfigProblem(
+                            str(document.path), document.line(where), ".".join(map(str, where)), message, hint
+                        )
+                    )
             if org is not None and len(problems) == found:
                 tenants[config.id] = Tenant(config=config, instruments=chosen, models=tenant_models, org=org)
     if problems:
         raise ConfigError(_in_file_order(problems))
     return Catalog(tenants=tenants, models=models, instruments=instruments)
+
+
+def unit_group_problems(config: TenantConfig, org: OrgTree) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """What is wrong with the portal's group-to-unit mapping against the tenant's org tree, as (key path,
+    message, hint): a unit id that is not in the tree would grant nothing, silently."""
+    oidc = config.portal.oidc
+    if oidc is None:
+        return []
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
+    for group, units in oidc.unit_groups.items():
+        for index, unit in enumerate(units):
+            if unit not in org:
+                close = difflib.get_close_matches(unit, list(org.units), n=1, cutoff=0.6)
+                found.append(
+                    (
+                        (group, index),
+                        f"unit {unit!r} is not in the org tree ({config.org_file})",
+                        f"did you mean {close[0]!r}?" if close else "use a unit id from the org file",
+                    )
+                )
+    return found
 
 
 def alert_on_problems(

@@ -286,6 +286,55 @@ class Notifications(_Frozen):
         return value
 
 
+ClaimName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+ClaimValue = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class OidcConfig(_Frozen):
+    """Signing in to the portal with the municipality's identity provider (OpenID Connect; docs/tenants.md,
+    "Signing in to the portal"). The person is the e-mail in `email_claim`; HR is whoever has one of
+    `hr_values` in `hr_claim`; a manager sees the units they head in the org tree (matched by e-mail), and
+    with `unit_groups` also the units mapped from the group ids in `groups_claim`, each with those below."""
+
+    issuer: str = Field(max_length=500)
+    client_id: str = Field(min_length=1, max_length=256)
+    client_secret: SecretRef
+    scopes: tuple[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/-]+$")], ...] = (
+        "openid",
+        "email",
+        "profile",
+    )
+    email_claim: ClaimName = "email"  # Entra ID: email, or preferred_username (the UPN) where mail is unset
+    hr_claim: ClaimName = "roles"  # Entra ID: the app roles assigned to the person
+    hr_values: tuple[ClaimValue, ...] = ()  # e.g. [tempen.hr]; none: HR is only the tenant's hr_email
+    groups_claim: ClaimName = "groups"
+    unit_groups: dict[ClaimValue, tuple[Slug, ...]] = Field(default_factory=dict, max_length=5000)
+
+    @field_validator("issuer")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.username or url.password or url.query or url.fragment:
+            raise ValueError("the issuer is a plain URL, without credentials, query or fragment")
+        local = url.hostname in {"localhost", "127.0.0.1", "::1"}
+        if url.scheme != "https" and not (url.scheme == "http" and local):
+            raise ValueError("the issuer must start with https:// (plain http only to localhost, for tests)")
+        if not url.hostname:
+            raise ValueError("the issuer has no host")
+        return value.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "openid" not in value:
+            raise ValueError("scopes must include openid (it is what makes the provider send an ID token)")
+        return value
+
+
+class PortalConfig(_Frozen):
+    oidc: OidcConfig | None = None
+
+
 TenantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 
@@ -306,6 +355,7 @@ class TenantConfig(_Frozen):
     alert_policy: AlertPolicy = AlertPolicy()
     notifications: Notifications = Notifications()
     pseudonym_key: SecretRef | None = None
+    portal: PortalConfig = PortalConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -131,6 +131,40 @@ WORDS: dict[Language, dict[str, str]] = {
             "HME-rapporten visar kommunen och förvaltningarna, och du är inte chef för någon enhet här."
             " Be HR om rapporten."
         ),
+        # Signing in (oidc branch): the identity provider, and operator-issued sign-in links.
+        "sign_in_title": "Logga in",
+        "sign_in_with": "Logga in med kommunens inloggning: {tenant}",
+        "oidc_not_configured": (
+            "Den här organisationen loggar inte in via en identitetsleverantör. Be HR om en personlig inloggningslänk."
+        ),
+        "oidc_denied": (
+            "Inloggningen avbröts eller nekades hos identitetsleverantören. Försök igen från startsidan, eller "
+            "kontakta IT om det fortsätter."
+        ),
+        "oidc_state": (
+            "Inloggningen kunde inte slutföras: svaret hörde inte till den här webbläsarens inloggning. Börja om "
+            "från startsidan."
+        ),
+        "oidc_failed": (
+            "Inloggningen kunde inte slutföras: identitetsleverantörens svar gick inte att lita på. Börja om från"
+            " startsidan, och kontakta IT om det fortsätter."
+        ),
+        "oidc_no_email": (
+            "Identitetsleverantören skickade ingen e-postadress för dig, så tempen vet inte vem du är. Be IT "
+            "kontrollera inställningarna (docs/tenants.md)."
+        ),
+        "oidc_no_role": (
+            "Du är inloggad, men du är varken HR eller chef för någon enhet i organisationen. Be HR lägga in dig "
+            "som chef i organisationsträdet eller ge dig HR-rollen."
+        ),
+        "sign_in_link_invalid": (
+            "Inloggningslänken fungerar inte, eller gäller inte längre för dig. Be den som skickade den om en ny."
+        ),
+        "sign_in_link_expired": "Inloggningslänken har gått ut. Be den som skickade den om en ny.",
+        "oidc_too_many_units": (
+            "Dina grupper ger dig för många enheter för att tempen ska kunna hålla reda på dem. Be IT koppla "
+            "grupperna till enheter högre upp i organisationen (docs/tenants.md)."
+        ),
     },
     "en": {
         "site": "tempen",
@@ -252,6 +286,40 @@ WORDS: dict[Language, dict[str, str]] = {
         "hme_no_units": (
             "The HME report shows the municipality and its förvaltningar, and you head no unit here. Ask HR for"
             " the report."
+        ),
+        # Signing in (oidc branch): the identity provider, and operator-issued sign-in links.
+        "sign_in_title": "Sign in",
+        "sign_in_with": "Sign in with your organisation's login: {tenant}",
+        "oidc_not_configured": (
+            "This organisation does not sign in through an identity provider. Ask HR for a personal sign-in link."
+        ),
+        "oidc_denied": (
+            "Signing in was cancelled or refused by the identity provider. Try again from the start page, or "
+            "contact IT if it goes on."
+        ),
+        "oidc_state": (
+            "Signing in could not be finished: the answer did not belong to this browser's sign-in. Start again "
+            "from the start page."
+        ),
+        "oidc_failed": (
+            "Signing in could not be finished: the identity provider's answer could not be trusted. Start again "
+            "from the start page, and contact IT if it goes on."
+        ),
+        "oidc_no_email": (
+            "The identity provider sent no e-mail address for you, so tempen cannot tell who you are. Ask IT to "
+            "check the settings (docs/tenants.md)."
+        ),
+        "oidc_no_role": (
+            "You are signed in, but you are neither HR nor the manager of any unit in the organisation. Ask HR to"
+            " add you as a manager in the org tree or give you the HR role."
+        ),
+        "sign_in_link_invalid": (
+            "The sign-in link does not work, or no longer applies to you. Ask whoever sent it for a new one."
+        ),
+        "sign_in_link_expired": "The sign-in link has expired. Ask whoever sent it for a new one.",
+        "oidc_too_many_units": (
+            "Your groups give you too many units for tempen to keep track of. Ask IT to map the groups to units "
+            "higher up in the organisation (docs/tenants.md)."
         ),
     },
 }

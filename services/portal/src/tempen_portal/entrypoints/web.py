@@ -154,7 +154,16 @@ def signed_in(pages: Pages, request: Request, tenant_id: str) -> Viewer | None:
     person = request.session.get("person")
     if tenant is None or request.session.get("tenant") != tenant_id or not isinstance(person, str):
         return None
-    return viewer_of(tenant_id, tenant.org, hr_email=str(tenant.config.hr_email), person=person)
+    # Roles from the identity provider's claims, kept in the (signed) session by the OIDC sign-in.
+    roles, units = request.session.get("roles"), request.session.get("units")
+    return viewer_of(
+        tenant_id,
+        tenant.org,
+        hr_email=str(tenant.config.hr_email),
+        person=person,
+        hr_role=isinstance(roles, list) and "hr" in roles,
+        granted_units=[u for u in units if isinstance(u, str)] if isinstance(units, list) else (),
+    )
 
 
 async def checked_form(pages: Pages, request: Request) -> dict[str, str] | Response:
