@@ -1,19 +1,24 @@
 """`POST /v1/tenants/{tenant}/alerts/backtest`: alerts' whole app on the real broker and PostgreSQL, asked
 over HTTP with real tokens. The source is alerts' own copy of the scores here; scoring's API as the source
-is driven through the CLI in tests/alerts/cli/test_backtest_command.py."""
+is driven through the CLI in tests/alerts/cli/test_backtest_command.py, and refusing here."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
+import asyncpg
 import httpx
 import pytest
 
+from tempen_scoring.app import create_app as create_scoring_app
+from tempen_scoring.config import ScoringSettings
 from tempen_shared.access.store import create_token, migrate_access
 from tempen_shared.access.tokens import Scope
 from tempen_shared.db import create_pool
 from tests.alerts.integration.support import (
+    FIXTURE_CONFIG,
     TENANT,
     admin_token,
     alerts_store,
@@ -21,7 +26,7 @@ from tests.alerts.integration.support import (
     running_alerts,
     unit_scores,
 )
-from tests.support import free_port
+from tests.support import free_port, serving
 
 if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
     from tests.conftest import Infra
@@ -178,3 +183,44 @@ async def test_with_scoring_down_a_backtest_of_its_scores_is_a_503_that_says_wha
     assert "scoring is not reachable at http://127.0.0.1:" in detail
     assert "TEMPEN_ALERTS_SCORING_URL" in detail
     assert "source alerts" in detail
+
+
+async def test_when_scoring_refuses_the_callers_token_the_backtest_says_so_with_a_502(
+    infra: Infra, database_url: str, topic_prefix: str
+) -> None:
+    # Scoring on a database of its own knows none of alerts' tokens: the caller's token, passed on, is refused.
+    other = f"t_{uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.admin_database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{other}"')
+    finally:
+        await admin.close()
+    scoring_settings = ScoringSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=infra.database_url(other),
+        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+    )
+    try:
+        async with (
+            serving(create_scoring_app(scoring_settings)) as scoring,
+            running_alerts(
+                bootstrap_servers=infra.bootstrap_servers,
+                database_url=database_url,
+                topic_prefix=topic_prefix,
+                smtp_port=free_port(),
+                scoring_url=scoring,
+            ) as alerts,
+        ):
+            token = await _tenant_token(database_url, Scope.READ)
+            response = await _post(alerts, token, {"source": "scoring"})
+    finally:
+        admin = await asyncpg.connect(infra.admin_database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+        finally:
+            await admin.close()
+    assert response.status_code == 502
+    assert response.json()["title"] == "Scoring refused the token"
+    assert "scoring refused the token (401)" in response.json()["detail"]
+    assert "source alerts" in response.json()["detail"]
