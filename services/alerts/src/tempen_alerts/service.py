@@ -863,7 +863,8 @@ class AlertsService:
         if unknown:
             raise UnknownUnitsError(unknown)
         found = await history(tenant, closed_by=now, units=units)
-        return backtest(tenant, found, policy or tenant.config.alert_policy, assume_acknowledged=assume_acknowledged)
+        chosen = policy if policy is not None else tenant.config.alert_policy
+        return backtest(tenant, found, chosen, assume_acknowledged=assume_acknowledged)
 
 
 @dataclass(frozen=True, slots=True)
