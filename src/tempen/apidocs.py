@@ -136,7 +136,7 @@ class Operation:
 
 
 def _operations() -> list[Operation]:
-    from tempen_alerts.entrypoints.http import AcknowledgeBody, ResolveBody
+    from tempen_alerts.entrypoints.http import AcknowledgeBody, BacktestBody, ResolveBody
     from tempen_shared.events import CanonicalSubmission
 
     submissions: dict[str, Any] = {
@@ -262,6 +262,16 @@ def _operations() -> list[Operation]:
             "Resolve by hand, with a reason",
             "manage",
             ResolveBody,
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/backtest",
+            "Replay the stored score history through the alert rules (the tenant's policy or one given), writing"
+            " nothing and notifying nobody; source scoring (through scoring's API, with the caller's token) or"
+            " alerts (its own copy)",
+            "read",
+            BacktestBody,
         ),
     ]
 

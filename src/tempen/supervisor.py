@@ -138,6 +138,10 @@ class Supervisor:
             PYTHONUNBUFFERED="1",
         )
         env[f"TEMPEN_{name.upper()}_PORT"] = str(port)
+        if name == "alerts":  # its backtest reads scoring's scores through scoring's API
+            env.setdefault(
+                "TEMPEN_ALERTS_SCORING_URL", f"http://127.0.0.1:{self._port_of('scoring', SERVICES['scoring'][1])}"
+            )
         if self.broker is not None:
             # The embedded broker is one process on this machine: short group timeouts make
             # consumers join in well under a second instead of Kafka's multi-second defaults.

@@ -154,6 +154,7 @@ def test_without_storage_the_cli_checks_the_import_but_says_it_was_not_stored(
     )
     assert exit_code == EXIT_NOT_STORED
     out = capsys.readouterr().out
+    assert "Not compared by the running system: ingest is not reachable at http://127.0.0.1:9" in out
     assert "1 added, 1 moved, 1 renamed, 1 manager change" in out
     assert "Not stored: ingest is not reachable at http://127.0.0.1:9" in out
 

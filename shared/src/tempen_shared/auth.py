@@ -71,6 +71,8 @@ ROUTE_RULES: tuple[RouteRule, ...] = (
         re.compile(r"^/v1/tenants/\{tenant\}/alerts/\{[^}/]+\}/(?:acknowledge|resolve)$"),
         Scope.MANAGE,
     ),
+    # A backtest writes nothing and notifies nobody: it reads, with a body for the policy to try.
+    RouteRule(frozenset({"POST"}), re.compile(r"^/v1/tenants/\{tenant\}/alerts/backtest$"), Scope.READ),
 )
 
 

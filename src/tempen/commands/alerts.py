@@ -1,26 +1,23 @@
 """`tempen alerts backtest`: what the alert rules would have done with a score history, notifying nobody.
 
-The history comes from scoring's `scores` table (read only, through `DATABASE_URL`), from alerts' own
-`period_scores` (`--source alerts`), from scoring's HTTP API (`--url`), or, with `--demo`, from a
-synthetic year of a shipped tenant generated in memory. Each unit, model and dimension is replayed
-period by period with `evaluate_history`, under the tenant's policy or one from a YAML file, and every
-alert that would have opened, escalated or resolved is printed with when and why.
+The backtest runs in alerts (`POST /v1/tenants/{tenant}/alerts/backtest`), which reads the history from
+scoring's API (`--source scoring`, the default) or from its own copy of the scores (`--source alerts`) and
+replays each unit, model and dimension period by period under the tenant's policy or one from a YAML
+file. This command sends the request and prints every alert that would have opened, escalated or resolved,
+with when and why. `--demo` needs no running system: it backtests a synthetic year of a shipped tenant in
+this process, with the same rules (`tempen_alerts.domain.backtest`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import yaml
 from pydantic import ValidationError
@@ -28,247 +25,141 @@ from rich.console import Console
 from rich.table import Table
 
 from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
-from tempen_alerts.domain.routing import levels_available, recipients
-from tempen_alerts.domain.rules import Escalate, OpenAlert, PeriodScore, Transition, evaluate_history
+from tempen_alerts.domain.backtest import History, SeriesId, backtest, backtest_json
+from tempen_alerts.domain.rules import PeriodScore
 from tempen_scoring.domain.periods import period_of, previous_period
 from tempen_shared.clock import utc_now
 from tempen_shared.tenancy.loader import Catalog, ConfigError, Tenant, alert_on_problems, load_catalog
-from tempen_shared.tenancy.models import AlertPolicy, Dimension, LeadershipModel
+from tempen_shared.tenancy.models import AlertPolicy, LeadershipModel
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:54329/tempen"  # `tempen up`'s embedded PostgreSQL
+ALERTS_URL_ENV = "TEMPEN_ALERTS_URL"
+DEFAULT_URL = "http://127.0.0.1:8003"  # `tempen up`'s alerts
 DEMO_TENANT = "hjo"
 DEMO_SEED = 20261
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
 EXIT_INVALID = 2
+# A backtest of a large org asks scoring once per unit; give alerts time for that.
+REQUEST_TIMEOUT_S = 600.0
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class SeriesId:
-    unit: str
-    instrument: str
-    model: str
-    dimension: str
+class PolicyFileError(ValueError):
+    """The policy file cannot be used; the message lists every problem, each with the file's path."""
 
 
-History = dict[SeriesId, list[PeriodScore]]
-
-
-@dataclass(frozen=True, slots=True)
-class BacktestRow:
-    series: SeriesId
-    unit_name: str
-    dimension_name: str
-    transition: Transition
-    change: str  # "opened", "escalated", "escalated to HR", "resolved"
-    level: int  # the level the alert sits with after the change
-    told: str  # who the main notification would have gone to
-
-
-class SourceError(Exception):
-    """The history could not be read; the message says where and why, without credentials."""
-
-
-def backtest(
-    tenant: Tenant,
-    history: Mapping[SeriesId, Sequence[PeriodScore]],
-    policy: AlertPolicy,
-    *,
-    assume_acknowledged: bool = True,
-) -> list[BacktestRow]:
-    """Every state change the rules make on each series the policy alerts on (`alert_on`), in series then
-    time order."""
-    rows: list[BacktestRow] = []
-    for series in sorted(history):
-        if not policy.alerts_on(tenant.models.get(series.model), series.dimension):
-            continue
-        levels = levels_available(tenant.org, series.unit)
-        level = 0
-        transitions = evaluate_history(
-            history[series], policy, levels_available=levels, assume_acknowledged=assume_acknowledged
-        )
-        for transition in transitions:
-            decision = transition.decision
-            if isinstance(decision, OpenAlert):
-                change, level = "opened", decision.level
-            elif isinstance(decision, Escalate):
-                change, level = ("escalated to HR" if decision.to_hr else "escalated"), decision.to_level
-            else:
-                change = "resolved"
-            rows.append(
-                BacktestRow(
-                    series=series,
-                    unit_name=_unit_name(tenant, series.unit),
-                    dimension_name=_dimension_name(tenant, series),
-                    transition=transition,
-                    change=change,
-                    level=level,
-                    told=_told(tenant, series.unit, level),
-                )
-            )
-    return rows
-
-
-def load_policy(path: Path, models: dict[str, LeadershipModel] | None = None) -> AlertPolicy:
-    """An AlertPolicy from YAML: the policy's keys at the top, or under `alert_policy:` (a tenant file's block).
-    With `models` (the tenant's), its `alert_on` must name only their models and dimensions.
+def read_policy_document(path: Path) -> dict[str, Any]:
+    """The policy's keys from a YAML file: at the top, or under `alert_policy:` (a tenant file's block).
 
     Raises:
-        ValueError: the file cannot be read or is not a valid policy; the message lists every problem.
+        PolicyFileError: the file cannot be read, is not YAML, or is not a mapping.
     """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise PolicyFileError(f"{path}: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("alert_policy"), dict):
         data = data["alert_policy"]
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyFileError(f"{path}: (file): a policy is a mapping of settings, e.g. threshold: 60")
+    return data
+
+
+def load_policy(path: Path, models: dict[str, LeadershipModel] | None = None) -> AlertPolicy:
+    """An AlertPolicy from YAML (`read_policy_document`), for `--demo`. With `models` (the tenant's), its
+    `alert_on` must name only their models and dimensions. Alerts' API checks a policy sent to it the same way.
+
+    Raises:
+        PolicyFileError: the file cannot be read or is not a valid policy; the message lists every problem.
+    """
+    data = read_policy_document(path)
     try:
-        policy = AlertPolicy.model_validate(data or {})
+        policy = AlertPolicy.model_validate(data)
     except ValidationError as exc:
         problems = [
             f"{path}: {'.'.join(str(p) for p in error['loc']) or '(file)'}: {error['msg']}"
             for error in exc.errors(include_input=False, include_url=False)
         ]
-        raise ValueError("\n".join(problems)) from None
+        raise PolicyFileError("\n".join(problems)) from None
     if models is not None:
         unknown = [
             f"{path}: {'.'.join(map(str, loc))}: {message} (hint: {hint})"
             for loc, message, hint in alert_on_problems(policy, models)
         ]
         if unknown:
-            raise ValueError("\n".join(unknown))
+            raise PolicyFileError("\n".join(unknown))
     return policy
 
 
-async def history_from_database(url: str, tenant: Tenant, *, source: str, now: datetime) -> History:
-    """The closed periods of every unit series, read in a read-only transaction."""
-    try:
-        conn = await asyncpg.connect(url, timeout=10)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise SourceError(f"cannot connect to {_where(url)}: {exc}") from None
-    try:
-        async with conn.transaction(readonly=True):
-            if source == "alerts":
-                return await _alerts_history(conn, tenant, now=now)
-            return await _scoring_history(conn, tenant, now=now)
-    except asyncpg.UndefinedTableError:
-        table = "alerts.period_scores" if source == "alerts" else "scoring.scores"
-        raise SourceError(f"{_where(url)} has no {table} table: has that service run against this database?") from None
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise SourceError(f"reading {_where(url)} failed: {exc}") from None
-    finally:
-        await conn.close()
+class BacktestRequestError(Exception):
+    """Alerts did not answer the backtest; `exit_code` is what the command exits with, the message why."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
-async def _scoring_history(conn: asyncpg.Connection, tenant: Tenant, *, now: datetime) -> History:
-    rows = await conn.fetch(
-        """SELECT unit, scope, instrument, model, dimension, period, period_start, period_end, respondents,
-                  publishable, index, standard_error
-           FROM scoring.scores
-           WHERE tenant = $1 AND period_end <= $2 AND (scope = 'unit' OR unit = $3)
-           ORDER BY unit, instrument, model, dimension, period_start""",
-        tenant.id,
-        now,
-        tenant.org.root,
-    )
-    tenant_index = {
-        (r["instrument"], r["model"], r["dimension"], r["period"]): r["index"]
-        for r in rows
-        if r["scope"] == "subtree" and r["publishable"]
-    }
-    history: History = {}
-    for r in rows:
-        if r["scope"] != "unit":
-            continue
-        series = SeriesId(r["unit"], r["instrument"], r["model"], r["dimension"])
-        published = bool(r["publishable"]) and r["index"] is not None
-        history.setdefault(series, []).append(
-            PeriodScore(
-                period=r["period"],
-                period_end=r["period_end"],
-                index=r["index"] if published else None,
-                respondents=r["respondents"] if published else 0,  # a suppressed group's size is never shown
-                standard_error=r["standard_error"] if published else None,
-                tenant_index=tenant_index.get((r["instrument"], r["model"], r["dimension"], r["period"]))
-                if published
-                else None,
-            )
-        )
-    return history
+def request_backtest(
+    url: str,
+    tenant: str,
+    *,
+    token: str | None,
+    source: str,
+    policy: dict[str, Any] | None,
+    policy_file: Path | None,
+    assume_acknowledged: bool,
+    units: Sequence[str] | None,
+) -> dict[str, Any]:
+    """Alerts' answer to `POST /v1/tenants/{tenant}/alerts/backtest`.
 
-
-async def _alerts_history(conn: asyncpg.Connection, tenant: Tenant, *, now: datetime) -> History:
-    rows = await conn.fetch(
-        """SELECT unit, instrument, model, dimension, period, period_end, index, respondents, standard_error,
-                  tenant_index
-           FROM alerts.period_scores WHERE tenant = $1 AND period_end <= $2
-           ORDER BY unit, instrument, model, dimension, period_start""",
-        tenant.id,
-        now,
-    )
-    history: History = {}
-    for r in rows:
-        series = SeriesId(r["unit"], r["instrument"], r["model"], r["dimension"])
-        history.setdefault(series, []).append(
-            PeriodScore(
-                period=r["period"],
-                period_end=r["period_end"],
-                index=r["index"],
-                respondents=r["respondents"],
-                standard_error=r["standard_error"],
-                tenant_index=r["tenant_index"],
-            )
-        )
-    return history
-
-
-def history_from_api(url: str, tenant: Tenant, *, token: str | None, now: datetime) -> History:
-    """The same history through scoring's read API, one request per unit of the tenant's org."""
+    Raises:
+        BacktestRequestError: alerts is unreachable or refused the request; the message says what to do.
+    """
+    body: dict[str, Any] = {"source": source, "assume_acknowledged": assume_acknowledged}
+    if policy is not None:
+        body["policy"] = policy
+    if units:
+        body["units"] = list(units)
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    base = f"{url.rstrip('/')}/v1/tenants/{tenant.id}/units"
-    history: History = {}
+    endpoint = f"{url.rstrip('/')}/v1/tenants/{tenant}/alerts/backtest"
     try:
-        with httpx.Client(timeout=30, headers=headers) as http:
-            root = _api_series(http, f"{base}/{tenant.org.root}/scores", scope="subtree")
-            tenant_index = {
-                (s["instrument"], s["model"], s["dimension"], p["period"]): p["index"]
-                for s in root
-                for p in s["points"]
-                if not p["suppressed"]
-            }
-            for unit in tenant.org.units:
-                for s in _api_series(http, f"{base}/{unit}/scores", scope="unit"):
-                    series = SeriesId(unit, s["instrument"], s["model"], s["dimension"])
-                    for p in s["points"]:
-                        end = datetime.fromisoformat(p["period_end"])
-                        if end > now:
-                            continue
-                        shown = not p["suppressed"]
-                        key = (s["instrument"], s["model"], s["dimension"], p["period"])
-                        history.setdefault(series, []).append(
-                            PeriodScore(
-                                period=p["period"],
-                                period_end=end,
-                                index=p["index"] if shown else None,
-                                respondents=p["respondents"] if shown else 0,
-                                standard_error=p.get("standard_error") if shown else None,
-                                tenant_index=tenant_index.get(key) if shown else None,
-                            )
-                        )
+        response = httpx.post(endpoint, json=body, headers=headers, timeout=REQUEST_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        raise SourceError(f"scoring is not reachable at {url}: {exc} (is `tempen up` running?)") from None
-    return history
-
-
-def _api_series(http: httpx.Client, url: str, *, scope: str) -> list[dict[str, Any]]:
-    response = http.get(url, params={"scope": scope})
+        raise BacktestRequestError(
+            f"alerts is not reachable at {url}: {exc}. Is `tempen up` running? Else pass --url "
+            f"(or set ${ALERTS_URL_ENV}) to where alerts answers.",
+            EXIT_UNAVAILABLE,
+        ) from None
+    if response.status_code == 200:
+        answer: dict[str, Any] = response.json()
+        return answer
+    problem = _problem(response)
     if response.status_code in (401, 403):
-        raise SourceError(f"scoring refused the token ({response.status_code}): pass --token or set TEMPEN_TOKEN")
-    if response.status_code == 404:
-        return []
-    response.raise_for_status()
-    series: list[dict[str, Any]] = response.json()["series"]
-    return series
+        raise BacktestRequestError(
+            f"alerts refused the token ({response.status_code}): pass --token or set TEMPEN_TOKEN to a token "
+            f"that may read {tenant}'s alerts",
+            EXIT_UNAVAILABLE,
+        )
+    lines = [f"alerts answered {response.status_code} {problem.get('title', '')}".rstrip()]
+    if problem.get("detail"):
+        lines[0] += f": {problem['detail']}"
+    for error in problem.get("errors", ()):
+        field = str(error.get("field", ""))
+        if policy_file is not None and field.startswith("policy."):
+            lines.append(f"  {policy_file}: {field.removeprefix('policy.')}: {error.get('reason', '')}")
+        else:
+            lines.append(f"  {field}: {error.get('reason', '')}")
+    invalid = 400 <= response.status_code < 500
+    raise BacktestRequestError("\n".join(lines), EXIT_INVALID if invalid else EXIT_UNAVAILABLE)
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"title": response.reason_phrase}
+    return body if isinstance(body, dict) else {}
 
 
 def demo_history(tenant: Tenant, *, now: datetime, months: int = 12, seed: int = DEMO_SEED) -> History:
@@ -369,9 +260,11 @@ def _fit(shape: list[float | None], months: int) -> list[float | None]:
     return ([0.0] * months + shape)[-months:]
 
 
-def render(console: Console, tenant: Tenant, rows: Sequence[BacktestRow], *, title: str, series: int) -> None:
+def render(console: Console, answer: dict[str, Any], *, title: str) -> None:
+    """A backtest as alerts' API answers it (`backtest_json`): the table, then the totals."""
+    rows, summary = answer["rows"], answer["summary"]
     if not rows:
-        console.print(f"{title}\nNo alert would have opened in {series} series.")
+        console.print(f"{title}\nNo alert would have opened in {summary['series_replayed']} series.")
         return
     table = Table(title=title, show_lines=True)
     for column, justify in (
@@ -387,38 +280,68 @@ def render(console: Console, tenant: Tenant, rows: Sequence[BacktestRow], *, tit
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     styles = {"opened": "red", "escalated": "bold red", "escalated to HR": "bold magenta", "resolved": "green"}
     for row in rows:
-        judged = row.transition.judged_at.astimezone(tenant.config.zone).date().isoformat()
         table.add_row(
-            row.unit_name,
-            f"{row.series.model} / {row.dimension_name}",
-            row.transition.period,
-            judged,
-            f"[{styles[row.change]}]{row.change}[/]",
-            str(row.level),
-            row.told,
-            row.transition.decision.reason,
+            row["unit_name"],
+            f"{row['model']} / {row['dimension_name']}",
+            row["period"],
+            row["judged_on"],
+            f"[{styles[row['change']]}]{row['change']}[/]",
+            str(row["level"]),
+            row["told"],
+            row["reason"],
         )
     console.print(table)
-    counts = {
-        change: sum(1 for r in rows if r.change == change)
-        for change in ("opened", "escalated", "escalated to HR", "resolved")
-    }
-    alerts = {(r.series, r.transition.period) for r in rows if r.change == "opened"}
-    still = len(alerts) - counts["resolved"]
     console.print(
-        f"{series} series replayed: {counts['opened']} opened, {counts['escalated']} escalated, "
-        f"{counts['escalated to HR']} handed to HR, {counts['resolved']} resolved, {still} still active at the "
-        "end. Nobody was notified."
+        f"{summary['series_replayed']} series replayed: {summary['opened']} opened, {summary['escalated']} "
+        f"escalated, {summary['handed_to_hr']} handed to HR, {summary['resolved']} resolved, "
+        f"{summary['still_active']} still active at the end. Nobody was notified."
     )
 
 
 def run_backtest(args: argparse.Namespace) -> int:
     console = Console() if Console().is_terminal else Console(width=200)
     err = Console(stderr=True, soft_wrap=True)  # a path or command in an error stays whole, to copy
-    tenant_id = args.tenant or (DEMO_TENANT if args.demo else None)
-    if tenant_id is None:
+    if args.database_url:
+        err.print(
+            "[red]--database-url is gone:[/red] the backtest runs in alerts, which reads scoring's scores through "
+            f"scoring's API. Pass --url (default ${ALERTS_URL_ENV} or {DEFAULT_URL}) and --source if needed."
+        )
+        return EXIT_INVALID
+    if args.demo:
+        return _run_demo(args, console, err)
+    if args.tenant is None:
         err.print("[red]Name the tenant[/red] (e.g. tempen alerts backtest hjo), or use --demo.")
         return EXIT_INVALID
+    try:
+        policy = read_policy_document(args.policy) if args.policy else None
+    except PolicyFileError as exc:
+        err.print("[red]The policy file is not a valid alert policy:[/red]")
+        err.print(str(exc), markup=False)
+        return EXIT_INVALID
+    url = args.url or os.environ.get(ALERTS_URL_ENV) or DEFAULT_URL
+    try:
+        answer = request_backtest(
+            url,
+            args.tenant,
+            token=args.token or _default_token(),
+            source=args.source,
+            policy=policy,
+            policy_file=args.policy,
+            assume_acknowledged=not args.unacknowledged,
+            units=args.unit,
+        )
+    except BacktestRequestError as exc:
+        err.print("[red]The backtest did not run:[/red]")
+        err.print(str(exc), markup=False)
+        return exc.exit_code
+    policy_name = str(args.policy) if args.policy else f"the {args.tenant} tenant's alert_policy"
+    _print(console, answer, source=f"{answer['source']}, through alerts at {url}", policy_name=policy_name)
+    return EXIT_OK
+
+
+def _run_demo(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """The backtest in this process, on a synthetic year: the same domain code alerts runs, no service."""
+    tenant_id = args.tenant or DEMO_TENANT
     try:
         catalog: Catalog = load_catalog(args.config)
     except ConfigError as exc:
@@ -432,80 +355,33 @@ def run_backtest(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         policy = load_policy(args.policy, tenant.models) if args.policy else tenant.config.alert_policy
-    except ValueError as exc:
+    except PolicyFileError as exc:
         err.print("[red]The policy file is not a valid alert policy:[/red]")
         err.print(str(exc), markup=False)
         return EXIT_INVALID
-    now = utc_now()
-    try:
-        if args.demo:
-            history = demo_history(tenant, now=now, months=args.months)
-            source = f"a synthetic history of {args.months} months (--demo)"
-        elif args.url:
-            history = history_from_api(args.url, tenant, token=args.token or _default_token(), now=now)
-            source = f"scoring at {args.url}"
-        else:
-            url = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-            history = asyncio.run(history_from_database(url, tenant, source=args.source, now=now))
-            source = f"{'alerts.period_scores' if args.source == 'alerts' else 'scoring.scores'} at {_where(url)}"
-    except SourceError as exc:
-        err.print(f"[red]Could not read the score history:[/red] {exc}", markup=True)
-        return EXIT_UNAVAILABLE
+    history = demo_history(tenant, now=utc_now(), months=args.months)
     if args.unit:
         history = {s: h for s, h in history.items() if s.unit in set(args.unit)}
-    rows = backtest(tenant, history, policy, assume_acknowledged=not args.unacknowledged)
+    answer = backtest_json(tenant, backtest(tenant, history, policy, assume_acknowledged=not args.unacknowledged))
     policy_name = str(args.policy) if args.policy else f"the {tenant.id} tenant's alert_policy"
-    left_out = sum(1 for s in history if not policy.alerts_on(tenant.models.get(s.model), s.dimension))
-    render(
-        console,
-        tenant,
-        rows,
-        title=f"Backtest of {tenant.config.name} ({tenant.id}): {source}, policy from {policy_name}",
-        series=len(history) - left_out,
-    )
-    if left_out:
-        console.print(f"{left_out} series not replayed: alert_policy.alert_on ({_alert_on(policy)}) leaves them out.")
+    source = f"a synthetic history of {args.months} months (--demo)"
+    _print(console, answer, source=source, policy_name=policy_name)
     return EXIT_OK
 
 
-def _alert_on(policy: AlertPolicy) -> str:
-    if isinstance(policy.alert_on, str):
-        return policy.alert_on
-    return "; ".join(f"{model}: {', '.join(ids)}" for model, ids in policy.alert_on.items())
+def _print(console: Console, answer: dict[str, Any], *, source: str, policy_name: str) -> None:
+    title = f"Backtest of {answer['tenant_name']} ({answer['tenant']}): {source}, policy from {policy_name}"
+    render(console, answer, title=title)
+    left_out = answer["summary"]["series_left_out"]
+    if left_out:
+        alert_on = answer["summary"]["alert_on"]
+        console.print(f"{left_out} series not replayed: alert_policy.alert_on ({alert_on}) leaves them out.")
 
 
 def _default_token() -> str | None:
     from tempen.commands.tokens import default_token
 
     return default_token()
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"  # never the password
-
-
-def _unit_name(tenant: Tenant, unit: str) -> str:
-    found = tenant.org.units.get(unit)
-    return found.name if found else f"{unit} (not in the org)"
-
-
-def _dimension_name(tenant: Tenant, series: SeriesId) -> str:
-    model = tenant.models.get(series.model)
-    if model is None:
-        return series.dimension
-    dimensions: list[Dimension] = [*model.dimensions, *([model.total] if model.total else [])]
-    for dimension in dimensions:
-        if dimension.id == series.dimension:
-            return dimension.name_sv if tenant.config.notifications.language == "sv" else dimension.name_en
-    return series.dimension
-
-
-def _told(tenant: Tenant, unit: str, level: int) -> str:
-    if level < 1:
-        return ""
-    main = recipients(tenant.org, unit, level=level, inform_unit_manager=False, hr_email=tenant.config.hr_email)[0]
-    return main.name if main.role == "next_level" else f"HR ({main.email})"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -521,21 +397,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="replay stored scores through the alert rules and show what would have happened",
         description="Replay each unit's score history period by period through the alert rules and print which "
         "alerts would have opened, escalated and resolved, when, and why. Nothing is written and nobody is "
-        "notified. The history is read from scoring's scores table (DATABASE_URL, default the embedded "
-        f"PostgreSQL of `tempen up`), from alerts' copy (--source alerts), from scoring's API (--url), or "
-        f"generated (--demo). Exit codes: {EXIT_UNAVAILABLE} source unavailable, {EXIT_INVALID} invalid input.",
+        "notified. Alerts runs the backtest (POST /v1/tenants/TENANT/alerts/backtest, a token with the read "
+        "scope): on scoring's scores, read through scoring's API, or on its own copy (--source alerts). --demo "
+        f"backtests a generated year here, with no system running. Exit codes: {EXIT_UNAVAILABLE} alerts or its "
+        f"source unavailable, {EXIT_INVALID} invalid input.",
     )
     parser.add_argument(
         "tenant", nargs="?", metavar="TENANT", help=f"the tenant id (with --demo default {DEMO_TENANT})"
     )
     parser.add_argument("--policy", type=Path, metavar="FILE", help="an alert policy in YAML instead of the tenant's")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--url", metavar="SCORING_URL", help="read through scoring's API, e.g. http://127.0.0.1:8002")
-    where.add_argument(
-        "--database-url", metavar="URL", help=f"PostgreSQL to read (default $DATABASE_URL or {DEFAULT_DATABASE_URL})"
-    )
+    where.add_argument("--url", metavar="ALERTS_URL", help=f"alerts (default ${ALERTS_URL_ENV} or {DEFAULT_URL})")
     where.add_argument("--demo", action="store_true", help="backtest a synthetic year of the shipped example tenant")
-    parser.add_argument("--source", choices=["scoring", "alerts"], default="scoring", help="which table to read")
+    where.add_argument("--database-url", help=argparse.SUPPRESS)  # gone: said so, rather than "unrecognized"
+    parser.add_argument(
+        "--source",
+        choices=["scoring", "alerts"],
+        default="scoring",
+        help="scoring's scores (default; suppressed months kept as gaps) or alerts' copy of the published ones",
+    )
     parser.add_argument("--unit", action="append", metavar="UNIT", help="only this unit (may be repeated)")
     parser.add_argument(
         "--unacknowledged",
@@ -543,9 +423,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="assume nobody ever acknowledges, so the D-days rule fires too (judged at period ends only)",
     )
     parser.add_argument("--months", type=int, default=12, help="with --demo: how many months to generate")
-    parser.add_argument("--token", help="API token for --url (default $TEMPEN_TOKEN or .tempen/admin-token)")
+    parser.add_argument("--token", help="API token with the read scope (default $TEMPEN_TOKEN or .tempen/admin-token)")
     parser.add_argument(
-        "--config", type=Path, default=default_config_dir(), help=f"config directory (default ${CONFIG_DIR_ENV})"
+        "--config",
+        type=Path,
+        default=default_config_dir(),
+        help=f"with --demo: the config directory (default ${CONFIG_DIR_ENV})",
     )
     parser.set_defaults(handler=run_backtest)
     calibrate.register(actions)

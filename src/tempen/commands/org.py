@@ -1,8 +1,9 @@
 """`tempen org import` and `tempen org chain`: org trees from the command line.
 
-An import reads the new file, reports every problem with its line, compares it with the tenant's
-current org and applies the guard rails. Nothing is stored unless all of that passes, so a refused
-import changes nothing.
+An import reads the new file and reports every problem with its line. Ingest, which stores org versions,
+compares it with the tenant's newest stored version and applies the guard rails (its dry run), and this
+command shows that comparison; only with ingest out of reach does it compare with the configured org file
+itself, and says so. Nothing is stored unless all of that passes, so a refused import changes nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ EXIT_NOT_STORED = 4  # valid and accepted, but there is nowhere to store it yet
 class OrgVersionStore(Protocol):
     def __call__(self, *, tenant_id: str, tree: OrgTree, effective_from: date, source: str) -> None:
         """Store an accepted org version; raise NotImplementedError where there is no storage."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Ingest's comparison of an org file with the tenant's current org (its dry run)."""
+
+    compared_with: str  # "version 3", or "the configured org file" when none is stored yet
+    diff: str
+    refusals: tuple[str, ...]
+
+
+class OrgComparer(Protocol):
+    def __call__(self, *, tenant_id: str, effective_from: date) -> Comparison | str:
+        """The running system's comparison, or why there is none (ingest out of reach, or refusing)."""
         ...
 
 
@@ -98,6 +114,34 @@ def http_store(*, url: str, token: str | None, file: Path, force: bool) -> OrgVe
         )
 
     return store
+
+
+def http_compare(*, url: str, token: str | None, file: Path) -> OrgComparer:
+    """Ask ingest's admin endpoint for a dry run: its diff against the newest stored version, and its guard
+    rails' refusals (force=true, so a refused import still comes back with its diff; nothing is stored)."""
+    import httpx
+
+    def compare(*, tenant_id: str, effective_from: date) -> Comparison | str:
+        headers = {"content-type": "application/json" if file.suffix.lower() == ".json" else "text/csv"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        params = {"effective_from": effective_from.isoformat(), "force": "true", "dry_run": "true"}
+        try:
+            response = httpx.post(
+                f"{url}/v1/tenants/{tenant_id}/admin/org",
+                params=params,
+                content=file.read_bytes(),
+                headers=headers,
+                timeout=60,
+            )
+        except httpx.HTTPError as exc:
+            return f"ingest is not reachable at {url} ({exc})"
+        if response.status_code != 200:
+            return f"ingest answered {response.status_code} to a dry run"
+        body = response.json()
+        return Comparison(str(body["compared_with"]), str(body["diff"]), tuple(map(str, body["refusals"])))
+
+    return compare
 
 
 def _token(explicit: str | None) -> str | None:
@@ -190,31 +234,51 @@ def run_import(args: argparse.Namespace) -> int:
         force=args.force,
         effective_from=args.effective_date,
     )
-    store = http_store(url=args.url, token=_token(args.token), file=args.file, force=args.force)
-    return import_org(request, store=store, out=sys.stdout, err=Console(stderr=True))
+    token = _token(args.token)
+    store = http_store(url=args.url, token=token, file=args.file, force=args.force)
+    compare = http_compare(url=args.url, token=token, file=args.file)
+    return import_org(request, store=store, compare=compare, out=sys.stdout, err=Console(stderr=True))
 
 
-def import_org(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err: Console) -> int:
-    """Check, compare and (unless a dry run) store one org import; returns the exit code."""
+def import_org(
+    request: ImportRequest,
+    *,
+    store: OrgVersionStore,
+    out: TextIO,
+    err: Console,
+    compare: OrgComparer | None = None,
+) -> int:
+    """Check, compare and (unless a dry run) store one org import; returns the exit code. Without `compare`
+    (or with ingest out of reach) the file is compared with the configured org file here."""
     try:
-        return _import(request, store=store, out=out, err=err)
+        return _import(request, store=store, compare=compare, out=out, err=err)
     except _ReportedError as stop:
         print("Nothing was imported.", file=out)
         return stop.exit_code
 
 
-def _import(request: ImportRequest, *, store: OrgVersionStore, out: TextIO, err: Console) -> int:
+def _import(
+    request: ImportRequest, *, store: OrgVersionStore, compare: OrgComparer | None, out: TextIO, err: Console
+) -> int:
     config = _tenant(request.config_dir, request.tenant_id, out)
-    current_path = request.config_dir / config.org_file
-    old = _org(current_path, out) if current_path.exists() else None
     with _progress_bar(err, f"Reading {request.file.name}") as on_progress:
         new = _org(request.file, out, on_progress=on_progress)
     effective_from = request.effective_from or today_in(config.zone)
     print(f"Org import for {config.id} ({config.name}) from {request.file}, in force from {effective_from}", file=out)
-    print(f"Compared with {current_path}" if old is not None else "No current org: every unit is new", file=out)
-    print(diff_org(old, new).render(), file=out)
+    compared = compare(tenant_id=config.id, effective_from=effective_from) if compare is not None else None
+    if isinstance(compared, Comparison):
+        print(f"Compared with {compared.compared_with} (the running system's current org)", file=out)
+        print(compared.diff, file=out)
+        refusals = list(compared.refusals)
+    else:
+        if compared is not None:
+            print(f"Not compared by the running system: {compared}; comparing with the config file", file=out)
+        current_path = request.config_dir / config.org_file
+        old = _org(current_path, out) if current_path.exists() else None
+        print(f"Compared with {current_path}" if old is not None else "No current org: every unit is new", file=out)
+        print(diff_org(old, new).render(), file=out)
+        refusals = check_guard_rails(old, new, force=False)
     print(file=out)
-    refusals = check_guard_rails(old, new, force=False)
     if refusals and not request.force:
         for reason in refusals:
             print(f"Refused: {reason}.", file=out)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,8 +14,15 @@ from tempen.cli import main
 from tempen_scoring.app import create_app as create_scoring_app
 from tempen_scoring.config import ScoringSettings
 from tempen_shared.db import create_pool, migrate
-from tests.alerts.integration.support import FIXTURE_CONFIG, admin_token, alerts_store, month, unit_scores
-from tests.support import serving
+from tests.alerts.integration.support import (
+    FIXTURE_CONFIG,
+    admin_token,
+    alerts_store,
+    month,
+    running_alerts,
+    unit_scores,
+)
+from tests.support import free_port, serving
 
 if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
     from tests.conftest import Infra
@@ -102,62 +110,103 @@ def test_an_invalid_policy_file_is_refused_naming_each_problem(
     assert "sustained_period: Extra inputs are not permitted" in err
 
 
-def test_an_unreachable_database_is_reported_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
-    url = "postgresql://tempen:hunter2@127.0.0.1:9/tempen"
-    assert main(["alerts", "backtest", "testkommun", "--database-url", url, "--config", str(FIXTURE_CONFIG)]) == 1
+def test_when_alerts_is_down_the_command_says_so_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    assert main(["alerts", "backtest", "testkommun", "--url", down, "--token", "tempen_x"]) == 1
     err = capsys.readouterr().err
-    assert "Could not read the score history" in err
+    assert "The backtest did not run" in err
+    assert f"alerts is not reachable at {down}" in err
+    assert "Is `tempen up` running?" in err
+    assert "tempen_x" not in err, "the token is never echoed"
+
+
+def test_the_gone_database_option_is_refused_saying_what_replaces_it_and_not_echoing_the_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "postgresql://tempen:hunter2@127.0.0.1:9/tempen"
+    assert main(["alerts", "backtest", "testkommun", "--database-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "--database-url is gone" in err
+    assert "--url" in err
     assert "hunter2" not in err
 
 
-@pytest.mark.integration
-async def test_the_stored_scores_are_replayed_from_scorings_table_with_suppressed_months_kept_silent(
-    database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    await _scoring_scores(database_url)
-    args = ["alerts", "backtest", "testkommun", "--database-url", database_url, "--config", str(FIXTURE_CONFIG)]
-    assert await asyncio.to_thread(main, args) == 0
-    out = capsys.readouterr().out
-    _assert_grupp_a1_story(out)
-    assert "n=3" not in out, "a suppressed month's group size never appears"
-
-
-@pytest.mark.integration
-async def test_alerts_own_copy_of_the_scores_can_be_replayed_instead(
-    database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    async with alerts_store(database_url) as store, store.transaction() as repo:
-        await repo.upsert_scores(
-            [*unit_scores(2026, 6, 40.0), *unit_scores(2026, 8, 42.0), *unit_scores(2026, 9, 80.0)]
-        )
-    args = ["alerts", "backtest", "testkommun", "--source", "alerts", "--database-url", database_url]
-    assert await asyncio.to_thread(main, [*args, "--config", str(FIXTURE_CONFIG)]) == 0
-    out = capsys.readouterr().out
-    assert "alerts.period_scores at" in out
-    _assert_grupp_a1_story(out)
-
-
-@pytest.mark.integration
-async def test_the_scores_can_be_read_through_scorings_api(
-    infra: Infra, database_url: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    await _scoring_scores(database_url)
+@asynccontextmanager
+async def _alerts_reading_scoring(infra: Infra, database_url: str, topic_prefix: str) -> AsyncIterator[str]:
+    """Scoring and alerts on real ports, alerts reading scoring's scores through scoring's API; yields
+    alerts' URL."""
     settings = ScoringSettings(
         KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
         DATABASE_URL=database_url,
         TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
         TEMPEN_TOPIC_PREFIX=topic_prefix,
     )
-    async with serving(create_scoring_app(settings)) as scoring:
+    async with (
+        serving(create_scoring_app(settings)) as scoring,
+        running_alerts(
+            bootstrap_servers=infra.bootstrap_servers,
+            database_url=database_url,
+            topic_prefix=topic_prefix,
+            smtp_port=free_port(),
+            scoring_url=scoring,
+        ) as alerts,
+    ):
+        yield alerts
+
+
+@pytest.mark.integration
+async def test_the_stored_scores_are_replayed_from_scorings_api_with_suppressed_months_kept_silent(
+    infra: Infra, database_url: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _scoring_scores(database_url)
+    async with _alerts_reading_scoring(infra, database_url, topic_prefix) as alerts:
         token = await admin_token(database_url)
-        args = ["alerts", "backtest", "testkommun", "--url", scoring, "--token", token]
-        assert await asyncio.to_thread(main, [*args, "--config", str(FIXTURE_CONFIG)]) == 0
-        refused = await asyncio.to_thread(main, [*args[:-1], "not-a-token", "--config", str(FIXTURE_CONFIG)])
+        args = ["alerts", "backtest", "testkommun", "--url", alerts, "--token", token]
+        assert await asyncio.to_thread(main, args) == 0
+    out = capsys.readouterr().out
+    assert "scoring at http://127.0.0.1:" in out
+    assert f"through alerts at {alerts}" in out
+    _assert_grupp_a1_story(out)
+    assert "n=3" not in out, "a suppressed month's group size never appears"
+
+
+@pytest.mark.integration
+async def test_alerts_own_copy_of_the_scores_can_be_replayed_instead(
+    infra: Infra, database_url: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with alerts_store(database_url) as store, store.transaction() as repo:
+        await repo.upsert_scores(
+            [*unit_scores(2026, 6, 40.0), *unit_scores(2026, 8, 42.0), *unit_scores(2026, 9, 80.0)]
+        )
+    async with _alerts_reading_scoring(infra, database_url, topic_prefix) as alerts:
+        token = await admin_token(database_url)
+        args = ["alerts", "backtest", "testkommun", "--source", "alerts", "--url", alerts, "--token", token]
+        assert await asyncio.to_thread(main, args) == 0
+    out = capsys.readouterr().out
+    assert "alerts.period_scores, through alerts at" in out
+    _assert_grupp_a1_story(out)
+
+
+@pytest.mark.integration
+async def test_a_policy_file_alerts_refuses_is_reported_with_the_files_path_and_each_field(
+    infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("threshold: 130\nalert_on:\n  test-model: [tillit]\n", encoding="utf-8")
+    async with _alerts_reading_scoring(infra, database_url, topic_prefix) as alerts:
+        token = await admin_token(database_url)
+        args = ["alerts", "backtest", "testkommun", "--url", alerts, "--token", token, "--policy", str(broken)]
+        assert await asyncio.to_thread(main, args) == 2
+        unknown = tmp_path / "unknown.yaml"
+        unknown.write_text("alert_on:\n  test-model: [tillit]\n", encoding="utf-8")
+        args[-1] = str(unknown)
+        assert await asyncio.to_thread(main, args) == 2
+        refused = await asyncio.to_thread(main, [*args[:6], "not-a-token"])
     assert refused == 1
-    captured = capsys.readouterr()
-    assert f"scoring at {scoring}" in captured.out
-    _assert_grupp_a1_story(captured.out)
-    assert "scoring refused the token" in captured.err
+    err = capsys.readouterr().err
+    assert f"{broken}: threshold: Input should be less than or equal to 100" in err
+    assert f"{unknown}: alert_on.test-model.0: unknown dimension 'tillit' of test-model" in err
+    assert "alerts refused the token (401)" in err
 
 
 def _assert_grupp_a1_story(out: str) -> None:

@@ -138,3 +138,35 @@ async def test_the_cli_stores_through_the_running_system(
         refused = await asyncio.to_thread(run, ["org", "import", "testkommun", str(halved), *args])
     assert stored == EXIT_OK
     assert refused == EXIT_REFUSED
+
+
+async def test_the_cli_shows_the_running_systems_comparison_with_its_newest_stored_version(
+    infra: Infra,
+    database_url: str,
+    topic_prefix: str,
+    fixture_config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Version 1 adds Grupp B2 to the configured org; the next file adds Grupp B3 to version 1. Compared with
+    # the config file that would be two units added: ingest compares with version 1, and the CLI shows that.
+    from tempen.commands import run
+
+    token = (await admin_headers(database_url))["authorization"].removeprefix("Bearer ")
+    first = tmp_path / "first.csv"
+    first.write_text(BASE + "grupp-b2,Grupp B2,enhet-b,,,11\n")
+    second = tmp_path / "second.csv"
+    second.write_text(first.read_text() + "grupp-b3,Grupp B3,enhet-b,,,7\n")
+    async with serving(create_app(settings(infra, database_url, topic_prefix, fixture_config))) as base:
+        import asyncio
+
+        args = ["--config", str(fixture_config), "--url", base, "--token", token, "--effective-date", "2026-01-01"]
+        assert await asyncio.to_thread(run, ["org", "import", "testkommun", str(first), *args]) == EXIT_OK
+        capsys.readouterr()
+        dry = await asyncio.to_thread(run, ["org", "import", "testkommun", str(second), *args, "--dry-run"])
+    out = capsys.readouterr().out
+    assert dry == EXIT_OK
+    assert "Compared with version 1 (the running system's current org)" in out
+    assert "7 units before, 8 after: 1 added" in out
+    assert "+ grupp-b3  Grupp B3" in out
+    assert "grupp-b2" not in out

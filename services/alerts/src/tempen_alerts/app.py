@@ -23,8 +23,9 @@ from tempen_alerts.adapters.notifier import (
     WebhookTarget,
 )
 from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertReader, PostgresAlertsStore
+from tempen_alerts.adapters.scoring_api import HttpScoringScores
 from tempen_alerts.config import AlertsSettings
-from tempen_alerts.entrypoints.http import routes
+from tempen_alerts.entrypoints.http import backtest_routes, routes
 from tempen_alerts.entrypoints.kafka import build_router
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService, PortalLinks
@@ -198,6 +199,7 @@ def create_app(
         # Ready only once every subscriber has joined its group: until then nothing is consumed.
         return broker.running and await broker.ping(timeout=2.0)
 
+    reader = PostgresAlertReader(lambda: holder.get().pool)
     return ServiceApp(
         broker,
         logger=logging.getLogger("tempen.alerts.app"),
@@ -208,6 +210,16 @@ def create_app(
             registry=registry,
         ),
         http=http_app(
-            routes(holder.get, PostgresAlertReader(lambda: holder.get().pool), service, metrics), access=access
+            [
+                *routes(holder.get, reader, service, metrics),
+                *backtest_routes(
+                    service,
+                    metrics,
+                    copy=reader,
+                    scoring=HttpScoringScores(settings.scoring_url, timeout_s=settings.scoring_timeout_s),
+                    scoring_url=settings.scoring_url,
+                ),
+            ],
+            access=access,
         ),
     )

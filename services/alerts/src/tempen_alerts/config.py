@@ -31,6 +31,9 @@ class AlertsSettings(ServiceSettings):
     # A backfill has ended once no transition has been quiet (history) for this long: then what it left
     # open is told, once (docs/alerts.md, "Importing history quietly").
     history_settle_s: float = Field(default=600.0, ge=0)
+    # Scoring's read API, which `POST /v1/tenants/{tenant}/alerts/backtest` reads scoring's scores through.
+    scoring_url: str = "http://127.0.0.1:8002"
+    scoring_timeout_s: float = Field(default=30.0, gt=0)
     # The portal: where an e-mail's personal link leads, and the secret alerts signs those links with
     # (the portal checks them with the same one). Without a portal URL e-mails link to the API.
     portal_url: str | None = Field(default=None, validation_alias="TEMPEN_PORTAL_URL")

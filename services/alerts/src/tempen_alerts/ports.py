@@ -11,10 +11,12 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from tempen_alerts.domain.backtest import History
 from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_shared.events import UnitScored
 from tempen_shared.outbox import OutboxMessage
+from tempen_shared.tenancy.loader import Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,4 +265,44 @@ class AlertReader(Protocol):
 
     async def notifications(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
         """The alert's notifications and their delivery state, oldest first."""
+        ...
+
+
+class ScoringUnavailableError(Exception):
+    """Scoring's read API could not be asked or did not answer; the message says where and why."""
+
+
+class ScoringRefusedError(Exception):
+    """Scoring's read API refused the token passed on to it (401 or 403)."""
+
+
+class ScoreHistory(Protocol):
+    """A tenant's closed score history, each unit series oldest first, for a backtest."""
+
+    async def __call__(self, tenant: Tenant, /, *, closed_by: datetime, units: frozenset[str] | None) -> History:
+        """The unit series of `tenant` (only those of `units` where given) with the periods that ended at or
+        before `closed_by`. A suppressed period, where the source keeps one, has no index and no group size.
+
+        Raises:
+            ScoringUnavailableError, ScoringRefusedError: from scoring's API (`ScoringScores`).
+            StoreUnavailableError: alerts' own database cannot be reached.
+        """
+        ...
+
+
+class PeriodScoreReader(Protocol):
+    """Alerts' own copy of the scores (`period_scores`): the published periods alerts has judged on."""
+
+    async def period_history(self, tenant: Tenant, *, closed_by: datetime, units: frozenset[str] | None) -> History:
+        """As `ScoreHistory`; suppressed periods are not in alerts' copy at all (scoring never publishes them)."""
+        ...
+
+
+class ScoringScores(Protocol):
+    """Scoring's read API, asked with the caller's own token, so scoring checks what that caller may read."""
+
+    async def history(
+        self, tenant: Tenant, *, closed_by: datetime, units: frozenset[str] | None, token: str | None
+    ) -> History:
+        """As `ScoreHistory`, from scoring's scores: suppressed periods are kept, without figures."""
         ...

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from tempen_alerts.domain.backtest import Backtest, backtest
 from tempen_alerts.domain.explain import Explanation, explain
 from tempen_alerts.domain.history import UNTOLD_RESOLVED, TimelineEntry, quiet_reason
 from tempen_alerts.domain.messages import (
@@ -37,13 +38,22 @@ from tempen_alerts.domain.rules import (
     not_alerted,
 )
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
-from tempen_alerts.ports import HR_SUMMARY_ROLE, ActiveAlert, AlertsRepository, NotificationRow, SeriesKey, StoredAlert
+from tempen_alerts.ports import (
+    HR_SUMMARY_ROLE,
+    ActiveAlert,
+    AlertsRepository,
+    NotificationRow,
+    ScoreHistory,
+    SeriesKey,
+    StoredAlert,
+)
 from tempen_shared import correlation
 from tempen_shared.clock import Clock, utc_now
 from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.links import AlertLink, sign_link
 from tempen_shared.outbox import OutboxMessage
-from tempen_shared.tenancy.loader import Catalog, Tenant
+from tempen_shared.tenancy.loader import Catalog, Tenant, alert_on_problems
+from tempen_shared.tenancy.models import AlertPolicy
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import ALERTS, partition_key
 
@@ -70,6 +80,22 @@ VERBS: dict[AlertState, str] = {
 
 logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
 history_logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.history")
+
+
+class InvalidPolicyError(ValueError):
+    """A policy whose `alert_on` names models or dimensions the tenant does not have."""
+
+    def __init__(self, problems: Sequence[tuple[tuple[str | int, ...], str, str]]) -> None:
+        super().__init__("; ".join(message for _, message, _ in problems))
+        self.problems = tuple(problems)  # (key path under the policy, message, hint), as `alert_on_problems`
+
+
+class UnknownUnitsError(ValueError):
+    """Units asked for that are not in the tenant's org."""
+
+    def __init__(self, units: Sequence[str]) -> None:
+        super().__init__(", ".join(units))
+        self.units = list(units)
 
 
 class AlertNotActiveError(Exception):
@@ -806,6 +832,39 @@ class AlertsService:
 
     def alert_url(self, tenant: str, alert_id: str) -> str:
         return f"{self._public_url}/v1/tenants/{tenant}/alerts/{alert_id}"
+
+    # --- Backtests: the rules replayed over a stored history, notifying nobody and writing nothing.
+
+    async def backtest(
+        self,
+        history: ScoreHistory,
+        tenant_id: str,
+        *,
+        policy: AlertPolicy | None = None,
+        assume_acknowledged: bool = True,
+        units: frozenset[str] | None = None,
+    ) -> Backtest:
+        """What the rules would have done with the tenant's closed periods under `policy` (None: the tenant's
+        own), each series judged with the org as it stands today.
+
+        Raises:
+            InvalidPolicyError: `policy.alert_on` names what the tenant's models do not have.
+            UnknownUnitsError: `units` names units that are not in the tenant's org.
+            KeyError: no such tenant.
+        """
+        tenant = self.catalog.tenants[tenant_id]
+        if policy is not None:
+            problems = alert_on_problems(policy, tenant.models)
+            if problems:
+                raise InvalidPolicyError(problems)
+        now = self.clock()
+        tenant = await self._tenant_at(tenant, now.astimezone(tenant.config.zone).date())
+        unknown = sorted(u for u in units or () if u not in tenant.org)
+        if unknown:
+            raise UnknownUnitsError(unknown)
+        found = await history(tenant, closed_by=now, units=units)
+        chosen = policy if policy is not None else tenant.config.alert_policy
+        return backtest(tenant, found, chosen, assume_acknowledged=assume_acknowledged)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,11 @@ class CanonicalSubmission(BaseModel):
     This is the body of ingest's HTTP API and of the intake topic. `answers` maps item ids to the
     raw value on the item's scale (or a "vet ej" code the instrument declares). `respondent` is the
     platform's respondent identifier; ingest replaces it with a keyed pseudonym before storing it.
-
-    Ingest reads bodies as `wire.CanonicalSubmissionRecord` where that gives the same result, and
-    this model where it may not: a limit or check added here must be added there
-    (tests/shared/test_wire.py fails until it is).
     """
+
+    # Ingest reads bodies as `wire.CanonicalSubmissionRecord` where that gives the same result, and this
+    # model where it may not: a limit or check added here must be added there (tests/shared/test_wire.py
+    # fails until it is). A comment, not the docstring: the docstring is the API's published description.
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 

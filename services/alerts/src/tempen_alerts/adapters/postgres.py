@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from tempen_alerts.domain.backtest import History, SeriesId
 from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_alerts.ports import (
@@ -24,6 +25,7 @@ from tempen_alerts.ports import (
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.outbox import OutboxMessage, enqueue
+from tempen_shared.tenancy.loader import Tenant
 
 SCHEMA = "alerts"
 
@@ -561,6 +563,25 @@ class PostgresAlertReader:
             alert_id,
         )
         return [dict(r) for r in rows]
+
+    async def period_history(self, tenant: Tenant, *, closed_by: datetime, units: frozenset[str] | None) -> History:
+        """`ports.PeriodScoreReader`: the tenant's copy of the scores, read in one read-only transaction."""
+        async with self._pool().acquire() as conn, conn.transaction(readonly=True):
+            rows = await conn.fetch(
+                f"""SELECT unit, instrument, model, dimension, period, period_end, index, respondents,
+                        standard_error, tenant_index
+                    FROM {SCHEMA}.period_scores
+                    WHERE tenant = $1 AND period_end <= $2 AND ($3::text[] IS NULL OR unit = ANY($3::text[]))
+                    ORDER BY unit, instrument, model, dimension, period_start""",
+                tenant.id,
+                closed_by,
+                sorted(units) if units is not None else None,
+            )
+        history: History = {}
+        for r in rows:
+            series = SeriesId(r["unit"], r["instrument"], r["model"], r["dimension"])
+            history.setdefault(series, []).append(_period_score(r))
+        return history
 
 
 def _stored(row: asyncpg.Record) -> StoredAlert:

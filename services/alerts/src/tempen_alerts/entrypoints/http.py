@@ -1,9 +1,11 @@
-"""Alerts' HTTP API: list alerts, one alert with its evidence and history, acknowledge, resolve."""
+"""Alerts' HTTP API: list alerts, one alert with its evidence and history, acknowledge, resolve; backtest
+the rules on a stored history."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,14 +13,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tempen_alerts.domain.backtest import History, backtest_json
 from tempen_alerts.domain.explain import Explanation, Language, describe
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.ports import AlertReader, AlertsStore, StoredAlert
-from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService
+from tempen_alerts.ports import (
+    AlertReader,
+    AlertsStore,
+    PeriodScoreReader,
+    ScoringRefusedError,
+    ScoringScores,
+    ScoringUnavailableError,
+    StoredAlert,
+)
+from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService, InvalidPolicyError, UnknownUnitsError
 from tempen_shared import correlation
 from tempen_shared.bounds import CalendarDate, FreeText, IdentifierText
-from tempen_shared.http import JSONResponse, field_errors, problem, read_json
+from tempen_shared.http import JSONResponse, field_errors, problem, read_json, service_unavailable
 from tempen_shared.http import measured as timed
+from tempen_shared.tenancy.loader import Tenant
+from tempen_shared.tenancy.models import AlertPolicy
 
 logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
 
@@ -207,3 +220,93 @@ def _alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("opened_at", "acknowledged_at", "last_escalated_at", "resolved_at", "updated_at", "follow_up_date"):
         out[key] = row[key].isoformat() if row[key] else None
     return out
+
+
+# --- Backtests (`tempen alerts backtest`): the rules replayed over a stored history, notifying nobody.
+
+BACKTEST_ROUTE = "/v1/tenants/{tenant}/alerts/backtest"
+MAX_BACKTEST_BODY = 256 << 10  # a policy and up to a few thousand unit ids
+MAX_BACKTEST_UNITS = 5000
+
+
+class BacktestBody(BaseModel):
+    """What to replay: the tenant's policy or `policy` (the tenant files' `alert_policy`, validated by the
+    same model), with or without acknowledgements, from scoring's scores or alerts' copy of them."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: AlertPolicy | None = None
+    assume_acknowledged: bool = True
+    source: Literal["scoring", "alerts"] = "scoring"
+    units: list[IdentifierText] | None = Field(default=None, min_length=1, max_length=MAX_BACKTEST_UNITS)
+
+
+def backtest_routes(
+    service: AlertsService,
+    metrics: AlertsMetrics,
+    *,
+    copy: PeriodScoreReader,
+    scoring: ScoringScores,
+    scoring_url: str,
+) -> list[Route]:
+    """`POST /v1/tenants/{tenant}/alerts/backtest` (read scope). Scoring is asked with the caller's own token,
+    so the caller reads nothing through alerts that scoring would not show them."""
+
+    async def run_backtest(request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        tenant = service.catalog.tenants.get(tenant_id)
+        if tenant is None:
+            return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
+        try:
+            body = BacktestBody.model_validate(await read_json(request, max_bytes=MAX_BACKTEST_BODY))
+        except ValidationError as exc:
+            return problem(422, "Invalid backtest", "fix the fields named and send it again", errors=field_errors(exc))
+        token = _bearer(request)
+
+        async def from_scoring(of: Tenant, *, closed_by: datetime, units: frozenset[str] | None) -> History:
+            return await scoring.history(of, closed_by=closed_by, units=units, token=token)
+
+        try:
+            result = await service.backtest(
+                from_scoring if body.source == "scoring" else copy.period_history,
+                tenant_id,
+                policy=body.policy,
+                assume_acknowledged=body.assume_acknowledged,
+                units=frozenset(body.units) if body.units else None,
+            )
+        except InvalidPolicyError as exc:
+            return problem(
+                422,
+                "Invalid policy",
+                "the policy names models or dimensions this tenant does not have",
+                errors=[
+                    {"field": ".".join(map(str, ("policy", *loc))), "reason": f"{message} ({hint})"}
+                    for loc, message, hint in exc.problems
+                ],
+            )
+        except UnknownUnitsError as exc:
+            shown = ", ".join(exc.units[:20]) + (f" and {len(exc.units) - 20} more" if len(exc.units) > 20 else "")
+            return problem(
+                422,
+                "Invalid backtest",
+                "name units of the tenant's org as it stands today",
+                errors=[{"field": "units", "reason": f"not in {tenant_id}'s org: {shown}"}],
+            )
+        except ScoringRefusedError as exc:
+            return problem(
+                502,
+                "Scoring refused the token",
+                f"{exc}: use a token scoring accepts for this tenant (read scope), or source alerts",
+            )
+        except ScoringUnavailableError as exc:
+            return service_unavailable(f"{exc}; start scoring, check TEMPEN_ALERTS_SCORING_URL, or use source alerts")
+        answer = backtest_json(tenant, result)
+        answer["source"] = "alerts.period_scores" if body.source == "alerts" else f"scoring at {scoring_url}"
+        answer["policy"] = "given" if body.policy is not None else "tenant"
+        return JSONResponse(answer)
+
+    return [Route(BACKTEST_ROUTE, timed(metrics, BACKTEST_ROUTE, run_backtest), methods=["POST"])]
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
