@@ -227,6 +227,7 @@ def _optional_commands() -> list[Callable[[Any], None]]:
         "tempen.commands.mappings",
         "tempen.commands.gdpr",
         "tempen.commands.units",
+        "tempen.commands.links",
     ):
         try:
             registers.append(importlib.import_module(module).register)

@@ -22,10 +22,11 @@ from tempen_alerts.adapters.notifier import (
     WebhookSender,
     WebhookTarget,
 )
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertReader, PostgresAlertsStore
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertReader, PostgresAlertsStore, PostgresLinkStore
 from tempen_alerts.config import AlertsSettings
 from tempen_alerts.entrypoints.http import routes
 from tempen_alerts.entrypoints.kafka import build_router
+from tempen_alerts.entrypoints.links import routes as link_routes
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService, PortalLinks
 from tempen_alerts.sweeper import run_sweeper
@@ -208,6 +209,10 @@ def create_app(
             registry=registry,
         ),
         http=http_app(
-            routes(holder.get, PostgresAlertReader(lambda: holder.get().pool), service, metrics), access=access
+            [
+                *routes(holder.get, PostgresAlertReader(lambda: holder.get().pool), service, metrics),
+                *link_routes(PostgresLinkStore(lambda: holder.get().pool), catalog, clock, metrics),
+            ],
+            access=access,
         ),
     )
