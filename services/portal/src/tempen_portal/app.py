@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.resources import files
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tempen_portal.adapters.api import HttpAlertsApi, HttpScoresApi
 from tempen_portal.config import PortalSettings
+from tempen_portal.entrypoints.revocation import EndRevokedSessions, RevokedLinks
 from tempen_portal.entrypoints.web import FailedAttempts, Pages, routes, templates
 from tempen_portal.ports import AlertsApi, ScoresApi
 from tempen_shared.clock import Clock, utc_now
@@ -115,6 +117,14 @@ def create_app(
         templates=templates(),
     )
 
+    revoked = RevokedLinks(
+        alerts,
+        catalog.tenants,
+        clock=clock,
+        poll_s=settings.revocation_poll_s,
+        session_lifetime=timedelta(hours=settings.session_hours),
+    )
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
@@ -151,6 +161,7 @@ def create_app(
                 same_site="lax",
                 https_only=settings.public_url.startswith("https://"),
             ),
+            Middleware(EndRevokedSessions, pages=pages, revoked=revoked),
         ],
         lifespan=lifespan,
     )

@@ -29,3 +29,6 @@ class PortalSettings(BaseSettings):
     session_secret: SecretStr | None = None
     session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
+    # How often the portal asks alerts which e-mail links were revoked (`tempen links revoke`): the
+    # longest a revoked link's session lives on pages that do not fetch its alert. 0: on every request.
+    revocation_poll_s: float = Field(default=30.0, ge=0, le=3600)

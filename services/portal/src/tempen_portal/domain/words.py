@@ -87,6 +87,15 @@ WORDS: dict[Language, dict[str, str]] = {
         "rule_acknowledged": "Kvitterad",
         "rule_resolved_by_hand": "Avslutad för hand",
         "system": "tempen",
+        # Revoked personal links (deploy branch)
+        "link_revoked": (
+            "Länken är återkallad och fungerar inte längre. Om du behöver se signalen, be HR eller den som "
+            "administrerar tempen om ett nytt meddelande."
+        ),
+        "session_link_revoked": (
+            "Du har loggats ut: länken du loggade in med har återkallats. Be HR eller den som administrerar "
+            "tempen om ett nytt meddelande om du behöver komma åt signalen."
+        ),
     },
     "en": {
         "site": "tempen",
@@ -165,6 +174,15 @@ WORDS: dict[Language, dict[str, str]] = {
         "rule_acknowledged": "Acknowledged",
         "rule_resolved_by_hand": "Resolved by hand",
         "system": "tempen",
+        # Revoked personal links (deploy branch)
+        "link_revoked": (
+            "The link has been revoked and no longer works. If you need to see the alert, ask HR or whoever runs "
+            "tempen for a new message."
+        ),
+        "session_link_revoked": (
+            "You have been signed out: the link you signed in with has been revoked. Ask HR or whoever runs tempen "
+            "for a new message if you need the alert."
+        ),
     },
 }
 
