@@ -38,7 +38,7 @@ class FakeAlertsApi:
             return Outcome(done=False, not_found=True)
         if not 3 <= len(action_plan.strip()) <= 5000:  # alerts' AcknowledgeBody: min_length 3, max_length 5000
             return Outcome(done=False, errors=({"field": "action_plan", "reason": "too short"},))
-        if alert["state"] not in ("open", "escalated"):
+        if alert["state"] == "resolved":  # alerts takes a new plan for an acknowledged alert; only resolved is over
             return Outcome(done=False, not_active=True)
         alert.update(state="acknowledged", action_plan=action_plan, acknowledged_at="2026-03-03T10:00:00+00:00")
         self.acknowledged.append((tenant, alert_id, by, action_plan))
