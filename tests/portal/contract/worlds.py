@@ -32,9 +32,14 @@ class KnownAlert:
 
 
 class World(Protocol):
-    name: str
-    alerts: AlertsApi
-    scores: ScoresApi
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def alerts(self) -> AlertsApi: ...
+
+    @property
+    def scores(self) -> ScoresApi: ...
 
     def open_alert(self) -> KnownAlert:
         """An open alert about UNIT that no other case has acted on."""
