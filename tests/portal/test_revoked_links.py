@@ -114,3 +114,17 @@ async def test_while_alerts_cannot_be_asked_pages_go_on_and_the_session_ends_onc
         alerts.down = False
         assert (await portal.get("/")).status_code == 403
         assert (await portal.get("/t/testkommun/alerts/a1")).status_code == 401
+
+
+async def test_a_new_link_opened_after_the_old_one_was_revoked_signs_in_at_once(
+    alerts: FakeAlertsApi, portal_with: PortalWith
+) -> None:
+    old = _two_alerts(alerts)
+    new = str(uuid4())
+    alerts.add("testkommun", _alert("a3", "grupp-a1", {new: BO}))
+    async with portal_with(0.0) as portal:
+        await portal.get(_link("a1", old))
+        alerts.revoke_link("testkommun", old, NOW)
+        opened = await portal.get(_link("a3", new))
+        assert opened.status_code == 303, "not a signed-out page first: the new e-mail's link just works"
+        assert (await portal.get("/t/testkommun/alerts/a3")).status_code == 200

@@ -58,9 +58,6 @@ class RevokedLinks:
     def __contains__(self, notification_id: object) -> bool:
         return notification_id in self._known
 
-    def learn(self, notification_id: str) -> None:
-        self._known = self._known | {notification_id}
-
     async def refresh_if_due(self) -> None:
         """Ask alerts again if the last answer is older than the poll interval. One refresh at a time;
         a request arriving meanwhile goes on with what is known."""
@@ -100,5 +97,9 @@ class EndRevokedSessions:
             return
         request = Request(scope, receive)
         end_link_session(request)
+        if str(scope.get("path", "")).startswith("/l/"):
+            # Opening another link (a new e-mail, sent after the revocation) signs in afresh.
+            await self.app(scope, receive, send)
+            return
         response = message(self.pages, request, "session_link_revoked", status=403)
         await response(scope, receive, send)
