@@ -97,7 +97,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    by = args.by or getpass.getuser()
+    by = args.by or _user_name()
+    if not by:
+        Console(stderr=True).print("[red]Say who revokes, for the audit trail:[/red] --by NAME")
+        return EXIT_REFUSED
     answer = _call(
         args,
         "POST",
@@ -123,6 +126,13 @@ def run_revoke(args: argparse.Namespace) -> int:
             markup=False,
         )
     return EXIT_OK
+
+
+def _user_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's numeric user with no name
+        return None
 
 
 def _status(link: dict[str, Any]) -> str:

@@ -212,6 +212,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             pages.attempts.failed(client)
             return message(pages, request, "link_invalid", status=400)
         if alert is not None and revoked_in(alert, str(link.notification_id)):
+            audit.info("link refused", tenant=link.tenant, reason="link revoked", alert_id=link.alert_id)
             return message(pages, request, "link_revoked", status=403)
         _new_session(request, default_language=tenant.config.notifications.language)
         request.session.update(
