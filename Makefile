@@ -4,13 +4,14 @@
 #   make check  lint, types, architecture contracts and tests
 #   make test-fast   everything but the end-to-end tests, for the edit-test loop
 #   make test-dates  the date-sensitive tests again at pinned dates (libfaketime)
+#   make screenshots the portal's pages as PNGs in docs/images/
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test test-fast test-dates lint types check install clean bench debian-packages
+.PHONY: run test test-fast test-dates lint types check install clean bench debian-packages screenshots
 
 $(STAMP): pyproject.toml shared/pyproject.toml services/*/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,10 @@ check: lint types test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The portal's pages as PNGs in docs/images/, from `tempen up` and `tempen demo` in a temporary folder.
+screenshots: $(STAMP) debian-packages
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .tempen .pytest_cache .mypy_cache .ruff_cache

@@ -137,6 +137,7 @@ class Operation:
 
 def _operations() -> list[Operation]:
     from tempen_alerts.entrypoints.http import AcknowledgeBody, BacktestBody, ResolveBody
+    from tempen_alerts.entrypoints.links import RevokeBody
     from tempen_shared.events import CanonicalSubmission
 
     submissions: dict[str, Any] = {
@@ -272,6 +273,28 @@ def _operations() -> list[Operation]:
             " alerts (its own copy)",
             "read",
             BacktestBody,
+        ),
+        Operation(
+            "alerts",
+            "GET",
+            f"{t}/admin/links",
+            "The personal links of one person's e-mails, revoked or not; query: recipient",
+            "admin",
+        ),
+        Operation(
+            "alerts",
+            "GET",
+            f"{t}/admin/links/revoked",
+            "Links revoked since a time (the portal asks, to end their sessions); query: since",
+            "admin",
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/admin/links/{{notification_id}}/revoke",
+            "Revoke the personal link of one e-mail, with a reason; the first revocation stands",
+            "admin",
+            RevokeBody,
         ),
     ]
 

@@ -228,6 +228,7 @@ def _optional_commands() -> list[Callable[[Any], None]]:
         "tempen.commands.gdpr",
         "tempen.commands.units",
         "tempen.commands.portal",
+        "tempen.commands.links",
     ):
         try:
             registers.append(importlib.import_module(module).register)

@@ -9,10 +9,10 @@ import jsonschema  # type: ignore[import-untyped]
 import yaml
 
 from tests.deploy.promql import DEPLOY
+from tests.deploy.services import PIPELINE, SERVICES
 
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "compose-spec.json"
-SERVICES = {"ingest": 8001, "scoring": 8002, "alerts": 8003}
 KAFKA_NODES = ["kafka-1", "kafka-2", "kafka-3"]
 # `${VAR:?message}`: compose refuses to start while VAR is unset; no value is written here.
 REQUIRED_VARIABLE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}$")
@@ -83,7 +83,7 @@ def test_postgresql_is_version_16_or_later_with_a_volume() -> None:
     assert "healthcheck" in postgres
 
 
-def test_each_service_runs_its_module_on_its_port_against_all_brokers_with_replication_3() -> None:
+def test_each_service_runs_its_module_on_its_port_with_the_mounted_config() -> None:
     services = _compose()["services"]
     for name, port in SERVICES.items():
         service = services[name]
@@ -91,15 +91,22 @@ def test_each_service_runs_its_module_on_its_port_against_all_brokers_with_repli
         assert service["command"] == ["python", "-m", f"tempen_{name}"]
         assert env[f"TEMPEN_{name.upper()}_PORT"] == str(port)
         assert env["TEMPEN_HTTP_HOST"] == "0.0.0.0"
+        assert env["TEMPEN_CONFIG_DIR"] == "/config"
+        assert any(_volume(v)[1] == "/config" for v in service["volumes"])
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert (COMPOSE_FILE.parent / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+
+
+def test_each_pipeline_service_runs_against_all_brokers_with_replication_3_and_the_database() -> None:
+    services = _compose()["services"]
+    for name in PIPELINE:
+        service = services[name]
+        env = _environment(service)
         assert env["TEMPEN_KAFKA_REPLICATION_FACTOR"] == "3"
         assert sorted(str(env["KAFKA_BOOTSTRAP_SERVERS"]).split(",")) == [f"{n}:19092" for n in KAFKA_NODES]
         database_url = str(env["DATABASE_URL"])
         assert database_url.startswith("postgresql://")
         assert "@postgres:5432/" in database_url
-        assert env["TEMPEN_CONFIG_DIR"] == "/config"
-        assert any(_volume(v)[1] == "/config" for v in service["volumes"])
-        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
-        assert (COMPOSE_FILE.parent / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
 
 
 def test_each_service_is_healthy_only_when_its_readyz_answers_and_waits_for_its_dependencies() -> None:
@@ -109,9 +116,24 @@ def test_each_service_is_healthy_only_when_its_readyz_answers_and_waits_for_its_
         probe = " ".join(service["healthcheck"]["test"])
         assert f"127.0.0.1:{port}/readyz" in probe
         depends = service["depends_on"]
-        for dependency in ["postgres", *KAFKA_NODES]:
+        needs = ["postgres", *KAFKA_NODES] if name in PIPELINE else ["alerts", "scoring"]
+        for dependency in needs:
             assert depends[dependency]["condition"] == "service_healthy", f"{name} -> {dependency}"
     assert "smtp" in services["alerts"]["depends_on"]
+    assert set(SERVICES) <= set(services["prometheus"]["depends_on"])
+
+
+def test_the_portal_has_no_broker_or_database_and_shares_its_link_secret_and_address_with_alerts() -> None:
+    services = _compose()["services"]
+    portal, alerts = _environment(services["portal"]), _environment(services["alerts"])
+    assert not {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"} & set(portal), "the portal owns no data"
+    assert portal["TEMPEN_PORTAL_ALERTS_URL"] == f"http://alerts:{SERVICES['alerts']}"
+    assert portal["TEMPEN_PORTAL_SCORING_URL"] == f"http://scoring:{SERVICES['scoring']}"
+    assert portal["TEMPEN_LINK_SECRET"] == alerts["TEMPEN_LINK_SECRET"], "alerts signs what the portal checks"
+    assert REQUIRED_VARIABLE.match(str(portal["TEMPEN_LINK_SECRET"]))
+    assert portal["TEMPEN_PORTAL_URL"] == alerts["TEMPEN_PORTAL_URL"], "e-mails link to where the portal is"
+    assert portal["TEMPEN_PORTAL_API_TOKEN"] is None, "the token is made once the database is up, then passed on"
+    assert f"127.0.0.1:{SERVICES['portal']}:{SERVICES['portal']}" in services["portal"]["ports"]
 
 
 def test_alerts_gets_every_smtp_setting_from_the_environment() -> None:

@@ -12,13 +12,14 @@ import yaml
 
 from tempen_shared.topics import TOPICS, all_topic_names
 from tests.deploy.promql import DEPLOY, load_catalogue
+from tests.deploy.services import PIPELINE, SERVICES
 
 K8S = DEPLOY / "k8s"
 # The oldest Kubernetes minor still commonly run in managed clusters when this was written.
 KUBERNETES_VERSION = "1.31.0"
-SERVICES = {"ingest": 8001, "scoring": 8002, "alerts": 8003}
 # ingest serves HTTP: it scales past its intake topic's partitions (extra replicas are idle consumers).
-HTTP_SCALED = {"ingest"}
+# The portal consumes nothing at all.
+HTTP_SCALED = {"ingest", "portal"}
 NOT_KUBERNETES_RESOURCES = {"kustomization.yaml"}
 
 # KafkaTopic is a Strimzi custom resource, for which kubernetes-validate has no schema. This is the
@@ -150,7 +151,10 @@ def test_deployment_runs_its_module_non_root_with_probes_resources_and_config(na
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     sources = [next(iter(s.values()))["name"] for s in container["envFrom"]]
-    assert sources[:2] == ["tempen-env", "tempen-database"]
+    if name in PIPELINE:
+        assert sources[:2] == ["tempen-env", "tempen-database"]
+    else:  # the portal owns no data: it never gets the database's credentials
+        assert sources == ["tempen-env", "tempen-portal-env", "tempen-link", "tempen-portal"]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert {"/config/tenants", "/config/models", "/config/instruments", "/config/org"} <= set(mounts)
 
@@ -224,8 +228,11 @@ def test_consumers_never_scale_past_the_partitions_of_the_topic_they_consume() -
         for consumer in topic.consumers:
             if consumer in SERVICES:
                 consumed.setdefault(consumer, topic.name)
-    assert set(consumed) == set(SERVICES)
+    assert set(consumed) == set(PIPELINE)
     for name, hpa in _of_kind("HorizontalPodAutoscaler").items():
+        if name not in PIPELINE:
+            assert "tempen/consumes-topic" not in hpa["metadata"].get("annotations", {})
+            continue
         assert hpa["metadata"]["annotations"]["tempen/consumes-topic"] == consumed[name]
         if name in HTTP_SCALED:
             continue
@@ -260,3 +267,18 @@ def test_prometheus_k8s_config_scrapes_the_headless_services() -> None:
         assert namespace == "tempen"
         assert services[service]["spec"]["clusterIP"] == "None"
         assert sd["port"] == SERVICES[job["job_name"]]
+
+
+def test_alerts_and_the_portal_read_one_link_secret_and_one_portal_address() -> None:
+    deployments = _of_kind("Deployment")
+    for name in ("alerts", "portal"):
+        sources = _container(deployments[name])["envFrom"]
+        link = [s["secretRef"] for s in sources if s.get("secretRef", {}).get("name") == "tempen-link"]
+        assert link == [{"name": "tempen-link"}], f"{name} must not start without the link secret"
+    link_template = next(t for t in _secret_templates() if t["metadata"]["name"] == "tempen-link")
+    assert set(link_template["stringData"]) == {"TEMPEN_LINK_SECRET"}
+    shared = _of_kind("ConfigMap")["tempen-env"]["data"]
+    assert shared["TEMPEN_PORTAL_URL"].startswith("https://"), "people reach the portal over https"
+    portal = _of_kind("ConfigMap")["tempen-portal-env"]["data"]
+    assert portal["TEMPEN_PORTAL_ALERTS_URL"] == f"http://alerts:{SERVICES['alerts']}"
+    assert portal["TEMPEN_PORTAL_SCORING_URL"] == f"http://scoring:{SERVICES['scoring']}"

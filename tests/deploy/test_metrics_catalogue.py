@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from tempen_shared.metrics import CommonMetrics
 from tempen_shared.topics import all_topic_names
 from tests.deploy.promql import catalogue_metrics, load_catalogue
+from tests.deploy.services import SERVICES as DEPLOYED
 
-SERVICES = {"ingest", "scoring", "alerts"}
+SERVICES = set(DEPLOYED)
 TYPES = {"counter", "gauge", "histogram"}
 CATALOGUE = load_catalogue()["metrics"]
 

@@ -5,6 +5,7 @@ import re
 import yaml
 
 from tests.deploy.promql import DEPLOY, REPO
+from tests.deploy.services import SERVICES
 from tests.deploy.tools import markdown_anchors
 
 OPERATIONS = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
@@ -33,9 +34,13 @@ def test_every_file_it_names_under_deploy_exists() -> None:
 
 def test_every_setting_the_deployments_pass_to_the_services_is_documented() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
-    names = {key for name in ("ingest", "scoring", "alerts") for key in compose["services"][name]["environment"]}
+    names = {key for name in SERVICES for key in compose["services"][name]["environment"]}
     for path in (DEPLOY / "k8s").glob("configmap-*.yaml"):
         names |= {key for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) for key in doc["data"]}
+    for path in (DEPLOY / "k8s" / "secrets").glob("*.yaml"):
+        if path.name == "tenant-secrets.template.yaml":
+            continue  # keys the tenant files name, documented in tenants.md
+        names |= {key for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) for key in doc["stringData"]}
     names -= {"TEMPEN_STATE_DIR"}  # set by the image; nothing for an operator to choose
     assert [name for name in sorted(names) if f"`{name}`" not in OPERATIONS and name not in OPERATIONS] == []
 

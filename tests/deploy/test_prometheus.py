@@ -7,13 +7,13 @@ import pytest
 import yaml
 
 from tests.deploy.promql import DEPLOY, REPO, expression_problems, recording_rules
+from tests.deploy.services import SERVICES
 from tests.deploy.tools import markdown_anchors, run_promtool
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = PROMETHEUS / "rules.yml"
 CONFIGS = ["prometheus.yml", "prometheus.local.yml", "prometheus.k8s.yml"]
 OPERATIONS = REPO / "docs" / "operations.md"
-SERVICE_PORTS = {"ingest": 8001, "scoring": 8002, "alerts": 8003}
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def test_every_condition_issue_7_asks_to_alert_on_has_a_rule() -> None:
 def test_each_service_is_its_own_scrape_job_on_its_port(config: str) -> None:
     scrape = yaml.safe_load((PROMETHEUS / config).read_text(encoding="utf-8"))["scrape_configs"]
     jobs = {job["job_name"]: job for job in scrape}
-    for service, port in SERVICE_PORTS.items():
+    for service, port in SERVICES.items():
         job = jobs[service]
         ports = [t.rsplit(":", 1)[1] for s in job.get("static_configs", []) for t in s["targets"]]
         ports += [str(d["port"]) for d in job.get("dns_sd_configs", [])]

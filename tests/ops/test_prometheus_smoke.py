@@ -1,4 +1,4 @@
-"""A real Prometheus (the Debian package) scrapes the three services started by `tempen up`'s code path."""
+"""A real Prometheus (the Debian package) scrapes every service `tempen up` starts, by its code path."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tempen.supervisor import Supervisor
+from tempen.supervisor import SERVICES, Supervisor
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
 from tests.support import child_environ, eventually, free_port
@@ -53,8 +53,7 @@ def supervisor(
                 "TEMPEN_TOPIC_PREFIX": topic_prefix,
             }
         ),
-        ports={name: free_port() for name in ("ingest", "scoring", "alerts")},
-        selected=("ingest", "scoring", "alerts"),
+        ports={name: free_port() for name in SERVICES},  # all of them, the portal too, as `tempen up`
         extra_env={"TEMPEN_KAFKA_SESSION_TIMEOUT_MS": "2000", "TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS": "300"},
     )
     sup.start_infrastructure()
@@ -112,7 +111,7 @@ async def test_prometheus_scrapes_every_service_and_finds_the_key_series(
                     active = (await http.get(f"{api}/targets")).json()["data"]["activeTargets"]
                 except (httpx.HTTPError, ValueError, KeyError):
                     return False
-                return len(active) == 3 and all(t["health"] == "up" for t in active)
+                return len(active) == len(SERVICES) and all(t["health"] == "up" for t in active)
 
             await eventually(all_up, timeout_s=30, interval_s=0.5)
 

@@ -4,7 +4,8 @@ tests/e2e/test_portal_browser.py runs the same pages against the real services."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from tempen_portal.ports import Outcome, UpstreamUnavailableError
@@ -16,6 +17,7 @@ class FakeAlertsApi:
         self.acknowledged: list[tuple[str, str, str, str]] = []  # tenant, alert, by, plan
         self.down = False
         self.languages: list[str | None] = []  # the language each alert was asked for in
+        self.revocation_polls = 0
 
     def add(self, tenant: str, alert: dict[str, Any]) -> None:
         self.alerts[(tenant, alert["alert_id"])] = alert
@@ -36,7 +38,7 @@ class FakeAlertsApi:
             return Outcome(done=False, not_found=True)
         if not 3 <= len(action_plan.strip()) <= 5000:  # alerts' AcknowledgeBody: min_length 3, max_length 5000
             return Outcome(done=False, errors=({"field": "action_plan", "reason": "too short"},))
-        if alert["state"] not in ("open", "escalated"):
+        if alert["state"] == "resolved":  # alerts takes a new plan for an acknowledged alert; only resolved is over
             return Outcome(done=False, not_active=True)
         alert.update(state="acknowledged", action_plan=action_plan, acknowledged_at="2026-03-03T10:00:00+00:00")
         self.acknowledged.append((tenant, alert_id, by, action_plan))
@@ -44,6 +46,26 @@ class FakeAlertsApi:
 
     async def ready(self) -> bool:
         return not self.down
+
+    # Revoked personal links (deploy branch)
+    def revoke_link(self, tenant: str, notification_id: str, at: datetime) -> None:
+        """What `tempen links revoke` does through alerts' API: the notification shows when its link was revoked."""
+        for (owner, _), alert in self.alerts.items():
+            for n in alert["notifications"] if owner == tenant else ():
+                if n["notification_id"] == notification_id:
+                    n["link_revoked_at"] = at.isoformat()
+
+    async def revoked_links(self, tenant: str, *, since: datetime) -> Sequence[str]:
+        if self.down:
+            raise UpstreamUnavailableError("alerts is down")
+        self.revocation_polls += 1
+        return [
+            n["notification_id"]
+            for (owner, _), alert in self.alerts.items()
+            if owner == tenant
+            for n in alert["notifications"]
+            if n.get("link_revoked_at") and datetime.fromisoformat(n["link_revoked_at"]) >= since
+        ]
 
 
 class FakeScoresApi:

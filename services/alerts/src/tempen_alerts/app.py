@@ -22,11 +22,12 @@ from tempen_alerts.adapters.notifier import (
     WebhookSender,
     WebhookTarget,
 )
-from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertReader, PostgresAlertsStore
+from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertReader, PostgresAlertsStore, PostgresLinkStore
 from tempen_alerts.adapters.scoring_api import HttpScoringScores
 from tempen_alerts.config import AlertsSettings
 from tempen_alerts.entrypoints.http import backtest_routes, routes
 from tempen_alerts.entrypoints.kafka import build_router
+from tempen_alerts.entrypoints.links import routes as link_routes
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService, PortalLinks
 from tempen_alerts.sweeper import run_sweeper
@@ -219,6 +220,7 @@ def create_app(
                     scoring=HttpScoringScores(settings.scoring_url, timeout_s=settings.scoring_timeout_s),
                     scoring_url=settings.scoring_url,
                 ),
+                *link_routes(PostgresLinkStore(lambda: holder.get().pool), catalog, clock, metrics),
             ],
             access=access,
         ),

@@ -305,4 +305,38 @@ class ScoringScores(Protocol):
         self, tenant: Tenant, *, closed_by: datetime, units: frozenset[str] | None, token: str | None
     ) -> History:
         """As `ScoreHistory`, from scoring's scores: suppressed periods are kept, without figures."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRevocation:
+    notification_id: UUID
+    alert_id: str
+    revoked_at: datetime
+    revoked_by: str
+    reason: str
+
+
+class LinkStore(Protocol):
+    """The personal links in alert e-mails (one per e-mail notification) and their revocations."""
+
+    async def links_of(self, tenant: str, recipient: str) -> Sequence[Mapping[str, Any]]:
+        """The e-mail notifications to `recipient` (compared case-insensitively), newest first, at most
+        500: notification_id, alert_id, unit, dimension, recipient, created_at, sent_at, state, and
+        revoked_at, revoked_by, reason (None unless revoked)."""
+        ...
+
+    async def revoke(
+        self, tenant: str, notification_id: UUID, *, at: datetime, by: str, reason: str
+    ) -> tuple[LinkRevocation, bool] | None:
+        """Revoke the link of that e-mail notification, with who and why (the audit trail). Returns the
+        revocation and whether it is new (False: it was revoked before, and that first revocation is
+        kept); None if the tenant has no such e-mail notification.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached; nothing was stored.
+        """
+        ...
+
+    async def revoked_since(self, tenant: str, since: datetime) -> Sequence[LinkRevocation]:
+        """The tenant's revocations made at or after `since`, oldest first, at most 10,000."""
         ...

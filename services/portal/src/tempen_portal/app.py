@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.resources import files
 from typing import Any
 
@@ -21,6 +22,7 @@ from tempen_portal.adapters.api import HttpAlertsApi, HttpScoresApi
 from tempen_portal.adapters.tokens import LazyTokenLookup
 from tempen_portal.config import PortalSettings
 from tempen_portal.entrypoints import hme, sign_in
+from tempen_portal.entrypoints.revocation import EndRevokedSessions, RevokedLinks
 from tempen_portal.entrypoints.web import FailedAttempts, Pages, routes, templates
 from tempen_portal.ports import AlertsApi, ScoresApi
 from tempen_shared.auth import AccessControl
@@ -123,6 +125,14 @@ def create_app(
     if access is None:
         access = AccessControl(lookup)
 
+    revoked = RevokedLinks(
+        alerts,
+        catalog.tenants,
+        clock=clock,
+        poll_s=settings.revocation_poll_s,
+        session_lifetime=timedelta(hours=settings.session_hours),
+    )
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
@@ -167,6 +177,7 @@ def create_app(
                 same_site="lax",
                 https_only=settings.public_url.startswith("https://"),
             ),
+            Middleware(EndRevokedSessions, pages=pages, revoked=revoked),
         ],
         lifespan=lifespan,
     )

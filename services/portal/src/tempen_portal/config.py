@@ -32,3 +32,6 @@ class PortalSettings(BaseSettings):
     # Where the API tokens are (the services' shared database): the portal only reads them, to check the
     # admin token of its sign-in-link API. Unset: that API answers 503, the pages work as ever.
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    # How often the portal asks alerts which e-mail links were revoked (`tempen links revoke`): the
+    # longest a revoked link's session lives on pages that do not fetch its alert. 0: on every request.
+    revocation_poll_s: float = Field(default=30.0, ge=0, le=3600)

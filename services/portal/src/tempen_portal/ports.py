@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -36,6 +37,12 @@ class AlertsApi(Protocol):
         ...
 
     async def ready(self) -> bool: ...
+
+    # Revoked personal links (deploy branch)
+    async def revoked_links(self, tenant: str, *, since: datetime) -> Sequence[str]:
+        """The notification ids whose e-mail links were revoked at or after `since` (alerts' GET
+        .../admin/links/revoked). Raises UpstreamUnavailableError."""
+        ...
 
 
 class ScoresApi(Protocol):

@@ -17,6 +17,7 @@ from tempen_alerts.ports import (
     HR_SUMMARY_ROLE,
     ActiveAlert,
     HistoryImport,
+    LinkRevocation,
     NotificationRow,
     QuietTail,
     SeriesKey,
@@ -558,8 +559,11 @@ class PostgresAlertReader:
 
     async def notifications(self, alert_id: str) -> list[dict[str, Any]]:
         rows = await self._pool().fetch(
-            f"""SELECT notification_id, recipient, recipient_role, channel, state, created_at, sent_at
-                FROM {SCHEMA}.notifications WHERE alert_id = $1 ORDER BY created_at""",
+            f"""SELECT n.notification_id, n.recipient, n.recipient_role, n.channel, n.state, n.created_at, n.sent_at,
+                    r.revoked_at AS link_revoked_at
+                FROM {SCHEMA}.notifications n
+                LEFT JOIN {SCHEMA}.link_revocations r ON r.notification_id = n.notification_id
+                WHERE n.alert_id = $1 ORDER BY n.created_at""",
             alert_id,
         )
         return [dict(r) for r in rows]
@@ -582,6 +586,80 @@ class PostgresAlertReader:
             series = SeriesId(r["unit"], r["instrument"], r["model"], r["dimension"])
             history.setdefault(series, []).append(_period_score(r))
         return history
+
+
+# Webhook notifications carry no personal link; every other channel is an e-mail with one.
+_HAS_LINK = "n.channel <> 'webhook'"
+
+
+class PostgresLinkStore:
+    """The personal links and their revocations (`ports.LinkStore`), on the pool the service has once it is up."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+        self._pool = pool
+
+    async def links_of(self, tenant: str, recipient: str) -> list[dict[str, Any]]:
+        rows = await self._pool().fetch(
+            f"""SELECT n.notification_id, n.alert_id, a.unit, a.dimension, n.recipient, n.recipient_role, n.state,
+                    n.created_at, n.sent_at, r.revoked_at, r.revoked_by, r.reason
+                FROM {SCHEMA}.notifications n
+                JOIN {SCHEMA}.alerts a ON a.alert_id = n.alert_id
+                LEFT JOIN {SCHEMA}.link_revocations r ON r.notification_id = n.notification_id
+                WHERE n.tenant = $1 AND lower(n.recipient) = lower($2) AND {_HAS_LINK}
+                ORDER BY n.created_at DESC LIMIT 500""",
+            tenant,
+            recipient,
+        )
+        return [dict(r) for r in rows]
+
+    async def revoke(
+        self, tenant: str, notification_id: UUID, *, at: datetime, by: str, reason: str
+    ) -> tuple[LinkRevocation, bool] | None:
+        try:
+            async with self._pool().acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    f"""INSERT INTO {SCHEMA}.link_revocations
+                            (notification_id, tenant, alert_id, revoked_at, revoked_by, reason)
+                        SELECT n.notification_id, n.tenant, n.alert_id, $3, $4, $5 FROM {SCHEMA}.notifications n
+                        WHERE n.tenant = $1 AND n.notification_id = $2 AND {_HAS_LINK}
+                        ON CONFLICT (notification_id) DO NOTHING
+                        RETURNING notification_id, alert_id, revoked_at, revoked_by, reason""",
+                    tenant,
+                    notification_id,
+                    at,
+                    by,
+                    reason,
+                )
+                if row is not None:
+                    return _revocation(row), True
+                row = await conn.fetchrow(
+                    f"""SELECT notification_id, alert_id, revoked_at, revoked_by, reason
+                        FROM {SCHEMA}.link_revocations WHERE tenant = $1 AND notification_id = $2""",
+                    tenant,
+                    notification_id,
+                )
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        return (_revocation(row), False) if row is not None else None
+
+    async def revoked_since(self, tenant: str, since: datetime) -> list[LinkRevocation]:
+        rows = await self._pool().fetch(
+            f"""SELECT notification_id, alert_id, revoked_at, revoked_by, reason FROM {SCHEMA}.link_revocations
+                WHERE tenant = $1 AND revoked_at >= $2 ORDER BY revoked_at LIMIT 10000""",
+            tenant,
+            since,
+        )
+        return [_revocation(r) for r in rows]
+
+
+def _revocation(row: asyncpg.Record) -> LinkRevocation:
+    return LinkRevocation(
+        notification_id=row["notification_id"],
+        alert_id=row["alert_id"],
+        revoked_at=row["revoked_at"],
+        revoked_by=row["revoked_by"],
+        reason=row["reason"],
+    )
 
 
 def _stored(row: asyncpg.Record) -> StoredAlert:

@@ -122,6 +122,9 @@ def routes(
                 "state": n["state"],
                 "created_at": n["created_at"].isoformat(),
                 "sent_at": n["sent_at"].isoformat() if n["sent_at"] else None,
+                # Set once an operator revoked this e-mail's personal link: the portal refuses the link
+                # and ends the sessions it opened.
+                "link_revoked_at": n["link_revoked_at"].isoformat() if n["link_revoked_at"] else None,
             }
             for n in notes
         ]

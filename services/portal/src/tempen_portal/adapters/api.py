@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -73,6 +74,14 @@ class HttpAlertsApi(_Api):
             return Outcome(done=False, not_found=True)
         errors = response.json().get("errors", []) if response.headers.get("content-type", "").endswith("json") else []
         return Outcome(done=False, errors=tuple(errors))
+
+    # Revoked personal links (deploy branch)
+    async def revoked_links(self, tenant: str, *, since: datetime) -> Sequence[str]:
+        response = await self._send(
+            "GET", f"/v1/tenants/{_segment(tenant)}/admin/links/revoked", params={"since": since.isoformat()}
+        )
+        response.raise_for_status()
+        return [str(r["notification_id"]) for r in response.json()["revoked"]]
 
 
 class HttpScoresApi(_Api):

@@ -165,6 +165,15 @@ WORDS: dict[Language, dict[str, str]] = {
             "Dina grupper ger dig för många enheter för att tempen ska kunna hålla reda på dem. Be IT koppla "
             "grupperna till enheter högre upp i organisationen (docs/tenants.md)."
         ),
+        # Revoked personal links (deploy branch)
+        "link_revoked": (
+            "Länken är återkallad och fungerar inte längre. Om du behöver se signalen, be HR eller den som "
+            "administrerar tempen om ett nytt meddelande."
+        ),
+        "session_link_revoked": (
+            "Du har loggats ut: länken du loggade in med har återkallats. Be HR eller den som administrerar "
+            "tempen om ett nytt meddelande om du behöver komma åt signalen."
+        ),
     },
     "en": {
         "site": "tempen",
@@ -320,6 +329,15 @@ WORDS: dict[Language, dict[str, str]] = {
         "oidc_too_many_units": (
             "Your groups give you too many units for tempen to keep track of. Ask IT to map the groups to units "
             "higher up in the organisation (docs/tenants.md)."
+        ),
+        # Revoked personal links (deploy branch)
+        "link_revoked": (
+            "The link has been revoked and no longer works. If you need to see the alert, ask HR or whoever runs "
+            "tempen for a new message."
+        ),
+        "session_link_revoked": (
+            "You have been signed out: the link you signed in with has been revoked. Ask HR or whoever runs tempen "
+            "for a new message if you need the alert."
         ),
     },
 }

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from tempen_portal.domain.access import Viewer, viewer_of
 from tempen_portal.domain.chart import ChartPoint, trend_chart
+from tempen_portal.domain.revocation import revoked_in
 from tempen_portal.domain.words import LANGUAGES, WORDS, Language, number, word
 from tempen_portal.ports import AlertsApi, ScoresApi, UpstreamUnavailableError
 from tempen_shared.http import BadRequestError, read_body
@@ -220,8 +221,17 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         if recipient is None:  # the alert or its notification is gone: the link no longer stands for anyone
             pages.attempts.failed(client)
             return message(pages, request, "link_invalid", status=400)
+        if alert is not None and revoked_in(alert, str(link.notification_id)):
+            audit.info("link refused", tenant=link.tenant, reason="link revoked", alert_id=link.alert_id)
+            return message(pages, request, "link_revoked", status=403)
         _new_session(request, default_language=tenant.config.notifications.language)
-        request.session.update(tenant=link.tenant, person=recipient, signed_in_at=int(now.timestamp()), via="link")
+        request.session.update(
+            tenant=link.tenant,
+            person=recipient,
+            signed_in_at=int(now.timestamp()),
+            via="link",
+            notification=str(link.notification_id),  # so the session ends if this link is revoked
+        )
         audit.info("signed in", tenant=link.tenant, via="link", alert_id=link.alert_id)
         # Redirected to an address without the token, so it stays out of the history and of any Referer.
         return RedirectResponse(f"/t/{link.tenant}/alerts/{link.alert_id}", status_code=303)
@@ -231,6 +241,10 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
     ) -> Mapping[str, Any] | Response:
         """The alert, or the page saying why this person cannot see it. Raises UpstreamUnavailableError."""
         alert = await pages.alerts.alert(tenant_id, alert_id, language=language_of(request))
+        if alert is not None and revoked_in(alert, request.session.get("notification")):
+            # The answer says the link this session was opened with is revoked: end it now, not at the next poll.
+            end_link_session(request, alert_id=alert_id)
+            return message(pages, request, "session_link_revoked", status=403)
         if alert is None:
             return message(pages, request, "not_found", status=404)
         if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
@@ -328,6 +342,13 @@ def _new_session(request: Request, *, default_language: Language | None) -> None
         request.session["lang"] = lang
     elif default_language is not None:
         request.session["lang"] = default_language
+
+
+def end_link_session(request: Request, *, alert_id: str | None = None) -> None:
+    """End a session whose link was revoked (`tempen links revoke`); the audit trail says so."""
+    tenant = request.session.get("tenant")
+    _new_session(request, default_language=None)
+    audit.info("signed out", tenant=tenant, via="link", reason="link revoked", alert_id=alert_id)
 
 
 class FormError(ValueError):
