@@ -123,6 +123,7 @@ async def test_a_plan_is_written_revised_and_commented_under_who_did_it_and_show
     assert unknown.status_code == 404
 
     plan = shown["plan"]
+    assert plan["takes_changes"] is True
     assert [(r["revision"], r["status"], r["owner"], r["written_by"], r["written_at"]) for r in plan["revisions"]] == [
         (1, "planned", "Bo Ek", NEXT_LEVEL, "2026-03-03T08:00:00+00:00"),
         (2, "in_progress", "Bo Ek", UNIT_MANAGER, "2026-03-09T08:00:00+00:00"),
@@ -166,6 +167,7 @@ async def test_an_acknowledgement_is_a_plan_revision_and_a_resolved_alert_s_plan
         done = await http.post(
             f"{base}/{alerts['ledarskap']}/plan", json={"status": "done", "written_by": UNIT_MANAGER}
         )
+        still_open: dict[str, Any] = (await http.get(f"{base}/{alerts['ledarskap']}")).json()
         clock.advance(seconds=1)
         closed = await http.post(
             f"{base}/{alerts['ledarskap']}/plan/comments", json={"text": "Följt upp igen.", "written_by": UNIT_MANAGER}
@@ -185,6 +187,8 @@ async def test_an_acknowledgement_is_a_plan_revision_and_a_resolved_alert_s_plan
         (3, PLAN, "Cecilia", "2026-04-15", "done"),
     ]
     assert shown["plan"]["comments"] == []
+    assert (still_open["state"], still_open["plan"]["takes_changes"]) == ("resolved", True)
+    assert shown["plan"]["takes_changes"] is False, "the portal offers no form for a closed plan"
     acknowledgement = next(h for h in shown["history"] if h["to_state"] == "acknowledged")
     assert acknowledgement["actor"] == NEXT_LEVEL
 

@@ -37,6 +37,27 @@ class AlertsApi(Protocol):
 
     async def ready(self) -> bool: ...
 
+    # Action plans (entrypoints/plans.py)
+
+    async def revise_plan(
+        self,
+        tenant: str,
+        alert_id: str,
+        *,
+        what: str | None,
+        owner: str | None,
+        due_date: str | None,
+        status: str | None,
+        by: str,
+    ) -> Outcome:
+        """Write the alert's plan or its next revision, recorded under `by`; a None part stays as it was.
+        `not_active`: the plan no longer takes changes (the alert resolved long ago)."""
+        ...
+
+    async def comment_on_plan(self, tenant: str, alert_id: str, *, text: str, by: str) -> Outcome:
+        """Add a follow-up comment to the alert's plan, recorded under `by`."""
+        ...
+
 
 class ScoresApi(Protocol):
     async def unit_series(

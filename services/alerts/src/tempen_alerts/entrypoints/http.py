@@ -4,6 +4,7 @@ resolve, write the plan and comment on it."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 import structlog
@@ -21,6 +22,7 @@ from tempen_alerts.domain.plans import (
     PlanChange,
     PlanClosedError,
     PlanError,
+    may_change,
 )
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.ports import AlertReader, AlertsStore, StoredAlert
@@ -127,7 +129,10 @@ def routes(
             if closed_unexplained
             else next((h["explanation"] for h in reversed(body["history"]) if h["explanation"]), None)
         )
-        body["plan"] = _plan_json(await reader.plan(alert_id))
+        body["plan"] = {
+            **_plan_json(await reader.plan(alert_id)),
+            "takes_changes": _takes_changes(row, now=service.clock()),
+        }
         body["notifications"] = [
             {
                 "notification_id": str(n["notification_id"]),
@@ -312,6 +317,15 @@ def _plan_closed(exc: PlanClosedError) -> Response:
         f"the alert resolved on {exc.resolved_at.date().isoformat()} and its plan is part of the record now; "
         "if the problem is back, a new alert opens when the results show it",
     )
+
+
+def _takes_changes(row: Mapping[str, Any], *, now: datetime) -> bool:
+    """Whether the alert's plan takes revisions and comments now (`domain.plans.may_change`)."""
+    try:
+        may_change(is_active=row["state"] != "resolved", resolved_at=row["resolved_at"], now=now)
+    except PlanClosedError:
+        return False
+    return True
 
 
 def _plan_json(plan: Plan) -> dict[str, Any]:
