@@ -136,7 +136,7 @@ class Operation:
 
 
 def _operations() -> list[Operation]:
-    from tempen_alerts.entrypoints.http import AcknowledgeBody, ResolveBody
+    from tempen_alerts.entrypoints.http import AcknowledgeBody, CommentBody, PlanBody, ResolveBody
     from tempen_shared.events import CanonicalSubmission
 
     submissions: dict[str, Any] = {
@@ -237,7 +237,9 @@ def _operations() -> list[Operation]:
             "read",
         ),
         Operation("alerts", "GET", f"{t}/alerts", "Alerts; query: status, unit, recipient", "read"),
-        Operation("alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence and history", "read"),
+        Operation(
+            "alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence, history and action plan", "read"
+        ),
         Operation(
             "alerts",
             "POST",
@@ -253,6 +255,23 @@ def _operations() -> list[Operation]:
             "Resolve by hand, with a reason",
             "manage",
             ResolveBody,
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/{{alert_id}}/plan",
+            "Write the action plan or its next revision (a part left out stays); 409 when the plan is closed",
+            "manage",
+            PlanBody,
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/{{alert_id}}/plan/comments",
+            "Add a follow-up comment to the action plan; 409 when the plan is closed",
+            "manage",
+            CommentBody,
+            201,
         ),
     ]
 
