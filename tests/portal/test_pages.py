@@ -335,11 +335,12 @@ async def test_a_plan_is_written_under_the_signed_in_person_and_shown_with_its_h
     assert "<dt>Ansvarig</dt><dd>Bo Ek</dd>" in page
     assert f"Senast ändrad 2026-03-04 09:00 av {BO} (version 2)." in page
     assert "<caption>Planens historik, senaste först</caption>" in page
-    history = re.findall(r'<tr><th scope="row">(\d)</th><td>[^<]+</td><td>([^<]+)</td>', page)
+    history = re.findall(r'<tr><th scope="row">(\d)</th><td class="who">([^<]+)<br>', page)
     assert history == [("2", BO), ("1", BO)]
     assert f'<p class="plan">Första APT &lt;hållen&gt;.</p><small>{BO}, 2026-03-05 09:00</small>' in page
     assert 'value="in_progress" checked' in page, "the form starts from the current revision"
     assert "Ändra handlingsplanen" in page
+    assert page.index('id="plan"') < page.index('id="plan-write"'), "the plan is read before the forms"
 
 
 async def test_a_refused_plan_is_shown_again_with_each_reason_next_to_its_field(
@@ -436,6 +437,7 @@ async def test_the_manager_one_level_up_sees_the_plan_history_from_the_escalatio
     assert '<td class="plan">Prata i APT</td>' in page, "the first revision too"
     assert "Första APT hållen." in page
     assert f"{CECILIA}, 2026-03-06 10:00" in page
+    assert page.index('id="plan"') < page.index('id="acknowledge"'), "what was promised comes before acknowledging"
 
 
 async def test_a_plan_closed_long_after_the_alert_resolved_offers_no_form_and_a_late_post_says_why(
