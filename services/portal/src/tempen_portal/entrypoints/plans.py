@@ -142,6 +142,6 @@ def _errors(outcome: Outcome, language: Language) -> dict[str, str]:
     out: dict[str, str] = {}
     for error in outcome.errors:
         field = str(error.get("field", ""))
-        shown = field if field in messages else "what"  # a field the form does not have (written_by): name the plan
-        out.setdefault(shown, messages.get(field, str(error.get("reason", ""))))
+        # A field the form does not have (written_by, from the session) keeps alerts' own reason in the summary.
+        out.setdefault(field, messages.get(field, str(error.get("reason", ""))))
     return out
