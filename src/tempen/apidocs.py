@@ -136,7 +136,7 @@ class Operation:
 
 
 def _operations() -> list[Operation]:
-    from tempen_alerts.entrypoints.http import AcknowledgeBody, BacktestBody, ResolveBody
+    from tempen_alerts.entrypoints.http import AcknowledgeBody, BacktestBody, CommentBody, PlanBody, ResolveBody
     from tempen_alerts.entrypoints.links import RevokeBody
     from tempen_shared.events import CanonicalSubmission
 
@@ -247,7 +247,9 @@ def _operations() -> list[Operation]:
             "read",
         ),
         Operation("alerts", "GET", f"{t}/alerts", "Alerts; query: status, unit, recipient", "read"),
-        Operation("alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence and history", "read"),
+        Operation(
+            "alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence, history and action plan", "read"
+        ),
         Operation(
             "alerts",
             "POST",
@@ -295,6 +297,23 @@ def _operations() -> list[Operation]:
             "Revoke the personal link of one e-mail, with a reason; the first revocation stands",
             "admin",
             RevokeBody,
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/{{alert_id}}/plan",
+            "Write the action plan or its next revision (a part left out stays); 409 when the plan is closed",
+            "manage",
+            PlanBody,
+        ),
+        Operation(
+            "alerts",
+            "POST",
+            f"{t}/alerts/{{alert_id}}/plan/comments",
+            "Add a follow-up comment to the action plan; 409 when the plan is closed",
+            "manage",
+            CommentBody,
+            201,
         ),
     ]
 

@@ -77,6 +77,8 @@ def test_an_admin_token_acts_for_every_tenant_and_outside_them() -> None:
         ("POST", "/v1/tenants/{tenant}/alerts/{alert_id}/acknowledge", Scope.MANAGE),
         ("POST", "/v1/tenants/{tenant}/alerts/{alert_id}/resolve", Scope.MANAGE),
         ("POST", "/v1/tenants/{tenant}/alerts/backtest", Scope.READ),
+        ("POST", "/v1/tenants/{tenant}/alerts/{alert_id}/plan", Scope.MANAGE),
+        ("POST", "/v1/tenants/{tenant}/alerts/{alert_id}/plan/comments", Scope.MANAGE),
         ("GET", "/v1/tenants/{tenant}/admin/tokens", Scope.ADMIN),
         ("POST", "/v1/tenants/{tenant}/admin/tokens", Scope.ADMIN),
         ("POST", "/v1/tenants/{tenant}/gdpr/erase", Scope.ADMIN),

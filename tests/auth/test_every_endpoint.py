@@ -189,6 +189,8 @@ def test_the_known_endpoints_are_found_and_need_the_scopes_docs_access_md_lists(
         ("alerts", "POST /v1/tenants/{tenant}/alerts/{alert_id}/acknowledge"): Scope.MANAGE,
         ("alerts", "POST /v1/tenants/{tenant}/alerts/{alert_id}/resolve"): Scope.MANAGE,
         ("alerts", "POST /v1/tenants/{tenant}/alerts/backtest"): Scope.READ,
+        ("alerts", "POST /v1/tenants/{tenant}/alerts/{alert_id}/plan"): Scope.MANAGE,
+        ("alerts", "POST /v1/tenants/{tenant}/alerts/{alert_id}/plan/comments"): Scope.MANAGE,
     }
     assert expected.items() <= found.items()
     docs = (Path(__file__).parents[2] / "docs" / "access.md").read_text(encoding="utf-8")

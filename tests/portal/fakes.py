@@ -18,6 +18,7 @@ class FakeAlertsApi:
         self.down = False
         self.languages: list[str | None] = []  # the language each alert was asked for in
         self.revocation_polls = 0
+        self.plans: list[tuple[str, str, str, dict[str, Any]]] = []  # tenant, alert, by, revision written
 
     def add(self, tenant: str, alert: dict[str, Any]) -> None:
         self.alerts[(tenant, alert["alert_id"])] = alert
@@ -42,6 +43,19 @@ class FakeAlertsApi:
             return Outcome(done=False, not_active=True)
         alert.update(state="acknowledged", action_plan=action_plan, acknowledged_at="2026-03-03T10:00:00+00:00")
         self.acknowledged.append((tenant, alert_id, by, action_plan))
+        # Alerts makes the acknowledgement a plan revision: the first is owned by whoever acknowledged.
+        plan = alert.setdefault("plan", {"current": None, "revisions": [], "comments": [], "takes_changes": True})
+        current = plan["current"] or {"owner": by, "status": "planned", "due_date": None}
+        revision = {
+            **current,
+            "revision": len(plan["revisions"]) + 1,
+            "what": action_plan.strip(),
+            "due_date": follow_up_date or current["due_date"],
+            "written_by": by,
+            "written_at": "2026-03-03T10:00:00+00:00",
+        }
+        plan["revisions"].append(revision)
+        plan["current"] = revision
         return Outcome(done=True)
 
     async def ready(self) -> bool:
@@ -66,6 +80,67 @@ class FakeAlertsApi:
             for n in alert["notifications"]
             if n.get("link_revoked_at") and datetime.fromisoformat(n["link_revoked_at"]) >= since
         ]
+
+    # Action plans: as alerts' POST .../plan and .../plan/comments answer (domain/plans.py has the rules)
+
+    async def revise_plan(
+        self,
+        tenant: str,
+        alert_id: str,
+        *,
+        what: str | None,
+        owner: str | None,
+        due_date: str | None,
+        status: str | None,
+        by: str,
+    ) -> Outcome:
+        if self.down:
+            raise UpstreamUnavailableError("alerts is down")
+        alert = self.alerts.get((tenant, alert_id))
+        if alert is None:
+            return Outcome(done=False, not_found=True)
+        plan = alert.setdefault("plan", {"current": None, "revisions": [], "comments": [], "takes_changes": True})
+        if not plan["takes_changes"]:
+            return Outcome(done=False, not_active=True)
+        current = plan["current"] or {}
+        revision = {
+            "revision": len(plan["revisions"]) + 1,
+            "what": current.get("what") if what is None else what.strip(),
+            "owner": current.get("owner") if owner is None else owner.strip(),
+            "due_date": current.get("due_date") if due_date is None else due_date,
+            "status": status or current.get("status") or "planned",
+            "written_by": by,
+            "written_at": "2026-03-04T09:00:00+00:00",
+        }
+        errors = []
+        if not 3 <= len(revision["what"] or "") <= 5000:
+            errors.append({"field": "what", "reason": "write 3 to 5000 characters"})
+        if not revision["owner"]:
+            errors.append({"field": "owner", "reason": "name the person who owns the plan"})
+        if not revision["due_date"] or not revision["due_date"].startswith("2026-"):  # the fixture's window
+            errors.append({"field": "due_date", "reason": "give a date from the day the alert opened"})
+        if revision["status"] not in ("planned", "in_progress", "done"):
+            errors.append({"field": "status", "reason": "planned, in_progress or done"})
+        if errors:
+            return Outcome(done=False, errors=tuple(errors))
+        plan["revisions"].append(revision)
+        plan["current"] = revision
+        self.plans.append((tenant, alert_id, by, revision))
+        return Outcome(done=True)
+
+    async def comment_on_plan(self, tenant: str, alert_id: str, *, text: str, by: str) -> Outcome:
+        if self.down:
+            raise UpstreamUnavailableError("alerts is down")
+        alert = self.alerts.get((tenant, alert_id))
+        if alert is None:
+            return Outcome(done=False, not_found=True)
+        plan = alert.setdefault("plan", {"current": None, "revisions": [], "comments": [], "takes_changes": True})
+        if not plan["takes_changes"]:
+            return Outcome(done=False, not_active=True)
+        if not 2 <= len(text.strip()) <= 2000:
+            return Outcome(done=False, errors=({"field": "text", "reason": "write 2 to 2000 characters"},))
+        plan["comments"].append({"text": text.strip(), "written_by": by, "written_at": "2026-03-05T09:00:00+00:00"})
+        return Outcome(done=True)
 
 
 class FakeScoresApi:

@@ -284,3 +284,193 @@ async def test_the_alert_page_says_why_in_alerts_own_words_in_the_viewers_langua
     await portal.get("/lang/en?next=/")
     await portal.get("/t/testkommun/alerts/a1")
     assert alerts.languages[-2:] == ["sv", "en"], "the alert is asked for in the viewer's language"
+
+
+# Action plans (entrypoints/plans.py)
+
+
+async def test_a_plan_is_written_under_the_signed_in_person_and_shown_with_its_history_and_comments(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    csrf = await _bo_signed_in(portal, services[0])
+    first = await portal.get("/t/testkommun/alerts/a1")
+    assert "Ingen handlingsplan är skriven ännu." in first.text
+    assert f'id="plan-owner" name="owner" type="text" value="{BO}"' in first.text, "the owner starts as oneself"
+    written = await portal.post(
+        "/t/testkommun/alerts/a1/plan",
+        data={
+            "csrf": csrf,
+            "what": "Prata i APT om arbetsbelastningen",
+            "owner": "Bo Ek",
+            "due_date": "2026-05-01",
+            "status": "planned",
+            "written_by": "someone else",
+        },
+    )
+    assert written.status_code == 303
+    assert written.headers["location"] == "/t/testkommun/alerts/a1#plan"
+    revised = await portal.post(
+        "/t/testkommun/alerts/a1/plan",
+        data={
+            "csrf": csrf,
+            "what": "Prata i APT om arbetsbelastningen",
+            "owner": "Bo Ek",
+            "due_date": "2026-05-01",
+            "status": "in_progress",
+        },
+    )
+    assert revised.status_code == 303
+    commented = await portal.post(
+        "/t/testkommun/alerts/a1/plan/comments", data={"csrf": csrf, "text": "Första APT <hållen>."}
+    )
+    assert commented.status_code == 303
+    assert [(by, r["revision"], r["status"]) for _, _, by, r in services[0].plans] == [
+        (BO, 1, "planned"),
+        (BO, 2, "in_progress"),
+    ], "recorded under the signed-in person, never the typed name"
+
+    page = (await portal.get("/t/testkommun/alerts/a1")).text
+    assert "Kommentaren är sparad." in page
+    assert "<dt>Läge</dt><dd>Pågår</dd>" in page
+    assert "<dt>Ansvarig</dt><dd>Bo Ek</dd>" in page
+    assert f"Senast ändrad 2026-03-04 09:00 av {BO} (version 2)." in page
+    assert "<caption>Planens historik, senaste först</caption>" in page
+    history = re.findall(r'<tr><th scope="row">(\d)</th><td class="who">([^<]+)<br>', page)
+    assert history == [("2", BO), ("1", BO)]
+    assert f'<p class="plan">Första APT &lt;hållen&gt;.</p><small>{BO}, 2026-03-05 09:00</small>' in page
+    assert 'value="in_progress" checked' in page, "the form starts from the current revision"
+    assert "Ändra handlingsplanen" in page
+    assert page.index('id="plan"') < page.index('id="plan-write"'), "the plan is read before the forms"
+
+
+async def test_a_refused_plan_is_shown_again_with_each_reason_next_to_its_field(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    csrf = await _bo_signed_in(portal, services[0])
+    refused = await portal.post(
+        "/t/testkommun/alerts/a1/plan",
+        data={"csrf": csrf, "what": "ok", "owner": "", "due_date": "2019-01-01", "status": "planned"},
+    )
+    assert refused.status_code == 422
+    html = refused.text
+    for field in ("what", "owner", "due_date"):
+        assert f'id="plan-{field}-error"' in html, field
+        assert re.search(rf'id="plan-{field}"[^>]*aria-describedby="plan-{field}-hint plan-{field}-error"', html)
+        assert f'<a href="#plan-{field}">' in html, "the summary links to the field"
+    assert "Skriv vad som ska göras, 3 till 5 000 tecken." in html
+    assert "tidigast dagen signalen öppnades" in html
+    assert ">ok</textarea>" in html, "what was typed is kept"
+    assert services[0].plans == []
+    empty = await portal.post("/t/testkommun/alerts/a1/plan/comments", data={"csrf": csrf, "text": " "})
+    assert empty.status_code == 422
+    assert 'id="plan-text-error"' in empty.text
+
+
+async def test_plan_forms_need_the_session_s_csrf_token_and_a_session_for_the_tenant(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    data = {"what": "Prata i APT", "owner": "Bo", "due_date": "2026-05-01", "status": "planned"}
+    nobody = await portal.post("/t/testkommun/alerts/a1/plan", data={**data, "csrf": "x"})
+    assert nobody.status_code == 401
+    await _bo_signed_in(portal, services[0])
+    for path in ("/t/testkommun/alerts/a1/plan", "/t/testkommun/alerts/a1/plan/comments"):
+        assert (await portal.post(path, data={**data, "text": "Hej hej"})).status_code == 403
+        assert (await portal.post(path, data={**data, "text": "Hej hej", "csrf": "guessed"})).status_code == 403
+    assert (await portal.post("/t/othertenant/alerts/a1/plan", data=data)).status_code == 401
+    assert services[0].plans == []
+    assert services[0].alerts[("testkommun", "a1")].get("plan") is None
+
+
+async def test_a_manager_outside_the_unit_s_part_of_the_tree_cannot_write_its_plan(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    mine, theirs = str(uuid4()), str(uuid4())
+    services[0].add("testkommun", _alert("a1", "grupp-a1", {mine: CECILIA}))
+    services[0].add("testkommun", _alert("b1", "grupp-b1", {theirs: DAN}))
+    await portal.get(_link("a1", mine))
+    csrf = _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+    data = {"csrf": csrf, "what": "Prata i APT", "owner": "Cecilia", "due_date": "2026-05-01", "status": "planned"}
+    assert (await portal.post("/t/testkommun/alerts/b1/plan", data=data)).status_code == 403
+    assert (await portal.post("/t/testkommun/alerts/b1/plan/comments", data={**data, "text": "Hej"})).status_code == 403
+    assert services[0].plans == []
+
+
+async def test_the_manager_one_level_up_sees_the_plan_history_from_the_escalation_s_link(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    bo, kim = str(uuid4()), str(uuid4())
+    alert = _alert("a1", "grupp-a1", {bo: BO}, state="escalated")
+    alert["notifications"].append(  # type: ignore[attr-defined]
+        {
+            "notification_id": kim,
+            "recipient": "kim@testkommun.example",
+            "recipient_role": "next_level",
+            "channel": "email",
+            "state": "sent",
+            "created_at": "2026-03-16T08:00:00+00:00",
+            "sent_at": "2026-03-16T08:00:01+00:00",
+        }
+    )
+    revisions = [
+        {
+            "revision": n,
+            "what": what,
+            "owner": "Bo Ek",
+            "due_date": "2026-05-01",
+            "status": status,
+            "written_by": BO,
+            "written_at": f"2026-03-0{n + 2}T09:00:00+00:00",
+        }
+        for n, what, status in ((1, "Prata i APT", "planned"), (2, "Prata i APT och boka samtal", "in_progress"))
+    ]
+    alert["plan"] = {
+        "current": revisions[-1],
+        "revisions": revisions,
+        "comments": [{"text": "Första APT hållen.", "written_by": CECILIA, "written_at": "2026-03-06T10:00:00+00:00"}],
+        "takes_changes": True,
+    }
+    services[0].add("testkommun", alert)
+    await portal.get(_link("a1", kim))
+    page = (await portal.get("/t/testkommun/alerts/a1")).text
+    assert "Inloggad som kim@testkommun.example" in page
+    assert "Prata i APT och boka samtal" in page
+    assert '<td class="plan">Prata i APT</td>' in page, "the first revision too"
+    assert "Första APT hållen." in page
+    assert f"{CECILIA}, 2026-03-06 10:00" in page
+    assert page.index('id="plan"') < page.index('id="acknowledge"'), "what was promised comes before acknowledging"
+
+
+async def test_a_plan_closed_long_after_the_alert_resolved_offers_no_form_and_a_late_post_says_why(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    csrf = await _bo_signed_in(portal, services[0])
+    alert = services[0].alerts[("testkommun", "a1")]
+    alert["state"] = "resolved"
+    alert["plan"] = {"current": None, "revisions": [], "comments": [], "takes_changes": False}
+    page = (await portal.get("/t/testkommun/alerts/a1")).text
+    assert 'action="/t/testkommun/alerts/a1/plan"' not in page
+    assert 'action="/t/testkommun/alerts/a1/plan/comments"' not in page
+    late = await portal.post("/t/testkommun/alerts/a1/plan/comments", data={"csrf": csrf, "text": "Följt upp."})
+    assert late.status_code == 409
+    assert "planen går inte längre att ändra" in late.text
+
+
+async def test_the_plan_page_is_in_english_when_asked(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    await _bo_signed_in(portal, services[0])
+    await portal.get("/lang/en?next=/t/testkommun/alerts/a1")
+    page = (await portal.get("/t/testkommun/alerts/a1")).text
+    assert "No action plan has been written yet." in page
+    assert "Write the action plan" in page
+    assert "Save the comment" in page
+
+
+async def test_writing_a_plan_when_alerts_is_down_says_to_try_again_later(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    csrf = await _bo_signed_in(portal, services[0])
+    services[0].down = True
+    answer = await portal.post("/t/testkommun/alerts/a1/plan/comments", data={"csrf": csrf, "text": "Följt upp."})
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "30"

@@ -68,7 +68,7 @@ ROUTE_RULES: tuple[RouteRule, ...] = (
     RouteRule(frozenset({"POST"}), re.compile(r"^/v1/tenants/\{tenant\}/submissions$"), Scope.SUBMIT),
     RouteRule(
         frozenset({"POST"}),
-        re.compile(r"^/v1/tenants/\{tenant\}/alerts/\{[^}/]+\}/(?:acknowledge|resolve)$"),
+        re.compile(r"^/v1/tenants/\{tenant\}/alerts/\{[^}/]+\}/(?:acknowledge|resolve|plan|plan/comments)$"),
         Scope.MANAGE,
     ),
     # A backtest writes nothing and notifies nobody: it reads, with a body for the policy to try.

@@ -7,8 +7,9 @@ import hashlib
 import hmac
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -104,13 +105,19 @@ async def test_each_transition_reaches_the_webhook_once_signed_and_without_answe
                 conn = await asyncpg.connect(database_url)
                 try:
                     alerts = {r["dimension"]: r["alert_id"] for r in await conn.fetch("SELECT * FROM alerts.alerts")}
+                    # A follow-up date lies on or after the day the alert opened (domain/plans.py): take it from
+                    # that day, which is whenever this test runs.
+                    opened = await conn.fetchval("SELECT max(opened_at) FROM alerts.alerts")
+                    follow_up = (
+                        opened.astimezone(ZoneInfo("Europe/Stockholm")).date() + timedelta(days=30)
+                    ).isoformat()
                 finally:
                     await conn.close()
                 token = await admin_token(database_url)
                 async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as http:
                     acknowledged = await http.post(
                         f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}/acknowledge",
-                        json={"action_plan": ACTION_PLAN, "follow_up_date": "2026-12-15", "acknowledged_by": "Bo"},
+                        json={"action_plan": ACTION_PLAN, "follow_up_date": follow_up, "acknowledged_by": "Bo"},
                     )
                     resolved = await http.post(
                         f"/v1/tenants/{TENANT}/alerts/{alerts['motivation']}/resolve",

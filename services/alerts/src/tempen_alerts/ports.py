@@ -13,6 +13,7 @@ from uuid import UUID
 
 from tempen_alerts.domain.backtest import History
 from tempen_alerts.domain.history import TimelineEntry
+from tempen_alerts.domain.plans import Plan, PlanComment, PlanRevision
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_shared.events import UnitScored
 from tempen_shared.outbox import OutboxMessage
@@ -230,6 +231,24 @@ class AlertsRepository(Protocol):
         """Put the messages in the outbox; the relay sends them once the transaction commits."""
         ...
 
+    # Action plans (domain/plans.py)
+
+    async def resolved_at(self, alert_id: str) -> datetime | None:
+        """When the alert resolved; None while it is active (or if there is no such alert)."""
+        ...
+
+    async def plan(self, alert_id: str) -> Plan:
+        """The alert's plan: every revision and comment, oldest first (empty if none was written)."""
+        ...
+
+    async def add_plan_revision(self, alert_id: str, tenant: str, revision: PlanRevision) -> None:
+        """Append the revision; the alert's action_plan and follow_up_date become its what and due date."""
+        ...
+
+    async def add_plan_comment(self, alert_id: str, tenant: str, comment: PlanComment) -> None:
+        """Append a follow-up comment to the alert's plan."""
+        ...
+
 
 class AlertsStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[AlertsRepository]:
@@ -265,6 +284,10 @@ class AlertReader(Protocol):
 
     async def notifications(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
         """The alert's notifications and their delivery state, oldest first."""
+        ...
+
+    async def plan(self, alert_id: str) -> Plan:
+        """The alert's plan: every revision and comment, oldest first (empty if none was written)."""
         ...
 
 

@@ -22,6 +22,15 @@ from tempen_alerts.domain.messages import (
     render_moved_on,
     render_notification,
 )
+from tempen_alerts.domain.plans import (
+    Plan,
+    PlanChange,
+    PlanComment,
+    comment,
+    from_acknowledgement,
+    may_change,
+    revise,
+)
 from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, moved_past, recipients
 from tempen_alerts.domain.rules import (
     AlertSnapshot,
@@ -80,6 +89,7 @@ VERBS: dict[AlertState, str] = {
 
 logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.transitions")
 history_logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.history")
+plan_logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("tempen.alerts.plans")
 
 
 class InvalidPolicyError(ValueError):
@@ -383,8 +393,12 @@ class AlertsService:
     ) -> StoredAlert | None:
         """Acknowledge at the alert's current level with an action plan; None when there is no such alert.
 
+        The acknowledgement is also a revision of the alert's plan (`domain.plans.from_acknowledgement`):
+        its text becomes what will be done and its follow-up date the due date, under `actor`.
+
         Raises:
             AlertNotActiveError: the alert is resolved.
+            PlanError: the text or the date breaks the plan's rules (naming action_plan or follow_up_date).
         """
         now = now or self.clock()
         found = await self._active(repo, tenant_id, alert_id)
@@ -392,7 +406,19 @@ class AlertsService:
             return None
         stored, key, tenant = found
         snapshot = acknowledge(stored.snapshot, now=now)
-        await repo.save_alert(alert_id, key, snapshot, now=now, action_plan=action_plan, follow_up=follow_up)
+        plan = await repo.plan(alert_id)
+        revision = from_acknowledgement(
+            plan.current,
+            action_plan=action_plan,
+            follow_up=follow_up,
+            by=actor,
+            now=now,
+            opened_on=_day(stored.snapshot.opened_at, tenant),
+            today=_day(now, tenant),
+        )
+        await repo.save_alert(alert_id, key, snapshot, now=now)
+        if revision is not None:
+            await repo.add_plan_revision(alert_id, tenant_id, revision)
         await self._record(
             repo,
             key,
@@ -458,6 +484,82 @@ class AlertsService:
         )
         return StoredAlert(alert_id, snapshot)
 
+    async def revise_plan(
+        self,
+        repo: AlertsRepository,
+        *,
+        tenant_id: str,
+        alert_id: str,
+        change: PlanChange,
+        actor: str,
+        now: datetime | None = None,
+    ) -> Plan | None:
+        """Write the alert's action plan, or its next revision, under `actor`; returns the plan as it now
+        stands (unchanged when `change` repeats the current revision), None when there is no such alert.
+
+        Raises:
+            PlanError: a part is missing or breaks its bounds.
+            PlanClosedError: the alert resolved longer ago than the plan stays open.
+        """
+        now = now or self.clock()
+        found = await self._plan_target(repo, tenant_id, alert_id, now=now)
+        if found is None:
+            return None
+        stored, tenant = found
+        plan = await repo.plan(alert_id)
+        revision = revise(
+            plan.current,
+            change,
+            by=actor,
+            now=now,
+            opened_on=_day(stored.snapshot.opened_at, tenant),
+            today=_day(now, tenant),
+        )
+        if revision is None:
+            return plan
+        await repo.add_plan_revision(alert_id, tenant_id, revision)
+        plan_logger.info(
+            "plan revised", tenant=tenant_id, alert_id=alert_id, revision=revision.revision, status=revision.status
+        )
+        return Plan(revisions=(*plan.revisions, revision), comments=plan.comments)
+
+    async def comment_on_plan(
+        self,
+        repo: AlertsRepository,
+        *,
+        tenant_id: str,
+        alert_id: str,
+        text: str,
+        actor: str,
+        now: datetime | None = None,
+    ) -> PlanComment | None:
+        """Add a follow-up comment to the alert's plan under `actor`; None when there is no such alert.
+
+        Raises:
+            PlanError: the text is empty, too long or holds control characters.
+            PlanClosedError: the alert resolved longer ago than the plan stays open.
+        """
+        now = now or self.clock()
+        found = await self._plan_target(repo, tenant_id, alert_id, now=now)
+        if found is None:
+            return None
+        written = comment(text, by=actor, now=now)
+        await repo.add_plan_comment(alert_id, tenant_id, written)
+        plan_logger.info("plan commented", tenant=tenant_id, alert_id=alert_id)
+        return written
+
+    async def _plan_target(
+        self, repo: AlertsRepository, tenant_id: str, alert_id: str, *, now: datetime
+    ) -> tuple[StoredAlert, Tenant] | None:
+        """The alert, locked (so revisions are numbered one at a time), if its plan takes changes now."""
+        tenant = self.catalog.tenants.get(tenant_id)
+        stored = await repo.alert(tenant_id, alert_id, for_update=True)
+        if tenant is None or stored is None:
+            return None
+        resolved_at = None if stored.snapshot.is_active else await repo.resolved_at(alert_id)
+        may_change(is_active=stored.snapshot.is_active, resolved_at=resolved_at, now=now)
+        return stored, tenant
+
     async def history_due(self, repo: AlertsRepository, *, now: datetime) -> list[uuid.UUID]:
         """The backfills that have ended by `now`: none of their transitions for `history_settle`."""
         return await repo.settled_history_imports(quiet_since=now - self.history_settle)
@@ -516,6 +618,7 @@ class AlertsService:
                 now=now,
                 timeline=await repo.timeline(alert.alert_id),
                 leave_out=hr.identity,  # HR's one summary lists the alerts that sit with HR
+                plan=await self._plan_shown(repo, alert.alert_id, tenant),
             )
             if rows:
                 await repo.add_notifications(
@@ -628,13 +731,18 @@ class AlertsService:
         )
         rows = [] if change.quiet_reason else self._webhook_rows(tenant, key, transition_id, change, now=now)
         if change.email is not None and not change.quiet_reason:
+            # The plan as it stands in this transaction, rendered into the rows the outbox delivers: an e-mail
+            # about an alert that went on says what was agreed, and a retry after a crash says the same.
+            plan = await self._plan_shown(repo, change.alert_id, tenant) if change.from_state is not None else None
             rows = (
-                self._email_rows(tenant, key, transition_id, change, change.email, now=now, timeline=change.timeline)
+                self._email_rows(
+                    tenant, key, transition_id, change, change.email, now=now, timeline=change.timeline, plan=plan
+                )
                 + rows
             )
             if change.moved_from is not None and change.email in ("escalated", "escalated_to_hr"):
                 # Not after history nobody heard of ("found_in_history"): the level below was never told.
-                rows += self._moved_on_rows(tenant, key, transition_id, change, change.moved_from, now=now)
+                rows += self._moved_on_rows(tenant, key, transition_id, change, change.moved_from, now=now, plan=plan)
         if rows:
             await repo.add_notifications(
                 transition_id=transition_id, alert_id=change.alert_id, tenant=key.tenant, rows=rows
@@ -693,6 +801,7 @@ class AlertsService:
         now: datetime,
         timeline: Sequence[TimelineEntry] = (),
         leave_out: str | None = None,
+        plan: Plan | None = None,
     ) -> list[NotificationRow]:
         policy = tenant.config.alert_policy
         names = _names(tenant, key)
@@ -720,6 +829,7 @@ class AlertsService:
                 acknowledge_url=url,
                 level=change.snapshot.level,
                 timeline=timeline,
+                plan=plan,
             )
             rows.append(self._email_row(notification_id, recipient, email))
         return rows
@@ -754,6 +864,7 @@ class AlertsService:
         from_level: int,
         *,
         now: datetime,
+        plan: Plan | None = None,
     ) -> list[NotificationRow]:
         """The note to whoever the alert sat with before it escalated, in the escalation's own transaction
         (so a crash queues both or neither, and the outbox delivers each once)."""
@@ -785,6 +896,7 @@ class AlertsService:
                 rule=change.rule,
                 explanation=change.explanation,
                 url=url,
+                plan=plan,
             )
             rows.append(self._email_row(notification_id, recipient, email))
         return rows
@@ -829,6 +941,15 @@ class AlertsService:
                 body_html="",
             )
         ]
+
+    async def _plan_shown(self, repo: AlertsRepository, alert_id: str, tenant: Tenant) -> Plan:
+        """The alert's plan as an e-mail quotes it: its times in the tenant's zone, so dates read as people's."""
+        plan = await repo.plan(alert_id)
+        zone = tenant.config.zone
+        return Plan(
+            revisions=tuple(replace(r, written_at=r.written_at.astimezone(zone)) for r in plan.revisions),
+            comments=tuple(replace(c, written_at=c.written_at.astimezone(zone)) for c in plan.comments),
+        )
 
     def alert_url(self, tenant: str, alert_id: str) -> str:
         return f"{self._public_url}/v1/tenants/{tenant}/alerts/{alert_id}"
@@ -894,6 +1015,10 @@ def _names(tenant: Tenant, key: SeriesKey) -> _Names:
     dimension_name = (dimension.name_sv if swedish else dimension.name_en) if dimension else key.dimension
     unit = tenant.org.units.get(key.unit)
     return _Names(unit=unit.name if unit else key.unit, dimension=dimension_name)
+
+
+def _day(instant: datetime, tenant: Tenant) -> date:
+    return instant.astimezone(tenant.config.zone).date()
 
 
 def _evidence(score: PeriodScore) -> dict[str, Any]:

@@ -42,6 +42,26 @@ class AlertsApi(Protocol):
     async def revoked_links(self, tenant: str, *, since: datetime) -> Sequence[str]:
         """The notification ids whose e-mail links were revoked at or after `since` (alerts' GET
         .../admin/links/revoked). Raises UpstreamUnavailableError."""
+
+    # Action plans (entrypoints/plans.py)
+
+    async def revise_plan(
+        self,
+        tenant: str,
+        alert_id: str,
+        *,
+        what: str | None,
+        owner: str | None,
+        due_date: str | None,
+        status: str | None,
+        by: str,
+    ) -> Outcome:
+        """Write the alert's plan or its next revision, recorded under `by`; a None part stays as it was.
+        `not_active`: the plan no longer takes changes (the alert resolved long ago)."""
+        ...
+
+    async def comment_on_plan(self, tenant: str, alert_id: str, *, text: str, by: str) -> Outcome:
+        """Add a follow-up comment to the alert's plan, recorded under `by`."""
         ...
 
 

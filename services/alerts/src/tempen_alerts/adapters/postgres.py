@@ -12,6 +12,7 @@ import asyncpg
 
 from tempen_alerts.domain.backtest import History, SeriesId
 from tempen_alerts.domain.history import TimelineEntry
+from tempen_alerts.domain.plans import Plan, PlanComment, PlanRevision
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_alerts.ports import (
     HR_SUMMARY_ROLE,
@@ -496,6 +497,52 @@ class PostgresAlertsRepository:
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         await enqueue(self.conn, SCHEMA, messages)
 
+    # Action plans
+
+    async def resolved_at(self, alert_id: str) -> datetime | None:
+        resolved: datetime | None = await self.conn.fetchval(
+            f"SELECT resolved_at FROM {SCHEMA}.alerts WHERE alert_id = $1 AND state = 'resolved'", alert_id
+        )
+        return resolved
+
+    async def plan(self, alert_id: str) -> Plan:
+        return await _read_plan(self.conn, alert_id)
+
+    async def add_plan_revision(self, alert_id: str, tenant: str, revision: PlanRevision) -> None:
+        await self.conn.execute(
+            f"""INSERT INTO {SCHEMA}.plan_revisions (alert_id, revision, tenant, what, owner, due_date, status,
+                    written_by, written_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+            alert_id,
+            revision.revision,
+            tenant,
+            revision.what,
+            revision.owner,
+            revision.due,
+            revision.status,
+            revision.written_by,
+            revision.written_at,
+        )
+        await self.conn.execute(
+            f"""UPDATE {SCHEMA}.alerts SET action_plan = $2, follow_up_date = $3, updated_at = $4
+                WHERE alert_id = $1""",
+            alert_id,
+            revision.what,
+            revision.due,
+            revision.written_at,
+        )
+
+    async def add_plan_comment(self, alert_id: str, tenant: str, comment: PlanComment) -> None:
+        await self.conn.execute(
+            f"""INSERT INTO {SCHEMA}.plan_comments (alert_id, tenant, body, written_by, written_at)
+                VALUES ($1, $2, $3, $4, $5)""",
+            alert_id,
+            tenant,
+            comment.text,
+            comment.written_by,
+            comment.written_at,
+        )
+
 
 class PostgresAlertsStore:
     def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None]) -> None:
@@ -556,6 +603,9 @@ class PostgresAlertReader:
             alert_id,
         )
         return [dict(r) for r in rows]
+
+    async def plan(self, alert_id: str) -> Plan:
+        return await _read_plan(self._pool(), alert_id)
 
     async def notifications(self, alert_id: str) -> list[dict[str, Any]]:
         rows = await self._pool().fetch(
@@ -659,6 +709,35 @@ def _revocation(row: asyncpg.Record) -> LinkRevocation:
         revoked_at=row["revoked_at"],
         revoked_by=row["revoked_by"],
         reason=row["reason"],
+    )
+
+
+async def _read_plan(conn: Connection | asyncpg.Pool, alert_id: str) -> Plan:
+    revisions = await conn.fetch(
+        f"""SELECT revision, what, owner, due_date, status, written_by, written_at FROM {SCHEMA}.plan_revisions
+            WHERE alert_id = $1 ORDER BY revision""",
+        alert_id,
+    )
+    comments = await conn.fetch(
+        f"SELECT body, written_by, written_at FROM {SCHEMA}.plan_comments WHERE alert_id = $1 ORDER BY seq",
+        alert_id,
+    )
+    return Plan(
+        revisions=tuple(
+            PlanRevision(
+                revision=r["revision"],
+                what=r["what"],
+                owner=r["owner"],
+                due=r["due_date"],
+                status=r["status"],
+                written_by=r["written_by"],
+                written_at=r["written_at"],
+            )
+            for r in revisions
+        ),
+        comments=tuple(
+            PlanComment(text=c["body"], written_by=c["written_by"], written_at=c["written_at"]) for c in comments
+        ),
     )
 
 

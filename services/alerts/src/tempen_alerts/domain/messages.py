@@ -1,8 +1,8 @@
 """The e-mail an alert sends, in Swedish or English, as plain text and HTML.
 
 Only what the rules saw goes in: the unit's index per period against the threshold, with the number
-of respondents. Never an individual answer, never free text, and nothing about a suppressed period
-but that it had too few responses.
+of respondents, and the action plan the managers wrote (domain/plans.py). Never an individual answer,
+never a respondent's free text, and nothing about a suppressed period but that it had too few responses.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from tempen_alerts.domain.explain import Explanation, describe
 from tempen_alerts.domain.history import TimelineEntry
+from tempen_alerts.domain.plans import Plan, PlanStatus
 from tempen_alerts.domain.routing import Recipient
 from tempen_alerts.domain.rules import PeriodScore
 from tempen_shared.events.alerts import AlertState
@@ -27,6 +28,9 @@ NotificationKind = Literal["opened", "escalated", "resolved", "found_in_history"
 # A change smaller than this between two periods is reported as "about the same": small groups move
 # a point or two from month to month without anything having happened.
 STABLE_WITHIN_POINTS = 1.0
+# An e-mail quotes this much of a plan's text and of its latest comment; the case page has the rest.
+QUOTED_PLAN_CHARS = 1500
+QUOTED_COMMENT_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,17 @@ class _Wording:
     view: str
     privacy: str
     decimal_comma: bool
+    plan: str
+    plan_none: str
+    plan_what: str
+    plan_owner: str
+    plan_due: str
+    plan_no_due: str
+    plan_status: str
+    plan_statuses: Mapping[PlanStatus, str]
+    plan_written: str  # {date} {who} {revision}
+    plan_comment: str  # {date} {who}
+    plan_more: str
 
 
 _SV = _Wording(
@@ -170,6 +185,17 @@ _SV = _Wording(
     privacy="Meddelandet bygger bara på sammanställda resultat för grupper med tillräckligt många svar. Det "
     "innehåller aldrig enskilda svar eller fritextsvar, och för perioder med för få svar visas inga siffror.",
     decimal_comma=True,
+    plan="Handlingsplan",
+    plan_none="Ingen handlingsplan är skriven ännu.",
+    plan_what="Vad som ska göras",
+    plan_owner="Ansvarig",
+    plan_due="Klart senast",
+    plan_no_due="inget datum satt",
+    plan_status="Läge",
+    plan_statuses={"planned": "planerad", "in_progress": "pågår", "done": "klar"},
+    plan_written="Senast ändrad {date} av {who} (version {revision})",
+    plan_comment="Senaste kommentar ({date}, {who})",
+    plan_more="… (resten finns i ärendet)",
 )
 
 _EN = _Wording(
@@ -265,6 +291,17 @@ _EN = _Wording(
     privacy="This message is based only on aggregated results for groups with enough responses. It never "
     "contains individual answers or free-text comments, and periods with too few responses show no numbers.",
     decimal_comma=False,
+    plan="Action plan",
+    plan_none="No action plan has been written yet.",
+    plan_what="What will be done",
+    plan_owner="Owner",
+    plan_due="Due",
+    plan_no_due="no date set",
+    plan_status="Status",
+    plan_statuses={"planned": "planned", "in_progress": "in progress", "done": "done"},
+    plan_written="Last changed {date} by {who} (revision {revision})",
+    plan_comment="Latest comment ({date}, {who})",
+    plan_more="… (the rest is in the case)",
 )
 
 _WORDING: Mapping[Language, _Wording] = {"sv": _SV, "en": _EN}
@@ -293,6 +330,7 @@ def render_notification(
     acknowledge_url: str,
     level: int = 1,
     timeline: Sequence[TimelineEntry] = (),
+    plan: Plan | None = None,
 ) -> Email:
     """The notification for one recipient of an alert that opened, escalated or resolved, or that a quiet
     backfill left open ("found_in_history").
@@ -302,7 +340,9 @@ def render_notification(
     what was found, the rule and how sure it is (None, for a transition stored before explanations were:
     the section is left out rather than quote the English rule text).
     `level` is the alert's level now; `timeline` its transitions, oldest first, shown as its history
-    (only for "found_in_history"). Every interpolated string is HTML-escaped in the HTML part.
+    (only for "found_in_history"). `plan` is the alert's action plan as it stands, quoted after the opening
+    paragraphs (its times already in the tenant's zone); None leaves the section out (a new alert has none).
+    Every interpolated string is HTML-escaped in the HTML part.
 
     Raises:
         ValueError: `acknowledge_url` is not an absolute http(s) address.
@@ -338,10 +378,12 @@ def render_notification(
     link_label = words.acknowledge if kind != "resolved" and not informed else words.view
     greeting = words.greeting.format(name=recipient.name)
     explained = describe(explanation, language) if explanation is not None else ()
+    planned = _plan_lines(plan, words) if plan is not None else None
 
     text = _text(
         greeting=greeting,
         paragraphs=paragraphs,
+        planned=planned,
         facts=facts,
         rows=rows,
         show_tenant=show_tenant,
@@ -357,6 +399,7 @@ def render_notification(
         subject=subject,
         greeting=greeting,
         paragraphs=paragraphs,
+        planned=planned,
         facts=facts,
         rows=rows,
         show_tenant=show_tenant,
@@ -567,10 +610,12 @@ def render_moved_on(
     rule: str,
     explanation: Explanation | None,
     url: str,
+    plan: Plan | None = None,
 ) -> Email:
     """The short note, for their information, to whoever an alert sat with before it escalated: it moved
     on to `to_name` at `to_level` (or to HR) because of `rule`; `explanation` (the escalation's, written in
     `language`) says what was found, and is left out when there is none, rather than quote the rule's text.
+    `plan` (as `render_notification`'s) reminds them what was agreed while the case was theirs.
 
     Raises:
         ValueError: `url` is not an absolute http(s) address.
@@ -596,9 +641,11 @@ def render_moved_on(
     )
     greeting = wording.greeting.format(name=recipient.name)
     paragraphs = [moved, words.nothing_asked]
+    planned = _plan_lines(plan, wording) if plan is not None else None
     lines = [greeting, ""]
     for paragraph in paragraphs:
         lines += [paragraph, ""]
+    lines += _plan_text(planned, wording)
     explained = describe(explanation, language) if explanation is not None else ()
     if explained:
         lines += [wording.rule, *explained, ""]
@@ -609,6 +656,7 @@ def render_moved_on(
         f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
         f"<p>{e(greeting)}</p>",
         *(f"<p>{e(paragraph)}</p>" for paragraph in paragraphs),
+        *_plan_html(planned, wording),
         *([f"<h3>{e(wording.rule)}</h3>", *_html_lines(explained)] if explained else []),
         f'<p>{e(wording.view)} <a href="{e(url)}">{e(url)}</a></p>',
         f"<p><small>{e(wording.privacy)}</small></p>",
@@ -621,6 +669,7 @@ def _text(
     *,
     greeting: str,
     paragraphs: Sequence[str],
+    planned: Sequence[tuple[str, str]] | None,
     facts: Sequence[tuple[str, str]],
     rows: Sequence[_Row],
     show_tenant: bool,
@@ -634,6 +683,7 @@ def _text(
     lines = [greeting, ""]
     for paragraph in paragraphs:
         lines += [paragraph, ""]
+    lines += _plan_text(planned, words)
     lines += [f"{label}: {value}" for label, value in facts]
     lines += ["", f"{words.results}:"]
     for row in rows:
@@ -662,6 +712,7 @@ def _html(
     subject: str,
     greeting: str,
     paragraphs: Sequence[str],
+    planned: Sequence[tuple[str, str]] | None,
     facts: Sequence[tuple[str, str]],
     rows: Sequence[_Row],
     show_tenant: bool,
@@ -693,6 +744,7 @@ def _html(
         f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
         f"<p>{e(greeting)}</p>",
         *(f"<p>{e(paragraph)}</p>" for paragraph in paragraphs),
+        *_plan_html(planned, words),
         "<table>",
         *(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in facts),
         "</table>",
@@ -713,6 +765,66 @@ def _html(
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _plan_lines(plan: Plan, words: _Wording) -> list[tuple[str, str]]:
+    """The plan as (label, value) pairs: its current revision and latest comment; empty when nobody wrote any.
+    A label of "" is a line of its own (who changed it last)."""
+    out: list[tuple[str, str]] = []
+    current = plan.current
+    if current is not None:
+        out += [
+            (words.plan_what, _quoted(current.what, QUOTED_PLAN_CHARS, words)),
+            (words.plan_owner, _one_line(current.owner)),
+            (words.plan_due, current.due.isoformat() if current.due else words.plan_no_due),
+            (words.plan_status, words.plan_statuses[current.status]),
+            (
+                "",
+                words.plan_written.format(
+                    date=current.written_at.date().isoformat(),
+                    who=_one_line(current.written_by),
+                    revision=current.revision,
+                ),
+            ),
+        ]
+    latest = plan.latest_comment
+    if latest is not None:
+        label = words.plan_comment.format(date=latest.written_at.date().isoformat(), who=_one_line(latest.written_by))
+        out.append((label, _quoted(latest.text, QUOTED_COMMENT_CHARS, words)))
+    return out
+
+
+def _plan_text(planned: Sequence[tuple[str, str]] | None, words: _Wording) -> list[str]:
+    if planned is None:
+        return []
+    if not planned:
+        return [f"{words.plan}: {words.plan_none}", ""]
+    lines = [f"{words.plan}:"]
+    for label, value in planned:
+        first, *rest = value.split("\n")
+        lines.append(f"  {label}: {first}" if label else f"  {first}")
+        lines += [f"    {line}" for line in rest]
+    return [*lines, ""]
+
+
+def _plan_html(planned: Sequence[tuple[str, str]] | None, words: _Wording) -> list[str]:
+    if planned is None:
+        return []
+    e = _escape
+    if not planned:
+        return [f"<h3>{e(words.plan)}</h3>", f"<p>{e(words.plan_none)}</p>"]
+    rows = [
+        f"<tr><th>{e(label)}</th><td>{e(value).replace(chr(10), '<br>')}</td></tr>" for label, value in planned if label
+    ]
+    notes = [f"<p><small>{e(value)}</small></p>" for label, value in planned if not label]
+    return [f"<h3>{e(words.plan)}</h3>", "<table>", *rows, "</table>", *notes]
+
+
+def _quoted(text: str, most: int, words: _Wording) -> str:
+    """A person's text for an e-mail: its lines kept (trailing spaces gone), cut at `most` characters."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    kept = "\n".join(lines)
+    return kept if len(kept) <= most else kept[:most].rstrip() + words.plan_more
 
 
 def _html_lines(lines: Sequence[str]) -> list[str]:

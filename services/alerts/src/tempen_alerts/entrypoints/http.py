@@ -1,5 +1,5 @@
-"""Alerts' HTTP API: list alerts, one alert with its evidence and history, acknowledge, resolve; backtest
-the rules on a stored history."""
+"""Alerts' HTTP API: list alerts, one alert with its evidence, history and action plan, acknowledge,
+resolve, write the plan and comment on it; backtest the rules on a stored history."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ from starlette.routing import Route
 
 from tempen_alerts.domain.backtest import History, backtest_json
 from tempen_alerts.domain.explain import Explanation, Language, describe
+from tempen_alerts.domain.plans import (
+    COMMENT_MAX,
+    OWNER_MAX,
+    WHAT_MAX,
+    Plan,
+    PlanChange,
+    PlanClosedError,
+    PlanError,
+    may_change,
+)
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.ports import (
     AlertReader,
@@ -53,6 +63,23 @@ class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: FreeText = Field(min_length=3, max_length=2000)
     resolved_by: IdentifierText = Field(default="", max_length=200)
+
+
+class PlanBody(BaseModel):
+    """A plan or its next revision: a part left out stays as the current revision has it."""
+
+    model_config = ConfigDict(extra="forbid")
+    what: FreeText | None = Field(default=None, max_length=WHAT_MAX)
+    owner: IdentifierText | None = Field(default=None, max_length=OWNER_MAX)
+    due_date: CalendarDate | None = None
+    status: Literal["planned", "in_progress", "done"] | None = None
+    written_by: IdentifierText = Field(min_length=1, max_length=200)
+
+
+class CommentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: FreeText = Field(max_length=COMMENT_MAX)
+    written_by: IdentifierText = Field(min_length=1, max_length=200)
 
 
 def routes(
@@ -113,6 +140,10 @@ def routes(
             if closed_unexplained
             else next((h["explanation"] for h in reversed(body["history"]) if h["explanation"]), None)
         )
+        body["plan"] = {
+            **_plan_json(await reader.plan(alert_id)),
+            "takes_changes": _takes_changes(row, now=service.clock()),
+        }
         body["notifications"] = [
             {
                 "notification_id": str(n["notification_id"]),
@@ -150,6 +181,8 @@ def routes(
                 )
         except AlertNotActiveError as exc:
             return problem(409, "Alert not active", f"the alert is {exc.state}")
+        except PlanError as exc:
+            return problem(422, "Invalid acknowledgement", errors=[{"field": exc.field, "reason": exc.reason}])
         if stored is None:
             return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
         metrics.transitions.labels("acknowledged").inc()
@@ -181,6 +214,71 @@ def routes(
         _log_by_hand(stored, tenant=tenant, rule="resolved_by_hand")
         return JSONResponse({"alert_id": stored.alert_id, "state": stored.snapshot.state})
 
+    # Action plans (domain/plans.py)
+
+    async def write_plan(request: Request) -> Response:
+        tenant = tenant_or_problem(request)
+        if isinstance(tenant, Response):
+            return tenant
+        try:
+            body = PlanBody.model_validate(await read_json(request))
+        except ValidationError as exc:
+            return problem(422, "Invalid action plan", errors=field_errors(exc))
+        change = PlanChange(what=body.what, owner=body.owner, due=body.due_date, status=body.status)
+        try:
+            async with store().transaction() as repo:
+                plan = await service.revise_plan(
+                    repo,
+                    tenant_id=tenant,
+                    alert_id=request.path_params["alert_id"],
+                    change=change,
+                    actor=body.written_by,
+                )
+        except PlanError as exc:
+            return problem(422, "Invalid action plan", errors=[{"field": exc.field, "reason": exc.reason}])
+        except PlanClosedError as exc:
+            return _plan_closed(exc)
+        if plan is None:
+            return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
+        return JSONResponse(_plan_json(plan))
+
+    async def comment_on_plan(request: Request) -> Response:
+        tenant = tenant_or_problem(request)
+        if isinstance(tenant, Response):
+            return tenant
+        try:
+            body = CommentBody.model_validate(await read_json(request))
+        except ValidationError as exc:
+            return problem(422, "Invalid comment", errors=field_errors(exc))
+        try:
+            async with store().transaction() as repo:
+                written = await service.comment_on_plan(
+                    repo,
+                    tenant_id=tenant,
+                    alert_id=request.path_params["alert_id"],
+                    text=body.text,
+                    actor=body.written_by,
+                )
+        except PlanError as exc:
+            return problem(422, "Invalid comment", errors=[{"field": exc.field, "reason": exc.reason}])
+        except PlanClosedError as exc:
+            return _plan_closed(exc)
+        if written is None:
+            return problem(404, "Unknown alert", errors=[{"field": "alert_id", "reason": "no such alert"}])
+        return JSONResponse(
+            {"text": written.text, "written_by": written.written_by, "written_at": written.written_at.isoformat()},
+            status_code=201,
+        )
+
+    plans = "/v1/tenants/{tenant}/alerts/{alert_id}/plan"
+    plan_routes = [
+        Route(plans, measured(plans, write_plan), methods=["POST"]),
+        Route(
+            plans + "/comments",
+            measured(plans + "/comments", comment_on_plan),
+            methods=["POST"],
+        ),
+    ]
     base = "/v1/tenants/{tenant}/alerts"
     return [
         Route(base, measured(base, list_alerts), methods=["GET"]),
@@ -189,6 +287,7 @@ def routes(
             base + "/{alert_id}/acknowledge", measured(base + "/{alert_id}/acknowledge", acknowledge), methods=["POST"]
         ),
         Route(base + "/{alert_id}/resolve", measured(base + "/{alert_id}/resolve", resolve), methods=["POST"]),
+        *plan_routes,
     ]
 
 
@@ -313,3 +412,41 @@ def backtest_routes(
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _plan_closed(exc: PlanClosedError) -> Response:
+    return problem(
+        409,
+        "Plan closed",
+        f"the alert resolved on {exc.resolved_at.date().isoformat()} and its plan is part of the record now; "
+        "if the problem is back, a new alert opens when the results show it",
+    )
+
+
+def _takes_changes(row: Mapping[str, Any], *, now: datetime) -> bool:
+    """Whether the alert's plan takes revisions and comments now (`domain.plans.may_change`)."""
+    try:
+        may_change(is_active=row["state"] != "resolved", resolved_at=row["resolved_at"], now=now)
+    except PlanClosedError:
+        return False
+    return True
+
+
+def _plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as the API shows it: the current revision, every revision and every comment, oldest first."""
+    revisions = [
+        {
+            "revision": r.revision,
+            "what": r.what,
+            "owner": r.owner,
+            "due_date": r.due.isoformat() if r.due else None,
+            "status": r.status,
+            "written_by": r.written_by,
+            "written_at": r.written_at.isoformat(),
+        }
+        for r in plan.revisions
+    ]
+    comments = [
+        {"text": c.text, "written_by": c.written_by, "written_at": c.written_at.isoformat()} for c in plan.comments
+    ]
+    return {"current": revisions[-1] if revisions else None, "revisions": revisions, "comments": comments}

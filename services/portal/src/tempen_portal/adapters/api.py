@@ -66,14 +66,37 @@ class HttpAlertsApi(_Api):
         response = await self._send(
             "POST", f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}/acknowledge", json=body
         )
-        if response.status_code == 200:
-            return Outcome(done=True)
-        if response.status_code == 409:
-            return Outcome(done=False, not_active=True)
-        if response.status_code == 404:
-            return Outcome(done=False, not_found=True)
-        errors = response.json().get("errors", []) if response.headers.get("content-type", "").endswith("json") else []
-        return Outcome(done=False, errors=tuple(errors))
+        return _outcome(response)
+
+    # Action plans
+
+    async def revise_plan(
+        self,
+        tenant: str,
+        alert_id: str,
+        *,
+        what: str | None,
+        owner: str | None,
+        due_date: str | None,
+        status: str | None,
+        by: str,
+    ) -> Outcome:
+        parts = {"what": what, "owner": owner, "due_date": due_date, "status": status}
+        body: dict[str, Any] = {key: value for key, value in parts.items() if value is not None}
+        response = await self._send(
+            "POST",
+            f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}/plan",
+            json={**body, "written_by": by},
+        )
+        return _outcome(response)
+
+    async def comment_on_plan(self, tenant: str, alert_id: str, *, text: str, by: str) -> Outcome:
+        response = await self._send(
+            "POST",
+            f"/v1/tenants/{_segment(tenant)}/alerts/{_segment(alert_id)}/plan/comments",
+            json={"text": text, "written_by": by},
+        )
+        return _outcome(response)
 
     # Revoked personal links (deploy branch)
     async def revoked_links(self, tenant: str, *, since: datetime) -> Sequence[str]:
@@ -82,6 +105,19 @@ class HttpAlertsApi(_Api):
         )
         response.raise_for_status()
         return [str(r["notification_id"]) for r in response.json()["revoked"]]
+
+
+def _outcome(response: httpx.Response) -> Outcome:
+    """What alerts answered to an action: done (2xx), not possible in the alert's state (409), unknown (404),
+    or refused with problem+json field errors."""
+    if response.is_success:
+        return Outcome(done=True)
+    if response.status_code == 409:
+        return Outcome(done=False, not_active=True)
+    if response.status_code == 404:
+        return Outcome(done=False, not_found=True)
+    errors = response.json().get("errors", []) if response.headers.get("content-type", "").endswith("json") else []
+    return Outcome(done=False, errors=tuple(errors))
 
 
 class HttpScoresApi(_Api):

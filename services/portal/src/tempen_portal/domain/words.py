@@ -57,7 +57,6 @@ WORDS: dict[Language, dict[str, str]] = {
         "follow_up_date": "Datum för uppföljning",
         "follow_up_hint": "Frivilligt. Format ÅÅÅÅ-MM-DD.",
         "acknowledged_done": "Tack! Signalen är kvitterad och handlingsplanen sparad.",
-        "plan_so_far": "Handlingsplan hittills",
         "not_active": "Signalen är inte längre aktiv, så den kan inte kvitteras.",
         "errors_title": "Något behöver rättas",
         "link_expired": (
@@ -174,6 +173,39 @@ WORDS: dict[Language, dict[str, str]] = {
             "Du har loggats ut: länken du loggade in med har återkallats. Be HR eller den som administrerar "
             "tempen om ett nytt meddelande om du behöver komma åt signalen."
         ),
+        # Action plans (entrypoints/plans.py, templates/plan.html)
+        "plan_title": "Handlingsplan",
+        "plan_none": "Ingen handlingsplan är skriven ännu.",
+        "plan_what": "Vad som ska göras",
+        "plan_owner": "Ansvarig",
+        "plan_due": "Klart senast",
+        "plan_no_due": "inget datum satt",
+        "plan_status": "Läge",
+        "plan_status_planned": "Planerad",
+        "plan_status_in_progress": "Pågår",
+        "plan_status_done": "Klar",
+        "plan_written": "Senast ändrad {when} av {who} (version {revision}).",
+        "plan_history": "Planens historik, senaste först",
+        "plan_revision": "Version",
+        "plan_changed": "Ändrad av",
+        "plan_comments": "Uppföljning",
+        "plan_no_comments": "Inga kommentarer ännu.",
+        "plan_write": "Skriv handlingsplanen",
+        "plan_revise": "Ändra handlingsplanen",
+        "plan_what_hint": "Vad ska göras? 3 till 5 000 tecken.",
+        "plan_owner_hint": "Vem ansvarar? Namn eller e-postadress.",
+        "plan_due_hint": "Format ÅÅÅÅ-MM-DD.",
+        "plan_save": "Spara planen",
+        "plan_comment_add": "Lägg till en kommentar",
+        "plan_comment": "Kommentar",
+        "plan_comment_hint": "Hur går det? 2 till 2 000 tecken.",
+        "plan_comment_save": "Spara kommentaren",
+        "plan_saved": "Handlingsplanen är sparad.",
+        "comment_saved": "Kommentaren är sparad.",
+        "plan_closed": (
+            "Signalen avslutades för mer än ett halvår sedan, så planen går inte längre att ändra. "
+            "Om problemet är tillbaka öppnas en ny signal när resultaten visar det."
+        ),
     },
     "en": {
         "site": "tempen",
@@ -222,7 +254,6 @@ WORDS: dict[Language, dict[str, str]] = {
         "follow_up_date": "Follow-up date",
         "follow_up_hint": "Optional. Format YYYY-MM-DD.",
         "acknowledged_done": "Thank you! The alert is acknowledged and the action plan saved.",
-        "plan_so_far": "Action plan so far",
         "not_active": "The alert is no longer active, so it cannot be acknowledged.",
         "errors_title": "Something needs correcting",
         "link_expired": (
@@ -338,6 +369,39 @@ WORDS: dict[Language, dict[str, str]] = {
         "session_link_revoked": (
             "You have been signed out: the link you signed in with has been revoked. Ask HR or whoever runs tempen "
             "for a new message if you need the alert."
+        ),
+        # Action plans (entrypoints/plans.py, templates/plan.html)
+        "plan_title": "Action plan",
+        "plan_none": "No action plan has been written yet.",
+        "plan_what": "What will be done",
+        "plan_owner": "Owner",
+        "plan_due": "Due",
+        "plan_no_due": "no date set",
+        "plan_status": "Status",
+        "plan_status_planned": "Planned",
+        "plan_status_in_progress": "In progress",
+        "plan_status_done": "Done",
+        "plan_written": "Last changed {when} by {who} (revision {revision}).",
+        "plan_history": "The plan's history, latest first",
+        "plan_revision": "Revision",
+        "plan_changed": "Changed by",
+        "plan_comments": "Follow-up",
+        "plan_no_comments": "No comments yet.",
+        "plan_write": "Write the action plan",
+        "plan_revise": "Change the action plan",
+        "plan_what_hint": "What will be done? 3 to 5,000 characters.",
+        "plan_owner_hint": "Who owns it? A name or an e-mail address.",
+        "plan_due_hint": "Format YYYY-MM-DD.",
+        "plan_save": "Save the plan",
+        "plan_comment_add": "Add a comment",
+        "plan_comment": "Comment",
+        "plan_comment_hint": "How is it going? 2 to 2,000 characters.",
+        "plan_comment_save": "Save the comment",
+        "plan_saved": "The action plan is saved.",
+        "comment_saved": "The comment is saved.",
+        "plan_closed": (
+            "The alert closed more than half a year ago, so its plan can no longer be changed. "
+            "If the problem is back, a new alert opens when the results show it."
         ),
     },
 }
