@@ -42,3 +42,18 @@ class ScoreReader(Protocol):
     async def measured_periods(self, tenant: str, instrument: str, periods: Sequence[str]) -> set[tuple[str, str]]:
         """The (model, period) pairs of these periods in which anyone answered the instrument."""
         ...
+
+    async def tenant_scores(
+        self,
+        tenant: str,
+        instrument: str,
+        model: str,
+        periods: Sequence[str],
+        *,
+        scope: str | None,
+        units: Sequence[str] | None,
+    ) -> Sequence[Mapping[str, Any]]:
+        """One row per stored (unit, scope, period, dimension) of these periods that has respondents:
+        `publishable`, `suppression_reason`, and `index` and `respondents` only where publishable (None
+        otherwise: a hidden group's figures never leave the database). `units` None: every unit."""
+        ...
