@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tempen_portal.adapters.api import HttpAlertsApi, HttpScoresApi
 from tempen_portal.config import PortalSettings
+from tempen_portal.entrypoints import overview
 from tempen_portal.entrypoints.web import FailedAttempts, Pages, routes, templates
 from tempen_portal.ports import AlertsApi, ScoresApi
 from tempen_shared.clock import Clock, utc_now
@@ -140,7 +141,12 @@ def create_app(
     ]
     static = StaticFiles(directory=str(files("tempen_portal") / "static"))
     return Starlette(
-        routes=[*operational, Mount("/static", app=static, name="static"), *routes(pages, timed)],
+        routes=[
+            *operational,
+            Mount("/static", app=static, name="static"),
+            *routes(pages, timed),
+            *overview.routes(pages, timed),
+        ],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

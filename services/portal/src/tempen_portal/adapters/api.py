@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from tempen_portal.ports import Outcome, UpstreamUnavailableError
+from tempen_portal.ports import Outcome, Refusal, UpstreamUnavailableError
 
 
 class _Api:
@@ -74,6 +74,13 @@ class HttpAlertsApi(_Api):
         errors = response.json().get("errors", []) if response.headers.get("content-type", "").endswith("json") else []
         return Outcome(done=False, errors=tuple(errors))
 
+    # Overview pages (start page, HR overview)
+    async def alerts_in_state(self, tenant: str, state: str) -> Sequence[Mapping[str, Any]]:
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/alerts", params={"status": state})
+        response.raise_for_status()
+        alerts: Sequence[Mapping[str, Any]] = response.json()["alerts"]
+        return alerts
+
 
 class HttpScoresApi(_Api):
     async def unit_series(
@@ -86,6 +93,35 @@ class HttpScoresApi(_Api):
         )
         if response.status_code == 404:
             return None
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body
+
+    # Overview pages (my units, HR overview)
+    async def tenant_scores(
+        self,
+        tenant: str,
+        *,
+        model: str,
+        period: str | None,
+        periods: int,
+        scope: str,
+        units: Sequence[str] | None,
+    ) -> Mapping[str, Any] | Refusal:
+        params = {"model": model, "periods": str(periods), "scope": scope}
+        if period is not None:
+            params["period"] = period
+        if units is not None:
+            params["units"] = ",".join(units)
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/scores", params=params)
+        if response.status_code == 422:
+            return Refusal(tuple(response.json().get("errors", [])))
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body
+
+    async def hidden_units(self, tenant: str, *, model: str) -> Mapping[str, Any]:
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/hidden-units", params={"model": model})
         response.raise_for_status()
         body: Mapping[str, Any] = response.json()
         return body
