@@ -54,6 +54,7 @@ check: lint types test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.portal $(PORTAL_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tempen .pytest_cache .mypy_cache .ruff_cache

@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -47,11 +45,14 @@ import asyncpg
 import httpx
 import orjson
 from itsdangerous import TimestampSigner
+from pydantic import SecretStr
 
 from bench import generator
 from bench.harness import Infrastructure, _admin_token, git_commit, log
 from tempen.embedded import free_port
 from tempen.supervisor import Supervisor
+from tempen_portal.app import session_secret
+from tempen_portal.config import PortalSettings
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.service import contributions_of
 from tempen_shared.db import create_pool, migrate
@@ -226,7 +227,7 @@ async def run(*, requests: int, employees: int, periods: int, keep: bool) -> dic
         largest = max(forvaltningar, key=lambda f: sum(1 for _ in tree.subtree(f)))
         alert = listed[0]
         home = next(f for f in forvaltningar if alert["unit"] in set(tree.subtree(f)))
-        key = hmac.new(link_secret.encode(), b"tempen-portal-session", hashlib.sha256).hexdigest()
+        key = session_secret(PortalSettings(api_token=SecretStr("unused"), link_secret=SecretStr(link_secret)))
 
         def session(unit: str | None) -> str:
             manager = tree.units[unit].manager if unit else None
