@@ -124,7 +124,8 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             dimensions = [d for d in dimensions if d[0] == query.dimension]
         rows = rows_of(answer, tree, shown, [d for d, _ in dimensions], trend=False)
         if query.forvaltning:
-            alerts = [a for a in alerts if str(a.get("unit")) in set(units)]
+            within = set(units)
+            alerts = [a for a in alerts if str(a.get("unit")) in within]
         return render(
             pages,
             request,
