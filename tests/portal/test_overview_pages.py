@@ -434,3 +434,21 @@ async def test_on_adversarial_trees_the_heatmap_shows_no_hidden_group_s_index_or
     for unit, index in hidden.items():
         assert number(index, "sv") not in page.text, (unit, index)
         assert rows[unit] == ["för få svar", "–", "–"], unit
+
+
+async def test_a_long_list_of_open_alerts_shows_the_most_pressing_and_says_how_many_there_are(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    await _sign_in(portal, services[0], HR, "grupp-b1", "b1")
+    for n in range(120):
+        services[0].add("testkommun", _alert(f"many{n}", "grupp-a1", {str(uuid4()): CECILIA}))
+    top = _alert("top", "enhet-a", {str(uuid4()): BO}, state="escalated")
+    top["level"] = 3
+    services[0].add("testkommun", top)
+
+    page = await portal.get("/t/testkommun/overview")
+
+    listed = [r for r in _all_rows(page.text) if len(r) == 6 and r[1] == "Ledarskap"]
+    assert len(listed) == 100
+    assert listed[0][:3] == ["Enhet A", "Ledarskap", "3"], "the highest level first"
+    assert "Visar de 100 med högst nivå och längst öppna av 122." in page.text

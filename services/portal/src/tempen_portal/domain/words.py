@@ -185,6 +185,9 @@ WORDS: dict[Language, dict[str, str]] = {
         "the_group_above": "gruppen ovanför",
         "bad_filter": "Urvalet går inte att använda. Välj modell, förvaltning och område i listorna på sidan.",
         "hidden_link": "Enheter som inte kan visas, och varför",
+        "alerts_shown": "Visar de {shown} med högst nivå och längst öppna av {total}.",
+        "alerts_shown_at_least": "Visar de {shown} med högst nivå och längst öppna av minst {total}.",
+        "alerts_filter_hint": "Välj en förvaltning för att se dess signaler.",
     },
     "en": {
         "site": "tempen",
@@ -363,6 +366,9 @@ WORDS: dict[Language, dict[str, str]] = {
             "That selection cannot be used. Choose the model, förvaltning and area from the lists on the page."
         ),
         "hidden_link": "Units that cannot be shown, and why",
+        "alerts_shown": "Showing the {shown} with the highest level and open longest, of {total}.",
+        "alerts_shown_at_least": "Showing the {shown} with the highest level and open longest, of at least {total}.",
+        "alerts_filter_hint": "Choose a förvaltning to see its alerts.",
     },
 }
 

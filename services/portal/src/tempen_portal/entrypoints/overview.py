@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +30,11 @@ TREND_SPAN = 6  # periods in a My units sparkline
 UNITS_PER_PAGE = 100  # My units: rows of a page, each with a sparkline per dimension
 HEATMAP_PER_PAGE = 250  # HR overview: rows of the heatmap on a page
 MAX_PAGE = 10_000
+# Open alerts listed on a page: the highest level and longest open first. A municipality with a thousand
+# open alerts reads the top of the list and filters by förvaltning; rendering them all made HR's page
+# three times the size and slower than the heatmap itself (bench/portal.py).
+ALERTS_SHOWN = 100
+ALERTS_API_LIMIT = 500  # alerts' list answers at most this many per state
 PERIOD_KEY = re.compile(r"\d{4}(-Q[1-4]|-(0[1-9]|1[0-2])|-W\d{2})?")
 
 
@@ -44,7 +50,9 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         except UpstreamUnavailableError:
             return unavailable(pages, request)
         language = language_of(request)
-        visible = [a for a in alerts if viewer.may_see_unit(str(a.get("unit")))]
+        visible = _most_pressing(
+            [_alert_row(tenant, a, language, pages) for a in alerts.found if viewer.may_see_unit(str(a.get("unit")))]
+        )
         return render(
             pages,
             request,
@@ -52,7 +60,9 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             tenant=tenant_id,
             viewer=viewer,
             manages=bool(viewer.managed) or viewer.is_hr,
-            alerts=[_alert_row(tenant, a, language, pages) for a in visible],
+            alerts=visible[:ALERTS_SHOWN],
+            alerts_total=len(visible),
+            alerts_at_least=alerts.capped,
         )
 
     async def my_units(request: Request) -> Response:
@@ -123,9 +133,14 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         if query.dimension:
             dimensions = [d for d in dimensions if d[0] == query.dimension]
         rows = rows_of(answer, tree, shown, [d for d, _ in dimensions], trend=False)
-        if query.forvaltning:
-            within = set(units)
-            alerts = [a for a in alerts if str(a.get("unit")) in within]
+        within = set(units) if query.forvaltning else None
+        listed = _most_pressing(
+            [
+                _alert_row(tenant, a, language, pages)
+                for a in alerts.found
+                if within is None or str(a.get("unit")) in within
+            ]
+        )
         return render(
             pages,
             request,
@@ -140,10 +155,9 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             period=answer.get("period"),
             scored_periods=list(answer.get("scored_periods", [])),
             min_group_size=tenant.config.min_group_size,
-            alerts=sorted(
-                (_alert_row(tenant, a, language, pages) for a in alerts),
-                key=lambda r: (-int(r["level"] or 0), -(r["age"] or 0)),
-            ),
+            alerts=listed[:ALERTS_SHOWN],
+            alerts_total=len(listed),
+            alerts_at_least=alerts.capped,
             page_number=min(max(1, query.page), count),
             page_count=count,
         )
@@ -284,9 +298,19 @@ def _dimensions(tenant: Tenant, model_id: str, language: Language) -> list[tuple
     return [(d.id, d.name_sv if language == "sv" else d.name_en) for d in listed]
 
 
-async def _active_alerts(pages: Pages, tenant_id: str) -> list[Mapping[str, Any]]:
-    found = await asyncio.gather(*(pages.alerts.alerts_in_state(tenant_id, state) for state in ACTIVE))
-    return [a for batch in found for a in batch]
+@dataclass(frozen=True, slots=True)
+class _Active:
+    found: list[Mapping[str, Any]]
+    capped: bool  # alerts' list stopped at its limit for some state: there are more than found
+
+
+async def _active_alerts(pages: Pages, tenant_id: str) -> _Active:
+    batches = await asyncio.gather(*(pages.alerts.alerts_in_state(tenant_id, state) for state in ACTIVE))
+    return _Active([a for batch in batches for a in batch], any(len(b) >= ALERTS_API_LIMIT for b in batches))
+
+
+def _most_pressing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (-int(r["level"] or 0), -(r["age"] or 0)))
 
 
 def _alert_row(tenant: Tenant, alert: Mapping[str, Any], language: Language, pages: Pages) -> dict[str, Any]:
