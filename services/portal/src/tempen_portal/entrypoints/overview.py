@@ -19,15 +19,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tempen_portal.domain.access import Viewer
-from tempen_portal.domain.overview import Row, age_in_days, in_tree_order, page_of, plan_status, rows_of
-from tempen_portal.domain.words import WORDS, Language
+from tempen_portal.domain.overview import Row, Sparkline, age_in_days, in_tree_order, page_of, plan_status, rows_of
+from tempen_portal.domain.words import WORDS, Language, number
 from tempen_portal.entrypoints.web import Pages, language_of, message, render, signed_in, unavailable
 from tempen_portal.ports import Refusal, UpstreamUnavailableError
 from tempen_shared.tenancy.loader import Tenant
 
 ACTIVE = ("open", "escalated", "acknowledged")
 TREND_SPAN = 6  # periods in a My units sparkline
-UNITS_PER_PAGE = 100  # My units: rows of a page, each with a sparkline per dimension
+UNITS_PER_PAGE = 50  # My units: rows of a page, each with a sparkline per dimension (100 took 126 ms at p95)
 HEATMAP_PER_PAGE = 250  # HR overview: rows of the heatmap on a page
 MAX_PAGE = 10_000
 # Open alerts listed on a page: the highest level and longest open first. A municipality with a thousand
@@ -90,10 +90,16 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             return message(pages, request, "bad_period", status=422)
         dimensions = _dimensions(tenant, query.model, language_of(request))
         rows = rows_of(answer, tree, shown, [d for d, _ in dimensions], trend=True)
+        language = language_of(request)
+        # Each sparkline's figures read out, made here once: in the template it cost more than the rest.
+        read_out = {
+            (row.unit, d): _read_out(row.trends[d], language) for row in rows for d, _ in dimensions if d in row.trends
+        }
         return render(
             pages,
             request,
             "units.html",
+            read_out=read_out,
             tenant=tenant_id,
             query=query,
             models=_models(tenant),
@@ -326,6 +332,14 @@ def _alert_row(tenant: Tenant, alert: Mapping[str, Any], language: Language, pag
         "acknowledged": bool(alert.get("acknowledged_at")),
         "plan": plan_status(alert),
     }
+
+
+def _read_out(line: Sparkline, language: Language) -> str:
+    words = WORDS[language]
+    return "; ".join(
+        f"{period} {number(c.index, language) if c.index is not None else words['too_few'] if c.hidden else '–'}"
+        for period, c in line.cells
+    )
 
 
 def _grouped(rows: Sequence[Row], tenant: Tenant) -> list[tuple[str, list[Row]]]:
