@@ -114,22 +114,28 @@ async def _score(database_url: str, config_dir: Path, muni: generator.Municipali
 
 
 async def _settled(database_url: str, timeout_s: float) -> int:
-    """Wait until scoring has published every group and alerts has judged every series; returns the alerts."""
+    """Wait until scoring has published every group and alerts has consumed and judged them all (nothing
+    changes for five seconds), so the pages are timed on an idle system; returns the alerts."""
     conn = await asyncpg.connect(database_url)
     deadline = time.monotonic() + timeout_s
+    last: tuple[int, ...] | None = None
+    quiet_since = time.monotonic()
     try:
         while time.monotonic() < deadline:
-            backlog = await conn.fetchval(
-                "SELECT (SELECT count(*) FROM scoring.slice_versions WHERE scored_version < version)"
-                " + (SELECT count(*) FROM scoring.score_groups WHERE revision >"
-                " coalesce((SELECT max(position) FROM scoring.relay_positions), 0))"
-                " + (SELECT count(*) FROM alerts.series WHERE rejudge)"
+            state = tuple(
+                await conn.fetchrow(
+                    "SELECT (SELECT count(*) FROM scoring.slice_versions WHERE scored_version < version)"
+                    " + (SELECT count(*) FROM scoring.score_groups WHERE revision >"
+                    " coalesce((SELECT max(position) FROM scoring.relay_positions), 0))"
+                    " + (SELECT count(*) FROM alerts.series WHERE rejudge),"
+                    " (SELECT count(*) FROM alerts.series), (SELECT count(*) FROM alerts.period_scores),"
+                    " (SELECT count(*) FROM alerts.alerts), (SELECT count(*) FROM alerts.transitions)"
+                )
             )
-            consumed = await conn.fetchval("SELECT count(*) FROM alerts.series")
-            if backlog == 0 and consumed:
-                await asyncio.sleep(3)  # and nothing more arrives
-                if await conn.fetchval("SELECT count(*) FROM alerts.series WHERE rejudge") == 0:
-                    return int(await conn.fetchval("SELECT count(*) FROM alerts.alerts"))
+            if state != last:
+                last, quiet_since = state, time.monotonic()
+            elif state[0] == 0 and state[1] and time.monotonic() - quiet_since >= 5:
+                return int(state[3])
             await asyncio.sleep(1)
     finally:
         await conn.close()
