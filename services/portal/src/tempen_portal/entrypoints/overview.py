@@ -50,9 +50,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         except UpstreamUnavailableError:
             return unavailable(pages, request)
         language = language_of(request)
-        visible = _most_pressing(
-            [_alert_row(tenant, a, language, pages) for a in alerts.found if viewer.may_see_unit(str(a.get("unit")))]
-        )
+        visible = _most_pressing([a for a in alerts.found if viewer.may_see_unit(str(a.get("unit")))])
         return render(
             pages,
             request,
@@ -60,7 +58,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             tenant=tenant_id,
             viewer=viewer,
             manages=bool(viewer.managed) or viewer.is_hr,
-            alerts=visible[:ALERTS_SHOWN],
+            alerts=[_alert_row(tenant, a, language, pages) for a in visible[:ALERTS_SHOWN]],
             alerts_total=len(visible),
             alerts_at_least=alerts.capped,
         )
@@ -140,13 +138,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             dimensions = [d for d in dimensions if d[0] == query.dimension]
         rows = rows_of(answer, tree, shown, [d for d, _ in dimensions], trend=False)
         within = set(units) if query.forvaltning else None
-        listed = _most_pressing(
-            [
-                _alert_row(tenant, a, language, pages)
-                for a in alerts.found
-                if within is None or str(a.get("unit")) in within
-            ]
-        )
+        listed = _most_pressing([a for a in alerts.found if within is None or str(a.get("unit")) in within])
         return render(
             pages,
             request,
@@ -161,7 +153,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             period=answer.get("period"),
             scored_periods=list(answer.get("scored_periods", [])),
             min_group_size=tenant.config.min_group_size,
-            alerts=listed[:ALERTS_SHOWN],
+            alerts=[_alert_row(tenant, a, language, pages) for a in listed[:ALERTS_SHOWN]],
             alerts_total=len(listed),
             alerts_at_least=alerts.capped,
             page_number=min(max(1, query.page), count),
@@ -315,8 +307,10 @@ async def _active_alerts(pages: Pages, tenant_id: str) -> _Active:
     return _Active([a for batch in batches for a in batch], any(len(b) >= ALERTS_API_LIMIT for b in batches))
 
 
-def _most_pressing(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: (-int(r["level"] or 0), -(r["age"] or 0)))
+def _most_pressing(alerts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The highest level first, then the longest open (alerts writes `opened_at` in UTC, so the ISO text
+    sorts as the time does). Sorted raw: only the rows shown are then made (bench/portal.py)."""
+    return sorted(alerts, key=lambda a: (-int(a.get("level") or 0), str(a.get("opened_at") or "~")))
 
 
 def _alert_row(tenant: Tenant, alert: Mapping[str, Any], language: Language, pages: Pages) -> dict[str, Any]:
