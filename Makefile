@@ -61,6 +61,7 @@ check: lint types test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.portal $(PORTAL_BENCH_ARGS)
 
 # The portal's pages as PNGs in docs/images/, from `tempen up` and `tempen demo` in a temporary folder.
 screenshots: $(STAMP) debian-packages

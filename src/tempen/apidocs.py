@@ -246,6 +246,16 @@ def _operations() -> list[Operation]:
             " default 5), instrument",
             "read",
         ),
+        Operation(
+            "scoring",
+            "GET",
+            f"{t}/scores",
+            "Every unit's publishable figures of one model for a closed period or the last N; a hidden cell"
+            " gives its reason only, never its index or size; query: model (required), instrument, period"
+            " (default the latest closed), periods (1-24, default 1), scope (unit or subtree), units (up to 500"
+            " ids, comma-separated)",
+            "read",
+        ),
         Operation("alerts", "GET", f"{t}/alerts", "Alerts; query: status, unit, recipient", "read"),
         Operation(
             "alerts", "GET", f"{t}/alerts/{{alert_id}}", "One alert with its evidence, history and action plan", "read"

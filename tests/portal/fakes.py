@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tempen_portal.ports import Outcome, UpstreamUnavailableError
+from tempen_portal.ports import Outcome, Refusal, UpstreamUnavailableError
 
 
 class FakeAlertsApi:
@@ -142,10 +142,31 @@ class FakeAlertsApi:
         plan["comments"].append({"text": text.strip(), "written_by": by, "written_at": "2026-03-05T09:00:00+00:00"})
         return Outcome(done=True)
 
+    # Overview pages (start page, HR overview)
+    async def alerts_in_state(self, tenant: str, state: str) -> Sequence[Mapping[str, Any]]:
+        if self.down:
+            raise UpstreamUnavailableError("alerts is down")
+        # As alerts' list: the alert without its history, notifications and plan, with the plan's current status.
+        return [
+            {
+                **{k: v for k, v in a.items() if k not in ("history", "notifications", "plan")},
+                "plan_status": ((a.get("plan") or {}).get("current") or {}).get("status"),
+            }
+            for (t, _), a in self.alerts.items()
+            if t == tenant and a["state"] == state
+        ]
+
 
 class FakeScoresApi:
     def __init__(self) -> None:
         self.series: dict[tuple[str, str], dict[str, Any]] = {}
+        # Overview pages: scoring's tenant-wide answer per tenant, as GET .../scores gives it for every
+        # unit (the fake answers with the units asked for), and its hidden-units report.
+        self.tenant_answers: dict[str, dict[str, Any]] = {}
+        self.hidden: dict[str, dict[str, Any]] = {}
+        self.asked_units: list[Sequence[str] | None] = []
+        self.closed = ("2026-02", "2026-01", "2025-12")  # the periods the fake treats as closed
+        self.down = False
 
     async def unit_series(
         self, tenant: str, unit: str, *, model: str, dimension: str, scope: str
@@ -171,3 +192,42 @@ class FakeScoresApi:
             raise UpstreamUnavailableError("scoring is down")
         self.hme_rounds_asked = rounds
         return self.hme_reports.get(tenant)
+
+    # Overview pages (my units, HR overview)
+    async def tenant_scores(
+        self,
+        tenant: str,
+        *,
+        model: str,
+        period: str | None,
+        periods: int,
+        scope: str,
+        units: Sequence[str] | None,
+    ) -> Mapping[str, Any] | Refusal:
+        if self.down:
+            raise UpstreamUnavailableError("scoring is down")
+        self.asked_units.append(units)
+        if period is not None and period not in self.closed:
+            return Refusal(({"field": "period", "reason": f"{period} has not closed yet"},))
+        answer = self.tenant_answers.get(tenant, {"units": []})
+        last = period or self.closed[0]
+        keys = sorted(k for k in self.closed if k <= last)[-periods:]
+        wanted = None if units is None else set(units)
+        return {
+            "tenant": tenant,
+            "model": model,
+            "period": last,
+            "periods": keys,
+            "scored_periods": list(self.closed),
+            "min_group_size": 5,
+            "units": [
+                {**u, "periods": [p for p in u["periods"] if p["period"] in keys]}
+                for u in answer["units"]
+                if u["scope"] == scope and (wanted is None or u["unit"] in wanted)
+            ],
+        }
+
+    async def hidden_units(self, tenant: str, *, model: str) -> Mapping[str, Any]:
+        if self.down:
+            raise UpstreamUnavailableError("scoring is down")
+        return self.hidden.get(tenant, {"reports": []})

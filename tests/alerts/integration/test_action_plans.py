@@ -109,7 +109,12 @@ async def test_a_plan_is_written_revised_and_commented_under_who_did_it_and_show
             json={"what": PLAN, "owner": "Bo", "due_date": "2026-05-01", "written_by": NEXT_LEVEL},
         )
         shown = (await http.get(f"/v1/tenants/{TENANT}/alerts/{alerts['ledarskap']}")).json()
+        listed = (await http.get(f"/v1/tenants/{TENANT}/alerts", params={"status": "open"})).json()["alerts"]
 
+    # HR's list of open alerts shows each plan's status without a request per alert.
+    statuses = {a["alert_id"]: a["plan_status"] for a in listed}
+    assert statuses[alerts["ledarskap"]] == "in_progress"
+    assert {s for k, s in statuses.items() if k != alerts["ledarskap"]} <= {None}, "no plan, no status"
     assert (incomplete.status_code, fields(incomplete)) == (422, {"owner"})
     assert "a new plan needs what will be done, who owns it and a due date" in incomplete.text
     assert (bad.status_code, fields(bad)) == (422, {"owner", "due_date", "status", "written_by"})

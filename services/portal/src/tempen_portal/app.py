@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tempen_portal.adapters.api import HttpAlertsApi, HttpScoresApi
 from tempen_portal.adapters.tokens import LazyTokenLookup
 from tempen_portal.config import PortalSettings
-from tempen_portal.entrypoints import hme, plans, sign_in
+from tempen_portal.entrypoints import hme, overview, plans, sign_in
 from tempen_portal.entrypoints.revocation import EndRevokedSessions, RevokedLinks
 from tempen_portal.entrypoints.web import FailedAttempts, Pages, routes, templates
 from tempen_portal.ports import AlertsApi, ScoresApi
@@ -167,6 +167,7 @@ def create_app(
             *hme.routes(pages, timed),
             *sign_in.routes(pages, timed, public_url=settings.public_url, access=access),
             *plans.routes(pages, timed),
+            *overview.routes(pages, timed),
         ],
         middleware=[
             Middleware(SecurityHeaders),

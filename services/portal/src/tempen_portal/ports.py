@@ -62,6 +62,10 @@ class AlertsApi(Protocol):
 
     async def comment_on_plan(self, tenant: str, alert_id: str, *, text: str, by: str) -> Outcome:
         """Add a follow-up comment to the alert's plan, recorded under `by`."""
+
+    # Overview pages (start page, HR overview)
+    async def alerts_in_state(self, tenant: str, state: str) -> Sequence[Mapping[str, Any]]:
+        """The tenant's alerts in one state, newest change first, without history (alerts' GET .../alerts)."""
         ...
 
 
@@ -79,3 +83,29 @@ class ScoresApi(Protocol):
         """Scoring's HME report over the last `rounds` closed rounds (GET .../reports/hme): published
         figures only. None if the tenant is unknown there or has no HME instrument."""
         ...
+
+    # Overview pages (my units, HR overview)
+    async def tenant_scores(
+        self,
+        tenant: str,
+        *,
+        model: str,
+        period: str | None,
+        periods: int,
+        scope: str,
+        units: Sequence[str] | None,
+    ) -> Mapping[str, Any] | Refusal:
+        """Scoring's publishable figures of every unit (or of `units`) for a closed period, or the last
+        `periods` of them (GET .../scores); a Refusal when scoring refuses the query (a period not closed)."""
+        ...
+
+    async def hidden_units(self, tenant: str, *, model: str) -> Mapping[str, Any]:
+        """Scoring's report of the units the anonymity rules hide, why, and whether they can alert."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A service refused the query: problem+json `errors`, field and reason."""
+
+    errors: Sequence[Mapping[str, str]]

@@ -50,4 +50,18 @@ class ScoreReader(Protocol):
         """The subtree-scope score rows of these units and periods, one per dimension: `period`, `unit`,
         `dimension`, `respondents`, `publishable`, `suppression_reason`, `index`. Withdrawn rows (no
         respondents left) are left out, as in `unit_series`."""
+
+    async def tenant_scores(
+        self,
+        tenant: str,
+        instrument: str,
+        model: str,
+        periods: Sequence[str],
+        *,
+        scope: str | None,
+        units: Sequence[str] | None,
+    ) -> Sequence[Mapping[str, Any]]:
+        """One row per stored (unit, scope, period, dimension) of these periods that has respondents:
+        `publishable`, `suppression_reason`, and `index` and `respondents` only where publishable (None
+        otherwise: a hidden group's figures never leave the database). `units` None: every unit."""
         ...

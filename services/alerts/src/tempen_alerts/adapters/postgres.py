@@ -577,7 +577,10 @@ class PostgresAlertReader:
         self, tenant: str, *, status: str | None, unit: str | None, recipient: str | None
     ) -> list[dict[str, Any]]:
         rows = await self._pool().fetch(
-            f"""SELECT a.* FROM {SCHEMA}.alerts a WHERE a.tenant = $1
+            # The plan's status rides along, so HR's list of open alerts shows it without a request per alert.
+            f"""SELECT a.*, (SELECT p.status FROM {SCHEMA}.plan_revisions p WHERE p.alert_id = a.alert_id
+                             ORDER BY p.revision DESC LIMIT 1) AS plan_status
+                FROM {SCHEMA}.alerts a WHERE a.tenant = $1
                   AND ($2::text IS NULL OR a.state = $2) AND ($3::text IS NULL OR a.unit = $3)
                   AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM {SCHEMA}.notifications n
                         WHERE n.alert_id = a.alert_id AND lower(n.recipient) = lower($4)))

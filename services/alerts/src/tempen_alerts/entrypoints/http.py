@@ -321,6 +321,8 @@ def _alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
         out[key] = row[key]
     for key in ("opened_at", "acknowledged_at", "last_escalated_at", "resolved_at", "updated_at", "follow_up_date"):
         out[key] = row[key].isoformat() if row[key] else None
+    if "plan_status" in row:  # the list's rows: the current plan revision's status, None without a plan
+        out["plan_status"] = row["plan_status"]
     return out
 
 

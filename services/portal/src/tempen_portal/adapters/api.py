@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from tempen_portal.ports import Outcome, UpstreamUnavailableError
+from tempen_portal.ports import Outcome, Refusal, UpstreamUnavailableError
 
 
 class _Api:
@@ -106,6 +106,13 @@ class HttpAlertsApi(_Api):
         response.raise_for_status()
         return [str(r["notification_id"]) for r in response.json()["revoked"]]
 
+    # Overview pages (start page, HR overview)
+    async def alerts_in_state(self, tenant: str, state: str) -> Sequence[Mapping[str, Any]]:
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/alerts", params={"status": state})
+        response.raise_for_status()
+        alerts: Sequence[Mapping[str, Any]] = response.json()["alerts"]
+        return alerts
+
 
 def _outcome(response: httpx.Response) -> Outcome:
     """What alerts answered to an action: done (2xx), not possible in the alert's state (409), unknown (404),
@@ -140,6 +147,35 @@ class HttpScoresApi(_Api):
         response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/reports/hme", params={"rounds": rounds})
         if response.status_code == 404:
             return None
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body
+
+    # Overview pages (my units, HR overview)
+    async def tenant_scores(
+        self,
+        tenant: str,
+        *,
+        model: str,
+        period: str | None,
+        periods: int,
+        scope: str,
+        units: Sequence[str] | None,
+    ) -> Mapping[str, Any] | Refusal:
+        params = {"model": model, "periods": str(periods), "scope": scope}
+        if period is not None:
+            params["period"] = period
+        if units is not None:
+            params["units"] = ",".join(units)
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/scores", params=params)
+        if response.status_code == 422:
+            return Refusal(tuple(response.json().get("errors", [])))
+        response.raise_for_status()
+        body: Mapping[str, Any] = response.json()
+        return body
+
+    async def hidden_units(self, tenant: str, *, model: str) -> Mapping[str, Any]:
+        response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/hidden-units", params={"model": model})
         response.raise_for_status()
         body: Mapping[str, Any] = response.json()
         return body

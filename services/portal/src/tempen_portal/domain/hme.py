@@ -22,6 +22,7 @@ from typing import Any
 
 from tempen_portal.domain.access import Viewer
 from tempen_portal.domain.words import Language
+from tempen_shared.tenancy.org import OrgTree
 
 MAX_ROUNDS = 20  # scoring's bound on `rounds`
 DEFAULT_ROUNDS = 5
@@ -98,6 +99,12 @@ def parse_rounds(raw: str | None) -> int | None:
     if len(raw) <= 2 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ROUNDS:
         return int(raw)
     return None
+
+
+def sees_report_rows(viewer: Viewer, tree: OrgTree) -> bool:
+    """Whether the HME report has rows for this person: HR, or a manager who may see the municipality or
+    a förvaltning (the root and its children, the rows scoring reports). Others are not offered the link."""
+    return viewer.is_hr or any(u in viewer.units for u in (tree.root, *tree.children.get(tree.root, ())))
 
 
 def visible_report(report: Mapping[str, Any], viewer: Viewer) -> HmeReport:

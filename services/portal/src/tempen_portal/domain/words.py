@@ -87,7 +87,6 @@ WORDS: dict[Language, dict[str, str]] = {
         "rule_resolved_by_hand": "Avslutad för hand",
         "system": "tempen",
         # HME report (hme branch): /t/{tenant}/report/hme
-        "hme_nav": "HME-rapport",
         "hme_title": "HME-rapport",
         "hme_intro": (
             "Hållbart medarbetarengagemang (HME) för {tenant} och varje förvaltning per mätomgång: totalindex och"
@@ -206,6 +205,107 @@ WORDS: dict[Language, dict[str, str]] = {
             "Signalen avslutades för mer än ett halvår sedan, så planen går inte längre att ändra. "
             "Om problemet är tillbaka öppnas en ny signal när resultaten visar det."
         ),
+        # Overview pages: start page, My units, HR overview (overview branch)
+        "start_title": "Start",
+        "start_intro": "Det här kan du öppna i tempen.",
+        "my_units": "Mina enheter",
+        "my_units_text": (
+            "Senaste index per område, och utvecklingen, för enheterna du är chef för och enheterna under dem."
+        ),
+        "hr_overview": "HR-översikt",
+        "hr_overview_text": "Hela kommunen: värmekarta, öppna signaler, svarsfrekvens och enheter som inte kan visas.",
+        "hme_report": "HME-rapport",
+        "hme_report_text": "HME-index per förvaltning och mätomgång, som sida och som CSV.",
+        "my_alerts": "Öppna signaler du kan se",
+        "no_open_alerts": "Inga öppna signaler.",
+        "not_a_manager": (
+            "Du står inte som chef för någon enhet i organisationen. Stämmer det inte, be HR rätta organisationsfilen."
+        ),
+        "hr_only": "Sidan är bara för HR. Dina egna enheter finns under Mina enheter.",
+        "model": "Modell",
+        "show": "Visa",
+        "forvaltning": "Förvaltning",
+        "all_forvaltningar": "Alla förvaltningar",
+        "all_dimensions": "Alla områden",
+        "heatmap": "Värmekarta",
+        "heatmap_caption": "Index per enhet och område, {period}",
+        "legend": "Förklaring",
+        "band_high": "grön: 75 eller mer",
+        "band_middle": "gul: 65 till 74,9",
+        "band_low": "röd: under 65",
+        "band_high_short": "grön",
+        "band_middle_short": "gul",
+        "band_low_short": "röd",
+        "bands_source": (
+            "Gränserna är de som föreslås för HME i fältanteckningarna (Region Gävleborgs mål 75); SKR har inga"
+            " fastställda färggränser."
+        ),
+        "respondents": "Svar",
+        "response_rate": "Svarsfrekvens",
+        "scope_note": "Varje rad gäller enheten tillsammans med enheterna under den.",
+        "empty_note": (
+            "”för få svar”: färre än {min} svarade, eller resultatet skulle gå att räkna fram för en mindre grupp"
+            " genom att jämföra med andra visade resultat. – : inga svar den perioden."
+        ),
+        "trend_of": "Utveckling {first} till {last}",
+        "latest_period": "Senaste period",
+        "page_n": "Sida {page} av {pages}",
+        "previous_page": "Föregående sida",
+        "next_page": "Nästa sida",
+        "bad_period": "Perioden går inte att visa. Välj en avslutad period i listan.",
+        "no_scores_yet": "Inga resultat ännu för den här modellen.",
+        "open_alerts": "Öppna signaler",
+        "age_days": "Ålder (dagar)",
+        "acknowledged": "Kvitterad",
+        "yes": "ja",
+        "no": "nej",
+        "plan": "Plan",
+        "plan_planned": "planerad",
+        "plan_in_progress": "pågår",
+        "plan_done": "klar",
+        "overview_plan_written": "handlingsplan skriven",
+        "overview_plan_none": "ingen plan än",
+        "hidden_units": "Enheter som inte kan visas",
+        "hidden_units_text": (
+            "Anonymitetsreglerna döljer de här grupperna under de senaste {periods} perioderna: minst {min} måste"
+            " svara, och ingen mindre grupp får gå att räkna fram ur visade resultat. Slå ihop små grupper så kan"
+            " de visas och larma."
+        ),
+        "hidden_none": "Inga grupper döljs.",
+        "group": "Grupp",
+        "group_subtree": "{name} med enheterna under",
+        "hidden_reason_below_minimum": "färre än {min} svarade",
+        "hidden_reason_no_responses": "ingen svarade",
+        "hidden_reason_differencing": "skyddar en mindre grupp i {around}",
+        "hidden_in": "dold {hidden} av {measured} mätta perioder",
+        "can_alert_false": "Kan aldrig larma: {needed} visade perioder krävs, den hade {published} av {measured}.",
+        "can_alert_none": "För få mätta perioder för att veta om den kan larma.",
+        "can_alert_late": "Larmar sent: visas i {published} av {measured} perioder.",
+        "can_alert_true": "Kan larma.",
+        "what_hr_can_do": "Vad HR kan göra",
+        "action_merge_small_group": (
+            "{name} är själv stor nog: den lilla gruppen är en annan del av {around}. Slå ihop den med en"
+            " syskonenhet i organisationsfilen (tempen org import), så kan {name} visas igen."
+        ),
+        "action_check_survey_reaches": "Kontrollera att enkäten når {name} (enhetens id i enkätverktyget).",
+        "action_merge_team": (
+            "Slå ihop {name} med en syskonenhet i organisationsfilen (tempen org import), så att de tillsammans"
+            " når {min} svar."
+        ),
+        "action_encourage_answers": "Uppmuntra fler att svara: en grupp visas bara när minst {min} svarar.",
+        "action_change_cadence": (
+            "Mät mer sällan, till exempel kvartalsvis i stället för månadsvis: en längre period samlar fler svar."
+        ),
+        "action_lower_minimum": (
+            "Minsta gruppstorlek kan sänkas (lägst 3), men det försvagar anonymiteten: ett beslut för"
+            " dataskyddsombudet."
+        ),
+        "the_group_above": "gruppen ovanför",
+        "bad_filter": "Urvalet går inte att använda. Välj modell, förvaltning och område i listorna på sidan.",
+        "hidden_link": "Enheter som inte kan visas, och varför",
+        "alerts_shown": "Visar de {shown} med högst nivå och längst öppna av {total}.",
+        "alerts_shown_at_least": "Visar de {shown} med högst nivå och längst öppna av minst {total}.",
+        "alerts_filter_hint": "Välj en förvaltning för att se dess signaler.",
     },
     "en": {
         "site": "tempen",
@@ -284,7 +384,6 @@ WORDS: dict[Language, dict[str, str]] = {
         "rule_resolved_by_hand": "Resolved by hand",
         "system": "tempen",
         # HME report (hme branch): /t/{tenant}/report/hme
-        "hme_nav": "HME report",
         "hme_title": "HME report",
         "hme_intro": (
             "Sustainable employee engagement (HME) for {tenant} and each förvaltning per survey round: the total"
@@ -403,6 +502,109 @@ WORDS: dict[Language, dict[str, str]] = {
             "The alert closed more than half a year ago, so its plan can no longer be changed. "
             "If the problem is back, a new alert opens when the results show it."
         ),
+        # Overview pages: start page, My units, HR overview (overview branch)
+        "start_title": "Start",
+        "start_intro": "This is what you can open in tempen.",
+        "my_units": "My units",
+        "my_units_text": "The latest index per area, and the trend, for the units you manage and those below them.",
+        "hr_overview": "HR overview",
+        "hr_overview_text": (
+            "The whole municipality: heatmap, open alerts, response rates and units that cannot be shown."
+        ),
+        "hme_report": "HME report",
+        "hme_report_text": "HME index per förvaltning and survey round, as a page and as CSV.",
+        "my_alerts": "Open alerts you can see",
+        "no_open_alerts": "No open alerts.",
+        "not_a_manager": (
+            "You are not listed as the manager of any unit in the organisation. If that is wrong, ask HR to correct"
+            " the org file."
+        ),
+        "hr_only": "This page is for HR only. Your own units are under My units.",
+        "model": "Model",
+        "show": "Show",
+        "forvaltning": "Förvaltning",
+        "all_forvaltningar": "All förvaltningar",
+        "all_dimensions": "All areas",
+        "heatmap": "Heatmap",
+        "heatmap_caption": "Index per unit and area, {period}",
+        "legend": "Legend",
+        "band_high": "green: 75 or more",
+        "band_middle": "yellow: 65 to 74.9",
+        "band_low": "red: below 65",
+        "band_high_short": "green",
+        "band_middle_short": "yellow",
+        "band_low_short": "red",
+        "bands_source": (
+            "The bands are those the field notes propose for HME (Region Gävleborg's target of 75); SKR sets no"
+            " colour bands."
+        ),
+        "respondents": "Answers",
+        "response_rate": "Response rate",
+        "scope_note": "Each row is the unit together with the units below it.",
+        "empty_note": (
+            "“too few answers”: fewer than {min} answered, or the result would let a smaller group be computed by"
+            " comparing it with other shown results. – : no answers that period."
+        ),
+        "trend_of": "Trend {first} to {last}",
+        "latest_period": "Latest period",
+        "page_n": "Page {page} of {pages}",
+        "previous_page": "Previous page",
+        "next_page": "Next page",
+        "bad_period": "That period cannot be shown. Choose a closed period from the list.",
+        "no_scores_yet": "No results yet for this model.",
+        "open_alerts": "Open alerts",
+        "age_days": "Age (days)",
+        "acknowledged": "Acknowledged",
+        "yes": "yes",
+        "no": "no",
+        "plan": "Plan",
+        "plan_planned": "planned",
+        "plan_in_progress": "in progress",
+        "plan_done": "done",
+        "overview_plan_written": "action plan written",
+        "overview_plan_none": "no plan yet",
+        "hidden_units": "Units that cannot be shown",
+        "hidden_units_text": (
+            "The anonymity rules hide these groups in the last {periods} periods: at least {min} must answer, and no"
+            " smaller group may be computable from shown results. Merge small groups and they can be shown and alert."
+        ),
+        "hidden_none": "No groups are hidden.",
+        "group": "Group",
+        "group_subtree": "{name} with the units below",
+        "hidden_reason_below_minimum": "fewer than {min} answered",
+        "hidden_reason_no_responses": "nobody answered",
+        "hidden_reason_differencing": "protects a smaller group in {around}",
+        "hidden_in": "hidden in {hidden} of {measured} measured periods",
+        "can_alert_false": "Can never alert: {needed} shown periods are needed, it had {published} of {measured}.",
+        "can_alert_none": "Too few measured periods to tell whether it can alert.",
+        "can_alert_late": "Alerts late: shown in {published} of {measured} periods.",
+        "can_alert_true": "Can alert.",
+        "what_hr_can_do": "What HR can do",
+        "action_merge_small_group": (
+            "{name} is large enough itself: the small group is another part of {around}. Merge that group with a"
+            " sibling in the org file (tempen org import) and {name} can be shown again."
+        ),
+        "action_check_survey_reaches": "Check that the survey reaches {name} (its unit id in the survey platform).",
+        "action_merge_team": (
+            "Merge {name} with a sibling in the org file (tempen org import), so that together they reach {min}"
+            " answers."
+        ),
+        "action_encourage_answers": "Encourage answers: a group is shown only when at least {min} answer.",
+        "action_change_cadence": (
+            "Measure less often, say quarterly instead of monthly: a longer period gathers more answers."
+        ),
+        "action_lower_minimum": (
+            "The minimum group size can be lowered (to 3 at the least), but that weakens anonymity: a decision for"
+            " the data protection officer."
+        ),
+        "the_group_above": "the group above it",
+        "bad_filter": (
+            "That selection cannot be used. Choose the model, förvaltning and area from the lists on the page."
+        ),
+        "hidden_link": "Units that cannot be shown, and why",
+        "alerts_shown": "Showing the {shown} with the highest level and open longest, of {total}.",
+        "alerts_shown_at_least": "Showing the {shown} with the highest level and open longest, of at least {total}.",
+        "alerts_filter_hint": "Choose a förvaltning to see its alerts.",
     },
 }
 

@@ -750,6 +750,22 @@ WHERE tenant = $1 AND instrument = $2 AND model = $3 AND period = ANY($4::text[]
 """
 
 
+# Every unit's figures of a few periods for one model, the portal's pages in one query: the primary key
+# (tenant, instrument, model, period, unit, scope) finds the rows. A hidden group's index and respondents
+# are blanked here, so they never leave the database.
+_TENANT_SCORES = f"""
+SELECT g.unit, g.scope, g.period, f.key AS dimension,
+       (f.value ->> 'publishable')::boolean AS publishable,
+       f.value ->> 'suppression_reason' AS suppression_reason,
+       CASE WHEN (f.value ->> 'publishable')::boolean THEN (f.value ->> 'index')::double precision END AS index,
+       CASE WHEN (f.value ->> 'publishable')::boolean THEN (f.value ->> 'respondents')::integer END AS respondents
+FROM {SCHEMA}.score_groups g, jsonb_each(g.figures) f
+WHERE g.tenant = $1 AND g.instrument = $2 AND g.model = $3 AND g.period = ANY($4::text[])
+  AND ($5::text IS NULL OR g.scope = $5) AND ($6::text[] IS NULL OR g.unit = ANY($6::text[]))
+  AND (f.value ->> 'respondents')::integer > 0  -- withdrawn rows, as in the unit series
+"""
+
+
 class PostgresScoreReader:
     """The read API's queries (`ports.ScoreReader`), on the pool the service has once it is up."""
 
@@ -775,6 +791,21 @@ class PostgresScoreReader:
         self, tenant: str, instrument: str, model: str, periods: Sequence[str], units: Sequence[str]
     ) -> Sequence[Mapping[str, Any]]:
         rows = await self._pool().fetch(_SUBTREE_FIGURES, tenant, instrument, model, list(periods), list(units))
+        return [dict(r) for r in rows]
+
+    async def tenant_scores(
+        self,
+        tenant: str,
+        instrument: str,
+        model: str,
+        periods: Sequence[str],
+        *,
+        scope: str | None,
+        units: Sequence[str] | None,
+    ) -> Sequence[Mapping[str, Any]]:
+        rows = await self._pool().fetch(
+            _TENANT_SCORES, tenant, instrument, model, list(periods), scope, None if units is None else list(units)
+        )
         return [dict(r) for r in rows]
 
 

@@ -25,6 +25,10 @@ from tempen_shared.tenancy.org import NoOrgVersionError, OrgHistory, OrgTree, or
 
 DEFAULT_SPAN = 6  # periods HR's report of hidden units looks back over, unless asked for another span
 MAX_SPAN = 60
+MAX_SCORE_PERIODS = 24  # periods one tenant-wide scores request may span (a trend chart's length)
+MAX_SCORE_UNITS = 500  # units one tenant-wide scores request may name (a page of them)
+MAX_UNITS_CHARS = 64 * 1024  # the comma-separated list, bounded before it is split
+CHOOSABLE_PERIODS = 24  # closed periods the answer lists as having scores, for a period chooser
 
 
 def routes(
@@ -155,12 +159,179 @@ def routes(
             }
         )
 
+    async def tenant_scores(request: Request) -> Response:
+        """Every unit's publishable figures of one model for one closed period, or the last N of them:
+        what the portal's overview pages show, in one query. A hidden cell says only that it is hidden
+        and why, never its index or size."""
+        tenant_id = request.path_params["tenant"]
+        tenant = catalog.tenants.get(tenant_id)
+        if tenant is None:
+            return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
+        history = await history_of(tenant_id)
+        query = _ScoresQuery.parse(tenant, history, request.query_params.get, now=clock())
+        if query.errors or query.instrument is None or query.last is None:
+            return problem(422, "Invalid query", errors=query.errors)
+        instrument, zone = query.instrument, tenant.config.zone
+        periods = span(query.last, query.count, instrument.cadence, zone)
+        keys = [p.key for p in periods]
+        trees = {p.key: _tree_or_none(history, p.end) for p in periods}
+        rows = await reader.tenant_scores(
+            tenant_id, instrument.id, query.model, keys, scope=query.scope, units=query.units
+        )
+        latest = latest_closed(
+            instrument.cadence, zone, clock(), timedelta(hours=tenant.config.alert_policy.period_grace_hours)
+        )
+        recent = [p.key for p in span(latest, CHOOSABLE_PERIODS, instrument.cadence, zone)]
+        measured_in = await reader.measured_periods(tenant_id, instrument.id, recent)
+        groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        for r in rows:
+            cells = groups.setdefault((r["unit"], r["scope"]), {}).setdefault(r["period"], {})
+            if r["publishable"]:
+                cells[r["dimension"]] = {"index": r["index"], "respondents": r["respondents"]}
+            else:
+                cells[r["dimension"]] = {"suppressed": True, "reason": r["suppression_reason"]}
+        current = trees[keys[-1]] or tenant.org
+        units: list[dict[str, Any]] = []
+        for (unit, scope), by_period in groups.items():
+            series: list[dict[str, Any]] = []
+            for key in keys:
+                found = by_period.get(key)
+                if found is None:
+                    continue
+                shown = [c["respondents"] for c in found.values() if "respondents" in c]
+                point: dict[str, Any] = {"period": key, "published": bool(shown), "dimensions": found}
+                if shown:
+                    # The group's size where it is published (a dimension can have fewer, from skipped items).
+                    respondents = max(shown)
+                    point.update(
+                        respondents=respondents, response_rate=response_rate(trees[key], unit, scope, respondents)
+                    )
+                series.append(point)
+            name = current.units[unit].name if unit in current else unit
+            units.append({"unit": unit, "unit_name": name, "scope": scope, "periods": series})
+        return JSONResponse(
+            {
+                "tenant": tenant_id,
+                "model": query.model,
+                "instrument": instrument.id,
+                "cadence": instrument.cadence,
+                "period": keys[-1],
+                "periods": keys,
+                "scored_periods": [key for key in reversed(recent) if (query.model, key) in measured_in],
+                "min_group_size": tenant.config.min_group_size,
+                "units": units,
+            }
+        )
+
     scores = "/v1/tenants/{tenant}/units/{unit}/scores"
     hidden = "/v1/tenants/{tenant}/hidden-units"
+    everyone = "/v1/tenants/{tenant}/scores"
     return [
         Route(scores, measured(scores, unit_scores), methods=["GET"]),
         Route(hidden, measured(hidden, hidden_units), methods=["GET"]),
+        Route(everyone, measured(everyone, tenant_scores), methods=["GET"]),
     ]
+
+
+class _ScoresQuery:
+    """The tenant-wide scores query: one model (and the instrument feeding it), a closed period and how
+    many periods up to it, a scope, and optionally which units."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+        self.model = ""
+        self.instrument: Instrument | None = None
+        self.last: Period | None = None
+        self.count = 1
+        self.scope: str | None = None
+        self.units: list[str] | None = None
+
+    @classmethod
+    def parse(
+        cls, tenant: Tenant, history: OrgHistory, param: Callable[[str], str | None], *, now: datetime
+    ) -> _ScoresQuery:
+        query = cls()
+        zone = tenant.config.zone
+        models = sorted({m for i in tenant.instruments.values() for m in i.models})
+        model = param("model")
+        if model is None or model not in models:
+            reason = "required" if model is None else "not a model of this tenant's instruments"
+            query.errors.append({"field": "model", "reason": f"{reason}; one of: {', '.join(models)}"})
+            return query
+        query.model = model
+        feeding = [i for i in tenant.instruments.values() if model in i.models]
+        wanted = param("instrument")
+        if wanted is not None:
+            feeding = [i for i in feeding if i.id == wanted]
+            if not feeding:
+                query.errors.append(
+                    {"field": "instrument", "reason": f"not an instrument of this tenant feeding {model}"}
+                )
+                return query
+        if len(feeding) > 1:
+            choices = ", ".join(i.id for i in feeding)
+            query.errors.append(
+                {"field": "instrument", "reason": f"{model} is fed by several; choose one of {choices}"}
+            )
+            return query
+        instrument = query.instrument = feeding[0]
+        grace = timedelta(hours=tenant.config.alert_policy.period_grace_hours)
+        latest = latest_closed(instrument.cadence, zone, now, grace)
+        key = param("period")
+        if key is None:
+            query.last = latest
+        else:
+            try:
+                cadence, period = period_from_key(key[:32], zone)
+            except ValueError as exc:
+                query.errors.append({"field": "period", "reason": str(exc)})
+            else:
+                if cadence != instrument.cadence:
+                    query.errors.append(
+                        {
+                            "field": "period",
+                            "reason": f"{instrument.id} is measured {instrument.cadence}, e.g. {latest.key}",
+                        }
+                    )
+                elif period.end + grace > now:
+                    query.errors.append(
+                        {
+                            "field": "period",
+                            "reason": f"{key} has not closed yet; the latest closed one is {latest.key}",
+                        }
+                    )
+                else:
+                    query.last = period
+        raw = param("periods")
+        if raw is not None:
+            if raw.isdigit() and 1 <= int(raw) <= MAX_SCORE_PERIODS:
+                query.count = int(raw)
+            else:
+                query.errors.append(
+                    {"field": "periods", "reason": f"must be a whole number from 1 to {MAX_SCORE_PERIODS}"}
+                )
+        query.scope = param("scope")
+        if query.scope not in (None, "unit", "subtree"):
+            query.errors.append({"field": "scope", "reason": "must be unit or subtree"})
+        listed = param("units")
+        if listed is not None:
+            ids = list(dict.fromkeys(u for u in listed.split(",") if u)) if len(listed) <= MAX_UNITS_CHARS else []
+            if not 1 <= len(ids) <= MAX_SCORE_UNITS:
+                query.errors.append(
+                    {"field": "units", "reason": f"list 1 to {MAX_SCORE_UNITS} unit ids, separated by commas"}
+                )
+            else:
+                known = {u for version in history.versions for u in version.tree.units}
+                unknown = [u for u in ids if u not in known]
+                if unknown:
+                    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                    shown = ", ".join(u[:64] for u in unknown[:5])
+                    query.errors.append(
+                        {"field": "units", "reason": f"not in this tenant's organisation: {shown}{more}"}
+                    )
+                else:
+                    query.units = ids
+        return query
 
 
 class _HiddenQuery:
