@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from tempen_scoring.domain.index import UnknownItemError, ValueOutOfScaleError, contribution
 from tempen_scoring.domain.periods import period_of
-from tempen_scoring.rescoring import GroupKey, IncomingContribution, IncomingRetraction
+from tempen_scoring.domain.rescoring import GroupKey, IncomingContribution, IncomingRetraction
 from tempen_shared.consumer import PoisonMessageError
 from tempen_shared.events import SubmissionAccepted
 from tempen_shared.events.wire import SubmissionAcceptedRecord

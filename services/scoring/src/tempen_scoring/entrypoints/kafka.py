@@ -10,9 +10,9 @@ from datetime import datetime
 import structlog
 from faststream.kafka import KafkaRouter
 
+from tempen_scoring.domain.rescoring import IncomingContribution, IncomingRetraction
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.ports import ScoringStore
-from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction
 from tempen_scoring.service import contributions_of, flatten
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
