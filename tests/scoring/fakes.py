@@ -43,6 +43,7 @@ class InMemoryScoring:
     slices: dict[SliceKey, SliceState] = field(default_factory=dict)
     groups: dict[tuple[SliceKey, str, str], _Group] = field(default_factory=dict)  # (slice, unit, scope)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    backlogs: list[bool] = field(default_factory=list)  # each batch's `backlog`, in order
 
     async def apply(
         self,
@@ -52,6 +53,7 @@ class InMemoryScoring:
         realign: Sequence[SliceKey] = (),
         backlog: bool = False,
     ) -> tuple[int, int, int]:
+        self.backlogs.append(backlog)
         batch = {(i.tenant, i.submission_id) for i in incoming}
         plan = plan_changes(incoming, {k: c for k, c in self.ledger.items() if k[:2] in batch})
         periods = {group.slice: period for group, period in plan.delta.periods.items()}
