@@ -22,7 +22,7 @@ from pathlib import Path
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.app import create_app
 from tempen_scoring.config import ScoringSettings
-from tempen_scoring.rescoring import IncomingContribution
+from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.service import contributions_of
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import SubmissionAccepted, submission_event_id

@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from tempen_scoring.domain.index import Contribution, GroupAggregate
-from tempen_scoring.rescoring import EXACT, exact
+from tempen_scoring.domain.rescoring import EXACT, exact
 from tempen_shared.tenancy.loader import Tenant
 
 

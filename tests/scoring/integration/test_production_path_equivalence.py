@@ -23,8 +23,8 @@ import pytest
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.domain.index import contribution
 from tempen_scoring.domain.periods import period_of
+from tempen_scoring.domain.rescoring import IncomingContribution, IncomingRetraction, SliceKey, rescore_slice
 from tempen_scoring.realign import realign_once
-from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction, SliceKey, rescore_slice
 from tempen_scoring.service import contributions_of
 from tempen_shared.events import SubmissionAccepted, submission_event_id
 from tempen_shared.tenancy.loader import Tenant, load_catalog

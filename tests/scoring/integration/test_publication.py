@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tempen_scoring.adapters.postgres import REVISION_LOCK, SCHEMA, PostgresScoringStore, ScoreGroupsRelaySource
-from tempen_scoring.rescoring import IncomingContribution
+from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.service import contributions_of
 from tempen_shared import correlation
 from tempen_shared.db import create_pool, migrate

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
+from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.realign import realign_once
-from tempen_scoring.rescoring import IncomingContribution
 from tempen_scoring.service import contributions_of
 from tempen_shared.events import SubmissionAccepted, submission_event_id
 from tempen_shared.tenancy.loader import load_catalog

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tempen_scoring.domain.incremental import Group, SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.domain.index import Contribution, contribution
-from tempen_scoring.incremental import Group, SliceState, StoredRow, Totals, deltas_by_slice, rescore
-from tempen_scoring.rescoring import AggregateDelta, GroupKey, ScoreRow, SliceKey, rescore_slice
+from tempen_scoring.domain.rescoring import AggregateDelta, GroupKey, ScoreRow, SliceKey, rescore_slice
 from tempen_shared.tenancy.loader import Tenant, load_catalog
 from tempen_shared.tenancy.org import OrgTree, OrgUnit
 from tests.conftest import FIXTURE_CONFIG

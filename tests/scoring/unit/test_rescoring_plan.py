@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from tempen_scoring.domain.index import Contribution
 from tempen_scoring.domain.periods import Period
-from tempen_scoring.rescoring import (
+from tempen_scoring.domain.rescoring import (
     TOMBSTONE,
     GroupKey,
     IncomingContribution,

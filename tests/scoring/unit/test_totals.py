@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tempen_scoring.incremental import Totals
+from tempen_scoring.domain.incremental import Totals
 
 
 def test_a_sum_of_deltas_with_no_net_respondents_keeps_its_moved_sums() -> None:

@@ -7,7 +7,7 @@ from tempen_shared.serve import build_or_exit, serve
 
 
 def main() -> None:
-    # Scoring keeps large, long-lived slices in memory between batches (incremental.py). With the default
+    # Scoring keeps large, long-lived slices in memory between batches (domain/incremental.py). With the default
     # thresholds the cyclic collector walks them again every few hundred allocations: at 3,000 units that
     # was a fifth of scoring's time in a burst. Young objects are still collected, just less often.
     gc.set_threshold(50_000, 20, 100)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction, SliceKey
+from tempen_scoring.domain.rescoring import IncomingContribution, IncomingRetraction, SliceKey
 from tempen_shared.events import DeadLetter
 
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from typing import Protocol
 
-from tempen_scoring.rescoring import SliceKey
+from tempen_scoring.domain.rescoring import SliceKey
 from tempen_shared.db import TRANSIENT_DB_ERRORS, StoreUnavailableError
 
 logger = logging.getLogger(__name__)

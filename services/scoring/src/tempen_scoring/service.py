@@ -1,16 +1,31 @@
-"""Scoring's use case: turn accepted submissions into contributions to the aggregates, per model."""
+"""Scoring's use cases: turn submission records into changes to the aggregates, per model, and apply a
+batch of them in the store's one transaction. The entry points translate and decide ack or dead letter;
+the rules live in `domain/`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from tempen_scoring.domain.index import UnknownItemError, ValueOutOfScaleError, contribution
 from tempen_scoring.domain.periods import period_of
-from tempen_scoring.rescoring import GroupKey, IncomingContribution, IncomingRetraction
+from tempen_scoring.domain.rescoring import GroupKey, IncomingContribution, IncomingRetraction
+from tempen_scoring.ports import ScoringStore
+from tempen_shared import correlation
 from tempen_shared.consumer import PoisonMessageError
-from tempen_shared.events import SubmissionAccepted
-from tempen_shared.events.wire import SubmissionAcceptedRecord
+from tempen_shared.events import DeadLetter, SubmissionAccepted
+from tempen_shared.events.wire import SubmissionAcceptedRecord, SubmissionRecord, SubmissionRetractedRecord
 from tempen_shared.tenancy.loader import Catalog
+from tempen_shared.topics import partition_key
+
+Change = IncomingContribution | IncomingRetraction
+
+
+def changes_of(event: SubmissionRecord, catalog: Catalog) -> list[Change]:
+    """What one submission record changes: a retraction withdraws the submission from every model, an
+    accepted submission contributes to each; PoisonMessageError if it can never be scored."""
+    if isinstance(event, SubmissionRetractedRecord):
+        return [IncomingRetraction(event.tenant, event.submission_id, event.revision)]
+    return list(contributions_of(event, catalog))
 
 
 def contributions_of(
@@ -55,3 +70,46 @@ def flatten(
     batches: Sequence[list[IncomingContribution | IncomingRetraction]],
 ) -> list[IncomingContribution | IncomingRetraction]:
     return [c for batch in batches for c in batch]
+
+
+async def apply_submissions(
+    store: ScoringStore, changes: Sequence[list[Change]], dead_letters: Sequence[DeadLetter], *, max_batch: int
+) -> tuple[int, int]:
+    """Apply one batch of submission records, each record's changes, in one transaction with the batch's
+    dead letters. Returns (applied, ignored as stale or duplicate)."""
+    # A full batch means more are waiting: the store then computes scores less often.
+    backlog = len(changes) + len(dead_letters) >= max_batch
+    applied, ignored, _ = await store.apply(flatten(changes), dead_letters, backlog=backlog)
+    return applied, ignored
+
+
+def score_causes(submissions: Iterable[tuple[str, str, str | None]], catalog: Catalog) -> correlation.Resolve:
+    """Which submission each score event of a batch is traced to, from the batch's (tenant, unit,
+    correlation id) in order.
+
+    A score event aggregates many submissions. It carries the id of the LAST submission of the batch
+    that touched its unit or a unit below it: the latest one the event reflects, so a trace from an
+    alert back through a score event ends at a submission that changed that score. An event of a unit
+    none of them reached that the batch still changed (the tenant index moved, or the tree in force
+    for the period differs from the configured one walked here) carries the batch's last id of its
+    tenant.
+    """
+    # Keying by unit, not by period too: an event's outbox key is tenant:unit, and a batch holding two
+    # periods of one unit is rare outside a backfill.
+    last: dict[tuple[str, str], str] = {}
+    for tenant, unit, cid in submissions:
+        if cid is not None:
+            key = (tenant, unit)
+            last.pop(key, None)  # keeps the dict in order of each unit's last submission
+            last[key] = cid
+    by_key: dict[bytes, str] = {}
+    by_tenant: dict[bytes, str] = {}
+    for (tenant, unit), cid in last.items():
+        by_tenant[tenant.encode()] = cid
+        by_key[partition_key(tenant, unit)] = cid
+        org = catalog.tenants[tenant].org if tenant in catalog.tenants else None
+        if org is not None and unit in org:
+            for above in org.ancestors(unit):
+                by_key[partition_key(tenant, above.id)] = cid
+    # Keys are tenant:unit and tenant ids hold no colon (TenantId), so the tenant is what precedes the first.
+    return lambda key: by_key.get(key) or by_tenant.get(key.partition(b":")[0])

@@ -29,11 +29,10 @@ from typing import Any
 
 import asyncpg
 
+from tempen_scoring.domain.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore
 from tempen_scoring.domain.index import Contribution
 from tempen_scoring.domain.periods import Period
-from tempen_scoring.domain.ticks import TickPolicy, tick_due
-from tempen_scoring.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore
-from tempen_scoring.rescoring import (
+from tempen_scoring.domain.rescoring import (
     TOMBSTONE,
     GroupKey,
     IncomingContribution,
@@ -44,6 +43,7 @@ from tempen_scoring.rescoring import (
     StoredContribution,
     plan_changes,
 )
+from tempen_scoring.domain.ticks import TickPolicy, tick_due
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError

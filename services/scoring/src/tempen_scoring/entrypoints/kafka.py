@@ -10,10 +10,10 @@ from datetime import datetime
 import structlog
 from faststream.kafka import KafkaRouter
 
+from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.metrics import ScoringMetrics
 from tempen_scoring.ports import ScoringStore
-from tempen_scoring.rescoring import IncomingContribution, IncomingRetraction
-from tempen_scoring.service import contributions_of, flatten
+from tempen_scoring.service import Change, apply_submissions, changes_of, score_causes
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
@@ -22,14 +22,14 @@ from tempen_shared.events.wire import SubmissionRetractedRecord, read_submission
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
 from tempen_shared.tenancy.loader import Catalog
-from tempen_shared.topics import SCORES, SUBMISSIONS, partition_key
+from tempen_shared.topics import SCORES, SUBMISSIONS
 
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
     """One submission record, parsed: what the store applies and what its trace line names."""
 
-    changes: list[IncomingContribution | IncomingRetraction]
+    changes: list[Change]
     ingested_at: str | None
     correlation_id: str | None
     tenant: str
@@ -54,44 +54,18 @@ def build_router(
     def parse(record: Record) -> Consumed:
         event = read_submission_event(record.value)
         cid = correlation.correlation_id_of(record)
+        changes = changes_of(event, catalog)
         if isinstance(event, SubmissionRetractedRecord):
-            retraction = IncomingRetraction(event.tenant, event.submission_id, event.revision)
-            return Consumed([retraction], None, cid, event.tenant, event.unit, None, event.revision, retracted=True)
-        changes: list[IncomingContribution | IncomingRetraction] = list(contributions_of(event, catalog))
+            return Consumed(changes, None, cid, event.tenant, event.unit, None, event.revision, retracted=True)
         period = changes[0].group.period if changes and isinstance(changes[0], IncomingContribution) else None
         return Consumed(changes, record.header("ingested_at"), cid, event.tenant, event.unit, period, event.revision)
 
-    def causes(parsed: Sequence[Parsed[Consumed]]) -> correlation.Resolve:
-        # A score event aggregates many submissions. It carries the id of the LAST submission of the
-        # batch that touched its unit or a unit below it: the latest one the event reflects, so a trace
-        # from an alert back through a score event ends at a submission that changed that score. An
-        # event of a unit none of them reached that the batch still changed (the tenant index moved, or
-        # the tree in force for the period differs from the configured one walked here) carries the
-        # batch's last id of its tenant. Keying by unit, not by period too: an event's outbox key is
-        # tenant:unit, and a batch holding two periods of one unit is rare outside a backfill.
-        last: dict[tuple[str, str], str] = {}
-        for p in parsed:
-            if p.value.correlation_id is not None:
-                key = (p.value.tenant, p.value.unit)
-                last.pop(key, None)  # keeps the dict in order of each unit's last submission
-                last[key] = p.value.correlation_id
-        by_key: dict[bytes, str] = {}
-        by_tenant: dict[bytes, str] = {}
-        for (tenant, unit), cid in last.items():
-            by_tenant[tenant.encode()] = cid
-            by_key[partition_key(tenant, unit)] = cid
-            org = catalog.tenants[tenant].org if tenant in catalog.tenants else None
-            if org is not None and unit in org:
-                for above in org.ancestors(unit):
-                    by_key[partition_key(tenant, above.id)] = cid
-        # Keys are tenant:unit and tenant ids hold no colon (TenantId), so the tenant is what precedes the first.
-        return lambda key: by_key.get(key) or by_tenant.get(key.partition(b":")[0])
-
     async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
-        with correlation.stamping(scores_topic, causes(parsed)):
-            # A full batch means more are waiting: the store then computes scores less often.
-            backlog = len(parsed) + len(dead) >= settings.max_batch
-            applied, ignored, _ = await store().apply(flatten([p.value.changes for p in parsed]), dead, backlog=backlog)
+        causes = score_causes(((p.value.tenant, p.value.unit, p.value.correlation_id) for p in parsed), catalog)
+        with correlation.stamping(scores_topic, causes):
+            applied, ignored = await apply_submissions(
+                store(), [p.value.changes for p in parsed], dead, max_batch=settings.max_batch
+            )
         now = utc_now()
         for p in parsed:
             c = p.value

@@ -34,7 +34,7 @@ from sys import intern  # kept slices hold the same few ids thousands of times: 
 
 from tempen_scoring.domain.anonymity import Visibility, visibility
 from tempen_scoring.domain.index import DimensionResult, GroupAggregate, answered_dimensions, score_group
-from tempen_scoring.rescoring import EXACT, AggregateDelta, Scope, ScoreRow, SliceKey
+from tempen_scoring.domain.rescoring import EXACT, AggregateDelta, Scope, ScoreRow, SliceKey
 from tempen_shared.tenancy.loader import Tenant
 from tempen_shared.tenancy.org import OrgTree
 

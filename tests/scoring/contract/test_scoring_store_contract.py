@@ -1,0 +1,183 @@
+"""What every ScoringStore and ScoreReader do: one behaviour spec, held by the in-memory fake and by
+PostgreSQL. Expectations are hand-written from the fixture tenant (minimum group size 5; grupp-a1 under
+enhet-a, forv and kommun)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoreReader, PostgresScoringStore
+from tempen_scoring.domain.rescoring import IncomingContribution, IncomingRetraction
+from tempen_scoring.ports import ScoreReader, ScoringStore
+from tempen_scoring.service import contributions_of
+from tempen_shared.db import create_pool, migrate
+from tempen_shared.events import DeadLetter, SubmissionAccepted, submission_event_id
+from tempen_shared.orgcopy import ORG_COPY
+from tempen_shared.tenancy.loader import load_catalog
+from tests.conftest import FIXTURE_CONFIG
+from tests.scoring.fakes import InMemoryScoring
+
+CATALOG = load_catalog(FIXTURE_CONFIG)
+WHEN = datetime(2026, 9, 10, 9, 0, tzinfo=UTC)  # period 2026-09, closed whatever today is
+
+
+@dataclass(frozen=True)
+class Subject:
+    store: ScoringStore
+    reader: ScoreReader
+    dead_lettered: Callable[[], Awaitable[list[DeadLetter]]]
+
+
+def submitted(sid: str, value: int, *, revision: int = 1, unit: str = "grupp-a1") -> list[IncomingContribution]:
+    event = SubmissionAccepted(
+        event_id=submission_event_id("testkommun", sid, revision),
+        occurred_at=WHEN,
+        tenant="testkommun",
+        instrument="test-puls",
+        unit=unit,
+        submission_id=sid,
+        revision=revision,
+        submitted_at=WHEN,
+        answers={"q1": value, "q2": value, "q3": value},
+    )
+    return contributions_of(event, CATALOG)
+
+
+def five(prefix: str, value: int = 4) -> list[IncomingContribution | IncomingRetraction]:
+    return [c for n in range(5) for c in submitted(f"{prefix}{n}", value)]
+
+
+def dead_letter(offset: int) -> DeadLetter:
+    return DeadLetter(
+        source_topic="tempen.submissions",
+        partition=0,
+        offset=offset,
+        key="testkommun:grupp-a1",
+        value="{}",
+        reason="invalid",
+        detail="field tenant: missing",
+        consumer="scoring",
+        dead_lettered_at=WHEN,
+    )
+
+
+async def unit_rows(reader: ScoreReader, unit: str = "grupp-a1") -> list[tuple[Any, ...]]:
+    rows = await reader.unit_series("testkommun", unit, model="test-model", scope="unit", dimension=None)
+    return [(r["period"], r["dimension"], r["respondents"], r["publishable"], r["index"] is not None) for r in rows]
+
+
+class ScoringStoreContract:
+    """Not collected itself (no Test prefix); subclasses supply `subject`."""
+
+    @pytest.fixture
+    def subject(self) -> Subject:
+        raise NotImplementedError
+
+    async def test_five_new_submissions_publish_the_unit_and_everything_above_it(self, subject: Subject) -> None:
+        # Three dimensions in five groups: grupp-a1's unit and subtree, and the subtrees above it.
+        assert await subject.store.apply(five("a"), []) == (5, 0, 15)
+        assert await unit_rows(subject.reader) == [
+            ("2026-09", "ledarskap", 5, True, True),
+            ("2026-09", "motivation", 5, True, True),
+            ("2026-09", "total", 5, True, True),
+        ]
+        above = await subject.reader.subtree_figures("testkommun", "test-puls", "test-model", ["2026-09"], ["kommun"])
+        assert sorted((r["dimension"], r["respondents"], r["publishable"]) for r in above) == [
+            ("ledarskap", 5, True),
+            ("motivation", 5, True),
+            ("total", 5, True),
+        ]
+        assert await subject.reader.measured_periods("testkommun", "test-puls", ["2026-08", "2026-09"]) == {
+            ("test-model", "2026-09")
+        }
+
+    async def test_a_redelivered_batch_is_ignored_and_writes_no_scores(self, subject: Subject) -> None:
+        await subject.store.apply(five("b"), [])
+        before = await unit_rows(subject.reader)
+        assert await subject.store.apply(five("b"), []) == (0, 5, 0)
+        assert await unit_rows(subject.reader) == before
+
+    async def test_a_correction_replaces_the_submission_and_a_stale_revision_is_ignored(self, subject: Subject) -> None:
+        await subject.store.apply(five("c", value=2), [])
+        low = await subject.reader.unit_series(
+            "testkommun", "grupp-a1", model="test-model", scope="unit", dimension="total"
+        )
+        assert await subject.store.apply(submitted("c0", 5, revision=2), []) == (1, 0, 15)
+        assert await subject.store.apply(submitted("c0", 1, revision=1), []) == (0, 1, 0)
+        high = await subject.reader.unit_series(
+            "testkommun", "grupp-a1", model="test-model", scope="unit", dimension="total"
+        )
+        assert [r["respondents"] for r in high] == [5]
+        assert high[0]["index"] > low[0]["index"]
+
+    async def test_a_retraction_below_the_minimum_hides_the_figures_but_keeps_the_row(self, subject: Subject) -> None:
+        await subject.store.apply(five("d"), [])
+        # A retraction is neither applied (it adds no contribution) nor ignored; every group it reached moves.
+        assert await subject.store.apply([IncomingRetraction("testkommun", "d0", 2)], []) == (0, 0, 15)
+        assert await unit_rows(subject.reader) == [
+            ("2026-09", "ledarskap", 4, False, False),
+            ("2026-09", "motivation", 4, False, False),
+            ("2026-09", "total", 4, False, False),
+        ]
+        statuses = await subject.reader.group_statuses("testkommun", "test-puls", ["2026-09"])
+        assert {(s["unit"], s["scope"]): s["status"] for s in statuses}[("grupp-a1", "unit")] != "published"
+        # Older revisions of a retracted submission never bring it back.
+        assert await subject.store.apply(submitted("d0", 4, revision=1), []) == (0, 1, 0)
+
+    async def test_withdrawn_rows_are_left_out_of_what_the_reader_returns(self, subject: Subject) -> None:
+        await subject.store.apply(five("e"), [])
+        await subject.store.apply([IncomingRetraction("testkommun", f"e{n}", 2) for n in range(5)], [])
+        assert await unit_rows(subject.reader) == []
+        above = await subject.reader.subtree_figures("testkommun", "test-puls", "test-model", ["2026-09"], ["kommun"])
+        assert above == []
+
+    async def test_dead_letters_are_kept_with_their_batch(self, subject: Subject) -> None:
+        await subject.store.apply(five("f"), [dead_letter(7)])
+        await subject.store.apply([], [dead_letter(8)])
+        assert [(d.offset, d.reason) for d in await subject.dead_lettered()] == [(7, "invalid"), (8, "invalid")]
+
+    async def test_another_unit_scores_only_itself(self, subject: Subject) -> None:
+        await subject.store.apply(five("g"), [])
+        await subject.store.apply([c for n in range(2) for c in submitted(f"h{n}", 3, unit="grupp-b1")], [])
+        assert [r[2] for r in await unit_rows(subject.reader, "grupp-b1")] == [2, 2, 2]
+        assert [r[2] for r in await unit_rows(subject.reader)] == [5, 5, 5]
+
+
+class TestInMemoryScoring(ScoringStoreContract):
+    @pytest.fixture
+    def subject(self) -> Subject:
+        fake = InMemoryScoring(CATALOG)
+
+        async def dead_lettered() -> list[DeadLetter]:
+            return list(fake.dead_letters)
+
+        return Subject(fake, fake, dead_lettered)
+
+
+@pytest.mark.integration
+class TestPostgresScoring(ScoringStoreContract):
+    @pytest.fixture
+    async def subject(self, database_url: str) -> AsyncIterator[Subject]:
+        pool = await create_pool(database_url, max_size=4)
+        try:
+            await migrate(pool, schema=SCHEMA, package="tempen_scoring")
+            await migrate(pool, schema=SCHEMA, package=ORG_COPY)
+
+            async def dead_lettered() -> list[DeadLetter]:
+                rows = await pool.fetch(
+                    f"SELECT topic, payload FROM {SCHEMA}.outbox WHERE topic LIKE '%.dlq' ORDER BY id"
+                )
+                return [DeadLetter.model_validate(orjson.loads(r["payload"])) for r in rows]
+
+            store = PostgresScoringStore(
+                pool, catalog=CATALOG, topic=lambda name: f"contract.{name}", on_commit=lambda: None
+            )
+            yield Subject(store, PostgresScoreReader(lambda: pool), dead_lettered)
+        finally:
+            await pool.close()
