@@ -474,3 +474,27 @@ async def test_writing_a_plan_when_alerts_is_down_says_to_try_again_later(
     answer = await portal.post("/t/testkommun/alerts/a1/plan/comments", data={"csrf": csrf, "text": "Följt upp."})
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "30"
+
+
+async def test_a_plan_reminder_opens_the_page_and_is_shown_among_who_was_told(
+    portal: httpx.AsyncClient, services: tuple[FakeAlertsApi, FakeScoresApi]
+) -> None:
+    opened, reminded = str(uuid4()), str(uuid4())
+    alert = _alert("a1", "grupp-a1", {opened: BO})
+    alert["notifications"].append(  # type: ignore[attr-defined]
+        {
+            "notification_id": reminded,
+            "recipient": BO,
+            "recipient_role": "plan_reminder",
+            "channel": "email",
+            "state": "sent",
+            "created_at": "2026-05-02T05:00:00+00:00",
+            "sent_at": "2026-05-02T05:00:01+00:00",
+        }
+    )
+    services[0].add("testkommun", alert)
+    assert (await portal.get(_link("a1", reminded))).status_code == 303, "the reminder's own link signs Bo in"
+    page = (await portal.get("/t/testkommun/alerts/a1")).text
+    assert f"<tr><td>{BO}</td><td>Påminnelse om handlingsplanen</td><td>2026-05-02 05:00</td></tr>" in page
+    await portal.get("/lang/en?next=/t/testkommun/alerts/a1")
+    assert "Reminder about the action plan" in (await portal.get("/t/testkommun/alerts/a1")).text

@@ -28,9 +28,9 @@ from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoreReader, Postgr
 from tempen_scoring.app import create_app
 from tempen_scoring.config import ScoringSettings
 from tempen_scoring.domain.anonymity import visibility
+from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.metrics import ScoringMetrics
-from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.service import contributions_of
 from tempen_shared.access.tokens import Scope
 from tempen_shared.db import create_pool, migrate

@@ -18,6 +18,11 @@ class AlertsMetrics(CommonMetrics):
             ["to_state"],
             registry=registry,
         )
+        self.plan_reminders = Counter(
+            "tempen_plan_reminders_total",
+            "Reminders queued because an action plan's due date passed and it was not done.",
+            registry=registry,
+        )
         self.open_alerts = Gauge("tempen_alerts_open", "Active alerts, by state.", ["state"], registry=registry)
         self.notifications = Counter(
             "tempen_notifications_total",

@@ -36,6 +36,7 @@ class StoredAlert:
 
 
 HR_SUMMARY_ROLE = "hr_summary"  # the recipient_role of HR's summary of a quiet backfill
+PLAN_REMINDER_ROLE = "plan_reminder"  # the recipient_role of a reminder that a plan's due date passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,21 @@ class HistoryImport:
     import_id: UUID
     tenant: str
     quiet_transitions: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanReminder:
+    """The audit row of one reminder: about which alert and due date, the plan revision and the alert's level
+    that stood then, whom it went to and when."""
+
+    reminder_id: UUID
+    alert_id: str
+    tenant: str
+    due: date
+    revision: int
+    level: int
+    recipient: str
+    reminded_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +263,23 @@ class AlertsRepository(Protocol):
 
     async def add_plan_comment(self, alert_id: str, tenant: str, comment: PlanComment) -> None:
         """Append a follow-up comment to the alert's plan."""
+        ...
+
+    # Plan reminders
+
+    async def plans_past_due(self, *, due_from: date, due_by: date, resolved_since: datetime) -> list[tuple[str, str]]:
+        """(tenant, alert id) of the alerts whose current plan revision is not done and is due from `due_from`
+        to `due_by`, with no reminder yet for that due date: active alerts, and those resolved since
+        `resolved_since`. Candidates only: `domain.plans.reminder_due` decides, in each tenant's zone."""
+        ...
+
+    async def reminded(self, alert_id: str) -> frozenset[date]:
+        """The due dates the alert's plan has been reminded of."""
+        ...
+
+    async def add_reminder(self, reminder: PlanReminder, rows: Sequence[NotificationRow]) -> bool:
+        """Record the reminder and queue its notifications, unless the alert's plan was already reminded of
+        for that due date; returns whether it was recorded."""
         ...
 
 

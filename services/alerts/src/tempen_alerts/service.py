@@ -21,14 +21,18 @@ from tempen_alerts.domain.messages import (
     render_history_summary,
     render_moved_on,
     render_notification,
+    render_plan_reminder,
 )
 from tempen_alerts.domain.plans import (
+    OPEN_AFTER_RESOLUTION,
+    REMINDER_TOO_LATE,
     Plan,
     PlanChange,
     PlanComment,
     comment,
     from_acknowledgement,
     may_change,
+    reminder_due,
     revise,
 )
 from tempen_alerts.domain.routing import HR_NAME, Recipient, levels_available, moved_past, recipients
@@ -49,9 +53,11 @@ from tempen_alerts.domain.rules import (
 from tempen_alerts.domain.webhooks import AlertFacts, WebhookKind, webhook_body, webhook_payload
 from tempen_alerts.ports import (
     HR_SUMMARY_ROLE,
+    PLAN_REMINDER_ROLE,
     ActiveAlert,
     AlertsRepository,
     NotificationRow,
+    PlanReminder,
     ScoreHistory,
     SeriesKey,
     StoredAlert,
@@ -62,7 +68,7 @@ from tempen_shared.events import AlertState, AlertTransitioned
 from tempen_shared.links import AlertLink, sign_link
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Catalog, Tenant, alert_on_problems
-from tempen_shared.tenancy.models import AlertPolicy
+from tempen_shared.tenancy.models import PLAN_REMINDER_DAYS_MAX, AlertPolicy
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import ALERTS, partition_key
 
@@ -559,6 +565,87 @@ class AlertsService:
         resolved_at = None if stored.snapshot.is_active else await repo.resolved_at(alert_id)
         may_change(is_active=stored.snapshot.is_active, resolved_at=resolved_at, now=now)
         return stored, tenant
+
+    # --- Plan reminders (docs/alerts.md, "Reminders when a plan's due date passes")
+
+    async def reminders_due(self, repo: AlertsRepository, *, now: datetime) -> list[tuple[str, str]]:
+        """(tenant, alert id) of the alerts whose plan may be due a reminder at `now`; `remind` decides each."""
+        return await repo.plans_past_due(
+            # No zone is more than a day from UTC, and a reminder comes at the earliest the morning after the
+            # due date: these bounds take in every plan `reminder_due` could say yes to, in any tenant's zone.
+            due_from=now.date() - REMINDER_TOO_LATE - timedelta(days=PLAN_REMINDER_DAYS_MAX + 1),
+            due_by=now.date(),
+            resolved_since=now - OPEN_AFTER_RESOLUTION,
+        )
+
+    async def remind(self, repo: AlertsRepository, tenant_id: str, alert_id: str, *, now: datetime) -> bool:
+        """Remind whoever the alert sits with now that its plan's due date has passed, if it is due a reminder
+        (`domain.plans.reminder_due`): the plan quoted, with their personal link. The reminder's audit row and
+        its e-mail are written together in the caller's transaction, once per due date: a crash queues
+        neither, and a second call (a retry, another replica) queues nothing. An alert nobody was told of
+        (quiet history, docs/alerts.md) is reminded of by nobody. Returns whether a reminder was queued."""
+        tenant = self.catalog.tenants.get(tenant_id)
+        stored = await repo.alert(tenant_id, alert_id, for_update=True)  # a plan revised meanwhile waits, or wins
+        key = await repo.series_of(tenant_id, alert_id)
+        if tenant is None or stored is None or key is None:
+            return False
+        is_active = stored.snapshot.is_active
+        zone = tenant.config.zone
+        revision = reminder_due(
+            await repo.plan(alert_id),
+            after_days=tenant.config.notifications.plan_reminder_days,
+            zone=zone,
+            now=now,
+            is_active=is_active,
+            resolved_at=None if is_active else await repo.resolved_at(alert_id),
+            reminded=await repo.reminded(alert_id),
+        )
+        if revision is None or revision.due is None or await repo.untold(alert_id):
+            return False
+        here = await self._tenant_at(tenant, _day(now, tenant))
+        recipient = recipients(
+            here.org,
+            key.unit,
+            level=stored.snapshot.level,
+            inform_unit_manager=False,
+            hr_email=tenant.config.hr_email,
+        )[0]
+        reminder_id = uuid.uuid5(NOTIFICATION_NAMESPACE, f"reminder|{alert_id}|{revision.due.isoformat()}")
+        notification_id, url = self._addressed(tenant_id, alert_id, reminder_id, recipient, now=now)
+        names = _names(here, key)
+        email = render_plan_reminder(
+            language=tenant.config.notifications.language,
+            recipient=recipient,
+            tenant_name=tenant.config.name,
+            unit_name=names.unit,
+            dimension_name=names.dimension,
+            plan=await self._plan_shown(repo, alert_id, tenant),
+            url=url,
+        )
+        row = replace(self._email_row(notification_id, recipient, email), recipient_role=PLAN_REMINDER_ROLE)
+        queued = await repo.add_reminder(
+            PlanReminder(
+                reminder_id=reminder_id,
+                alert_id=alert_id,
+                tenant=tenant_id,
+                due=revision.due,
+                revision=revision.revision,
+                level=stored.snapshot.level,
+                recipient=recipient.email,
+                reminded_at=now,
+            ),
+            [row],
+        )
+        if queued:
+            plan_logger.info(
+                "plan reminder queued",
+                tenant=tenant_id,
+                alert_id=alert_id,
+                due_date=revision.due.isoformat(),
+                revision=revision.revision,
+                alert_level=stored.snapshot.level,
+            )
+        return queued
 
     async def history_due(self, repo: AlertsRepository, *, now: datetime) -> list[uuid.UUID]:
         """The backfills that have ended by `now`: none of their transitions for `history_settle`."""

@@ -1,5 +1,5 @@
 """The sweeper: judges series whose periods closed with no new score, and the time-based escalation; tells
-what a quiet backfill left open once it has ended.
+what a quiet backfill left open once it has ended; reminds of action plans whose due date has passed.
 
 Scores arrive when people answer; periods close and days pass without any message. The sweeper
 judges what is due at the service's clock, so a test that moves the clock sees exactly what a
@@ -38,6 +38,12 @@ async def sweep_once(store: AlertsStore, service: AlertsService, metrics: Alerts
     for import_id in ended:
         async with store.transaction() as repo:  # one backfill per transaction: queued and marked done together
             await service.summarise_history(repo, import_id, now=now)
+    async with store.transaction() as repo:
+        reminders = await service.reminders_due(repo, now=now)
+    for tenant, alert_id in reminders:
+        async with store.transaction() as repo:  # one alert per transaction: its reminder row and e-mail together
+            if await service.remind(repo, tenant, alert_id, now=now):
+                metrics.plan_reminders.inc()
     async with store.transaction() as repo:
         counts = await repo.active_counts()
     for state in ACTIVE_STATES:

@@ -255,6 +255,9 @@ class SecretRef(_Frozen):
         return self
 
 
+PLAN_REMINDER_DAYS_MAX = 90  # the latest `Notifications.plan_reminder_days` may set a reminder after a due date
+
+
 class Notifications(_Frozen):
     language: Literal["sv", "en"] = "sv"
     from_address: EmailAddress = "tempen@localhost"
@@ -267,6 +270,10 @@ class Notifications(_Frozen):
     # is recorded but notifies nobody; the alerts still open then notify once (docs/alerts.md, "Importing
     # history quietly"). None: every transition notifies, however old its period.
     quiet_history_days: int | None = Field(default=45, ge=1, le=3660)
+    # When an alert's action plan is not done by its due date, whoever the alert sits with is reminded once,
+    # at 07:00 this many days after the due date (docs/alerts.md, "Reminders when a plan's due date passes").
+    # None: no reminders.
+    plan_reminder_days: int | None = Field(default=1, ge=1, le=PLAN_REMINDER_DAYS_MAX)
 
     @field_validator("webhook_url")
     @classmethod

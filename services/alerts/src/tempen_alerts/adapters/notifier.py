@@ -368,13 +368,15 @@ class Notifier:
             row = await self._pool.fetchrow(
                 f"""UPDATE {SCHEMA}.notifications n
                     SET state = 'sending', attempts = n.attempts + 1, claimed_at = now()
-                    FROM {SCHEMA}.transitions t
-                    WHERE t.transition_id = n.transition_id AND n.notification_id = (
+                    WHERE n.notification_id = (
                         SELECT notification_id FROM {SCHEMA}.notifications
                         WHERE state = 'pending' AND channel = ANY($1::text[]) AND next_attempt_at <= now()
                         ORDER BY created_at, notification_id LIMIT 1 FOR UPDATE SKIP LOCKED)
                     RETURNING n.notification_id, n.tenant, n.alert_id, n.channel, n.recipient, n.subject,
-                        n.body_text, n.body_html, n.created_at, n.attempts, t.correlation_id""",
+                        n.body_text, n.body_html, n.created_at, n.attempts,
+                        -- A plan reminder belongs to no transition, and so has no correlation id of its own.
+                        (SELECT t.correlation_id FROM {SCHEMA}.transitions t
+                         WHERE t.transition_id = n.transition_id) AS correlation_id""",
                 self._channels,
             )
             if row is None:

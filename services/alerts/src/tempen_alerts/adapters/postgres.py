@@ -20,6 +20,7 @@ from tempen_alerts.ports import (
     HistoryImport,
     LinkRevocation,
     NotificationRow,
+    PlanReminder,
     QuietTail,
     SeriesKey,
     StoredAlert,
@@ -542,6 +543,65 @@ class PostgresAlertsRepository:
             comment.written_by,
             comment.written_at,
         )
+
+    async def plans_past_due(self, *, due_from: date, due_by: date, resolved_since: datetime) -> list[tuple[str, str]]:
+        rows = await self.conn.fetch(
+            f"""SELECT a.tenant, a.alert_id FROM {SCHEMA}.alerts a
+                JOIN LATERAL (SELECT due_date, status FROM {SCHEMA}.plan_revisions
+                              WHERE alert_id = a.alert_id ORDER BY revision DESC LIMIT 1) p ON true
+                WHERE p.status <> 'done' AND p.due_date BETWEEN $1 AND $2
+                  AND (a.state <> 'resolved' OR a.resolved_at >= $3)
+                  AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.plan_reminders r
+                                  WHERE r.alert_id = a.alert_id AND r.due_date = p.due_date)
+                ORDER BY p.due_date, a.alert_id""",
+            due_from,
+            due_by,
+            resolved_since,
+        )
+        return [(r["tenant"], r["alert_id"]) for r in rows]
+
+    async def reminded(self, alert_id: str) -> frozenset[date]:
+        rows = await self.conn.fetch(f"SELECT due_date FROM {SCHEMA}.plan_reminders WHERE alert_id = $1", alert_id)
+        return frozenset(r["due_date"] for r in rows)
+
+    async def add_reminder(self, reminder: PlanReminder, rows: Sequence[NotificationRow]) -> bool:
+        recorded = await self.conn.fetchval(
+            f"""INSERT INTO {SCHEMA}.plan_reminders (reminder_id, alert_id, due_date, tenant, revision, level,
+                    recipient, reminded_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (alert_id, due_date) DO NOTHING RETURNING true""",
+            reminder.reminder_id,
+            reminder.alert_id,
+            reminder.due,
+            reminder.tenant,
+            reminder.revision,
+            reminder.level,
+            reminder.recipient,
+            reminder.reminded_at,
+        )
+        if not recorded:
+            return False
+        await self.conn.executemany(
+            f"""INSERT INTO {SCHEMA}.notifications (notification_id, reminder_id, alert_id, tenant, channel,
+                    recipient, recipient_role, subject, body_text, body_html)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+            [
+                (
+                    r.notification_id,
+                    reminder.reminder_id,
+                    reminder.alert_id,
+                    reminder.tenant,
+                    r.channel,
+                    r.recipient,
+                    r.recipient_role,
+                    r.subject,
+                    r.body_text,
+                    r.body_html,
+                )
+                for r in rows
+            ],
+        )
+        return True
 
 
 class PostgresAlertsStore:

@@ -665,6 +665,105 @@ def render_moved_on(
     return Email(subject=subject, text="\n".join(lines) + "\n", html="\n".join(page) + "\n")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ReminderWording:
+    title: str
+    passed: str  # {unit} {dimension} {due} {status}
+    asked: str
+    choices: tuple[str, ...]
+    why_you: str
+    why_hr: str
+    link: str
+
+
+_REMINDER: Mapping[Language, _ReminderWording] = {
+    "sv": _ReminderWording(
+        title="Påminnelse om handlingsplanen",
+        passed="Handlingsplanen för {dimension} i {unit} skulle vara klar senast {due}, och den står fortfarande "
+        "som {status}.",
+        asked="Gå in i ärendet och gör det som stämmer:",
+        choices=(
+            "markera planen som klar om arbetet är gjort,",
+            "sätt ett nytt datum om det behöver mer tid (du får en ny påminnelse när det har passerat),",
+            "eller skriv en kommentar om hur det går.",
+        ),
+        why_you="Du får påminnelsen eftersom ärendet ligger hos dig nu. Vi påminner en gång per datum.",
+        why_hr="Du får påminnelsen som HR eftersom ärendet ligger hos HR nu. Vi påminner en gång per datum.",
+        link="Ärendet:",
+    ),
+    "en": _ReminderWording(
+        title="Action plan reminder",
+        passed="The action plan for {dimension} in {unit} was due by {due}, and it still says {status}.",
+        asked="Please open the case and do what is true:",
+        choices=(
+            "mark the plan done if the work is done,",
+            "set a new date if it needs more time (you will be reminded again once that has passed),",
+            "or write a comment on how it is going.",
+        ),
+        why_you="You get this reminder because the case sits with you now. We remind once per date.",
+        why_hr="You get this reminder as HR because the case sits with HR now. We remind once per date.",
+        link="The case:",
+    ),
+}
+
+
+def render_plan_reminder(
+    *,
+    language: Language,
+    recipient: Recipient,
+    tenant_name: str,
+    unit_name: str,
+    dimension_name: str,
+    plan: Plan,
+    url: str,
+) -> Email:
+    """The reminder to whoever an alert sits with that its action plan's due date has passed and the plan
+    is not done (domain/plans.py, `reminder_due`): the plan quoted as every e-mail quotes it (its times
+    already in the tenant's zone), and what to do about it in the case behind `url`.
+
+    Raises:
+        ValueError: `url` is not an absolute http(s) address, or `plan` has no current revision with a due date.
+    """
+    _check_url(url)
+    current = plan.current
+    if current is None or current.due is None:
+        raise ValueError("a reminder is about a plan with a due date")
+    words = _REMINDER[language]
+    wording = _WORDING[language]
+    subject = _one_line(
+        wording.subject.format(tenant=tenant_name, title=words.title, dimension=dimension_name, unit=unit_name)
+    )
+    passed = words.passed.format(
+        unit=unit_name,
+        dimension=dimension_name,
+        due=current.due.isoformat(),
+        status=wording.plan_statuses[current.status],
+    )
+    why = words.why_hr if recipient.role == "hr" else words.why_you
+    greeting = wording.greeting.format(name=recipient.name)
+    planned = _plan_lines(plan, wording)
+    lines = [greeting, "", passed, "", words.asked, *(f"  – {choice}" for choice in words.choices), ""]
+    lines += _plan_text(planned, wording)
+    lines += [f"{words.link} {url}", "", why, "", wording.privacy]
+    e = _escape
+    page = [
+        "<!DOCTYPE html>",
+        f'<html lang="{e(language)}"><head><meta charset="utf-8"><title>{e(subject)}</title></head><body>',
+        f"<p>{e(greeting)}</p>",
+        f"<p>{e(passed)}</p>",
+        f"<p>{e(words.asked)}</p>",
+        "<ul>",
+        *(f"<li>{e(choice)}</li>" for choice in words.choices),
+        "</ul>",
+        *_plan_html(planned, wording),
+        f'<p>{e(words.link)} <a href="{e(url)}">{e(url)}</a></p>',
+        f"<p>{e(why)}</p>",
+        f"<p><small>{e(wording.privacy)}</small></p>",
+        "</body></html>",
+    ]
+    return Email(subject=subject, text="\n".join(lines) + "\n", html="\n".join(page) + "\n")
+
+
 def _text(
     *,
     greeting: str,

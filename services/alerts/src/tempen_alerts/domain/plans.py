@@ -7,8 +7,9 @@ before deciding what to do (docs/alerts.md, "Action plans").
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal, get_args
 
 from tempen_shared.bounds import check_identifier, check_text
@@ -24,6 +25,11 @@ DUE_AHEAD = timedelta(days=2 * 366)
 # A plan outlives the alert: results recover while the work goes on, and the work is then marked done and
 # followed up. For this long after an alert resolved its plan still takes revisions and comments.
 OPEN_AFTER_RESOLUTION = timedelta(days=180)
+# A reminder that a due date has passed goes out in the morning, in the tenant's zone, when people read mail.
+REMINDER_TIME = time(7, 0)
+# A reminder this late helps nobody: turning reminders on, or a sweeper back after a long outage, does not
+# send one for every plan whose date passed long ago.
+REMINDER_TOO_LATE = timedelta(days=30)
 
 
 class PlanError(ValueError):
@@ -98,6 +104,47 @@ def may_change(*, is_active: bool, resolved_at: datetime | None, now: datetime) 
         return
     if now - resolved_at > OPEN_AFTER_RESOLUTION:
         raise PlanClosedError(resolved_at)
+
+
+def takes_changes(*, is_active: bool, resolved_at: datetime | None, now: datetime) -> bool:
+    """`may_change` as a question."""
+    try:
+        may_change(is_active=is_active, resolved_at=resolved_at, now=now)
+    except PlanClosedError:
+        return False
+    return True
+
+
+def reminder_at(due: date, *, after_days: int, zone: tzinfo) -> datetime:
+    """When a plan due on `due` is reminded of: at `REMINDER_TIME` on the day `after_days` after it, in `zone`
+    (the tenant's). A due date is the last day the work may take, so 1 is the morning after it."""
+    return datetime.combine(due + timedelta(days=after_days), REMINDER_TIME, tzinfo=zone)
+
+
+def reminder_due(
+    plan: Plan,
+    *,
+    after_days: int | None,
+    zone: tzinfo,
+    now: datetime,
+    is_active: bool,
+    resolved_at: datetime | None,
+    reminded: Collection[date],
+) -> PlanRevision | None:
+    """The revision to remind about at `now`, once per due date: the plan's current one, when it is not done,
+    has a due date whose reminder time (`reminder_at`) has come and is not `REMINDER_TOO_LATE` past, and that
+    due date is not among those already `reminded` of. A revised due date is a new one and gets its own.
+
+    None also when reminders are off (`after_days` None) or the plan no longer takes changes (`may_change`):
+    every reminder asks for something the plan still lets people do.
+    """
+    current = plan.current
+    if after_days is None or current is None or current.status == "done" or current.due is None:
+        return None
+    if current.due in reminded or not takes_changes(is_active=is_active, resolved_at=resolved_at, now=now):
+        return None
+    at = reminder_at(current.due, after_days=after_days, zone=zone)
+    return current if at <= now < at + REMINDER_TOO_LATE else None
 
 
 def revise(
