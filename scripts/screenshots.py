@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,14 +39,16 @@ TENANT = "hjo"  # the shipped tenant `tempen demo` uses
 class Page:
     file: str  # under --out
     path: str  # {tenant}; {alert} is the alert page the e-mail's link leads to
+    as_hr: bool = False  # seen by HR, signed in with the demo's sign-in link, not the manager's e-mail link
 
 
 PAGES = [
     Page("portal-alert.png", "{alert}"),
-    # Page("portal-units.png", "/t/{tenant}/units"),
-    # Page("portal-overview.png", "/t/{tenant}/overview"),
-    # Page("portal-report-hme.png", "/t/{tenant}/report/hme"),
+    Page("portal-units.png", "/t/{tenant}/units"),
+    Page("portal-overview.png", "/t/{tenant}/overview", as_hr=True),
+    Page("portal-report-hme.png", "/t/{tenant}/report/hme", as_hr=True),
 ]
+SIGN_IN_LINK = re.compile(r"https?://[^\s/]+/s/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")  # the demo's link for HR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,15 +88,18 @@ def main(argv: list[str] | None = None) -> int:
             _wait_ready(up, urls, args.timeout, work / "up.log")
             demo = subprocess.run(
                 [tempen, "demo", "--ingest-url", urls["ingest"], "--alerts-url", urls["alerts"],
+                 "--portal-url", urls["portal"],
                  "--state", str(work / "state"), "--config", str(ROOT / "config"), "--timeout", str(args.timeout)],
                 cwd=work, env=env, capture_output=True, text=True, timeout=args.timeout + 60, check=False,
             )  # fmt: skip
             link = PORTAL_LINK.search(demo.stdout)
-            if demo.returncode != 0 or link is None:
-                print(f"tempen demo gave no portal link (exit {demo.returncode}):\n{demo.stdout}{demo.stderr}")
+            hr_link = SIGN_IN_LINK.search(demo.stdout)
+            if demo.returncode != 0 or link is None or hr_link is None:
+                print(f"tempen demo gave no portal links (exit {demo.returncode}):\n{demo.stdout}{demo.stderr}")
                 return 1
             args.out.mkdir(parents=True, exist_ok=True)
-            for saved in asyncio.run(_shoot(link.group(0), urls["portal"], args.out, args.chromium)):
+            shots = _shoot(link.group(0), hr_link.group(0), urls["portal"], args.out, args.chromium)
+            for saved in asyncio.run(shots):
                 print(f"wrote {saved.relative_to(ROOT) if saved.is_relative_to(ROOT) else saved}")
         finally:
             _stop(up)
@@ -117,22 +123,26 @@ def _wait_ready(up: subprocess.Popen[bytes], urls: dict[str, str], timeout_s: fl
             time.sleep(0.5)
 
 
-async def _shoot(link: str, portal: str, out: Path, chromium: str) -> list[Path]:
+async def _shoot(link: str, hr_link: str, portal: str, out: Path, chromium: str) -> list[Path]:
     from playwright.async_api import async_playwright
 
     saved: list[Path] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True)
         try:
-            context = await browser.new_context(
-                java_script_enabled=False, locale="sv-SE", viewport={"width": 1100, "height": 900}
-            )
-            page = await context.new_page()
-            await page.goto(link)  # signs in as the e-mail's recipient, then lands on the alert page
-            alert = page.url.removeprefix(portal)
+            pages = []
+            for sign_in in (link, hr_link):  # the manager's browser, and HR's
+                context = await browser.new_context(
+                    java_script_enabled=False, locale="sv-SE", viewport={"width": 1100, "height": 900}
+                )
+                pages.append(await context.new_page())
+                await pages[-1].goto(sign_in)
+            manager, hr = pages
+            alert = manager.url.removeprefix(portal)  # the e-mail's link lands on the alert page
             if "/alerts/" not in alert:
-                raise SystemExit(f"the demo's link did not lead to an alert page but to {page.url}")
+                raise SystemExit(f"the demo's link did not lead to an alert page but to {manager.url}")
             for shot in PAGES:
+                page = hr if shot.as_hr else manager
                 response = await page.goto(portal + shot.path.format(tenant=TENANT, alert=alert))
                 if response is None or response.status != 200:
                     raise SystemExit(f"{shot.path} answered {response.status if response else 'nothing'}")
