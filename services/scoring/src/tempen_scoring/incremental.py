@@ -56,21 +56,27 @@ class _Layout:
         self.index = {key: i for i, key in enumerate(keys)}
 
 
-_LAYOUTS: dict[tuple[tuple[str, int], ...], _Layout] = {}
+# Per set of items, the layout with every (item, value) pair seen for them so far: a group's layout only
+# grows, so kept groups of one instrument come to share one layout however their answers arrived.
+_LAYOUTS: dict[frozenset[str], _Layout] = {}
 _EMPTY_LAYOUT = _Layout(())
 
 
 def _layout_of(keys: Iterable[tuple[str, int]], *, share: bool) -> _Layout:
-    """The layout of these pairs: shared with other totals that count the same ones, unless `share` is
-    False (a batch's deltas, short-lived and of every shape, would crowd out the kept groups' layouts)."""
-    ordered = tuple(sorted(keys))
+    """A layout with at least these pairs: the shared one of their items (widened if need be), unless
+    `share` is False (a batch's deltas, short-lived and of every shape, have one of their own)."""
+    wanted = set(keys)
     if not share:
-        return _Layout(ordered)
-    layout = _LAYOUTS.get(ordered)
-    if layout is None:
-        if len(_LAYOUTS) >= 1_000:  # bounded: a layout dropped here stays with the totals that hold it
-            _LAYOUTS.clear()
-        layout = _LAYOUTS[ordered] = _Layout(tuple((intern(item), value) for item, value in ordered))
+        return _Layout(tuple(sorted(wanted)))
+    items = frozenset(item for item, _ in wanted)
+    layout = _LAYOUTS.get(items)
+    if layout is not None and layout.index.keys() >= wanted:
+        return layout
+    if layout is not None:
+        wanted |= layout.index.keys()
+    elif len(_LAYOUTS) >= 1_000:  # bounded: a layout dropped here stays with the totals that hold it
+        _LAYOUTS.clear()
+    layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)))
     return layout
 
 
