@@ -102,8 +102,8 @@ class Totals:
     with no respondents are all zero; a sum of deltas's need not be, see `SliceState.advance`.)
 
     Kept slices hold thousands of groups, so a group is held small (issue 14, docs/benchmarks.md): its
-    counts as one array of 64-bit integers aligned with a layout shared by groups that count the same
-    (item, value) pairs, not a dict per item, and its moments as scaled integers, not Decimals. Both
+    counts as one array of 64-bit integers aligned with a layout shared by the groups that answered the
+    same items (`_layout_of`), not a dict per item, and its moments as scaled integers, not Decimals. Both
     stay exact integers; `counts` and `moments` give them in the database's form."""
 
     __slots__ = ("_counts", "_layout", "_moments", "respondents")
