@@ -456,8 +456,8 @@ class PostgresScoringStore:
         """
         keys = sorted(unscored, key=_slice_values)
         locked = await conn.fetch(_LOCK_SLICES, *_slice_columns(keys))
+        rescored: list[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = []
         shapes: dict[SliceKey, str] = {}  # the tree each scored slice was rolled up against
-        written = 0
         for r in locked:
             key = _slice_of(r)
             if key.tenant not in self._catalog.tenants:
@@ -471,13 +471,9 @@ class PostgresScoringStore:
                 if state is None:
                     continue
                 self._slices[key] = state
-            # One slice's rows at a time, staged before the next is rescored: a tick's rows and their
-            # records were most of scoring's peak memory when every waiting slice's were held at once.
-            written += await self._stage_scores(conn, [(key, state, *rescore(tenant, key, state, units))])
+            rescored.append((key, state, *rescore(tenant, key, state, units)))
             shapes[key] = tenant.org.shape
-        if written:
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", REVISION_LOCK)
-            await conn.execute(_MERGE_SCORES)
+        written = await self._save_scores(conn, rescored)
         if locked:
             await conn.execute(_SET_SCORED, *_slice_columns(keys), [shapes.get(k) for k in keys])
         for key in keys:
@@ -579,14 +575,14 @@ class PostgresScoringStore:
         rows = await conn.fetch(_BUMP_VERSIONS, *_slice_columns(slices), [ends.get(k) for k in slices])
         return {_slice_of(r): _Bumped(r["version"], r["period_end"], r["org_shape"]) for r in rows}
 
-    async def _stage_scores(
+    async def _save_scores(
         self,
         conn: Connection,
         rescored: Sequence[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]],
     ) -> int:
-        """Stage the changed groups of these slices, one row each; `_score` merges them with the next
-        revisions, and the relay publishes their events (`ScoreGroupsRelaySource`). Returns the score rows
-        (group and dimension) staged."""
+        """Write the changed groups of every slice, one row each, with the next revisions: the relay
+        publishes their events (`ScoreGroupsRelaySource`). Returns the score rows (group and dimension)
+        written."""
         records: list[tuple[Any, ...]] = []
         computed_at = utc_now()
         written = 0
@@ -630,6 +626,8 @@ class PostgresScoringStore:
                 written += len(figures)
         if records:
             await _stage(conn, "stage_score_groups", records)
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", REVISION_LOCK)
+            await conn.execute(_MERGE_SCORES)
         return written
 
     async def _load(
