@@ -25,11 +25,13 @@ changed the slice, and writes what `rescore` reports as changed.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from operator import add
 from sys import intern  # kept slices hold the same few ids thousands of times: one string each
 
 from tempen_scoring.domain.anonymity import Visibility, visibility
@@ -42,47 +44,177 @@ Group = tuple[str, str]  # (unit id, scope)
 SCOPES: tuple[Scope, Scope] = ("unit", "subtree")
 
 
-@dataclass(slots=True)
+class _Layout:
+    """The (item, value) pairs a `Totals` counts, in one order, and where each one is. Groups of one
+    instrument mostly count the same pairs, so they share one layout (`_layout_of`) and hold only an
+    integer array aligned with it."""
+
+    __slots__ = ("index", "keys")
+
+    def __init__(self, keys: tuple[tuple[str, int], ...]) -> None:
+        self.keys = keys
+        self.index = {key: i for i, key in enumerate(keys)}
+
+
+# Per set of items, the layout with every (item, value) pair seen for them so far: a group's layout only
+# grows, so kept groups of one instrument come to share one layout however their answers arrived.
+_LAYOUTS: dict[frozenset[str], _Layout] = {}
+_EMPTY_LAYOUT = _Layout(())
+
+
+def _layout_of(keys: Iterable[tuple[str, int]], *, share: bool) -> _Layout:
+    """A layout with at least these pairs: the shared one of their items (widened if need be), unless
+    `share` is False (a batch's deltas, short-lived and of every shape, have one of their own)."""
+    wanted = set(keys)
+    if not share:
+        return _Layout(tuple(sorted(wanted)))
+    items = frozenset(item for item, _ in wanted)
+    layout = _LAYOUTS.get(items)
+    if layout is not None and layout.index.keys() >= wanted:
+        return layout
+    if layout is not None:
+        wanted |= layout.index.keys()
+    elif len(_LAYOUTS) >= 1_000:  # bounded: a layout dropped here stays with the totals that hold it
+        _LAYOUTS.clear()
+    layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)))
+    return layout
+
+
+_SUM_PLACES, _SQUARES_PLACES = 9, 18  # a score has at most 9 decimals (`rescoring.exact`), its square 18
+
+
+def _scaled(value: Decimal, places: int) -> int:
+    scaled = value.scaleb(places, context=EXACT)
+    whole = int(scaled)
+    if whole != scaled:
+        raise ValueError(f"{value} has more than {places} decimals: not a sum of scores rounded to 1e-9")
+    return whole
+
+
+def _decimal(scaled: int, places: int) -> Decimal:
+    return Decimal(scaled).scaleb(-places, context=EXACT)
+
+
 class Totals:
     """One group's additive aggregate as the database rows hold it: counts per item and value, and
     moments with exact decimal sums. Zero counts and all-zero moments are dropped, as the database
     reads drop them, so equal contents compare equal however they were reached. (A group's moments
-    with no respondents are all zero; a sum of deltas's need not be, see `SliceState.advance`.)"""
+    with no respondents are all zero; a sum of deltas's need not be, see `SliceState.advance`.)
 
-    respondents: int = 0
-    counts: dict[str, dict[int, int]] = field(default_factory=dict)
-    moments: dict[str, tuple[int, Decimal, Decimal]] = field(default_factory=dict)
+    Kept slices hold thousands of groups, so a group is held small (issue 14, docs/benchmarks.md): its
+    counts as one array of 64-bit integers aligned with a layout shared by the groups that answered the
+    same items (`_layout_of`), not a dict per item, and its moments as scaled integers, not Decimals. Both
+    stay exact integers; `counts` and `moments` give them in the database's form."""
 
-    def add(self, other: Totals) -> None:
-        self.respondents += other.respondents
-        for item, values in other.counts.items():
-            mine = self.counts.get(item)
-            if mine is None:
-                mine = self.counts[item] = {}
-            for value, count in values.items():
-                total = mine.get(value, 0) + count
-                if total:
-                    mine[value] = total
-                else:
-                    mine.pop(value, None)
-            if not mine:
-                del self.counts[item]
-        for dimension, (n, s, ss) in other.moments.items():
-            current = self.moments.get(dimension)
+    __slots__ = ("_counts", "_layout", "_moments", "respondents")
+
+    def __init__(
+        self,
+        respondents: int = 0,
+        counts: Mapping[str, Mapping[int, int]] | None = None,
+        moments: dict[str, tuple[int, Decimal, Decimal]] | None = None,
+    ) -> None:
+        self.respondents = respondents
+        self._layout = _EMPTY_LAYOUT
+        self._counts = array("q")
+        # Per dimension (n, sum * 10**9, sum of squares * 10**18): exact integers, as a score is rounded
+        # to 1e-9 (`rescoring.exact`), and a tenth of a Decimal's size.
+        self._moments: dict[str, tuple[int, int, int]] = {}
+        if moments:
+            self.add_moments(moments)
+        if counts:
+            self.add_counts({(item, value): n for item, values in counts.items() for value, n in values.items()})
+
+    @property
+    def counts(self) -> dict[str, dict[int, int]]:
+        """Counts per item and value, zeros left out (a copy: change them with `add` or `add_counts`)."""
+        out: dict[str, dict[int, int]] = {}
+        for (item, value), n in zip(self._layout.keys, self._counts, strict=True):
+            if n:
+                values = out.get(item)
+                if values is None:
+                    values = out[item] = {}
+                values[value] = n
+        return out
+
+    @property
+    def moments(self) -> dict[str, tuple[int, Decimal, Decimal]]:
+        """Moments per dimension with exact decimal sums (a copy: change them with `add` or `add_moments`)."""
+        return {
+            d: (n, _decimal(s, _SUM_PLACES), _decimal(ss, _SQUARES_PLACES)) for d, (n, s, ss) in self._moments.items()
+        }
+
+    def add_moments(self, moments: Mapping[str, tuple[int, Decimal, Decimal]]) -> None:
+        """Add moments per dimension, (n, sum, sum of squares) as exact decimals."""
+        self._add_moments(
+            (intern(d), (n, _scaled(s, _SUM_PLACES), _scaled(ss, _SQUARES_PLACES))) for d, (n, s, ss) in moments.items()
+        )
+
+    def _add_moments(self, moments: Iterable[tuple[str, tuple[int, int, int]]]) -> None:
+        mine = self._moments
+        for dimension, (n, s, ss) in moments:
+            current = mine.get(dimension)
             if current is not None:
-                n, s, ss = current[0] + n, EXACT.add(current[1], s), EXACT.add(current[2], ss)
+                n, s, ss = current[0] + n, current[1] + s, current[2] + ss
             # A sum of deltas can have no net respondents and moved sums (a correction, one unit's
             # retraction and another's submission); a group's totals with none have zero sums.
             if n or s or ss:
-                self.moments[dimension] = (n, s, ss)
+                mine[dimension] = (n, s, ss)
             else:
-                self.moments.pop(dimension, None)
+                mine.pop(dimension, None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Totals):
+            return NotImplemented
+        return (self.respondents, self.counts, self._moments) == (other.respondents, other.counts, other._moments)
+
+    def __repr__(self) -> str:
+        return f"Totals({self.respondents!r}, {self.counts!r}, {self.moments!r})"
+
+    def _widen(self, keys: Iterable[tuple[str, int]], *, share: bool = True) -> None:
+        """Make room for pairs not in the layout yet; the pairs counted zero are left out of the new one."""
+        kept = [(key, n) for key, n in zip(self._layout.keys, self._counts, strict=True) if n]
+        layout = _layout_of({key for key, _ in kept} | set(keys), share=share)
+        counts = array("q", bytes(8 * len(layout.keys)))
+        index = layout.index
+        for key, n in kept:
+            counts[index[key]] = n
+        self._layout, self._counts = layout, counts
+
+    def add_counts(self, counts: Mapping[tuple[str, int], int], *, share: bool = True) -> None:
+        """Add counts per (item, value); `share` False for a batch's deltas (see `_layout_of`)."""
+        index = self._layout.index
+        if any(key not in index for key in counts):
+            self._widen(counts, share=share)
+            index = self._layout.index
+        mine = self._counts
+        for key, n in counts.items():
+            mine[index[key]] += n
+
+    def add(self, other: Totals, *, share: bool = True) -> None:
+        """Add `other`; `share` False for a short-lived sum of deltas (see `_layout_of`)."""
+        self.respondents += other.respondents
+        if other._layout is self._layout:
+            self._counts = array("q", map(add, self._counts, other._counts))
+        elif other._counts:
+            index = self._layout.index
+            if not other._layout.index.keys() <= index.keys():
+                self._widen(other._layout.keys, share=share)
+                index = self._layout.index
+            mine = self._counts
+            for key, n in zip(other._layout.keys, other._counts, strict=True):
+                if n:
+                    mine[index[key]] += n
+        self._add_moments(other._moments.items())
 
     def aggregate(self) -> GroupAggregate:
         return GroupAggregate(
             respondents=self.respondents,
-            item_counts={item: dict(values) for item, values in self.counts.items()},
-            dimension_moments={d: (n, Fraction(s), Fraction(ss)) for d, (n, s, ss) in self.moments.items()},
+            item_counts=self.counts,
+            dimension_moments={
+                d: (n, Fraction(s, 10**_SUM_PLACES), Fraction(ss, 10**_SQUARES_PLACES))
+                for d, (n, s, ss) in self._moments.items()
+            },
         )
 
 
@@ -202,7 +334,7 @@ class SliceState:
                 else:
                     total = Totals()
                     for part in parts:
-                        total.add(part)
+                        total.add(part, share=False)
                 self.subtree[unit].add(total)
                 parent = tree.units[unit].parent
                 if parent is not None:
@@ -224,11 +356,8 @@ def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
     for group, change in delta.groups.items():
         totals = totals_of(group.slice, intern(group.unit))
         totals.respondents += change.respondents
-        for (item, value), n in change.counts.items():
-            if n:
-                values = totals.counts.setdefault(intern(item), {})
-                values[value] = values.get(value, 0) + n
-        totals.moments.update((intern(d), m) for d, m in change.moments.items())
+        totals.add_counts({key: n for key, n in change.counts.items() if n}, share=False)
+        totals.add_moments(change.moments)
     return out
 
 
