@@ -123,10 +123,15 @@ def test_each_service_is_healthy_only_when_its_readyz_answers_and_waits_for_its_
     assert set(SERVICES) <= set(services["prometheus"]["depends_on"])
 
 
-def test_the_portal_has_no_broker_or_database_and_shares_its_link_secret_and_address_with_alerts() -> None:
+def test_the_portal_has_no_broker_reads_tokens_and_shares_its_link_secret_and_address_with_alerts() -> None:
     services = _compose()["services"]
     portal, alerts = _environment(services["portal"]), _environment(services["alerts"])
-    assert not {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"} & set(portal), "the portal owns no data"
+    assert "KAFKA_BOOTSTRAP_SERVERS" not in portal, "the portal owns no survey data"
+    # Its sign-in-link API checks admin tokens, which live in the services' database.
+    assert portal["DATABASE_URL"] == alerts["DATABASE_URL"]
+    assert services["portal"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # `tempen alerts backtest` asks alerts, which replays scoring's scores through scoring's API.
+    assert alerts["TEMPEN_ALERTS_SCORING_URL"] == f"http://scoring:{SERVICES['scoring']}"
     assert portal["TEMPEN_PORTAL_ALERTS_URL"] == f"http://alerts:{SERVICES['alerts']}"
     assert portal["TEMPEN_PORTAL_SCORING_URL"] == f"http://scoring:{SERVICES['scoring']}"
     assert portal["TEMPEN_LINK_SECRET"] == alerts["TEMPEN_LINK_SECRET"], "alerts signs what the portal checks"

@@ -153,10 +153,12 @@ def test_deployment_runs_its_module_non_root_with_probes_resources_and_config(na
     sources = [next(iter(s.values()))["name"] for s in container["envFrom"]]
     if name in PIPELINE:
         assert sources[:2] == ["tempen-env", "tempen-database"]
-    else:  # the portal owns no data: it never gets the database's credentials
-        assert sources == ["tempen-env", "tempen-portal-env", "tempen-link", "tempen-portal"]
+    else:  # the portal: no broker; the database only for its sign-in-link API's tokens
+        assert sources == ["tempen-env", "tempen-portal-env", "tempen-link", "tempen-portal", "tempen-database"]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert {"/config/tenants", "/config/models", "/config/instruments", "/config/org"} <= set(mounts)
+    if name in ("alerts", "portal"):  # tenant secrets by {file:}: SMTP and webhook secrets, OIDC client secrets
+        assert mounts["/run/secrets/tempen"] == "tenant-secrets"
 
 
 def _dockerfile_uid() -> int:
@@ -267,6 +269,11 @@ def test_prometheus_k8s_config_scrapes_the_headless_services() -> None:
         assert namespace == "tempen"
         assert services[service]["spec"]["clusterIP"] == "None"
         assert sd["port"] == SERVICES[job["job_name"]]
+
+
+def test_alerts_asks_scoring_s_service_for_backtests() -> None:
+    alerts_env = _of_kind("ConfigMap")["tempen-alerts-env"]
+    assert alerts_env["data"]["TEMPEN_ALERTS_SCORING_URL"] == "http://scoring:8002"
 
 
 def test_alerts_and_the_portal_read_one_link_secret_and_one_portal_address() -> None:
