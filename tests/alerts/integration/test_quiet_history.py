@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
+from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore, PostgresLinkStore
 from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
@@ -145,6 +145,11 @@ async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_
         ("escalated", 2, "2025-08", False),
     ]
     assert shown[0]["quiet_reason"].startswith("history: 2025-06 closed on 2025-07-01, 252 day(s) before")
+
+    # HR's summary carries API addresses, not a personal link: `tempen links list` does not offer it.
+    links = PostgresLinkStore(lambda: store.pool)
+    assert await links.links_of("testkommun", HR) == []
+    assert [link["recipient_role"] for link in await links.links_of("testkommun", LEVEL_TWO)] != []
 
 
 async def test_a_crash_while_summarising_sends_nothing_and_the_next_sweep_summarises_once(

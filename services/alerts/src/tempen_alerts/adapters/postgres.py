@@ -702,7 +702,9 @@ class PostgresAlertReader:
 
 
 # Webhook notifications carry no personal link; every other channel is an e-mail with one.
-_HAS_LINK = "n.channel <> 'webhook'"
+# Only e-mails that carry a personal link: not the webhook, and not HR's summary of an imported history
+# (it lists many alerts with API addresses, no link to revoke).
+_HAS_LINK = f"n.channel <> 'webhook' AND n.recipient_role <> '{HR_SUMMARY_ROLE}'"
 
 
 class PostgresLinkStore:
