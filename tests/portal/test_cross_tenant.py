@@ -35,7 +35,7 @@ B_UNIT, B_ALERT = "grannby-grupp", "grannby-alert-1"
 # What of B's a page could leak: names, people, the plan, the index. (The ids are in the requested path,
 # which pages may echo, e.g. in the language switch's return address.)
 B_MARKERS = ("Grannbygruppen", "Grannby kommun", "chef@grannby.example", "GRANNBY-PLAN",
-             "12,5", "Gösta Chef")  # fmt: skip
+             "12,5", "Gösta Chef", "GRANNBY-HIDDEN")  # fmt: skip
 # Tenant-scoped routes any visitor may open, and why; each still must not show B's data to A's people.
 PUBLIC: dict[str, str] = {
     "/t/{tenant}/sign-in": "starts the tenant's OpenID Connect sign-in (oidc branch): nothing of the tenant's data",
@@ -124,9 +124,85 @@ def portal(two_tenants: Path) -> Portal:
             }
         ]
     }
+    # B's data on every other page a route could read: its HME report, its scores and its hidden units,
+    # so a page that leaks shows B's markers instead of answering "not configured" or an empty table.
+    scores.hme_reports[B] = _b_hme_report()
+    scores.tenant_answers[B] = {"units": [_b_unit("grannby", "Grannby kommun"), _b_unit(B_UNIT, "Grannbygruppen")]}
+    scores.hidden[B] = {
+        "reports": [
+            {
+                "instrument": "test-puls",
+                "model": "test-model",
+                "periods": [{"period": "2026-02", "measured": True}],
+                "units": [
+                    {
+                        "unit": B_UNIT,
+                        "unit_name": "Grannbygruppen",
+                        "scope": "unit",
+                        "reasons": {"below_minimum": 1},
+                        "hidden_periods": 1,
+                        "measured_periods": 1,
+                        "protects": [],
+                        "alerts": {
+                            "can_alert": False,
+                            "needed": 2,
+                            "published_periods": 0,
+                            "measured_periods": 1,
+                            "periods_to_alert": None,
+                        },
+                        "explanation": "GRANNBY-HIDDEN: fewer than 5 answered.",
+                        "actions": [{"action": "merge_team", "text": "GRANNBY-HIDDEN merge"}],
+                    }
+                ],
+            }
+        ]
+    }
     settings = PortalSettings(api_token=SecretStr("unused"), link_secret=SecretStr(SECRET))
     app = create_app(settings, catalog=load_catalog(two_tenants), clock=lambda: NOW, alerts=alerts, scores=scores)
     return Portal(app, alerts, scores)
+
+
+def _b_unit(unit: str, name: str) -> dict[str, Any]:
+    dimensions = {d: {"index": 12.5, "respondents": 9} for d in ("total", "ledarskap", "motivation")}
+    point = {"published": True, "dimensions": dimensions, "respondents": 9, "response_rate": 0.125}
+    return {
+        "unit": unit,
+        "unit_name": name,
+        "scope": "subtree",
+        "periods": [{"period": p, **point} for p in ("2025-12", "2026-01", "2026-02")],
+    }
+
+
+def _b_hme_report() -> dict[str, Any]:
+    def row(unit: str, name: str, level: str) -> dict[str, Any]:
+        indices = {"hme": 12.5, "motivation": 12.5, "ledarskap": 12.5, "styrning": 12.5}
+        return {"unit": unit, "unit_name": name, "level": level, "published": True, "respondents": 9,
+                "response_rate": 0.125, "indices": indices}  # fmt: skip
+
+    return {
+        "tenant": B,
+        "tenant_name": "Grannby kommun",
+        "model": "hme",
+        "model_version": "2.0",
+        "min_group_size": 5,
+        "indices": [{"id": "hme", "name_sv": "HME totalindex", "name_en": "HME total index", "kolada_kpi": "U00200"}],
+        "reports": [
+            {
+                "instrument": "hme",
+                "cadence": "annual",
+                "rounds": [
+                    {
+                        "period": "2025",
+                        "measured": True,
+                        "rows": [
+                            row("grannby", "Grannby kommun", "municipality"),
+                            row(B_UNIT, "Grannbygruppen", "forvaltning"),
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
 
 
 async def _signed_in_as_a_s_hr(portal: Portal, client: httpx.AsyncClient) -> str:
@@ -144,8 +220,11 @@ async def _signed_in_as_a_s_hr(portal: Portal, client: httpx.AsyncClient) -> str
 
 def _form(csrf: str) -> dict[str, Any]:
     # Valid for every form the portal has (extra fields are ignored): a refusal is about the tenant.
-    return {"csrf": csrf, "action_plan": "Samtal med gruppen", "follow_up_date": "2026-04-01",
-            "comment": "Uppföljning", "owner": "hr@testkommun.example", "status": "planned"}  # fmt: skip
+    # test_the_forms_sent_are_valid_ones checks each POST route accepts it on A's own alert.
+    return {"csrf": csrf, "action_plan": "Samtal med gruppen", "follow_up_date": "2026-04-01",  # acknowledge
+            "what": "Samtal med gruppen", "owner": "hr@testkommun.example", "due_date": "2026-04-01",
+            "status": "planned",  # the plan
+            "text": "Uppföljning"}  # a comment on the plan  # fmt: skip
 
 
 async def _request(client: httpx.AsyncClient, endpoint: Endpoint, path: str, csrf: str) -> httpx.Response:
@@ -171,8 +250,27 @@ async def test_signed_in_for_one_tenant_no_route_shows_or_changes_another_tenant
             if not refused or shown:
                 leaks.append(f"{endpoint}: {answer.status_code}, shows {shown}")
     assert leaks == []
+    _nothing_written_to_b(portal)
+
+
+def _nothing_written_to_b(portal: Portal) -> None:
     assert portal.alerts.acknowledged == [], "nothing was done to B's alert"
     assert portal.alerts.alerts[(B, B_ALERT)]["state"] == "open"
+    assert [p for p in portal.alerts.plans if p[0] == B] == [], "no plan revision was written for B"
+    assert not portal.alerts.alerts[(B, B_ALERT)].get("plan", {}).get("comments"), "no comment on B's plan"
+
+
+async def test_the_forms_sent_are_valid_ones(portal: Portal) -> None:
+    """Each POST route takes `_form` on A's own alert: the refusals above are about the tenant, not a
+    field the form lacks."""
+    async with portal.client() as client:
+        csrf = await _signed_in_as_a_s_hr(portal, client)
+        for endpoint in tenant_endpoints(portal.app):
+            if endpoint.method == "POST" and "{alert_id}" in endpoint.template:
+                answer = await _request(client, endpoint, endpoint.path({"tenant": A, "alert_id": "a-alert"}), csrf)
+                assert answer.status_code == 303, f"{endpoint}: {answer.status_code}"
+    assert [p[0] for p in portal.alerts.plans] == [A]
+    assert portal.alerts.alerts[(A, "a-alert")]["plan"]["comments"]
 
 
 async def test_a_tenant_s_path_with_another_tenant_s_ids_shows_nothing_of_theirs(portal: Portal) -> None:
@@ -187,7 +285,7 @@ async def test_a_tenant_s_path_with_another_tenant_s_ids_shows_nothing_of_theirs
             if shown:
                 leaks.append(f"{endpoint}: shows {shown}")
     assert leaks == []
-    assert portal.alerts.acknowledged == []
+    _nothing_written_to_b(portal)
 
 
 async def test_without_a_session_every_tenant_route_asks_to_sign_in(portal: Portal) -> None:

@@ -15,9 +15,10 @@ from pydantic import SecretStr
 
 from tempen_portal.app import create_app
 from tempen_portal.config import PortalSettings
+from tempen_shared.links import SignInLink, person_digest, sign_sign_in_link
 from tempen_shared.tenancy.loader import load_catalog
 from tests.portal.fakes import FakeAlertsApi, FakeScoresApi
-from tests.portal.test_pages import BO, NOW, SECRET, _alert, _link
+from tests.portal.test_pages import BO, NOW, SECRET, _alert, _csrf, _link
 
 PortalWith = Callable[[float], AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -128,3 +129,55 @@ async def test_a_new_link_opened_after_the_old_one_was_revoked_signs_in_at_once(
         opened = await portal.get(_link("a3", new))
         assert opened.status_code == 303, "not a signed-out page first: the new e-mail's link just works"
         assert (await portal.get("/t/testkommun/alerts/a3")).status_code == 200
+
+
+async def test_a_revoked_link_s_session_writes_no_plan_or_comment_before_the_next_poll(
+    alerts: FakeAlertsApi, portal_with: PortalWith
+) -> None:
+    nid = _two_alerts(alerts)
+    async with portal_with(3600.0) as portal:
+        await portal.get(_link("a1", nid))
+        csrf = _csrf((await portal.get("/t/testkommun/alerts/a1")).text)
+        alerts.revoke_link("testkommun", nid, NOW)  # the poll is an hour away: only the alert's answer says so
+        plan = {"csrf": csrf, "what": "Prata i APT", "owner": "Bo Ek", "due_date": "2026-05-01", "status": "planned"}
+        written = await portal.post("/t/testkommun/alerts/a1/plan", data=plan)
+        assert written.status_code == 403
+        assert "Du har loggats ut" in written.text
+        assert (await portal.get("/t/testkommun/alerts/a2")).status_code == 401, "the session is gone"
+    async with portal_with(3600.0) as portal:
+        other = str(uuid4())
+        alerts.add("testkommun", _alert("a3", "grupp-a1", {other: BO}))
+        await portal.get(_link("a3", other))
+        csrf = _csrf((await portal.get("/t/testkommun/alerts/a3")).text)
+        alerts.revoke_link("testkommun", other, NOW)
+        commented = await portal.post("/t/testkommun/alerts/a3/plan/comments", data={"csrf": csrf, "text": "Hej hej"})
+        assert commented.status_code == 403
+        assert "Du har loggats ut" in commented.text
+    assert alerts.plans == []
+    assert all(not a.get("plan", {}).get("comments") for a in alerts.alerts.values())
+
+
+async def test_a_revoked_link_s_session_can_still_sign_in_another_way(
+    alerts: FakeAlertsApi, portal_with: PortalWith
+) -> None:
+    secret = SECRET.encode()
+    token = sign_sign_in_link(
+        secret,
+        SignInLink(
+            tenant="testkommun",
+            person_digest=person_digest(secret, "testkommun", BO),
+            next_path="/t/testkommun/alerts/a2",
+            issued_at=NOW - timedelta(minutes=5),
+            expires_at=NOW + timedelta(hours=1),
+        ),
+    )
+    for path in (f"/s/{token}", "/t/testkommun/sign-in", "/oidc/callback?state=x&code=y"):
+        nid = _two_alerts(alerts)
+        async with portal_with(0.0) as portal:
+            await portal.get(_link("a1", nid))
+            alerts.revoke_link("testkommun", nid, NOW)
+            answer = await portal.get(path)
+            assert "Du har loggats ut" not in answer.text, f"{path}: a new sign-in replaces the session"
+            if path.startswith("/s/"):
+                assert answer.status_code == 303
+                assert (await portal.get("/t/testkommun/alerts/a2")).status_code == 200

@@ -120,6 +120,7 @@ def create_app(
         clock=clock,
         attempts=FailedAttempts(),
         templates=templates(),
+        session_lifetime=timedelta(hours=settings.session_hours),
     )
     lookup = LazyTokenLookup(settings.database_url.get_secret_value()) if settings.database_url else None
     if access is None:

@@ -33,6 +33,16 @@ class _Api:
             raise UpstreamUnavailableError(f"{method} {path}: {response.status_code}")
         return response
 
+    @staticmethod
+    def _succeeded(response: httpx.Response) -> httpx.Response:
+        """`response` if it is a success; any other answer the caller has no meaning for (a tenant the
+        service does not know yet during a config rollout, a refused parameter) means the service cannot
+        answer this now: the page says unavailable and when to try again, never a 500."""
+        if not response.is_success:
+            request = response.request
+            raise UpstreamUnavailableError(f"{request.method} {request.url.path}: {response.status_code}")
+        return response
+
     async def ready(self) -> bool:
         try:
             return (await self._client.get("/healthz")).status_code == 200
@@ -53,7 +63,7 @@ class HttpAlertsApi(_Api):
         )
         if response.status_code == 404:
             return None
-        response.raise_for_status()
+        self._succeeded(response)
         body: Mapping[str, Any] = response.json()
         return body
 
@@ -103,13 +113,13 @@ class HttpAlertsApi(_Api):
         response = await self._send(
             "GET", f"/v1/tenants/{_segment(tenant)}/admin/links/revoked", params={"since": since.isoformat()}
         )
-        response.raise_for_status()
+        self._succeeded(response)
         return [str(r["notification_id"]) for r in response.json()["revoked"]]
 
     # Overview pages (start page, HR overview)
     async def alerts_in_state(self, tenant: str, state: str) -> Sequence[Mapping[str, Any]]:
         response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/alerts", params={"status": state})
-        response.raise_for_status()
+        self._succeeded(response)
         alerts: Sequence[Mapping[str, Any]] = response.json()["alerts"]
         return alerts
 
@@ -138,7 +148,7 @@ class HttpScoresApi(_Api):
         )
         if response.status_code == 404:
             return None
-        response.raise_for_status()
+        self._succeeded(response)
         body: Mapping[str, Any] = response.json()
         return body
 
@@ -147,7 +157,7 @@ class HttpScoresApi(_Api):
         response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/reports/hme", params={"rounds": rounds})
         if response.status_code == 404:
             return None
-        response.raise_for_status()
+        self._succeeded(response)
         body: Mapping[str, Any] = response.json()
         return body
 
@@ -170,12 +180,12 @@ class HttpScoresApi(_Api):
         response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/scores", params=params)
         if response.status_code == 422:
             return Refusal(tuple(response.json().get("errors", [])))
-        response.raise_for_status()
+        self._succeeded(response)
         body: Mapping[str, Any] = response.json()
         return body
 
     async def hidden_units(self, tenant: str, *, model: str) -> Mapping[str, Any]:
         response = await self._send("GET", f"/v1/tenants/{_segment(tenant)}/hidden-units", params={"model": model})
-        response.raise_for_status()
+        self._succeeded(response)
         body: Mapping[str, Any] = response.json()
         return body

@@ -24,6 +24,7 @@ from tempen_portal.entrypoints.web import (
     render,
     signed_in,
     unavailable,
+    visible_alert,
 )
 from tempen_portal.ports import Outcome, UpstreamUnavailableError
 
@@ -69,11 +70,9 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             return form
         language = language_of(request)
         try:
-            alert = await pages.alerts.alert(tenant_id, alert_id, language=language)
-            if alert is None:
-                return message(pages, request, "not_found", status=404)
-            if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
-                return message(pages, request, "not_allowed", status=403)
+            alert = await visible_alert(pages, request, viewer, tenant_id, alert_id)
+            if isinstance(alert, Response):
+                return alert
             outcome = await send(tenant_id, alert_id, viewer.person, form)
             if outcome.done:
                 audit.info(audited, tenant=tenant_id, alert_id=alert_id)  # never who or what: that is in alerts

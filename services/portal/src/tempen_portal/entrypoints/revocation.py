@@ -97,9 +97,19 @@ class EndRevokedSessions:
             return
         request = Request(scope, receive)
         end_link_session(request)
-        if str(scope.get("path", "")).startswith("/l/"):
-            # Opening another link (a new e-mail, sent after the revocation) signs in afresh.
+        if _signs_in(str(scope.get("path", ""))):
+            # Opening another link (a new e-mail, sent after the revocation) or signing in another way
+            # starts a new session that replaces this one.
             await self.app(scope, receive, send)
             return
         response = message(self.pages, request, "session_link_revoked", status=403)
         await response(scope, receive, send)
+
+
+def _signs_in(path: str) -> bool:
+    """Whether `path` is one of the ways to sign in: an e-mail's link, a sign-in link, the identity
+    provider's callback or a tenant's sign-in page."""
+    if path.startswith(("/l/", "/s/")) or path == "/oidc/callback":
+        return True
+    parts = path.split("/")
+    return len(parts) == 4 and parts[1] == "t" and parts[3] == "sign-in"

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
@@ -94,6 +94,7 @@ class Pages:
     clock: Callable[[], datetime]
     attempts: FailedAttempts
     templates: Environment
+    session_lifetime: timedelta
 
 
 def templates() -> Environment:
@@ -155,6 +156,13 @@ def signed_in(pages: Pages, request: Request, tenant_id: str) -> Viewer | None:
     person = request.session.get("person")
     if tenant is None or request.session.get("tenant") != tenant_id or not isinstance(person, str):
         return None
+    # The cookie is re-signed with a fresh timestamp on every change, so its own max-age never ends an
+    # active session: the sign-in time does, whatever the person keeps doing.
+    signed_in_at = request.session.get("signed_in_at")
+    if not isinstance(signed_in_at, int) or isinstance(signed_in_at, bool):
+        return None
+    if pages.clock() - datetime.fromtimestamp(signed_in_at, UTC) > pages.session_lifetime:
+        return None
     # Roles from the identity provider's claims, kept in the (signed) session by the OIDC sign-in.
     roles, units = request.session.get("roles"), request.session.get("units")
     return viewer_of(
@@ -165,6 +173,23 @@ def signed_in(pages: Pages, request: Request, tenant_id: str) -> Viewer | None:
         hr_role=isinstance(roles, list) and "hr" in roles,
         granted_units=[u for u in units if isinstance(u, str)] if isinstance(units, list) else (),
     )
+
+
+async def visible_alert(
+    pages: Pages, request: Request, viewer: Viewer, tenant_id: str, alert_id: str
+) -> Mapping[str, Any] | Response:
+    """The alert, or the page saying why this person cannot see it. Raises UpstreamUnavailableError.
+    Every page and action on one alert goes through here, so none skips the revoked-link check."""
+    alert = await pages.alerts.alert(tenant_id, alert_id, language=language_of(request))
+    if alert is not None and revoked_in(alert, request.session.get("notification")):
+        # The answer says the link this session was opened with is revoked: end it now, not at the next poll.
+        end_link_session(request, alert_id=alert_id)
+        return message(pages, request, "session_link_revoked", status=403)
+    if alert is None:
+        return message(pages, request, "not_found", status=404)
+    if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
+        return message(pages, request, "not_allowed", status=403)
+    return alert
 
 
 async def checked_form(pages: Pages, request: Request) -> dict[str, str] | Response:
@@ -236,21 +261,6 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         # Redirected to an address without the token, so it stays out of the history and of any Referer.
         return RedirectResponse(f"/t/{link.tenant}/alerts/{link.alert_id}", status_code=303)
 
-    async def visible_alert(
-        request: Request, viewer: Viewer, tenant_id: str, alert_id: str
-    ) -> Mapping[str, Any] | Response:
-        """The alert, or the page saying why this person cannot see it. Raises UpstreamUnavailableError."""
-        alert = await pages.alerts.alert(tenant_id, alert_id, language=language_of(request))
-        if alert is not None and revoked_in(alert, request.session.get("notification")):
-            # The answer says the link this session was opened with is revoked: end it now, not at the next poll.
-            end_link_session(request, alert_id=alert_id)
-            return message(pages, request, "session_link_revoked", status=403)
-        if alert is None:
-            return message(pages, request, "not_found", status=404)
-        if not viewer.may_see_alert(str(alert["unit"]), [n["recipient"] for n in alert["notifications"]]):
-            return message(pages, request, "not_allowed", status=403)
-        return alert
-
     async def trend_of(tenant_id: str, alert: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return await pages.scores.unit_series(
             tenant_id, str(alert["unit"]), model=str(alert["model"]), dimension=str(alert["dimension"]), scope="unit"
@@ -262,7 +272,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
         if viewer is None:
             return message(pages, request, "sign_in_needed", status=401)
         try:
-            alert = await visible_alert(request, viewer, tenant_id, alert_id)
+            alert = await visible_alert(pages, request, viewer, tenant_id, alert_id)
             if isinstance(alert, Response):
                 return alert
             series = await trend_of(tenant_id, alert)
@@ -283,7 +293,7 @@ def routes(pages: Pages, measured: Callable[[str, Callable[[Request], Awaitable[
             return form
         language = language_of(request)
         try:
-            alert = await visible_alert(request, viewer, tenant_id, alert_id)
+            alert = await visible_alert(pages, request, viewer, tenant_id, alert_id)
             if isinstance(alert, Response):
                 return alert
             outcome = await pages.alerts.acknowledge(
