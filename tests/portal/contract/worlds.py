@@ -122,7 +122,8 @@ class FakeWorld:
 
     def __post_init__(self) -> None:
         self.scores.series[(TENANT, UNIT)] = series_answer()
-        self.scores.tenant_answers[TENANT] = {"units": [tenant_scores_unit()]}
+        neighbour = {**tenant_scores_unit(), "unit": "enhet-a", "unit_name": "Enhet A"}
+        self.scores.tenant_answers[TENANT] = {"units": [tenant_scores_unit(), neighbour]}
         self.scores.org_units[TENANT] = {"kommun", "forv", "enhet-a", UNIT}
         self.scores.hidden[TENANT] = hidden_answer()
 
