@@ -19,8 +19,13 @@ class FakeAlertsApi:
         self.languages: list[str | None] = []  # the language each alert was asked for in
         self.revocation_polls = 0
         self.plans: list[tuple[str, str, str, dict[str, Any]]] = []  # tenant, alert, by, revision written
+        # Field errors the next plan revision is refused with, as alerts' body validation can name several at
+        # once; without them the fake refuses as alerts' domain rules do, the first part out of bounds only.
+        self.plan_refusal: tuple[dict[str, str], ...] = ()
 
     def add(self, tenant: str, alert: dict[str, Any]) -> None:
+        # Alerts' answer always carries the plan, empty until someone writes one.
+        alert.setdefault("plan", {"current": None, "revisions": [], "comments": [], "takes_changes": True})
         self.alerts[(tenant, alert["alert_id"])] = alert
 
     async def alert(self, tenant: str, alert_id: str, *, language: str | None = None) -> Mapping[str, Any] | None:
@@ -102,27 +107,41 @@ class FakeAlertsApi:
         plan = alert.setdefault("plan", {"current": None, "revisions": [], "comments": [], "takes_changes": True})
         if not plan["takes_changes"]:
             return Outcome(done=False, not_active=True)
+        if self.plan_refusal:
+            return Outcome(done=False, errors=self.plan_refusal)
         current = plan["current"] or {}
-        revision = {
-            "revision": len(plan["revisions"]) + 1,
+        proposed = {
             "what": current.get("what") if what is None else what.strip(),
-            "owner": current.get("owner") if owner is None else owner.strip(),
+            "owner": current.get("owner") if owner is None else " ".join(owner.split()),
             "due_date": current.get("due_date") if due_date is None else due_date,
             "status": status or current.get("status") or "planned",
+        }
+        # As alerts' domain/plans.py `revise`: the first part out of bounds is named, one at a time.
+        opened_on = alert["opened_at"][:10]
+        if what is not None and not 3 <= len(proposed["what"] or "") <= 5000:
+            return Outcome(done=False, errors=({"field": "what", "reason": "write 3 to 5000 characters"},))
+        if owner is not None and not proposed["owner"]:
+            return Outcome(done=False, errors=({"field": "owner", "reason": "name the person who owns the plan"},))
+        if due_date is not None and due_date != current.get("due_date") and due_date < opened_on:
+            # Alerts also refuses a date more than two years ahead of today; the fake has no clock.
+            return Outcome(
+                done=False, errors=({"field": "due_date", "reason": "give a date from the day the alert opened"},)
+            )
+        if status is not None and status not in ("planned", "in_progress", "done"):
+            return Outcome(done=False, errors=({"field": "status", "reason": "planned, in_progress or done"},))
+        for part in ("what", "owner", "due_date"):
+            if not proposed[part]:
+                return Outcome(
+                    done=False, errors=({"field": part, "reason": "a new plan needs what, owner and due date"},)
+                )
+        if current and all(current.get(k) == v for k, v in proposed.items()):
+            return Outcome(done=True)  # alerts: a form sent twice adds no revision
+        revision = {
+            "revision": len(plan["revisions"]) + 1,
+            **proposed,
             "written_by": by,
             "written_at": "2026-03-04T09:00:00+00:00",
         }
-        errors = []
-        if not 3 <= len(revision["what"] or "") <= 5000:
-            errors.append({"field": "what", "reason": "write 3 to 5000 characters"})
-        if not revision["owner"]:
-            errors.append({"field": "owner", "reason": "name the person who owns the plan"})
-        if not revision["due_date"] or not revision["due_date"].startswith("2026-"):  # the fixture's window
-            errors.append({"field": "due_date", "reason": "give a date from the day the alert opened"})
-        if revision["status"] not in ("planned", "in_progress", "done"):
-            errors.append({"field": "status", "reason": "planned, in_progress or done"})
-        if errors:
-            return Outcome(done=False, errors=tuple(errors))
         plan["revisions"].append(revision)
         plan["current"] = revision
         self.plans.append((tenant, alert_id, by, revision))
@@ -165,6 +184,8 @@ class FakeScoresApi:
         self.tenant_answers: dict[str, dict[str, Any]] = {}
         self.hidden: dict[str, dict[str, Any]] = {}
         self.asked_units: list[Sequence[str] | None] = []
+        # The units of each tenant's organisation, where a test says: scoring refuses others by name.
+        self.org_units: dict[str, set[str]] = {}
         self.closed = ("2026-02", "2026-01", "2025-12")  # the periods the fake treats as closed
         self.down = False
 
@@ -209,6 +230,9 @@ class FakeScoresApi:
         self.asked_units.append(units)
         if period is not None and period not in self.closed:
             return Refusal(({"field": "period", "reason": f"{period} has not closed yet"},))
+        unknown = [u for u in units or () if tenant in self.org_units and u not in self.org_units[tenant]]
+        if unknown:
+            return Refusal(({"field": "units", "reason": f"not in this tenant's organisation: {', '.join(unknown)}"},))
         answer = self.tenant_answers.get(tenant, {"units": []})
         last = period or self.closed[0]
         keys = sorted(k for k in self.closed if k <= last)[-periods:]
@@ -230,4 +254,4 @@ class FakeScoresApi:
     async def hidden_units(self, tenant: str, *, model: str) -> Mapping[str, Any]:
         if self.down:
             raise UpstreamUnavailableError("scoring is down")
-        return self.hidden.get(tenant, {"reports": []})
+        return self.hidden.get(tenant, {"tenant": tenant, "min_group_size": 5, "sustained_periods": 2, "reports": []})

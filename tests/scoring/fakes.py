@@ -170,3 +170,34 @@ class InMemoryScoring:
             for d, row in group.rows.items()
             if row.respondents > 0
         ]
+
+    async def tenant_scores(
+        self,
+        tenant: str,
+        instrument: str,
+        model: str,
+        periods: Sequence[str],
+        *,
+        scope: str | None,
+        units: Sequence[str] | None,
+    ) -> Sequence[Mapping[str, Any]]:
+        return [
+            {
+                "unit": unit,
+                "scope": group_scope,
+                "period": key.period,
+                "dimension": d,
+                "publishable": row.publishable,
+                "suppression_reason": row.suppression_reason,
+                # As the adapter's query: a hidden group's figures never leave the store.
+                "index": row.index if row.publishable else None,
+                "respondents": row.respondents if row.publishable else None,
+            }
+            for (key, unit, group_scope), group in self.groups.items()
+            if (key.tenant, key.instrument, key.model) == (tenant, instrument, model)
+            and key.period in periods
+            and scope in (None, group_scope)
+            and (units is None or unit in units)
+            for d, row in group.rows.items()
+            if row.respondents > 0
+        ]

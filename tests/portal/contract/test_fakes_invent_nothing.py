@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.portal.contract.worlds import DIMENSION, MODEL, TENANT, UNIT, FakeWorld, RealWorld
+from tests.portal.contract.worlds import DIMENSION, MANAGER, MODEL, TENANT, UNIT, FakeWorld, RealWorld
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,3 +36,37 @@ async def test_the_fake_alert_and_series_use_only_keys_the_real_ones_have(real_w
     assert fake_series is not None
     assert real_series is not None
     assert _paths(fake_series) - _paths(real_series) == set()
+
+
+async def test_the_fake_plan_list_and_overview_answers_use_only_keys_the_real_ones_have(real_world: RealWorld) -> None:
+    fake = FakeWorld()
+    pairs: list[tuple[Any, Any]] = []
+    for world in (fake, real_world):
+        known = world.any_alert() if world is real_world else world.open_alert()
+        await world.alerts.acknowledge(
+            TENANT, known.alert_id, action_plan="Samtal med gruppen", follow_up_date=None, by=MANAGER
+        )
+        await world.alerts.comment_on_plan(TENANT, known.alert_id, text="Första samtalet hölls", by=MANAGER)
+    fake_alert = await fake.alerts.alert(TENANT, fake.alerts.acknowledged[-1][1])
+    real_alert = await real_world.alerts.alert(TENANT, real_world.any_alert().alert_id)
+    assert fake_alert is not None
+    assert real_alert is not None
+    pairs.append((fake_alert["plan"], real_alert["plan"]))
+    pairs.append(
+        (
+            await fake.alerts.alerts_in_state(TENANT, "acknowledged"),
+            await real_world.alerts.alerts_in_state(TENANT, "acknowledged"),
+        )
+    )
+    overviews = [
+        await scores.tenant_scores(TENANT, model=MODEL, period=None, periods=4, scope="unit", units=[UNIT])
+        for scores in (fake.scores, real_world.scores)
+    ]
+    pairs.append((overviews[0], overviews[1]))
+    pairs.append(
+        (await fake.scores.hidden_units(TENANT, model=MODEL), await real_world.scores.hidden_units(TENANT, model=MODEL))
+    )
+    for fake_answer, real_answer in pairs:
+        assert fake_answer
+        assert real_answer
+        assert _paths(fake_answer) - _paths(real_answer) == set()

@@ -76,6 +76,44 @@ def series_answer() -> dict[str, Any]:
     }
 
 
+def tenant_scores_unit() -> dict[str, Any]:
+    """UNIT in the fake's tenant-wide answer: published, then too few answers, then published again."""
+
+    def published(period: str, index: float) -> dict[str, Any]:
+        cells = {d: {"index": index, "respondents": 8} for d in (DIMENSION, "motivation", "total")}
+        return {"period": period, "published": True, "dimensions": cells, "respondents": 8, "response_rate": 0.67}
+
+    hidden = {d: {"suppressed": True, "reason": "below_min_group_size"} for d in (DIMENSION, "motivation", "total")}
+    return {
+        "unit": UNIT,
+        "unit_name": "Grupp A1",
+        "scope": "unit",
+        "periods": [
+            published("2025-12", 30.0),
+            {"period": "2026-01", "published": False, "dimensions": hidden},
+            published("2026-02", 25.0),
+        ],
+    }
+
+
+def hidden_answer() -> dict[str, Any]:
+    """The fake's hidden-units report: nothing hidden over three measured months."""
+    return {
+        "tenant": TENANT,
+        "min_group_size": 5,
+        "sustained_periods": 2,
+        "reports": [
+            {
+                "instrument": "test-puls",
+                "model": MODEL,
+                "cadence": "monthly",
+                "periods": [{"period": p, "measured": True} for p in ("2025-12", "2026-01", "2026-02")],
+                "units": [],
+            }
+        ],
+    }
+
+
 @dataclass
 class FakeWorld:
     name: str = "fake"
@@ -84,6 +122,10 @@ class FakeWorld:
 
     def __post_init__(self) -> None:
         self.scores.series[(TENANT, UNIT)] = series_answer()
+        neighbour = {**tenant_scores_unit(), "unit": "enhet-a", "unit_name": "Enhet A"}
+        self.scores.tenant_answers[TENANT] = {"units": [tenant_scores_unit(), neighbour]}
+        self.scores.org_units[TENANT] = {"kommun", "forv", "enhet-a", UNIT}
+        self.scores.hidden[TENANT] = hidden_answer()
 
     def open_alert(self) -> KnownAlert:
         known = KnownAlert(f"fake-{uuid4().hex[:8]}", str(uuid4()))

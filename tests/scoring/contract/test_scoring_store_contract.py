@@ -148,6 +148,43 @@ class ScoringStoreContract:
         assert [r[2] for r in await unit_rows(subject.reader, "grupp-b1")] == [2, 2, 2]
         assert [r[2] for r in await unit_rows(subject.reader)] == [5, 5, 5]
 
+    async def test_tenant_scores_give_figures_of_published_groups_only_for_the_units_and_periods_asked(
+        self, subject: Subject
+    ) -> None:
+        await subject.store.apply(five("i"), [])
+        await subject.store.apply([c for n in range(2) for c in submitted(f"j{n}", 3, unit="grupp-b1")], [])
+
+        async def cells(periods: list[str], **query: Any) -> list[tuple[Any, ...]]:
+            rows = await subject.reader.tenant_scores("testkommun", "test-puls", "test-model", periods, **query)
+            return sorted(
+                (r["unit"], r["scope"], r["period"], r["dimension"], r["publishable"], r["suppression_reason"],
+                 r["index"] is not None, r["respondents"])
+                for r in rows
+            )  # fmt: skip
+
+        # grupp-b1's two answers are below the minimum, and would show as grupp-a1's subtracted from the
+        # seven above them both: both groups hidden, the seven published at forv and kommun.
+        hidden = [
+            (unit, "unit", "2026-09", d, False, reason, False, None)
+            for unit, reason in (("grupp-a1", "differencing"), ("grupp-b1", "below_minimum"))
+            for d in ("ledarskap", "motivation", "total")
+        ]
+        assert await cells(["2026-09"], scope="unit", units=["grupp-a1", "grupp-b1"]) == hidden, (
+            "a hidden group gives no index and no respondents"
+        )
+        assert await cells(["2026-09"], scope="unit", units=["grupp-b1"]) == hidden[3:], "only the units asked for"
+        published = [
+            ("kommun", "subtree", "2026-09", d, True, None, True, 7) for d in ("ledarskap", "motivation", "total")
+        ]
+        assert await cells(["2026-09"], scope="subtree", units=["kommun"]) == published
+        everyone = await cells(["2026-09"], scope=None, units=None)
+        assert {(r[0], r[1]) for r in everyone} == {
+            ("grupp-a1", "unit"), ("grupp-a1", "subtree"), ("grupp-b1", "unit"), ("grupp-b1", "subtree"),
+            ("enhet-a", "subtree"), ("enhet-b", "subtree"), ("forv", "subtree"), ("kommun", "subtree"),
+        }  # fmt: skip
+        assert await cells(["2026-08"], scope=None, units=None) == [], "only the periods asked for"
+        assert await cells(["2026-08", "2026-09"], scope="subtree", units=["kommun"]) == published
+
 
 class TestInMemoryScoring(ScoringStoreContract):
     @pytest.fixture
