@@ -222,7 +222,7 @@ def _form(csrf: str) -> dict[str, Any]:
     # Valid for every form the portal has (extra fields are ignored): a refusal is about the tenant.
     # test_the_forms_sent_are_valid_ones checks each POST route accepts it on A's own alert.
     return {"csrf": csrf, "action_plan": "Samtal med gruppen", "follow_up_date": "2026-04-01",  # acknowledge
-            "what": "Samtal med gruppen", "owner": "hr@testkommun.example", "due_date": "2026-04-01",
+            "what": "Arbetsplatsträff varannan vecka", "owner": "hr@testkommun.example", "due_date": "2026-04-01",
             "status": "planned",  # the plan
             "text": "Uppföljning"}  # a comment on the plan  # fmt: skip
 
