@@ -238,7 +238,9 @@ async def run(*, requests: int, employees: int, periods: int, keep: bool) -> dic
         def session(unit: str | None) -> str:
             manager = tree.units[unit].manager if unit else None
             person = manager.identity if manager else str(tenant.config.hr_email).lower()
-            return _cookie(key, {"tenant": muni.tenant, "person": person, "via": "bench", "lang": "sv"})
+            # signed_in_at: the portal ends a session its hours after sign-in, so the bench signs in now.
+            session = {"tenant": muni.tenant, "person": person, "via": "bench", "lang": "sv"}
+            return _cookie(key, {**session, "signed_in_at": int(time.time())})
 
         pages = {
             "alert_page": (f"/t/{muni.tenant}/alerts/{alert['alert_id']}", session(home)),

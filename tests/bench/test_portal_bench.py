@@ -3,6 +3,7 @@ as its own sign-in would leave it, or the bench would time the "sign in first" p
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,10 @@ from tests.portal.fakes import FakeAlertsApi, FakeScoresApi
 async def test_the_bench_s_session_cookie_signs_in_as_the_portal_s_own(fixture_config: Path) -> None:
     settings = PortalSettings(api_token=SecretStr("unused"), link_secret=SecretStr("a-link-secret-for-the-bench"))
     app = create_app(settings, catalog=load_catalog(fixture_config), alerts=FakeAlertsApi(), scores=FakeScoresApi())
-    cookie = _cookie(session_secret(settings), {"tenant": "testkommun", "person": "hr@testkommun.example"})
+    now = int(time.time())  # the app's clock is the real one; a session needs its sign-in time
+    cookie = _cookie(
+        session_secret(settings), {"tenant": "testkommun", "person": "hr@testkommun.example", "signed_in_at": now}
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
         signed_in = await client.get("/t/testkommun/", cookies={"tempen_session": cookie})
