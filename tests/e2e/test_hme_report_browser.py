@@ -22,7 +22,7 @@ from tempen_portal.app import create_app
 from tempen_portal.config import PortalSettings
 from tempen_shared.links import AlertLink, sign_link
 from tests.auth.helpers import issue_token
-from tests.e2e.test_portal_browser import axe_violations, chromium_path
+from tests.e2e.browser import axe_violations, chromium, chromium_path
 from tests.portal.fakes import FakeAlertsApi
 from tests.portal.test_pages import _alert
 from tests.scoring.hme_support import TODAY, hme_scoring
@@ -40,8 +40,6 @@ HR = "hr@testkommun.example"
 async def test_hr_reads_the_hme_report_without_script_and_it_meets_wcag_2_1_aa(
     infra: Infra, database_url: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    from playwright.async_api import async_playwright
-
     executable = chromium_path()
     async with hme_scoring(
         tmp_path, bootstrap_servers=infra.bootstrap_servers, database_url=database_url, topic_prefix=topic_prefix
@@ -58,59 +56,55 @@ async def test_hr_reads_the_hme_report_without_script_and_it_meets_wcag_2_1_aa(
                 + "/l/"
                 + sign_link(SECRET.encode(), AlertLink("testkommun", "a1", UUID(nid), TODAY - timedelta(days=1)))
             )
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=executable, headless=True)
-                try:
-                    plain = await browser.new_context(java_script_enabled=False, locale="sv-SE", accept_downloads=True)
-                    page = await plain.new_page()
-                    await page.goto(link)
-                    await page.get_by_role("link", name="Start").click()  # the nav's start page offers the report
-                    await page.get_by_role("link", name="HME-rapport").click()
-                    assert page.url == portal + "/t/testkommun/report/hme"
-                    assert await page.locator("h1").inner_text() == "HME-rapport"
-                    captions = await page.locator("table caption").all_inner_texts()
-                    assert captions == ["Mätomgång 2025", "Mätomgång 2024"]
-                    latest = page.locator("table").first
-                    rows = await latest.locator("tbody tr").all_inner_texts()
-                    assert [r.split("\n")[0] for r in rows] == [
-                        "Testkommun",
-                        "Förvaltning A",
-                        "Förvaltning B",
-                        "Förvaltning C",
-                    ]
-                    assert "för få svar" in rows[2]
-                    assert "för få svar" in rows[3]
-                    assert not any(ch.isdigit() for ch in rows[2] + rows[3]), "a hidden row holds no number"
-                    if shots := os.environ.get("TEMPEN_SCREENSHOTS"):
-                        await page.screenshot(path=str(Path(shots) / "portal-hme-report-sv.png"), full_page=True)
-                    # Fewer rounds with the form, no script needed.
-                    await page.get_by_label("Antal mätomgångar").fill("1")
-                    await page.get_by_role("button", name="Visa").click()
-                    assert await page.locator("table caption").all_inner_texts() == ["Mätomgång 2025"]
-                    async with page.expect_download() as waiting:
-                        await page.get_by_role("link", name="Ladda ner som CSV för Kolada").click()
-                    download = await waiting.value
-                    assert download.suggested_filename == "hme-testkommun.csv"
-                    saved = tmp_path / "hme.csv"
-                    await download.save_as(saved)
-                    raw = saved.read_bytes()
-                    assert raw.startswith(b"\xef\xbb\xbf")
-                    text = raw.decode("utf-8-sig")
-                    assert "2025;U00200;T;" in text
-                    assert "2024" not in text, "the CSV follows the rounds chosen on the page"
-                    await plain.close()
+            async with chromium(executable) as browser:
+                plain = await browser.new_context(java_script_enabled=False, locale="sv-SE", accept_downloads=True)
+                page = await plain.new_page()
+                await page.goto(link)
+                await page.get_by_role("link", name="Start").click()  # the nav's start page offers the report
+                await page.get_by_role("link", name="HME-rapport").click()
+                assert page.url == portal + "/t/testkommun/report/hme"
+                assert await page.locator("h1").inner_text() == "HME-rapport"
+                captions = await page.locator("table caption").all_inner_texts()
+                assert captions == ["Mätomgång 2025", "Mätomgång 2024"]
+                latest = page.locator("table").first
+                rows = await latest.locator("tbody tr").all_inner_texts()
+                assert [r.split("\n")[0] for r in rows] == [
+                    "Testkommun",
+                    "Förvaltning A",
+                    "Förvaltning B",
+                    "Förvaltning C",
+                ]
+                assert "för få svar" in rows[2]
+                assert "för få svar" in rows[3]
+                assert not any(ch.isdigit() for ch in rows[2] + rows[3]), "a hidden row holds no number"
+                if shots := os.environ.get("TEMPEN_SCREENSHOTS"):
+                    await page.screenshot(path=str(Path(shots) / "portal-hme-report-sv.png"), full_page=True)
+                # Fewer rounds with the form, no script needed.
+                await page.get_by_label("Antal mätomgångar").fill("1")
+                await page.get_by_role("button", name="Visa").click()
+                assert await page.locator("table caption").all_inner_texts() == ["Mätomgång 2025"]
+                async with page.expect_download() as waiting:
+                    await page.get_by_role("link", name="Ladda ner som CSV för Kolada").click()
+                download = await waiting.value
+                assert download.suggested_filename == "hme-testkommun.csv"
+                saved = tmp_path / "hme.csv"
+                await download.save_as(saved)
+                raw = saved.read_bytes()
+                assert raw.startswith(b"\xef\xbb\xbf")
+                text = raw.decode("utf-8-sig")
+                assert "2025;U00200;T;" in text
+                assert "2024" not in text, "the CSV follows the rounds chosen on the page"
+                await plain.close()
 
-                    # axe-core needs script in the page: the same page again, checked with it.
-                    checked = await browser.new_context(java_script_enabled=True, bypass_csp=True)
-                    page = await checked.new_page()
-                    await page.goto(link)
-                    await page.goto(portal + "/t/testkommun/report/hme")
-                    assert await axe_violations(page) == [], "the HME report meets WCAG 2.1 AA"
-                    await page.goto(portal + "/lang/en?next=/t/testkommun/report/hme")
-                    assert await page.locator("h1").inner_text() == "HME report"
-                    assert await axe_violations(page) == [], "in English too"
-                    await page.goto(portal + "/t/testkommun/report/hme?rounds=0")
-                    assert await axe_violations(page) == [], "and the page refusing a bad query"
-                    await checked.close()
-                finally:
-                    await browser.close()
+                # axe-core needs script in the page: the same page again, checked with it.
+                checked = await browser.new_context(java_script_enabled=True, bypass_csp=True)
+                page = await checked.new_page()
+                await page.goto(link)
+                await page.goto(portal + "/t/testkommun/report/hme")
+                assert await axe_violations(page) == [], "the HME report meets WCAG 2.1 AA"
+                await page.goto(portal + "/lang/en?next=/t/testkommun/report/hme")
+                assert await page.locator("h1").inner_text() == "HME report"
+                assert await axe_violations(page) == [], "in English too"
+                await page.goto(portal + "/t/testkommun/report/hme?rounds=0")
+                assert await axe_violations(page) == [], "and the page refusing a bad query"
+                await checked.close()
