@@ -39,3 +39,9 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    def consumer_group(self, name: str) -> str:
+        """A consumer group's name, with the topic prefix: deployments that share a Kafka cluster under
+        different prefixes must not share groups, or each one's members would join the other's rebalances
+        (and a member that left without a word would hold up the other's joins until it timed out)."""
+        return f"{self.topic_prefix}{name}"

@@ -29,7 +29,8 @@ def consume_topic(
     parse: Callable[[Record], T],
     handle: Handle[T],
 ) -> BatchConsumer[T]:
-    """Subscribe `handle` to `topic` in batches, at least once, committing only after it returns."""
+    """Subscribe `handle` to `topic` in batches, at least once, committing only after it returns. The
+    consumer group is `group_id` under the deployment's topic prefix (`ServiceSettings.consumer_group`)."""
     consumer: BatchConsumer[T] = BatchConsumer(
         name=name,
         parse=parse,
@@ -50,7 +51,7 @@ def consume_topic(
     # first joined may be skipped.
     @router.subscriber(
         topic,
-        group_id=group_id,
+        group_id=settings.consumer_group(group_id),
         batch=True,
         max_records=settings.max_batch,
         ack_policy=AckPolicy.NACK_ON_ERROR,
