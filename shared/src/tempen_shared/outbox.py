@@ -232,10 +232,12 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_interval_s: float = 0.25,
         retention_hours: int = 168,
+        linger_ms: int = 5,
         on_published: Callable[[int], None] | None = None,
         sources: Sequence[RelaySource] = (),
     ) -> None:
         self._pool = pool
+        self._linger_ms = linger_ms
         self._schema = schema
         self._bootstrap = bootstrap_servers
         self._topics = dict(topics)
@@ -290,7 +292,7 @@ class OutboxRelay:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self._bootstrap,
                     acks="all",
-                    linger_ms=5,
+                    linger_ms=self._linger_ms,
                     max_batch_size=1 << 20,
                     request_timeout_ms=15_000,
                 )

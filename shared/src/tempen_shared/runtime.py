@@ -63,6 +63,7 @@ async def service_resources(
             topics=names,
             replication_factor=settings.replication_factor,
             retention_hours=settings.outbox_retention_hours,
+            linger_ms=settings.linger_ms,
             on_published=metrics.outbox_published.inc,
             sources=relay_sources(pool),
         )

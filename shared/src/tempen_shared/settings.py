@@ -23,6 +23,14 @@ class ServiceSettings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=1_000, validation_alias="TEMPEN_KAFKA_SESSION_TIMEOUT_MS")
     heartbeat_interval_ms: int = Field(default=3_000, ge=100, validation_alias="TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS")
     max_batch: int = Field(default=500, ge=1, le=10_000, validation_alias="TEMPEN_KAFKA_MAX_BATCH")
+    # How long the broker may hold a consumer's fetch while it has no data. The embedded Tansu answers a
+    # waiting fetch only when the wait ends (a record published meanwhile waited ~110 ms per hop at
+    # Kafka's 500 ms default, ~10 ms at 50); Kafka answers as soon as data arrives, so there 50 only means
+    # 20 empty fetches a second per idle consumer. One value serves both (docs/operations.md).
+    fetch_max_wait_ms: int = Field(default=50, ge=0, le=5_000, validation_alias="TEMPEN_KAFKA_FETCH_MAX_WAIT_MS")
+    # How long the outbox relay's producer waits to fill a batch. The relay hands it up to 2,000 rows at
+    # once, so batches fill without waiting; the linger only gathers a trickle at steady load.
+    linger_ms: int = Field(default=5, ge=0, le=1_000, validation_alias="TEMPEN_KAFKA_LINGER_MS")
     # What one fetch may bring from one partition. Kafka's default (1 MiB, about 1,500 submissions) cut
     # scoring's batches short once a tenant's submissions come from one partition; 8 MiB fills a batch
     # of 5,000 and holds at most that per assigned partition in memory.

@@ -15,8 +15,6 @@ from tempen_shared.consumer import BatchConsumer, Handle, Record, T, records_of
 from tempen_shared.metrics import CommonMetrics
 from tempen_shared.settings import ServiceSettings
 
-FETCH_MAX_WAIT_MS = 50
-
 
 def consume_topic(
     router: KafkaRouter,
@@ -60,11 +58,7 @@ def consume_topic(
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         title=f"{name}:{topic}",
         decoder=_undecoded,
-        # How long the broker may hold a fetch for data. The embedded Tansu answers a waiting fetch only
-        # when the wait ends (a record published meanwhile waited ~110 ms at the 500 ms default, ~10 ms
-        # at 50), so with every hop (ingest -> scoring -> alerts) this is latency; Kafka answers as soon
-        # as data arrives, where a shorter wait only means more empty fetches while idle.
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,  # why 50 ms by default: ServiceSettings
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
     )
     async def on_batch(msg: KafkaMessage) -> None:

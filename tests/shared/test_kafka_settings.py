@@ -1,5 +1,6 @@
-"""Two deployments sharing one Kafka cluster under different topic prefixes keep apart: each one's
-consumers are in a group of its own (tempen_shared.subscribe.consume_topic), on the real broker."""
+"""The Kafka settings every service shares: two deployments sharing one cluster under different topic
+prefixes keep apart, each one's consumers in a group of its own (on the real broker), and the fetch and
+linger settings are read from the environment within their bounds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, KafkaRouter
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from tempen_shared.consumer import Parsed, Record
 from tempen_shared.events import DeadLetter
@@ -23,9 +25,8 @@ from tests.support import eventually
 if TYPE_CHECKING:
     from tests.conftest import Infra
 
-pytestmark = [pytest.mark.integration]
 
-
+@pytest.mark.integration
 async def test_deployments_under_different_prefixes_consume_in_groups_of_their_own(infra: Infra) -> None:
     run = uuid.uuid4().hex[:8]
     prefixes = (f"a{run}.", f"b{run}.")
@@ -82,3 +83,27 @@ async def test_deployments_under_different_prefixes_consume_in_groups_of_their_o
     finally:
         for broker in brokers:
             await broker.stop()
+
+
+def _settings(**environ: str) -> ServiceSettings:
+    return ServiceSettings(DATABASE_URL="postgresql://unused/unused", **environ)
+
+
+def test_fetch_wait_and_linger_default_to_what_the_embedded_broker_needs_and_can_be_set() -> None:
+    assert (_settings().fetch_max_wait_ms, _settings().linger_ms) == (50, 5)
+    chosen = _settings(TEMPEN_KAFKA_FETCH_MAX_WAIT_MS="500", TEMPEN_KAFKA_LINGER_MS="0")
+    assert (chosen.fetch_max_wait_ms, chosen.linger_ms) == (500, 0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TEMPEN_KAFKA_FETCH_MAX_WAIT_MS", "60000"),
+        ("TEMPEN_KAFKA_FETCH_MAX_WAIT_MS", "-1"),
+        ("TEMPEN_KAFKA_LINGER_MS", "5000"),
+    ],
+)
+def test_a_fetch_wait_or_linger_out_of_bounds_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        _settings(**{variable: value})
+    assert variable in str(refused.value)
