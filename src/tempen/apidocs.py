@@ -154,6 +154,14 @@ def _operations() -> list[Operation]:
             }
         },
         "application/x-ndjson": {"schema": {"type": "string", "description": "one submission per line"}},
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "canonical CSV: a header row with submission_id, unit and submitted_at (tenant,"
+                " instrument and respondent optional), then a column per item holding a whole number; one result"
+                " per data row, with its line (docs/platforms.md)",
+            }
+        },
     }
     t = "/v1/tenants/{tenant}"
     return [

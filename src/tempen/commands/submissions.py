@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tempen.commands.config_check import CONFIG_DIR_ENV, default_config_dir
+from tempen_ingest.domain.canonical_csv import CsvFileError, read_canonical_csv
 from tempen_ingest.domain.platforms import (
     DeliveryError,
     ParsedDelivery,
@@ -54,7 +55,6 @@ FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "limesurvey-json", "lime
 SPREADSHEET_FORMATS: tuple[Format, ...] = ("xlsx", "spreadsheet-csv")
 INGEST_URL_ENV = "TEMPEN_INGEST_URL"
 DEFAULT_URL = "http://127.0.0.1:8001"
-RESERVED_COLUMNS = ("tenant", "instrument", "unit", "submission_id", "submitted_at", "respondent")
 # The clock skew ingest allows by default (TEMPEN_INGEST_MAX_CLOCK_SKEW_S), for --dry-run.
 DRY_RUN_CLOCK_SKEW = timedelta(seconds=300)
 REPORT_SHOWN = 30
@@ -383,49 +383,13 @@ def _text(data: bytes) -> str:
 
 
 def _canonical_csv(data: bytes) -> Iterator[Row]:
-    text = _text(data)
-    header_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [name.strip() for name in next(reader, [])]
-    missing = [name for name in ("submission_id", "unit", "submitted_at") if name not in header]
-    if missing:
-        raise FileProblemError(f"the CSV header lacks {', '.join(missing)} (see tempen submissions import --help)")
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue
-        number = reader.line_num
-        if len(cells) != len(header):
-            yield Row(
-                number, errors=(RowError(number, None, "(row)", f"{len(cells)} cells; the header has {len(header)}"),)
-            )
-            continue
-        record = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
-        submission: dict[str, Any] = {k: record[k] for k in RESERVED_COLUMNS if record.get(k)}
-        answers: dict[str, int] = {}
-        errors: list[RowError] = []
-        for name, value in record.items():
-            if name in RESERVED_COLUMNS or not name or not value:
-                continue
-            number_value = _whole_number(value)
-            if number_value is None:
-                errors.append(RowError(number, record.get("submission_id"), f"answers.{name}", "not a whole number"))
-            else:
-                answers[name] = number_value
-        submission["answers"] = answers
-        yield Row(number, submission, tuple(errors))
-
-
-def _whole_number(value: str) -> int | None:
+    """The file's rows as ingest reads canonical CSV (its `text/csv` API reads them the same way)."""
     try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        number = float(value.replace(",", "."))
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
+        for row in read_canonical_csv(data):
+            errors = tuple(RowError(row.line, row.submission_id, field, reason) for field, reason in row.errors)
+            yield Row(row.line, row.submission, errors)
+    except CsvFileError as exc:
+        raise FileProblemError(f"{exc} (see tempen submissions import --help)") from None
 
 
 def _canonical_json(data: bytes) -> Iterator[Row]:

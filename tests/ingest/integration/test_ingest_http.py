@@ -136,6 +136,59 @@ async def test_batch_reports_a_status_per_item_and_refuses_more_than_the_limit(
     assert lines.json()["counts"]["accepted"] == 2
 
 
+async def test_canonical_csv_gets_a_result_per_row_with_its_line_and_a_file_that_is_not_csv_stores_nothing(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    settings = _settings(infra, database_url, topic_prefix, fixture_config).model_copy(update={"max_batch_items": 4})
+    app = create_app(settings)
+    when = YESTERDAY.isoformat()
+    csv_body = (
+        "\ufeffsubmission_id;unit;submitted_at;instrument;q1;q2;q3\r\n"
+        f"c-1;grupp-a1;{when};test-puls;4;5;6\r\n"
+        "\r\n"  # a blank line is no row
+        f"c-2;grupp-a1;{when};test-puls;4,0;fyra;6\r\n"  # a decimal comma is a whole number; a word is not
+        f"c-3;grupp-a1;{when};test-puls;0;5;6\r\n"  # outside the scale: ingest's own validation
+        f"c-1;grupp-a1;{when};test-puls;4;5;6\r\n"
+    ).encode()
+    one_more = f"c-9;grupp-a1;{when};test-puls;4;5;6\n".encode()
+    latin1 = "submission_id;unit;submitted_at;q1\nå;grupp-a1;x;1\n".encode("latin-1")
+    csv_headers = {"content-type": "text/csv; charset=utf-8"}
+    headers = await admin_headers(database_url)
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, headers=headers) as http:
+        url = "/v1/tenants/testkommun/submissions"
+        response = await http.post(url, content=csv_body, headers=csv_headers)
+        too_many = await http.post(url, content=csv_body + one_more, headers=csv_headers)
+        no_header = await http.post(url, content=b"id;unit\nc-5;grupp-a1\n", headers=csv_headers)
+        not_utf8 = await http.post(url, content=latin1, headers=csv_headers)
+        empty = await http.post(url, content=b"submission_id;unit;submitted_at;q1\n", headers=csv_headers)
+        conn = await asyncpg.connect(database_url)
+        try:
+            stored = await conn.fetchval("SELECT count(*) FROM ingest.submissions")
+        finally:
+            await conn.close()
+    assert response.status_code == 202, response.text
+    results = response.json()["results"]
+    assert [(r["index"], r["line"], r["submission_id"], r["status"]) for r in results] == [
+        (0, 2, "c-1", "accepted"),
+        (1, 4, "c-2", "rejected"),
+        (2, 5, "c-3", "rejected"),
+        (3, 6, "c-1", "duplicate"),
+    ]
+    assert results[1]["errors"] == [{"field": "answers.q2", "reason": "not a whole number"}]
+    assert results[2]["errors"][0]["field"] == "answers.q1"
+    assert response.json()["counts"] == {"accepted": 1, "duplicate": 1, "corrected": 0, "rejected": 2, "erased": 0}
+    assert too_many.status_code == 413
+    assert "at most 4" in too_many.json()["errors"][0]["reason"]
+    assert no_header.status_code == 422
+    assert no_header.json()["errors"] == [
+        {"field": "(body)", "reason": "the CSV header lacks submission_id, submitted_at"}
+    ]
+    assert not_utf8.status_code == 422
+    assert "UTF-8" in not_utf8.json()["errors"][0]["reason"]
+    assert empty.status_code == 422
+    assert stored == 1, "only the one accepted row; refused files store nothing"
+
+
 async def test_malformed_intake_record_is_dead_lettered_and_the_valid_one_is_ingested(
     infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:

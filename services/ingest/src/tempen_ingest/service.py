@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 import structlog
 
+from tempen_ingest.domain.canonical_csv import read_canonical_csv
 from tempen_ingest.domain.fingerprint import content_fingerprint
 from tempen_ingest.domain.platforms import (
     FETCHING_PLATFORMS,
@@ -62,9 +63,12 @@ class ItemResult:
     outcome: Outcome
     revision: int | None = None
     errors: tuple[FieldError, ...] = ()
+    line: int | None = None  # where the item starts in a CSV body (the header is line 1)
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"index": self.index, "submission_id": self.submission_id, "status": self.outcome.value}
+        if self.line is not None:
+            body["line"] = self.line
         if self.revision is not None:
             body["revision"] = self.revision
         if self.errors:
@@ -351,3 +355,28 @@ class IngestService:
         for (index, prepared), outcome in zip(valid, stored, strict=True):
             results[index] = ItemResult(index, prepared.submission.submission_id, outcome.outcome, outcome.revision)
         return [r for r in results if r is not None]
+
+    async def submit_csv(self, data: bytes, *, tenant_id: str, max_rows: int) -> list[ItemResult]:
+        """Canonical CSV (`domain/canonical_csv.py`): the rows that read as submissions are validated and
+        stored as `submit` does, in one transaction; a row that does not is rejected with its reasons. One
+        result per row, in order, carrying its line.
+
+        Raises:
+            CsvFileError: the body is not canonical CSV, or has more than `max_rows` rows; nothing is stored.
+        """
+        rows = list(read_canonical_csv(data, max_rows=max_rows))
+        readable = [(index, row) for index, row in enumerate(rows) if row.submission is not None and not row.errors]
+        submitted = await self.submit([row.submission for _, row in readable], tenant_id=tenant_id) if readable else []
+        results: list[ItemResult] = [
+            ItemResult(
+                index,
+                row.submission_id,
+                Outcome.REJECTED,
+                errors=tuple(FieldError(field, reason, "malformed") for field, reason in row.errors),
+                line=row.line,
+            )
+            for index, row in enumerate(rows)
+        ]
+        for (index, row), result in zip(readable, submitted, strict=True):
+            results[index] = replace(result, index=index, line=row.line)
+        return results

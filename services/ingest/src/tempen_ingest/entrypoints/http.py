@@ -1,4 +1,4 @@
-"""Ingest's HTTP API: canonical submissions (single, batch or NDJSON), platform webhooks, GDPR erasure."""
+"""Ingest's HTTP API: canonical submissions (single, batch, NDJSON or CSV), platform webhooks, GDPR erasure."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tempen_ingest.domain.canonical_csv import CsvFileError, TooManyRowsError
 from tempen_ingest.domain.platforms import DeliveryError
 from tempen_ingest.domain.signatures import SignatureError
 from tempen_ingest.domain.webhooks import (
@@ -44,6 +45,7 @@ from tempen_shared.http import measured as timed
 logger = logging.getLogger(__name__)
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+CSV_TYPES = ("text/csv",)
 SUBMISSIONS_ROUTE = "/v1/tenants/{tenant}/submissions"
 WEBHOOK_ROUTE = "/v1/tenants/{tenant}/webhooks/{platform}/{mapping_id}"
 ERASE_ROUTE = "/v1/tenants/{tenant}/gdpr/erase"
@@ -65,6 +67,8 @@ def routes(
         tenant = request.path_params["tenant"]
         if tenant not in svc.catalog.tenants:
             return _unknown_tenant()
+        if _content_type(request) in CSV_TYPES:
+            return await post_csv(request, svc, tenant)
         try:
             items, single = await _read_items(request, max_items=max_items, max_bytes=max_body_bytes)
         except BadRequestError as exc:
@@ -85,6 +89,30 @@ def routes(
                     errors=[e.as_problem() for e in result.errors],
                 )
             return JSONResponse(result.as_json(), status_code=202)
+        counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
+        return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
+
+    async def post_csv(request: Request, svc: IngestService, tenant: str) -> Response:
+        """Canonical CSV (docs/api.md): one result per data row, with its line."""
+        try:
+            body = await read_body(request, max_bytes=max_body_bytes)
+            results = await svc.submit_csv(body, tenant_id=tenant, max_rows=max_items)
+        except BadRequestError as exc:
+            metrics.rejected.labels("malformed").inc()
+            return exc.response
+        except TooManyRowsError as exc:
+            metrics.rejected.labels("malformed").inc()
+            return problem(413, "Too many submissions", str(exc), errors=[{"field": "(body)", "reason": str(exc)}])
+        except CsvFileError as exc:
+            metrics.rejected.labels("malformed").inc()
+            return problem(
+                422, "Not canonical CSV", "nothing was stored", errors=[{"field": "(body)", "reason": str(exc)}]
+            )
+        except StoreUnavailableError:
+            return _unavailable()
+        if not results:
+            return problem(422, "Empty batch", errors=[{"field": "(body)", "reason": "no rows below the header"}])
+        _count(metrics, results)
         counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
         return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
 
@@ -242,10 +270,13 @@ def _count(metrics: IngestMetrics, results: list[ItemResult]) -> None:
             metrics.rejected.labels(error.code).inc()
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def _read_items(request: Request, *, max_items: int, max_bytes: int) -> tuple[list[Any], bool]:
     body = await read_body(request, max_bytes=max_bytes)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in NDJSON_TYPES:
+    if _content_type(request) in NDJSON_TYPES:
         lines = [line for line in body.splitlines() if line.strip()]
         _check_size(len(lines), max_items)
         items: list[Any] = []
