@@ -214,10 +214,10 @@ class InMemoryAlertsRepository:
             if s.scope != "unit":
                 continue
             for dimension in s.dimensions:
-                key = (SeriesKey(s.tenant, s.unit, s.instrument, s.model, dimension), s.period)
-                kept = newest.get(key)
+                slot = (SeriesKey(s.tenant, s.unit, s.instrument, s.model, dimension), s.period)
+                kept = newest.get(slot)
                 if kept is None or kept[0].sequence < s.sequence:
-                    newest[key] = (s, dimension)
+                    newest[slot] = (s, dimension)
         earliest: dict[SeriesKey, datetime] = {}
         for (series, period), (s, dimension) in newest.items():
             figures = s.dimensions[dimension]

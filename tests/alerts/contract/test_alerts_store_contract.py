@@ -54,10 +54,8 @@ from tests.alerts.integration.support import (
 
 OTHER_TENANT = "annan-kommun"
 CATALOG = fixture_catalog()
-_, JAN_START, JAN_END = month(2026, 1)
-_, FEB_START, FEB_END = month(2026, 2)
-_, _, MAR_END = month(2026, 3)
-_, _, APR_END = month(2026, 4)
+JAN_START, JAN_END = month(2026, 1)[1:]
+FEB_END, MAR_END, APR_END = (month(2026, n)[2] for n in (2, 3, 4))  # March ends when April begins
 OPENED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # January and February 2026 were challenged
 
 
