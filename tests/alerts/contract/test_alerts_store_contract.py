@@ -657,6 +657,34 @@ class AlertsStoreContract:
             "dimension": "ledarskap", "opened_period": "2026-02",
         }  # fmt: skip
 
+    async def test_the_read_api_and_the_links_answer_with_exactly_the_columns_the_api_shows(
+        self, subject: Subject
+    ) -> None:
+        await opened(subject.store, notify=(NEXT_LEVEL,))
+        alert_columns = {
+            "alert_id", "tenant", "unit", "instrument", "model", "dimension", "state", "level", "opened_period",
+            "opened_at", "baseline_period", "baseline_index", "acknowledged_at", "last_escalated_at", "resolved_at",
+            "action_plan", "follow_up_date", "updated_at",
+        }  # fmt: skip
+        [listed] = await subject.reader.alerts(TENANT, status=None, unit=None, recipient=None)
+        assert set(listed) == alert_columns | {"plan_status"}
+        assert set(await subject.reader.alert(TENANT, "a1") or {}) == alert_columns
+        [shown] = await subject.reader.transitions("a1")
+        assert set(shown) == {
+            "from_state", "to_state", "level", "rule", "reason", "period", "actor", "evidence", "notified",
+            "quiet_reason", "explanation", "created_at",
+        }  # fmt: skip
+        [told] = await subject.reader.notifications("a1")
+        assert set(told) == {
+            "notification_id", "recipient", "recipient_role", "channel", "state", "created_at", "sent_at",
+            "link_revoked_at",
+        }  # fmt: skip
+        [link] = await subject.links.links_of(TENANT, NEXT_LEVEL)
+        assert set(link) == {
+            "notification_id", "alert_id", "unit", "dimension", "recipient", "recipient_role", "state", "created_at",
+            "sent_at", "revoked_at", "revoked_by", "reason",
+        }  # fmt: skip
+
     # --- Personal links
 
     async def test_a_persons_links_are_their_emails_and_a_revocation_is_kept_as_first_made(

@@ -392,8 +392,8 @@ class LinkStore(Protocol):
 
     async def links_of(self, tenant: str, recipient: str) -> Sequence[Mapping[str, Any]]:
         """The e-mail notifications to `recipient` (compared case-insensitively), newest first, at most
-        500: notification_id, alert_id, unit, dimension, recipient, created_at, sent_at, state, and
-        revoked_at, revoked_by, reason (None unless revoked)."""
+        500: notification_id, alert_id, unit, dimension, recipient, recipient_role, created_at, sent_at,
+        state, and revoked_at, revoked_by, reason (None unless revoked)."""
         ...
 
     async def revoke(
