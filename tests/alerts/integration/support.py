@@ -1,13 +1,14 @@
-"""Helpers for alerts' integration tests: a scriptable SMTP server, a settable clock, scores, a store."""
+"""Helpers for alerts' integration tests: a scriptable SMTP server, a settable clock, scores, a store, the
+service and the catalogs it is built on."""
 
 from __future__ import annotations
 
 import asyncio
 import email
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -19,10 +20,14 @@ import asyncpg
 from tempen_alerts.adapters.notifier import EMAIL_CHANNELS, Notifier, SmtpSender
 from tempen_alerts.adapters.postgres import SCHEMA, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
+from tempen_alerts.ports import AlertsStore
+from tempen_alerts.service import AlertsService, PortalLinks
 from tempen_shared.access.store import create_token, migrate_access
+from tempen_shared.clock import Clock
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.tenancy.loader import Catalog, load_catalog
+from tempen_shared.tenancy.models import Notifications
 from tests.support import free_port
 
 FIXTURE_CONFIG = Path(__file__).parents[2] / "fixtures" / "config"
@@ -36,6 +41,44 @@ UNIT_MANAGER = "cecilia@testkommun.example"
 
 def fixture_catalog() -> Catalog:
     return load_catalog(FIXTURE_CONFIG)
+
+
+def with_tenant_settings(
+    catalog: Catalog | None = None,
+    *,
+    notifications: Mapping[str, Any] | None = None,
+    alert_policy: Mapping[str, Any] | None = None,
+) -> Catalog:
+    """The fixture catalog (or `catalog`) with the test tenant's notifications or alert policy changed."""
+    catalog = catalog or fixture_catalog()
+    tenant = catalog.tenants[TENANT]
+    config = tenant.config.model_copy(
+        update={
+            "notifications": tenant.config.notifications.model_copy(update=dict(notifications or {})),
+            "alert_policy": tenant.config.alert_policy.model_copy(update=dict(alert_policy or {})),
+        }
+    )
+    return replace(catalog, tenants={**catalog.tenants, TENANT: replace(tenant, config=config)})
+
+
+DEFAULT_QUIET_DAYS = Notifications().quiet_history_days  # 45
+
+
+def quiet_history_catalog() -> Catalog:
+    """The fixture tenant (which notifies about every period, for the other tests) with the default policy."""
+    return with_tenant_settings(notifications={"quiet_history_days": DEFAULT_QUIET_DAYS})
+
+
+def alerts_service(clock: Clock, *, catalog: Catalog | None = None, portal: PortalLinks | None = None) -> AlertsService:
+    """The service as the app builds it, on the fixture tenants (or `catalog`) and the test's clock."""
+    return AlertsService(
+        catalog=catalog or fixture_catalog(),
+        topic=lambda name: f"test.{name}",
+        public_url="https://alerts.test",
+        channel="email",
+        clock=clock,
+        portal=portal,
+    )
 
 
 class SettableClock:
@@ -93,6 +136,34 @@ def unit_scores(
             },
         )
     ]
+
+
+# A year of history imported quietly (docs/alerts.md, "Importing history quietly"): every month is of 2025, and
+# the import runs in March 2026, long after December 2025 closed.
+IMPORTED_AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+# grupp-a1 drops in May, opens on June, escalates to level 2 (the top of its chain) on August, and stays low
+# but 5 points better than August, so it stays at level 2 rather than going on to HR.
+GRUPP_A1 = [75, 76, 74, 75, 40, 41, 42, 41, 46, 47, 46, 47]
+# grupp-b1 opens on February and recovers in March: closed long before the import, so nobody hears of it.
+GRUPP_B1 = [40, 41, 80, 78, 79, 77, 78, 80, 79, 78, 77, 79]
+
+
+async def import_2025(store: AlertsStore) -> None:
+    """The year of GRUPP_A1 and GRUPP_B1 (ledarskap), stored as a backfill brings it in."""
+    async with store.transaction() as repo:
+        for number, (a1, b1) in enumerate(zip(GRUPP_A1, GRUPP_B1, strict=True), start=1):
+            await repo.upsert_scores(
+                [
+                    *unit_scores(2025, number, a1, dimensions=("ledarskap",)),
+                    *unit_scores(2025, number, b1, unit="grupp-b1", dimensions=("ledarskap",)),
+                ]
+            )
+
+
+async def two_challenged_months(store: AlertsStore) -> None:
+    """January and February 2026 low on every dimension of grupp-a1: an alert opens on each once judged."""
+    async with store.transaction() as repo:
+        await repo.upsert_scores([*unit_scores(2026, 1, 40.0), *unit_scores(2026, 2, 41.0)])
 
 
 @asynccontextmanager

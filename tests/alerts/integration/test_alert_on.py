@@ -4,7 +4,6 @@ opened before the tenant left its dimension out is closed, e-mailing nobody. Rea
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,13 @@ from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
 from tempen_shared.tenancy.loader import Catalog
-from tests.alerts.integration.support import SettableClock, alerts_store, fixture_catalog, unit_scores
+from tests.alerts.integration.support import (
+    SettableClock,
+    alerts_service,
+    alerts_store,
+    two_challenged_months,
+    with_tenant_settings,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,33 +35,18 @@ async def store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
 
 
 def _catalog(alert_on: Any) -> Catalog:
-    catalog = fixture_catalog()
-    tenant = catalog.tenants["testkommun"]
-    policy = tenant.config.alert_policy.model_copy(update={"alert_on": alert_on})
-    config = tenant.config.model_copy(update={"alert_policy": policy})
-    return replace(catalog, tenants={**catalog.tenants, "testkommun": replace(tenant, config=config)})
+    return with_tenant_settings(alert_policy={"alert_on": alert_on})
 
 
 def _service(catalog: Catalog, clock: SettableClock) -> AlertsService:
-    return AlertsService(
-        catalog=catalog,
-        topic=lambda name: f"test.{name}",
-        public_url="https://alerts.test",
-        channel="email",
-        clock=clock,
-    )
-
-
-async def _two_challenged_months(store: PostgresAlertsStore) -> None:
-    async with store.transaction() as repo:
-        await repo.upsert_scores([*unit_scores(2026, 1, 40.0), *unit_scores(2026, 2, 41.0)])
+    return alerts_service(clock, catalog=catalog)
 
 
 async def test_with_totals_only_the_total_index_opens_and_the_dimensions_are_stored_unjudged(
     store: PostgresAlertsStore,
 ) -> None:
     clock = SettableClock(JUDGED)
-    await _two_challenged_months(store)
+    await two_challenged_months(store)
 
     made = await sweep_once(store, _service(_catalog("totals"), clock), AlertsMetrics(CollectorRegistry()))
 
@@ -69,7 +59,7 @@ async def test_with_totals_only_the_total_index_opens_and_the_dimensions_are_sto
 
 
 async def test_a_list_per_model_opens_only_the_dimensions_listed(store: PostgresAlertsStore) -> None:
-    await _two_challenged_months(store)
+    await two_challenged_months(store)
     service = _service(_catalog({"test-model": ("ledarskap",)}), SettableClock(JUDGED))
 
     assert await sweep_once(store, service, AlertsMetrics(CollectorRegistry())) == ["open"]
@@ -81,7 +71,7 @@ async def test_an_open_alert_on_a_dimension_left_out_later_is_closed_and_nobody_
 ) -> None:
     clock = SettableClock(JUDGED)
     metrics = AlertsMetrics(CollectorRegistry())
-    await _two_challenged_months(store)
+    await two_challenged_months(store)
     assert await sweep_once(store, _service(_catalog("all"), clock), metrics) == ["open"] * 3
     queued = await store.pool.fetchval("SELECT count(*) FROM alerts.notifications")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -22,22 +21,22 @@ from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.service import AlertsService, PortalLinks
 from tempen_alerts.sweeper import sweep_once
 from tempen_shared.links import read_link
-from tempen_shared.tenancy.loader import Catalog
 from tests.alerts.integration.support import (
+    IMPORTED_AT,
     LEVEL_TWO,
     NEXT_LEVEL,
     UNIT_MANAGER,
     SettableClock,
     SmtpSink,
+    alerts_service,
     alerts_store,
     deliver_all,
-    fixture_catalog,
+    import_2025,
+    quiet_history_catalog,
     smtp_notifier,
-    unit_scores,
+    two_challenged_months,
+    with_tenant_settings,
 )
-from tests.alerts.integration.test_quiet_history import IMPORTED_AT
-from tests.alerts.integration.test_quiet_history import _import_2025 as import_2025
-from tests.alerts.integration.test_quiet_history import _service as quiet_history_service
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -48,6 +47,7 @@ PLAN = "Prata i APT om arbetsbelastningen och boka medarbetarsamtal"
 SECRET = b"the-secret-alerts-and-the-portal-share"
 LINK = re.compile(r"https://portal\.test/l/(\S+)")
 REMINDER = "Påminnelse om handlingsplanen"
+PORTAL = PortalLinks("https://portal.test/", SECRET)
 
 
 @pytest.fixture
@@ -57,19 +57,11 @@ async def store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
 
 
 def service_at(clock: SettableClock) -> AlertsService:
-    return AlertsService(
-        catalog=fixture_catalog(),
-        topic=lambda name: f"test.{name}",
-        public_url="https://alerts.test",
-        channel="email",
-        clock=clock,
-        portal=PortalLinks("https://portal.test/", SECRET),
-    )
+    return alerts_service(clock, portal=PORTAL)
 
 
 async def opened_alerts(store: PostgresAlertsStore, service: AlertsService) -> dict[str, str]:
-    async with store.transaction() as repo:
-        await repo.upsert_scores([*unit_scores(2026, 1, 40.0), *unit_scores(2026, 2, 41.0)])
+    await two_challenged_months(store)
     assert await sweep_once(store, service, AlertsMetrics(CollectorRegistry())) == ["open"] * 3
     rows = await store.pool.fetch("SELECT dimension, alert_id FROM alerts.alerts")
     return {r["dimension"]: r["alert_id"] for r in rows}
@@ -82,12 +74,6 @@ def api(store: PostgresAlertsStore, service: AlertsService) -> httpx.AsyncClient
         )
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://alerts.test")
-
-
-def replace_catalog(service: AlertsService, catalog: Catalog) -> AlertsService:
-    changed = service_at(SettableClock(service.clock()))
-    changed.catalog = catalog
-    return changed
 
 
 async def reminders(store: PostgresAlertsStore) -> list[tuple[str, str, str]]:
@@ -288,7 +274,7 @@ async def test_history_nobody_was_told_of_is_reminded_of_by_nobody_and_a_tenant_
     # A year of 2025 imported quietly in March 2026: grupp-b1's alert opened and resolved in history, unheard of;
     # grupp-a1's is still open, and is told once the import has settled (docs/alerts.md, "Importing history quietly").
     clock = SettableClock(IMPORTED_AT)
-    service = quiet_history_service(clock)
+    service = alerts_service(clock, catalog=quiet_history_catalog())
     metrics = AlertsMetrics(CollectorRegistry())
     await import_2025(store)
     await sweep_once(store, service, metrics)
@@ -305,17 +291,8 @@ async def test_history_nobody_was_told_of_is_reminded_of_by_nobody_and_a_tenant_
             )
     clock.now = datetime(2026, 3, 13, 6, 0, tzinfo=UTC)
 
-    catalog = service.catalog
-    tenant = catalog.tenants[TENANT]
-    notifications = tenant.config.notifications.model_copy(update={"plan_reminder_days": None})
-    off = replace(
-        catalog,
-        tenants={
-            **catalog.tenants,
-            TENANT: replace(tenant, config=tenant.config.model_copy(update={"notifications": notifications})),
-        },
-    )
-    await sweep_once(store, replace_catalog(service, off), metrics)
+    off = with_tenant_settings(service.catalog, notifications={"plan_reminder_days": None})
+    await sweep_once(store, alerts_service(clock, catalog=off, portal=PORTAL), metrics)
     assert await reminders(store) == [], "reminders turned off"
 
     await sweep_once(store, service, metrics)

@@ -5,7 +5,6 @@ the service's clock set months after the imported periods."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,21 +12,23 @@ from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore, PostgresLinkStore
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
-from tempen_shared.tenancy.loader import Catalog
-from tempen_shared.tenancy.models import Notifications
 from tests.alerts.integration.support import (
+    GRUPP_B1,
+    IMPORTED_AT,
     LEVEL_TWO,
     NEXT_LEVEL,
     UNIT_MANAGER,
     SettableClock,
     SmtpSink,
+    alerts_service,
     alerts_store,
     deliver_all,
-    fixture_catalog,
+    import_2025,
+    quiet_history_catalog,
     smtp_notifier,
     unit_scores,
+    with_tenant_settings,
 )
 from tests.support import eventually
 
@@ -35,51 +36,13 @@ pytestmark = pytest.mark.integration
 
 HR = "hr@testkommun.example"
 GROUP_B1_MANAGER = "dan@testkommun.example"
-# Every imported month is of 2025; the import runs in March 2026, long after December 2025 closed.
-IMPORTED_AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
-DEFAULT_QUIET_DAYS = Notifications().quiet_history_days  # 45
 SETTLE_MINUTES = 10  # AlertsService's default: no quiet transition for this long ends the import
-# grupp-a1 drops in May, opens on June, escalates to level 2 (the top of its chain) on August, and stays low
-# but 5 points better than August, so it stays at level 2 rather than going on to HR.
-GRUPP_A1 = [75, 76, 74, 75, 40, 41, 42, 41, 46, 47, 46, 47]
-# grupp-b1 opens on February and recovers in March: closed long before the import, so nobody hears of it.
-GRUPP_B1 = [40, 41, 80, 78, 79, 77, 78, 80, 79, 78, 77, 79]
 
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
     async with alerts_store(database_url) as opened:
         yield opened
-
-
-def _quiet_history_catalog() -> Catalog:
-    """The fixture tenant (which notifies about every period, for the other tests) with the default policy."""
-    catalog = fixture_catalog()
-    tenant = catalog.tenants["testkommun"]
-    notifications = tenant.config.notifications.model_copy(update={"quiet_history_days": DEFAULT_QUIET_DAYS})
-    config = tenant.config.model_copy(update={"notifications": notifications})
-    return replace(catalog, tenants={**catalog.tenants, "testkommun": replace(tenant, config=config)})
-
-
-def _service(clock: SettableClock) -> AlertsService:
-    return AlertsService(
-        catalog=_quiet_history_catalog(),
-        topic=lambda name: f"test.{name}",
-        public_url="https://alerts.test",
-        channel="email",
-        clock=clock,
-    )
-
-
-async def _import_2025(store: PostgresAlertsStore) -> None:
-    async with store.transaction() as repo:
-        for number, (a1, b1) in enumerate(zip(GRUPP_A1, GRUPP_B1, strict=True), start=1):
-            await repo.upsert_scores(
-                [
-                    *unit_scores(2025, number, a1, dimensions=("ledarskap",)),
-                    *unit_scores(2025, number, b1, unit="grupp-b1", dimensions=("ledarskap",)),
-                ]
-            )
 
 
 def _plain(message: object) -> str:
@@ -90,9 +53,9 @@ async def test_a_year_of_imported_history_sends_nothing_old_and_each_open_alert_
     store: PostgresAlertsStore,
 ) -> None:
     clock = SettableClock(IMPORTED_AT)
-    service = _service(clock)
+    service = alerts_service(clock, catalog=quiet_history_catalog())
     metrics = AlertsMetrics(CollectorRegistry())
-    await _import_2025(store)
+    await import_2025(store)
 
     made = await sweep_once(store, service, metrics)
     assert sorted(made) == sorted(["open", "escalated", "open", "resolved"]), made
@@ -156,9 +119,9 @@ async def test_a_crash_while_summarising_sends_nothing_and_the_next_sweep_summar
     store: PostgresAlertsStore,
 ) -> None:
     clock = SettableClock(IMPORTED_AT)
-    service = _service(clock)
+    service = alerts_service(clock, catalog=quiet_history_catalog())
     metrics = AlertsMetrics(CollectorRegistry())
-    await _import_2025(store)
+    await import_2025(store)
     await sweep_once(store, service, metrics)
     clock.advance(minutes=SETTLE_MINUTES)
 
@@ -188,7 +151,7 @@ async def test_a_backfill_up_to_last_month_tells_an_alert_nobody_heard_of_once_a
 ) -> None:
     # Imported on 20 January 2026: December closed 19 days ago and is news; the months before are history.
     clock = SettableClock(datetime(2026, 1, 20, 8, 0, tzinfo=UTC))
-    service = _service(clock)
+    service = alerts_service(clock, catalog=quiet_history_catalog())
     metrics = AlertsMetrics(CollectorRegistry())
     low_from_september = [75, 76, 74, 75, 76, 75, 74, 75, 40, 41, 42, 41]  # opens on October, escalates on December
     async with store.transaction() as repo:
@@ -230,18 +193,8 @@ async def test_an_alert_that_went_to_hr_within_the_history_is_told_when_it_recov
     # January 2026 is news, not history, and HR must hear of it (it used to count as "never told", so the
     # resolution was silenced and HR got a second summary of an import that never happened).
     clock = SettableClock(IMPORTED_AT)
-    catalog = _quiet_history_catalog()
-    tenant = catalog.tenants["testkommun"]
-    policy = tenant.config.alert_policy.model_copy(update={"inform_unit_manager": False})
-    config = tenant.config.model_copy(update={"alert_policy": policy})
-    catalog = replace(catalog, tenants={**catalog.tenants, "testkommun": replace(tenant, config=config)})
-    service = AlertsService(
-        catalog=catalog,
-        topic=lambda name: f"test.{name}",
-        public_url="https://alerts.test",
-        channel="email",
-        clock=clock,
-    )
+    catalog = with_tenant_settings(quiet_history_catalog(), alert_policy={"inform_unit_manager": False})
+    service = alerts_service(clock, catalog=catalog)
     metrics = AlertsMetrics(CollectorRegistry())
     async with store.transaction() as repo:
         for number, value in enumerate([75, 76, 74, 75, 40, 41, 42, 41, 41, 41, 41, 41], start=1):

@@ -10,7 +10,6 @@ from prometheus_client import CollectorRegistry
 
 from tempen_alerts.adapters.postgres import PostgresAlertReader, PostgresAlertsStore
 from tempen_alerts.metrics import AlertsMetrics
-from tempen_alerts.service import AlertsService
 from tempen_alerts.sweeper import sweep_once
 from tests.alerts.integration.support import (
     DIMENSIONS,
@@ -19,11 +18,11 @@ from tests.alerts.integration.support import (
     UNIT_MANAGER,
     SettableClock,
     SmtpSink,
+    alerts_service,
     alerts_store,
     deliver_all,
-    fixture_catalog,
     smtp_notifier,
-    unit_scores,
+    two_challenged_months,
 )
 from tests.support import eventually
 
@@ -42,29 +41,14 @@ async def store(database_url: str) -> AsyncIterator[PostgresAlertsStore]:
         yield opened
 
 
-def _service(clock: SettableClock) -> AlertsService:
-    return AlertsService(
-        catalog=fixture_catalog(),
-        topic=lambda name: f"test.{name}",
-        public_url="https://alerts.test",
-        channel="email",
-        clock=clock,
-    )
-
-
-async def _two_challenged_months(store: PostgresAlertsStore) -> None:
-    async with store.transaction() as repo:
-        await repo.upsert_scores([*unit_scores(2026, 1, 40.0), *unit_scores(2026, 2, 41.0)])
-
-
 async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_second_before(
     store: PostgresAlertsStore,
 ) -> None:
     clock = SettableClock(OPENED)
-    service = _service(clock)
+    service = alerts_service(clock)
     registry = CollectorRegistry()
     metrics = AlertsMetrics(registry)
-    await _two_challenged_months(store)
+    await two_challenged_months(store)
 
     assert await sweep_once(store, service, metrics) == ["open"] * 3
     clock.advance(days=D_DAYS, seconds=-1)
@@ -146,9 +130,9 @@ async def test_an_alert_nobody_acknowledges_escalates_after_d_days_and_not_a_sec
 
 async def test_an_acknowledged_alert_is_never_escalated_on_time(store: PostgresAlertsStore) -> None:
     clock = SettableClock(OPENED)
-    service = _service(clock)
+    service = alerts_service(clock)
     metrics = AlertsMetrics(CollectorRegistry())
-    await _two_challenged_months(store)
+    await two_challenged_months(store)
     assert await sweep_once(store, service, metrics) == ["open"] * 3
     leadership = await store.pool.fetchval("SELECT alert_id FROM alerts.alerts WHERE dimension = 'ledarskap'")
 

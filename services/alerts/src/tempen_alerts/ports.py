@@ -98,8 +98,8 @@ class AlertsRepository(Protocol):
 
     async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> dict[SeriesKey, datetime]:
         """Store the newest figures of each series and period (unit scope only; an older sequence never
-        overwrites a newer one). Returns the series whose figures changed, in key order, each with the
-        end of the earliest of its changed periods.
+        overwrites a newer one, and a redelivered event changes nothing). Returns the series whose figures
+        changed, in key order, each with the end of the earliest of its changed periods.
 
         Without `judging` those series are flagged for the sweeper to judge; with it the caller promises to
         judge in this transaction every one whose changed periods include a closed one
@@ -133,8 +133,9 @@ class AlertsRepository(Protocol):
         ...
 
     async def mark_judged(self, key: SeriesKey, through: datetime | None) -> None:
-        """Record the series judged through `through` (never moving it back) and clear its rejudge flag.
-        The write may be deferred, but it is made before the transaction commits."""
+        """Record the series judged through `through` (never moving it back; None leaves it) and clear its
+        rejudge flag; a series not stored is left alone. The write may be deferred, but it is made before the
+        transaction commits."""
         ...
 
     async def active_alert(self, key: SeriesKey) -> StoredAlert | None:
@@ -159,8 +160,13 @@ class AlertsRepository(Protocol):
         action_plan: str | None = None,
         follow_up: date | None = None,
     ) -> None:
-        """Insert the alert or update it to `snapshot` as of `now`. An action plan and follow-up date once
-        given are kept when later saves pass None; the time of resolution is kept once set."""
+        """Insert the alert or update it to `snapshot` as of `now` (its `updated_at`). Its series and opening
+        are the row's for good; an action plan and follow-up date once given are kept when later saves pass
+        None; the time of resolution (the `now` of the save that resolved it) is kept by later saves that do
+        not resolve it.
+
+        A series has one alert that is not resolved: saving a second one is refused with the database's
+        unique violation, whatever the caller checked, and the transaction cannot commit."""
         ...
 
     async def add_transition(
@@ -182,8 +188,9 @@ class AlertsRepository(Protocol):
         explanation: dict[str, Any] | None = None,
         history_import: UUID | None = None,
     ) -> None:
-        """Append one row to the alert's audit trail; with a `quiet_reason` it is marked as not notified,
-        part of the backfill `history_import`."""
+        """Append one row to the alert's audit trail, after those made before it (also in this transaction);
+        with a `quiet_reason` it is marked as not notified, part of the backfill `history_import`. The alert
+        must be stored (a foreign-key violation otherwise)."""
         ...
 
     async def note_quiet(self, tenant: str, *, now: datetime) -> UUID:
@@ -235,8 +242,9 @@ class AlertsRepository(Protocol):
     async def add_notifications(
         self, *, transition_id: UUID, alert_id: str, tenant: str, rows: Sequence[NotificationRow]
     ) -> None:
-        """Queue the transition's notifications for the notifiers to deliver once the transaction commits.
-        A row repeating a (transition, recipient, channel) already queued is ignored."""
+        """Queue the transition's notifications for the notifiers to deliver once the transaction commits,
+        each `pending`, with its subject and bodies as given. A row repeating a (transition, recipient,
+        channel) already queued is ignored, so a retry queues nothing twice. The transition must be stored."""
         ...
 
     async def active_counts(self) -> dict[str, int]:
@@ -258,7 +266,12 @@ class AlertsRepository(Protocol):
         ...
 
     async def add_plan_revision(self, alert_id: str, tenant: str, revision: PlanRevision) -> None:
-        """Append the revision; the alert's action_plan and follow_up_date become its what and due date."""
+        """Append the revision; the alert's action_plan and follow_up_date become its what and due date (None
+        included), and its updated_at the revision's written_at.
+
+        A revision number the alert already has is refused with the database's unique violation, and the
+        transaction cannot commit: of two writers that read the same plan, one wins. Callers lock the alert
+        (`alert(..., for_update=True)`) so revisions are numbered one at a time."""
         ...
 
     async def add_plan_comment(self, alert_id: str, tenant: str, comment: PlanComment) -> None:
@@ -278,8 +291,9 @@ class AlertsRepository(Protocol):
         ...
 
     async def add_reminder(self, reminder: PlanReminder, rows: Sequence[NotificationRow]) -> bool:
-        """Record the reminder and queue its notifications, unless the alert's plan was already reminded of
-        for that due date; returns whether it was recorded."""
+        """Record the reminder and queue its notifications (each carrying the reminder, not a transition),
+        unless the alert's plan was already reminded of for that due date: then nothing is queued. Returns
+        whether it was recorded."""
         ...
 
 
@@ -316,7 +330,8 @@ class AlertReader(Protocol):
         ...
 
     async def notifications(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
-        """The alert's notifications and their delivery state, oldest first."""
+        """The alert's notifications and their delivery state, oldest first (those queued together in no
+        set order), each with when its personal link was revoked (`link_revoked_at`, None if it was not)."""
         ...
 
     async def plan(self, alert_id: str) -> Plan:
@@ -377,8 +392,8 @@ class LinkStore(Protocol):
 
     async def links_of(self, tenant: str, recipient: str) -> Sequence[Mapping[str, Any]]:
         """The e-mail notifications to `recipient` (compared case-insensitively), newest first, at most
-        500: notification_id, alert_id, unit, dimension, recipient, created_at, sent_at, state, and
-        revoked_at, revoked_by, reason (None unless revoked)."""
+        500: notification_id, alert_id, unit, dimension, recipient, recipient_role, created_at, sent_at,
+        state, and revoked_at, revoked_by, reason (None unless revoked)."""
         ...
 
     async def revoke(
