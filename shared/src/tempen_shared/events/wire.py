@@ -9,9 +9,9 @@ dead-lettered with. A struct here carries the same fields under the same JSON na
 decoded only where that cannot differ from the reference:
 
 * Strictly: every field typed, no unknown fields in an event, no coercion ("3" is no int here, though pydantic
-  reads it as 3), no `\\u` escapes (which is how a NUL or a lone surrogate is spelt in JSON), no
-  time with more than six fractional digits, no V1 score event (the reference upcasts it); in a request
-  body no text with white space at either end (`CanonicalSubmission` strips it).
+  reads it as 3), no `\\u` escapes (which is how a NUL or a lone surrogate is spelt in JSON; in a score
+  event no escape at all), no time with more than six fractional digits, no V1 score event (the reference
+  upcasts it); in a request body no text with white space at either end (`CanonicalSubmission` strips it).
 * Anything else, refusals included, goes to the reference parser, which accepts or refuses it
   exactly as before; what it accepts is copied into a struct.
 
@@ -124,9 +124,10 @@ _TAG = b'"event_type"'
 # the reference (ingest's relay writes microseconds, six digits), and so does any text with seven digits
 # after a dot. A fraction after a comma msgspec refuses. (A pattern of the whole time took 5 us a record.)
 _SUB_MICROSECOND = re.compile(rb"\.\d{7}")
-# The same in a score event, whose figures have many digits after the dot: a time's fraction follows its
-# seconds (or minutes) after a digit and a colon, where a figure follows a field name's closing quote.
-_SUB_MICROSECOND_TIME = re.compile(rb"\d:\d\d\.\d{7}")
+# The same in a score event, whose figures have many digits after the dot: msgspec reads a time only with
+# its seconds, so a fraction it would round follows ":MM:SS", which no figure has. (A pattern starting with
+# the colon is scanned for quickly; one starting with a digit took 6 us a record.)
+_SUB_MICROSECOND_TIME = re.compile(rb":\d\d:\d\d\.\d{7}")
 
 
 def encode_event(record: SubmissionRecord | UnitScoredRecord) -> bytes:
@@ -153,8 +154,8 @@ def read_unit_scored(value: bytes) -> UnitScoredRecord:
     Raises what `parse_unit_scored` raises for a record it refuses.
     """
     # A V1 record (its one dimension's figures at the top, no `dimensions`) the struct refuses: the
-    # reference upcasts it.
-    if b"\\u" not in value and not _SUB_MICROSECOND_TIME.search(value):
+    # reference upcasts it. No escape at all (scoring writes none): one byte is found faster than two.
+    if b"\\" not in value and not _SUB_MICROSECOND_TIME.search(value):
         try:
             return _SCORED.decode(value)
         except (msgspec.MsgspecError, UnicodeDecodeError):
