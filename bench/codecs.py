@@ -1,6 +1,6 @@
 """`python -m bench codecs`: CPU per submission of reading, validating and writing submissions on the hot
-paths, the pydantic way and the way the services do it now (msgspec structs, one set comparison), in
-one run, as ratios.
+paths, and per score event of writing and reading score events, the pydantic way and the way the services
+do it now (msgspec structs, one set comparison), in one run, as ratios.
 
 The payloads are the bench's own (`generator`): a batch of `--submissions` of the 25-item `hjo-puls`
 instrument, each stage timed over the whole batch, the best of `--repeat` runs (the least disturbed by
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
 import msgspec
@@ -41,11 +41,15 @@ from tempen_shared.events.wire import (
     encode_event,
     read_canonical,
     read_submission_event,
+    read_unit_scored,
+    score_record_of,
 )
 from tempen_shared.tenancy.loader import load_catalog
 from tempen_shared.tenancy.models import Instrument
 
 SKEW = timedelta(minutes=5)
+Item = TypeVar("Item")
+Built = TypeVar("Built")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +63,15 @@ class Stage:
         return self.before_us / self.now_us if self.now_us else float("inf")
 
 
-def _best(fn: Callable[[], object], count: int, repeat: int) -> float:
-    """Microseconds per submission: the best of `repeat` runs over the batch."""
+def _per_item(codec: Callable[[Item], object], items: Sequence[Item], repeat: int) -> float:
+    """Microseconds per item of `codec` (one way or the other) over all of `items`: the best of `repeat` runs."""
     best = float("inf")
     for _ in range(repeat):
         gc.collect()
         started = time.perf_counter()
-        fn()
+        [codec(item) for item in items]
         best = min(best, time.perf_counter() - started)
-    return best / count * 1e6
+    return best / len(items) * 1e6
 
 
 def _per_answer_lookups(submission: CanonicalSubmission, instrument: Instrument) -> list[str]:
@@ -80,23 +84,9 @@ def _per_answer_lookups(submission: CanonicalSubmission, instrument: Instrument)
     return errors
 
 
-def _accepted_event(s: CanonicalSubmission, now: datetime) -> SubmissionAccepted:
-    return SubmissionAccepted(
-        event_id=submission_event_id(s.tenant, s.submission_id, 1),
-        occurred_at=now,
-        tenant=s.tenant,
-        instrument=s.instrument,
-        unit=s.unit,
-        submission_id=s.submission_id,
-        revision=1,
-        submitted_at=s.submitted_at,
-        answers=s.answers,
-        respondent=f"p-{s.submission_id}",
-    )
-
-
-def _accepted_record(s: CanonicalSubmissionRecord, now: datetime) -> SubmissionAcceptedRecord:
-    return SubmissionAcceptedRecord(
+def _accepted(make: Callable[..., Built], s: CanonicalSubmission | CanonicalSubmissionRecord, now: datetime) -> Built:
+    """`SubmissionAccepted` as ingest's relay builds it: `make` is the pydantic event or its struct."""
+    return make(
         event_id=submission_event_id(s.tenant, s.submission_id, 1),
         occurred_at=now,
         tenant=s.tenant,
@@ -113,9 +103,10 @@ def _accepted_record(s: CanonicalSubmissionRecord, now: datetime) -> SubmissionA
 _FIGURES = {"index": 71.25, "standard_error": 2.0412414523193148, "favourable_pct": 62.5, "tenant_index": 69.8}
 
 
-def _score_event(unit: str, now: datetime) -> UnitScored:
-    """A score event of a group in the HME model (seven dimensions), as scoring's relay builds it."""
-    return UnitScored(
+def _scored(make: Callable[..., Built], figures: Callable[..., object], unit: str, now: datetime) -> Built:
+    """A score event of a group in the HME model (seven dimensions), as scoring's relay builds it: `make` and
+    `figures` are the pydantic event and `DimensionScore`, or their structs."""
+    return make(
         event_id=uuid5(NAMESPACE_URL, unit),
         occurred_at=now,
         tenant=generator.TENANT,
@@ -129,26 +120,7 @@ def _score_event(unit: str, now: datetime) -> UnitScored:
         period_end=datetime(2025, 4, 1, tzinfo=UTC),
         respondents=21,
         sequence=17,
-        dimensions={f"dimension-{i}": DimensionScore(**_FIGURES) for i in range(7)},
-    )
-
-
-def _score_record(unit: str, now: datetime) -> UnitScoredRecord:
-    return UnitScoredRecord(
-        event_id=uuid5(NAMESPACE_URL, unit),
-        occurred_at=now,
-        tenant=generator.TENANT,
-        unit=unit,
-        scope="unit",
-        model="hme",
-        model_version="2024",
-        instrument=generator.INSTRUMENT,
-        period="2025-03",
-        period_start=datetime(2025, 3, 1, tzinfo=UTC),
-        period_end=datetime(2025, 4, 1, tzinfo=UTC),
-        respondents=21,
-        sequence=17,
-        dimensions={f"dimension-{i}": DimensionScoreRecord(**_FIGURES) for i in range(7)},
+        dimensions={f"dimension-{i}": figures(**_FIGURES) for i in range(7)},
     )
 
 
@@ -163,65 +135,66 @@ def measure(submissions: int, repeat: int) -> tuple[list[Stage], list[Stage], di
     now = datetime.now(UTC)
     n = len(batch)
 
-    def best(fn: Callable[[], object]) -> float:
-        return _best(fn, n, repeat)
+    def best(codec: Callable[[Item], object], items: Sequence[Item]) -> float:
+        return _per_item(codec, items, repeat)
 
     raws: list[Any] = orjson.loads(body)
     models = [CanonicalSubmission.model_validate(r) for r in raws]
     records = [read_canonical(r) for r in raws]
     assert [CanonicalSubmissionRecord(**m.model_dump()) for m in models] == records
-    pydantic_payloads = [_accepted_event(m, now).model_dump_json().encode() for m in models]
-    struct_payloads = [encode_event(_accepted_record(r, now)) for r in records]
+    pydantic_payloads = [_accepted(SubmissionAccepted, m, now).model_dump_json().encode() for m in models]
+    struct_payloads = [encode_event(_accepted(SubmissionAcceptedRecord, r, now)) for r in records]
     assert pydantic_payloads == struct_payloads  # the same bytes on the topic
     units = [s.unit for s in batch[: max(1, n // 4)]]
-    scores = [_score_event(unit, now).model_dump_json().encode() for unit in units]
-    assert scores == [encode_event(_score_record(unit, now)) for unit in units]
+    scores = [_scored(UnitScored, DimensionScore, unit, now).model_dump_json().encode() for unit in units]
+    assert scores == [encode_event(_scored(UnitScoredRecord, DimensionScoreRecord, unit, now)) for unit in units]
+    assert [score_record_of(parse_unit_scored(p)) for p in scores] == [read_unit_scored(p) for p in scores]
 
     stages = [
         Stage(
             "ingest: read a body item (CanonicalSubmission)",
-            best(lambda: [CanonicalSubmission.model_validate(r) for r in raws]),
-            best(lambda: [read_canonical(r) for r in raws]),
+            best(CanonicalSubmission.model_validate, raws),
+            best(read_canonical, raws),
         ),
         Stage(
             "ingest: check 25 answers against the instrument",
-            best(lambda: [_per_answer_lookups(m, instrument) for m in models]),
-            best(lambda: [instrument.valid_answers.issuperset(r.answers.items()) for r in records]),
+            best(lambda m: _per_answer_lookups(m, instrument), models),
+            best(lambda r: instrument.valid_answers.issuperset(r.answers.items()), records),
         ),
         Stage(
             "ingest: drop the respondent before storing",
-            best(lambda: [m.model_copy(update={"respondent": None}) for m in models]),
-            best(lambda: [msgspec.structs.replace(r, respondent=None) for r in records]),
+            best(lambda m: m.model_copy(update={"respondent": None}), models),
+            best(lambda r: msgspec.structs.replace(r, respondent=None), records),
         ),
         Stage(
             "ingest relay: build and encode SubmissionAccepted",
-            best(lambda: [_accepted_event(m, now).model_dump_json().encode() for m in models]),
-            best(lambda: [encode_event(_accepted_record(r, now)) for r in records]),
+            best(lambda m: _accepted(SubmissionAccepted, m, now).model_dump_json().encode(), models),
+            best(lambda r: encode_event(_accepted(SubmissionAcceptedRecord, r, now)), records),
         ),
         Stage(
             "scoring: decode a submissions record",
-            best(lambda: [parse_submission_event(p) for p in pydantic_payloads]),
-            best(lambda: [read_submission_event(p) for p in pydantic_payloads]),
+            best(parse_submission_event, pydantic_payloads),
+            best(read_submission_event, pydantic_payloads),
         ),
     ]
     context = {
-        "ingest: parse the batch body (orjson, both ways)": best(lambda: orjson.loads(body)),
+        "ingest: parse the batch body (orjson, both ways)": best(orjson.loads, [body]) / n,
         "ingest: whole validation against the tenant (now)": best(
-            lambda: [validate_submission(r, tenant, now=now, max_clock_skew=SKEW) for r in records]
+            lambda r: validate_submission(r, tenant, now=now, max_clock_skew=SKEW), records
         ),
         "relay: the event id (uuid5, both ways)": best(
-            lambda: [submission_event_id(r.tenant, r.submission_id, 1) for r in records]
-        ),
-        "alerts: decode a 7-dimension UnitScored (pydantic, per event)": _best(
-            lambda: [parse_unit_scored(p) for p in scores], len(scores), repeat
+            lambda r: submission_event_id(r.tenant, r.submission_id, 1), records
         ),
     }
     per_event = [
         Stage(
             "scoring relay: build and encode a 7-dimension UnitScored",
-            _best(lambda: [_score_event(u, now).model_dump_json().encode() for u in units], len(units), repeat),
-            _best(lambda: [encode_event(_score_record(u, now)) for u in units], len(units), repeat),
-        )
+            best(lambda u: _scored(UnitScored, DimensionScore, u, now).model_dump_json().encode(), units),
+            best(lambda u: encode_event(_scored(UnitScoredRecord, DimensionScoreRecord, u, now)), units),
+        ),
+        Stage(
+            "alerts: decode a 7-dimension UnitScored", best(parse_unit_scored, scores), best(read_unit_scored, scores)
+        ),
     ]
     return stages, per_event, context
 

@@ -38,6 +38,7 @@ from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.events import AlertState, UnitScored
+from tempen_shared.events.wire import UnitScoredRecord
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Tenant
 
@@ -208,8 +209,10 @@ class InMemoryAlertsRepository:
         self.t = tables
         self._now = now  # the transaction's now(), for what the database stamps itself
 
-    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> dict[SeriesKey, datetime]:
-        newest: dict[tuple[SeriesKey, str], tuple[UnitScored, str]] = {}
+    async def upsert_scores(
+        self, scores: Sequence[UnitScoredRecord | UnitScored], *, judging: bool = False
+    ) -> dict[SeriesKey, datetime]:
+        newest: dict[tuple[SeriesKey, str], tuple[UnitScoredRecord | UnitScored, str]] = {}
         for s in scores:
             if s.scope != "unit":
                 continue

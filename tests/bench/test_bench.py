@@ -83,6 +83,7 @@ def test_the_codecs_micro_benchmark_compares_both_ways_on_the_same_values_and_by
     # measure() itself asserts that both ways read the same submissions and write the same bytes.
     stages, per_event, context = codecs.measure(300, 1)
     assert {s.name.split(":")[0] for s in stages} == {"ingest", "ingest relay", "scoring"}
+    assert {s.name.split(":")[0] for s in per_event} == {"scoring relay", "alerts"}
     assert all(s.before_us > 0 and s.now_us > 0 for s in [*stages, *per_event])
     assert all(us > 0 for us in context.values())
     assert "| all of the above |" in codecs.table(stages, per_event, context, 300)

@@ -3,8 +3,10 @@ and for any record in, the same acceptance with the same values, or the same ref
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from importlib import resources
 from typing import Any, Literal, get_args
 from uuid import UUID
 
@@ -23,6 +25,7 @@ from tempen_shared.events import (
     UnitScoredV2,
     parse_submission_event,
     parse_unit_scored,
+    wire,
 )
 from tempen_shared.events.wire import (
     CanonicalSubmissionRecord,
@@ -33,7 +36,9 @@ from tempen_shared.events.wire import (
     encode_event,
     read_canonical,
     read_submission_event,
+    read_unit_scored,
     record_of,
+    score_record_of,
 )
 
 EVENT_ID = "5125dadb-070f-405d-82fd-edb12e9b564b"
@@ -162,13 +167,18 @@ def records(draw: st.DrawFn) -> bytes:
             document[field] = draw(st.integers())
         else:
             document[field] = draw(st.sampled_from(ODD))
+    return _written(draw, document, st.sampled_from(ODD)).encode("utf-8", "surrogatepass")
+
+
+def _written(draw: st.DrawFn, document: dict[str, Any], odd: st.SearchStrategy[Any]) -> str:
+    """The record as some producer may write it: its fields in either order, ASCII or not, at times one repeated."""
     if draw(st.booleans()):
         document = dict(reversed(list(document.items())))
     text = json.dumps(document, ensure_ascii=draw(st.booleans()))
     if draw(st.integers(0, 9)) == 0:  # a repeated field: both readers keep the last
         field = draw(st.sampled_from(list(document)))
-        text = text[:-1] + f', "{field}": ' + json.dumps(draw(st.sampled_from(ODD))) + "}"
-    return text.encode("utf-8", "surrogatepass")
+        text = text[:-1] + f', "{field}": ' + json.dumps(draw(odd)) + "}"
+    return text
 
 
 @settings(max_examples=3000, deadline=None, database=None)
@@ -181,6 +191,7 @@ def test_any_record_is_read_as_the_pydantic_event_reads_it_or_refused_the_same(v
 @given(st.binary(max_size=60) | st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")))
 def test_bytes_that_are_no_record_are_refused_the_same(value: bytes) -> None:
     same(value)
+    same_score(value)
 
 
 @pytest.mark.parametrize(
@@ -414,6 +425,16 @@ def test_what_is_no_submission_object_is_refused_with_the_reference_errors(docum
 
 
 FIGURE = st.none() | st.floats(min_value=0, max_value=100) | st.floats(min_value=0, max_value=1e-3)
+# The group a score event in these tests is of.
+GROUP: dict[str, Any] = {
+    "tenant": "hjo",
+    "unit": "grupp-a1",
+    "scope": "unit",
+    "model": "hme",
+    "model_version": "2024",
+    "instrument": "hjo-puls",
+    "period": "2025-03",
+}
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -440,13 +461,8 @@ def test_a_score_struct_encodes_to_the_bytes_of_its_pydantic_event(
     common: dict[str, Any] = {
         "event_id": UUID(EVENT_ID),
         "occurred_at": occurred,
-        "tenant": "hjo",
-        "unit": "grupp-a1",
+        **GROUP,
         "scope": scope,
-        "model": "hme",
-        "model_version": "2024",
-        "instrument": "hjo-puls",
-        "period": "2025-03",
         "period_start": datetime(2025, 3, 1, tzinfo=UTC),
         "period_end": datetime(2025, 4, 1, tzinfo=UTC),
         "respondents": respondents,
@@ -480,13 +496,7 @@ def test_the_score_struct_refuses_what_the_pydantic_event_refuses(
     document: dict[str, Any] = {
         "event_id": UUID(EVENT_ID),
         "occurred_at": datetime(2025, 3, 4, tzinfo=UTC),
-        "tenant": "hjo",
-        "unit": "grupp-a1",
-        "scope": "unit",
-        "model": "hme",
-        "model_version": "2024",
-        "instrument": "hjo-puls",
-        "period": "2025-03",
+        **GROUP,
         "period_start": datetime(2025, 3, 1, tzinfo=UTC),
         "period_end": datetime(2025, 4, 1, tzinfo=UTC),
         "respondents": 7,
@@ -561,7 +571,232 @@ def test_the_request_body_struct_has_canonical_submissions_fields_limits_and_che
 
 @pytest.mark.parametrize(
     ("record", "event"),
-    [(SubmissionAcceptedRecord, SubmissionAcceptedV1), (SubmissionRetractedRecord, SubmissionRetractedV1)],
+    [
+        (SubmissionAcceptedRecord, SubmissionAcceptedV1),
+        (SubmissionRetractedRecord, SubmissionRetractedV1),
+        (UnitScoredRecord, UnitScoredV2),  # a field only the model has would send every record to the reference
+        (DimensionScoreRecord, DimensionScore),
+    ],
 )
 def test_the_event_structs_have_their_events_fields(record: type[msgspec.Struct], event: type[BaseModel]) -> None:
     assert [f.name for f in msgspec.inspect.type_info(record).fields] == list(event.model_fields)
+
+
+# Score events as alerts reads them from `tempen.scores` (read_unit_scored against parse_unit_scored).
+
+FIGURES: dict[str, Any] = {
+    "index": 71.25,
+    "standard_error": 2.0412414523193148,
+    "favourable_pct": 62.5,
+    "tenant_index": 69.8,
+}
+SCORED: dict[str, Any] = {
+    "event_id": EVENT_ID,
+    "occurred_at": "2025-04-01T00:00:03.123456Z",
+    "schema_version": 2,
+    **GROUP,
+    "period_start": "2025-03-01T00:00:00+01:00",
+    "period_end": "2025-04-01T00:00:00+02:00",
+    "respondents": 21,
+    "sequence": 17,
+    "dimensions": {
+        "styrning": FIGURES,
+        "motivation": {"index": 0, "standard_error": None, "favourable_pct": None, "tenant_index": None},
+    },
+}
+SCORED_V1: dict[str, Any] = {
+    **{k: v for k, v in SCORED.items() if k != "dimensions"},
+    "schema_version": 1,
+    "dimension": "styrning",
+    **FIGURES,
+}
+# Number literals json.dumps does not write: placed as a string and swapped for the literal.
+NUMBERS = [
+    "1e400",
+    "-1e400",
+    "-0",
+    "-0.0",
+    "1E2",
+    "100.0000000000000000001",
+    "99.99999999999999999999",
+    "18446744073709551617",
+    "18446744073709551615",
+    "9223372036854775808",
+    "9223372036854775807",
+    "-9223372036854775809",
+    "9007199254740993",
+    "1" + "0" * 30,
+    "1" + "0" * 400,
+    "2.4e-320",
+    "0.1234567",
+    "12.3456789e1",
+    "01",
+    "1.",
+    ".5",
+    "+1",
+]
+NUMBER = "@number@"
+
+
+def score_outcome(read: Any, value: bytes) -> tuple[Any, ...]:
+    try:
+        event = read(value)
+    except Exception as exc:  # noqa: BLE001 - any refusal is compared by its type and message
+        return ("refused", (type(exc).__name__, str(exc)))
+    record = score_record_of(event) if isinstance(event, UnitScoredV2) else event
+    return ("read", record, encode_event(record))  # the bytes as well: offsets and -0.0, which == hides
+
+
+def same_score(value: bytes) -> None:
+    assert score_outcome(read_unit_scored, value) == score_outcome(parse_unit_scored, value), value
+
+
+ODD_OR_NUMBER = st.sampled_from([*ODD, NUMBER]) | st.floats() | st.integers()
+
+
+def _odd_or_number(draw: st.DrawFn) -> Any:
+    # A copy: a later change may write into a drawn dict, which must not be ODD's own.
+    return copy.deepcopy(draw(ODD_OR_NUMBER))
+
+
+@st.composite
+def score_records(draw: st.DrawFn) -> bytes:
+    document = json.loads(json.dumps(draw(st.sampled_from([SCORED, SCORED, SCORED_V1]))))
+    for _ in range(draw(st.integers(0, 3))):
+        dimensions = document.get("dimensions")
+        if isinstance(dimensions, dict) and dimensions and draw(st.booleans()):
+            # a dimension's figures
+            name = draw(st.sampled_from(list(dimensions)))
+            figures = dimensions[name]
+            change = draw(st.sampled_from(["figure", "drop", "extra", "rename", "odd"]))
+            if change == "odd" or not isinstance(figures, dict):
+                dimensions[name] = _odd_or_number(draw)
+            elif change == "figure":
+                figures[draw(st.sampled_from(list(FIGURES)))] = _odd_or_number(draw)
+            elif change == "drop":
+                figures.pop(draw(st.sampled_from(list(FIGURES))), None)
+            elif change == "extra":
+                figures[draw(st.sampled_from(["extra", "dimension", "index "]))] = _odd_or_number(draw)
+            else:
+                dimensions[draw(st.sampled_from(["", " x", "dimension", "ö", *TIMES[:2]]) | st.text(max_size=4))] = (
+                    dimensions.pop(name)
+                )
+            continue
+        field = draw(st.sampled_from([*document, "extra", "dimension", "dimensions", "schema_version"]))
+        change = draw(st.sampled_from(["odd", "time", "drop", "int", "many"]))
+        if change == "drop":
+            document.pop(field, None)
+        elif change == "time":
+            document[field] = draw(st.sampled_from(TIMES))
+        elif change == "int":
+            document[field] = draw(st.integers() | st.sampled_from([0, 1, 2, 3, NUMBER]))
+        elif change == "many":
+            document[field] = {f"d{i}": dict(FIGURES) for i in range(draw(st.sampled_from([0, 1, 100, 101])))}
+        else:
+            document[field] = _odd_or_number(draw)
+    text = _written(draw, document, ODD_OR_NUMBER)
+    while f'"{NUMBER}"' in text:
+        text = text.replace(f'"{NUMBER}"', draw(st.sampled_from(NUMBERS)), 1)
+    return text.encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=4000, deadline=None, database=None)
+@given(score_records())
+def test_any_score_record_is_read_as_alerts_read_it_with_pydantic_or_refused_the_same(value: bytes) -> None:
+    same_score(value)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    figures=st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=100),
+            st.none() | st.floats(allow_nan=False, allow_infinity=False),
+            st.none() | st.floats(allow_nan=False, allow_infinity=False),
+            st.none() | st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    respondents=st.integers(0, 2**63 - 1),
+    sequence=st.integers(1, 2**63 - 1),
+    occurred=st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=9, minutes=30))])
+    ),
+)
+def test_score_events_as_scoring_writes_them_are_read_on_the_fast_path_with_their_values(
+    figures: list[tuple[float, float | None, float | None, float | None]],
+    respondents: int,
+    sequence: int,
+    occurred: datetime,
+) -> None:
+    names = ("index", "standard_error", "favourable_pct", "tenant_index")
+    record = UnitScoredRecord(
+        **GROUP,
+        event_id=UUID(EVENT_ID),
+        occurred_at=occurred,
+        period_start=datetime(2025, 3, 1, tzinfo=UTC),
+        period_end=datetime(2025, 4, 1, tzinfo=UTC),
+        respondents=respondents,
+        sequence=sequence,
+        dimensions={f"d{i}": DimensionScoreRecord(**dict(zip(names, f, strict=True))) for i, f in enumerate(figures)},
+    )
+    value = encode_event(record)
+
+    def not_the_reference(value: bytes | str) -> UnitScoredV2:
+        raise AssertionError(f"the reference was asked: {value!r}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wire, "parse_unit_scored", not_the_reference)
+        assert read_unit_scored(value) == record
+    same_score(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        json.dumps(SCORED),
+        json.dumps(SCORED_V1),
+        json.dumps({**SCORED_V1, "schema_version": 2}),
+        json.dumps({k: v for k, v in SCORED_V1.items() if k != "schema_version"}),
+        json.dumps({**SCORED, "dimension": "styrning"}),
+        json.dumps({**SCORED, "extra": {"deep": "[" * 1100}}),
+        json.dumps({**SCORED, "extra": 1}).replace('"extra": 1', '"extra": ' + "[" * 1100 + "]" * 1100),
+        json.dumps({**SCORED, "dimensions": {"d": {**FIGURES, "extra": 1}}}).replace(
+            '"extra": 1', '"extra": ' + "[" * 1100 + "]" * 1100
+        ),
+        json.dumps({**SCORED, "dimensions": {"d": {**FIGURES, "standard_error": 1}}}).replace(
+            '"standard_error": 1', '"standard_error": 1e999'
+        ),
+        json.dumps({**SCORED, "occurred_at": "2025-04-01T00:00:03.1234567Z"}),
+        json.dumps({**SCORED, "period_end": "2025-04-01T00:00:00.9999999+02:00"}),
+        json.dumps({**SCORED, "dimensions": {"d": {**FIGURES, "index": 0.12345678}}}),
+        json.dumps({**SCORED, "respondents": 2**63}),
+        json.dumps({**SCORED, "sequence": 2**64 + 1}),
+        json.dumps({**SCORED, "sequence": 0}),
+        json.dumps({**SCORED, "respondents": 21.0}),
+        json.dumps({**SCORED, "respondents": True}),
+        json.dumps({**SCORED, "dimensions": {"d": {**FIGURES, "index": "71.25"}}}),
+        json.dumps({**SCORED, "dimensions": {"d": {**FIGURES, "index": 100.5}}}),
+        json.dumps({**SCORED, "dimensions": {"d": {**FIGURES, "tenant_index": True}}}),
+        json.dumps({**SCORED, "dimensions": {}}),
+        json.dumps({**SCORED, "dimensions": {f"d{i}": FIGURES for i in range(101)}}),
+        json.dumps({**SCORED, "schema_version": 3}),
+        json.dumps({**SCORED, "scope": "Unit"}),
+        json.dumps({**SCORED, "tenant": "hj\x00o"}),
+        json.dumps({**SCORED, "unit": "\ud800"}, ensure_ascii=False),
+        json.dumps(SCORED).replace('"hjo"', '"hj\\u00f6"'),
+        json.dumps(SCORED) + " x",
+        "[" + json.dumps(SCORED) + "]",
+    ],
+)
+def test_adversarial_score_records_are_read_or_refused_as_alerts_read_them_with_pydantic(value: str) -> None:
+    same_score(value.encode("utf-8", "surrogatepass"))
+
+
+def test_the_example_score_events_of_both_versions_are_read_with_their_values() -> None:
+    examples = resources.files("tempen_shared") / "examples" / "unit-scored"
+    for version in ("v1", "v2"):
+        value = (examples / version / "basic.json").read_bytes()
+        assert read_unit_scored(value) == score_record_of(parse_unit_scored(value))
+        same_score(value)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
 from faststream.asgi import AsgiFastStream
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -127,6 +127,20 @@ async def read_json(request: Request, *, max_bytes: int = 1 << 20) -> Any:
         return parse_json(body)
     except InputError as exc:
         raise BadRequestError(json_problem(exc)) from None
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def validated_body(
+    request: Request, model: type[Body], *, title: str, detail: str = "", max_bytes: int = 1 << 20
+) -> Body | Response:
+    """The request body (`read_json`) as `model` validates it, or the 422 problem titled `title` that names
+    each field and reason (`field_errors`)."""
+    try:
+        return model.model_validate(await read_json(request, max_bytes=max_bytes))
+    except ValidationError as exc:
+        return problem(422, title, detail, errors=field_errors(exc))
 
 
 class BadRequestError(Exception):

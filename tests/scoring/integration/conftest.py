@@ -1,4 +1,4 @@
-"""Pools on the suite's real PostgreSQL for scoring's store tests."""
+"""Pools on the suite's real PostgreSQL for scoring's store tests, and the scoring app serving six months."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from tempen_scoring.adapters.postgres import SCHEMA
+from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
+from tempen_scoring.app import create_app
+from tempen_scoring.config import ScoringSettings
+from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.orgcopy import ORG_COPY
+from tests.conftest import FIXTURE_CONFIG, Infra
+from tests.scoring.integration.support import CATALOG, MONTHS, TODAY, submissions
+from tests.support import serving
 
 
 @pytest.fixture
@@ -28,3 +34,30 @@ async def scoring_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
     await migrate(pool, schema=SCHEMA, package="tempen_scoring")
     await migrate(pool, schema=SCHEMA, package=ORG_COPY)
     return pool
+
+
+@pytest.fixture
+async def six_months(
+    infra: Infra, scoring_pool: asyncpg.Pool, database_url: str, topic_prefix: str
+) -> AsyncIterator[tuple[str, PostgresScoringStore]]:
+    """The scoring app's address, serving a database with the six months of support.py scored; the store
+    to add more."""
+    store = PostgresScoringStore(
+        scoring_pool, catalog=CATALOG, topic=lambda n: f"{topic_prefix}{n}", on_commit=lambda: None, slice_cache=0
+    )
+    batch: list[IncomingContribution] = []
+    for month in MONTHS:
+        batch += submissions("grupp-b1", month, 0, 2)
+        batch += submissions("enhet-b", month, 0, 6)
+        batch += submissions("grupp-a1", month, 0, 4 if month == 9 else 8)
+    await store.apply(batch, [])
+    settings = ScoringSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        DATABASE_URL=database_url,
+        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
+        TEMPEN_TOPIC_PREFIX=topic_prefix,
+        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
+        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    )
+    async with serving(create_app(settings, clock=lambda: TODAY)) as base:
+        yield base, store

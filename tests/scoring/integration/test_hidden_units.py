@@ -1,20 +1,12 @@
 """HR's report of units that cannot be shown or cannot alert, through the real scoring app on real
-PostgreSQL, and `tempen units hidden` against it.
-
-Six months (June to November 2026) of Testkommun, judged on 7 December 2026 (the app's clock):
-
-- Grupp B1 has a small team every month: hidden, below the minimum, so it can never alert.
-- Enhet B has 6 of its own members: enough, but Enhet B's roll-up minus them would reveal Grupp B1,
-  so its own group is hidden for differencing, protecting Enhet B.
-- Grupp A1 has 8 a month, but 4 in September: hidden once, it can still alert. That month Enhet B's
-  roll-up is hidden instead, to protect Grupp A1's 4 inside Förvaltningen.
+PostgreSQL, and `tempen units hidden` against it, on the six months of support.py (judged on 7 December
+2026): Grupp B1 is a small team every month; Enhet B's own group is hidden to protect it; Grupp A1 has 8
+a month but 4 in September.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,78 +14,14 @@ import httpx
 import pytest
 
 from tempen.cli import main
-from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
-from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
-from tempen_scoring.domain.rescoring import IncomingContribution
-from tempen_scoring.service import contributions_of
+from tempen_scoring.adapters.postgres import PostgresScoringStore
 from tempen_shared.access.tokens import Scope
-from tempen_shared.db import create_pool, migrate
-from tempen_shared.events import SubmissionAccepted, submission_event_id
-from tempen_shared.orgcopy import ORG_COPY
-from tempen_shared.tenancy.loader import load_catalog
 from tests.auth.helpers import admin_headers, issue_token
-from tests.conftest import FIXTURE_CONFIG, Infra
-from tests.support import serving
+from tests.scoring.integration.support import MONTHS, read_only_headers, submissions
 
 pytestmark = pytest.mark.integration
 
-CATALOG = load_catalog(FIXTURE_CONFIG)
-TODAY = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
-MONTHS = (6, 7, 8, 9, 10, 11)
 HIDDEN = "/v1/tenants/testkommun/hidden-units"
-
-
-def _submissions(unit: str, month: int, first: int, count: int) -> list[IncomingContribution]:
-    when = datetime(2026, month, 12, 9, 0, tzinfo=UTC)
-    out: list[IncomingContribution] = []
-    for n in range(first, first + count):
-        sid = f"{unit}-{month}-{n}"
-        event = SubmissionAccepted(
-            event_id=submission_event_id("testkommun", sid, 1),
-            occurred_at=when,
-            tenant="testkommun",
-            instrument="test-puls",
-            unit=unit,
-            submission_id=sid,
-            revision=1,
-            submitted_at=when,
-            answers={"q1": 2 + n % 3, "q2": 3, "q3": 4},
-        )
-        out.extend(contributions_of(event, CATALOG))
-    return out
-
-
-@pytest.fixture
-async def scoring(
-    infra: Infra, database_url: str, topic_prefix: str
-) -> AsyncIterator[tuple[str, PostgresScoringStore]]:
-    """The scoring app serving a database with the six months scored; the store to add more."""
-    pool = await create_pool(database_url)
-    await migrate(pool, schema=SCHEMA, package="tempen_scoring")
-    await migrate(pool, schema=SCHEMA, package=ORG_COPY)
-    store = PostgresScoringStore(
-        pool, catalog=CATALOG, topic=lambda n: f"{topic_prefix}{n}", on_commit=lambda: None, slice_cache=0
-    )
-    batch: list[IncomingContribution] = []
-    for month in MONTHS:
-        batch += _submissions("grupp-b1", month, 0, 2)
-        batch += _submissions("enhet-b", month, 0, 6)
-        batch += _submissions("grupp-a1", month, 0, 4 if month == 9 else 8)
-    await store.apply(batch, [])
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
-    )
-    try:
-        async with serving(create_app(settings, clock=lambda: TODAY)) as base:
-            yield base, store
-    finally:
-        await pool.close()
 
 
 def _by_unit(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -102,11 +30,10 @@ def _by_unit(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 async def test_hr_sees_which_units_are_hidden_why_and_whether_they_can_alert(
-    scoring: tuple[str, PostgresScoringStore], database_url: str
+    six_months: tuple[str, PostgresScoringStore], database_url: str
 ) -> None:
-    base, _ = scoring
-    read_only = await issue_token(database_url, tenant="testkommun", scopes={Scope.READ})
-    async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {read_only}"}) as http:
+    base, _ = six_months
+    async with httpx.AsyncClient(base_url=base, headers=await read_only_headers(database_url)) as http:
         response = await http.get(HIDDEN)  # the latest closed month and the five before it
     assert response.status_code == 200, response.text
     body = response.json()
@@ -161,8 +88,8 @@ async def test_hr_sees_which_units_are_hidden_why_and_whether_they_can_alert(
     assert ("forv", "unit") not in units
 
 
-async def test_a_span_and_a_period_of_choice(scoring: tuple[str, PostgresScoringStore], database_url: str) -> None:
-    base, _ = scoring
+async def test_a_span_and_a_period_of_choice(six_months: tuple[str, PostgresScoringStore], database_url: str) -> None:
+    base, _ = six_months
     async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
         response = await http.get(HIDDEN, params={"period": "2026-08", "periods": "4", "instrument": "test-puls"})
     assert response.status_code == 200, response.text
@@ -192,9 +119,9 @@ async def test_a_span_and_a_period_of_choice(scoring: tuple[str, PostgresScoring
     ],
 )
 async def test_a_bad_query_is_refused_naming_the_field_and_what_to_ask_instead(
-    scoring: tuple[str, PostgresScoringStore], database_url: str, params: dict[str, str], field: str
+    six_months: tuple[str, PostgresScoringStore], database_url: str, params: dict[str, str], field: str
 ) -> None:
-    base, _ = scoring
+    base, _ = six_months
     async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
         response = await http.get(HIDDEN, params=params)
     assert response.status_code == 422, response.text
@@ -231,20 +158,20 @@ PERIOD_COUNTS = {
 
 
 async def test_no_answer_says_how_many_answered_in_a_hidden_group(
-    scoring: tuple[str, PostgresScoringStore], database_url: str
+    six_months: tuple[str, PostgresScoringStore], database_url: str
 ) -> None:
-    base, store = scoring
+    base, store = six_months
     async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
         with_two = (await http.get(HIDDEN)).json()
         # Grupp B1 grows from 2 to 4 answers a month: still hidden, and nothing in the report may change.
-        await store.apply([c for month in MONTHS for c in _submissions("grupp-b1", month, 2, 2)], [])
+        await store.apply([c for month in MONTHS for c in submissions("grupp-b1", month, 2, 2)], [])
         with_four = (await http.get(HIDDEN)).json()
     assert with_four == with_two
     numbers = _numbers(with_two)
     assert numbers
     assert {key for key, _ in numbers} <= PERIOD_COUNTS
     # The same team, now with enough answers: the report changes, so the comparison above could fail.
-    await store.apply([c for month in MONTHS for c in _submissions("grupp-b1", month, 4, 1)], [])
+    await store.apply([c for month in MONTHS for c in submissions("grupp-b1", month, 4, 1)], [])
     async with httpx.AsyncClient(base_url=base, headers=await admin_headers(database_url)) as http:
         with_five = (await http.get(HIDDEN)).json()
     assert with_five != with_two
@@ -259,9 +186,9 @@ async def test_no_answer_says_how_many_answered_in_a_hidden_group(
 
 
 async def test_the_units_hidden_command_prints_what_hr_can_act_on(
-    scoring: tuple[str, PostgresScoringStore], database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    six_months: tuple[str, PostgresScoringStore], database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    base, _ = scoring
+    base, _ = six_months
     token = await issue_token(database_url, tenant="testkommun", scopes={Scope.READ})
     code = await asyncio.to_thread(main, ["units", "hidden", "testkommun", "--url", base, "--token", token])
     out = capsys.readouterr().out

@@ -3,16 +3,14 @@ scoring app on real PostgreSQL: publishable figures only, hidden cells with thei
 response rates where the org gives a headcount, clear refusals of bad queries, and on the adversarial
 trees of the anonymity tests nothing a reader could subtract their way to a small group from.
 
-Six months (June to November 2026) of Testkommun, read on 7 December 2026 (the app's clock), as in
-test_hidden_units.py: Grupp B1 is a small team every month; Enhet B's own group is hidden to protect it;
-Grupp A1 has 8 a month but 4 in September.
+The six months of support.py, read on 7 December 2026 (the app's clock): Grupp B1 is a small team every
+month; Enhet B's own group is hidden to protect it; Grupp A1 has 8 a month but 4 in September.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from fractions import Fraction
 from itertools import combinations
 from typing import Any
@@ -25,86 +23,25 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoreReader, PostgresScoringStore
-from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
 from tempen_scoring.domain.anonymity import visibility
-from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.entrypoints.http import routes
 from tempen_scoring.metrics import ScoringMetrics
-from tempen_scoring.service import contributions_of
-from tempen_shared.access.tokens import Scope
-from tempen_shared.db import create_pool, migrate
-from tempen_shared.events import SubmissionAccepted, submission_event_id
-from tempen_shared.orgcopy import ORG_COPY
-from tempen_shared.tenancy.loader import Catalog, load_catalog
-from tests.auth.helpers import issue_token
-from tests.conftest import FIXTURE_CONFIG, Infra
+from tests.scoring.integration.support import CATALOG, TODAY, read_only_headers, submissions
 from tests.scoring.unit.test_anonymity import Case, _in_row_space, adversarial_org
 from tests.support import serving
 
 pytestmark = pytest.mark.integration
 
-CATALOG = load_catalog(FIXTURE_CONFIG)
-TODAY = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
-MONTHS = (6, 7, 8, 9, 10, 11)
 SCORES = "/v1/tenants/testkommun/scores"
 DIMENSIONS = ("ledarskap", "motivation", "total")
 
 
-def _submissions(
-    unit: str, month: int, first: int, count: int, catalog: Catalog = CATALOG
-) -> list[IncomingContribution]:
-    when = datetime(2026, month, 12, 9, 0, tzinfo=UTC)
-    out: list[IncomingContribution] = []
-    for n in range(first, first + count):
-        sid = f"{unit}-{month}-{n}"
-        event = SubmissionAccepted(
-            event_id=submission_event_id("testkommun", sid, 1),
-            occurred_at=when,
-            tenant="testkommun",
-            instrument="test-puls",
-            unit=unit,
-            submission_id=sid,
-            revision=1,
-            submitted_at=when,
-            answers={"q1": 2 + n % 3, "q2": 3, "q3": 4},
-        )
-        out.extend(contributions_of(event, catalog))
-    return out
-
-
 @pytest.fixture
-async def scoring(infra: Infra, database_url: str, topic_prefix: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The scoring app serving the six months, and a client with a read-only token of the tenant."""
-    pool = await create_pool(database_url)
-    await migrate(pool, schema=SCHEMA, package="tempen_scoring")
-    await migrate(pool, schema=SCHEMA, package=ORG_COPY)
-    store = PostgresScoringStore(
-        pool, catalog=CATALOG, topic=lambda n: f"{topic_prefix}{n}", on_commit=lambda: None, slice_cache=0
-    )
-    batch: list[IncomingContribution] = []
-    for month in MONTHS:
-        batch += _submissions("grupp-b1", month, 0, 2)
-        batch += _submissions("enhet-b", month, 0, 6)
-        batch += _submissions("grupp-a1", month, 0, 4 if month == 9 else 8)
-    await store.apply(batch, [])
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
-    )
-    token = await issue_token(database_url, tenant="testkommun", scopes={Scope.READ})
-    try:
-        async with (
-            serving(create_app(settings, clock=lambda: TODAY)) as base,
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as http,
-        ):
-            yield http
-    finally:
-        await pool.close()
+async def scoring(six_months: tuple[str, PostgresScoringStore], database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the scoring app serving the six months, with a read-only token of the tenant."""
+    base, _ = six_months
+    async with httpx.AsyncClient(base_url=base, headers=await read_only_headers(database_url)) as http:
+        yield http
 
 
 def _groups(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
@@ -261,7 +198,7 @@ async def test_on_adversarial_trees_nothing_read_reveals_a_small_group(scoring_p
         store = PostgresScoringStore(
             scoring_pool, catalog=catalog, topic=lambda n: n, on_commit=lambda: None, slice_cache=0
         )
-        batch = [c for unit, n in direct.items() for c in _submissions(unit, 11, 0, n, catalog)]
+        batch = [c for unit, n in direct.items() for c in submissions(unit, 11, 0, n, catalog)]
         if batch:
             await store.apply(batch, [])
         app = Starlette(

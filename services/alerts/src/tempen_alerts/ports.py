@@ -16,6 +16,7 @@ from tempen_alerts.domain.history import TimelineEntry
 from tempen_alerts.domain.plans import Plan, PlanComment, PlanRevision
 from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_shared.events import UnitScored
+from tempen_shared.events.wire import UnitScoredRecord
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.tenancy.loader import Tenant
 
@@ -96,10 +97,13 @@ class AlertsRepository(Protocol):
     rolls back: the judgement, the alert, its audit row, its notifications and its event go together.
     """
 
-    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> dict[SeriesKey, datetime]:
+    async def upsert_scores(
+        self, scores: Sequence[UnitScoredRecord | UnitScored], *, judging: bool = False
+    ) -> dict[SeriesKey, datetime]:
         """Store the newest figures of each series and period (unit scope only; an older sequence never
-        overwrites a newer one, and a redelivered event changes nothing). Returns the series whose figures
-        changed, in key order, each with the end of the earliest of its changed periods.
+        overwrites a newer one, and a redelivered event changes nothing); a score event as the consumer
+        reads it (`read_unit_scored`) or the pydantic event, the same fields. Returns the series whose
+        figures changed, in key order, each with the end of the earliest of its changed periods.
 
         Without `judging` those series are flagged for the sweeper to judge; with it the caller promises to
         judge in this transaction every one whose changed periods include a closed one

@@ -27,6 +27,7 @@ from tempen_alerts.ports import (
 )
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DimensionScore, UnitScored
+from tempen_shared.events.wire import DimensionScoreRecord, UnitScoredRecord
 from tempen_shared.outbox import OutboxMessage, enqueue
 from tempen_shared.tenancy.loader import Tenant
 
@@ -105,7 +106,9 @@ class PostgresAlertsRepository:
         )
         self._judged.clear()
 
-    async def upsert_scores(self, scores: Sequence[UnitScored], *, judging: bool = False) -> dict[SeriesKey, datetime]:
+    async def upsert_scores(
+        self, scores: Sequence[UnitScoredRecord | UnitScored], *, judging: bool = False
+    ) -> dict[SeriesKey, datetime]:
         """Store the newest figures of each series and period; returns the series whose figures changed,
         each with the end of the earliest of its changed periods, flagged for the sweeper to judge. `judging`: the
         caller judges in this transaction what needs it (`AlertsService.due`), so none is flagged: a flag
@@ -113,7 +116,10 @@ class PostgresAlertsRepository:
         found by the sweeper once that period has closed."""
         # A batch can hold several events of one series and period when alerts lags behind scoring;
         # one INSERT .. ON CONFLICT may touch a row only once, and only the newest sequence counts.
-        newest: dict[tuple[str, str, str, str, str, str], tuple[UnitScored, DimensionScore]] = {}
+        newest: dict[
+            tuple[str, str, str, str, str, str],
+            tuple[UnitScoredRecord | UnitScored, DimensionScoreRecord | DimensionScore],
+        ] = {}
         for s in scores:
             if s.scope != "unit":
                 continue

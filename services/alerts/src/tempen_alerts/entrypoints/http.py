@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -38,7 +38,7 @@ from tempen_alerts.ports import (
 from tempen_alerts.service import VERBS, AlertNotActiveError, AlertsService, InvalidPolicyError, UnknownUnitsError
 from tempen_shared import correlation
 from tempen_shared.bounds import CalendarDate, FreeText, IdentifierText
-from tempen_shared.http import JSONResponse, field_errors, problem, read_json, service_unavailable
+from tempen_shared.http import JSONResponse, problem, service_unavailable, validated_body
 from tempen_shared.http import measured as timed
 from tempen_shared.tenancy.loader import Tenant
 from tempen_shared.tenancy.models import AlertPolicy
@@ -165,10 +165,9 @@ def routes(
         tenant = tenant_or_problem(request)
         if isinstance(tenant, Response):
             return tenant
-        try:
-            body = AcknowledgeBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            return problem(422, "Invalid acknowledgement", errors=field_errors(exc))
+        body = await validated_body(request, AcknowledgeBody, title="Invalid acknowledgement")
+        if isinstance(body, Response):
+            return body
         try:
             async with store().transaction() as repo:
                 stored = await service.acknowledge(
@@ -193,10 +192,9 @@ def routes(
         tenant = tenant_or_problem(request)
         if isinstance(tenant, Response):
             return tenant
-        try:
-            body = ResolveBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            return problem(422, "Invalid resolution", errors=field_errors(exc))
+        body = await validated_body(request, ResolveBody, title="Invalid resolution")
+        if isinstance(body, Response):
+            return body
         try:
             async with store().transaction() as repo:
                 stored = await service.resolve_by_hand(
@@ -220,10 +218,9 @@ def routes(
         tenant = tenant_or_problem(request)
         if isinstance(tenant, Response):
             return tenant
-        try:
-            body = PlanBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            return problem(422, "Invalid action plan", errors=field_errors(exc))
+        body = await validated_body(request, PlanBody, title="Invalid action plan")
+        if isinstance(body, Response):
+            return body
         change = PlanChange(what=body.what, owner=body.owner, due=body.due_date, status=body.status)
         try:
             async with store().transaction() as repo:
@@ -246,10 +243,9 @@ def routes(
         tenant = tenant_or_problem(request)
         if isinstance(tenant, Response):
             return tenant
-        try:
-            body = CommentBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            return problem(422, "Invalid comment", errors=field_errors(exc))
+        body = await validated_body(request, CommentBody, title="Invalid comment")
+        if isinstance(body, Response):
+            return body
         try:
             async with store().transaction() as repo:
                 written = await service.comment_on_plan(
@@ -360,10 +356,15 @@ def backtest_routes(
         tenant = service.catalog.tenants.get(tenant_id)
         if tenant is None:
             return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
-        try:
-            body = BacktestBody.model_validate(await read_json(request, max_bytes=MAX_BACKTEST_BODY))
-        except ValidationError as exc:
-            return problem(422, "Invalid backtest", "fix the fields named and send it again", errors=field_errors(exc))
+        body = await validated_body(
+            request,
+            BacktestBody,
+            title="Invalid backtest",
+            detail="fix the fields named and send it again",
+            max_bytes=MAX_BACKTEST_BODY,
+        )
+        if isinstance(body, Response):
+            return body
         token = _bearer(request)
 
         async def from_scoring(of: Tenant, *, closed_by: datetime, units: frozenset[str] | None) -> History:

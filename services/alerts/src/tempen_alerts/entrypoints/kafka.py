@@ -14,7 +14,8 @@ from tempen_alerts.service import AlertsService, Change, log_changes
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
-from tempen_shared.events import DeadLetter, UnitScored, parse_unit_scored
+from tempen_shared.events import DeadLetter
+from tempen_shared.events.wire import UnitScoredRecord, read_unit_scored
 from tempen_shared.outbox import dead_letter_messages
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
@@ -23,7 +24,7 @@ from tempen_shared.topics import SCORES
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
-    score: UnitScored
+    score: UnitScoredRecord
     computed_at: str | None
     correlation_id: str | None
 
@@ -59,7 +60,7 @@ def build_router(
 
     def parse(record: Record) -> Consumed:
         return Consumed(
-            parse_unit_scored(record.value),
+            read_unit_scored(record.value),  # as parse_unit_scored reads it, refusals and their reasons included
             record.header("computed_at"),
             correlation.correlation_id_of(record),
         )

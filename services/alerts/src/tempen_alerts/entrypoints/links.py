@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,7 +23,7 @@ from tempen_alerts.metrics import AlertsMetrics
 from tempen_alerts.ports import LinkRevocation, LinkStore
 from tempen_shared.bounds import FreeText, IdentifierText
 from tempen_shared.clock import Clock
-from tempen_shared.http import JSONResponse, field_errors, problem, read_json
+from tempen_shared.http import JSONResponse, problem, validated_body
 from tempen_shared.http import measured as timed
 from tempen_shared.tenancy.loader import Catalog
 
@@ -79,10 +79,9 @@ def routes(links: LinkStore, catalog: Catalog, clock: Clock, metrics: AlertsMetr
                 "Not a notification id",
                 errors=[{"field": "notification_id", "reason": "a UUID, as `tempen links list` shows"}],
             )
-        try:
-            body = RevokeBody.model_validate(await read_json(request))
-        except ValidationError as exc:
-            return problem(422, "Invalid revocation", errors=field_errors(exc))
+        body = await validated_body(request, RevokeBody, title="Invalid revocation")
+        if isinstance(body, Response):
+            return body
         done = await links.revoke(tenant, notification_id, at=clock(), by=body.revoked_by, reason=body.reason)
         if done is None:
             return problem(

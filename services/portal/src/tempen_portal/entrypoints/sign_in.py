@@ -26,7 +26,7 @@ import httpx
 import structlog
 from authlib.common.errors import AuthlibBaseError
 from joserfc.errors import JoseError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -36,7 +36,7 @@ from tempen_portal.domain.access import identity, viewer_of
 from tempen_portal.domain.claims import ClaimsError, highest, person_of
 from tempen_portal.entrypoints.web import Pages, _new_session, message, unavailable
 from tempen_shared.auth import AccessControl, grant_of
-from tempen_shared.http import JSONResponse, field_errors, http_app, problem, read_json
+from tempen_shared.http import JSONResponse, http_app, problem, validated_body
 from tempen_shared.links import (
     LinkError,
     SignInLink,
@@ -263,10 +263,11 @@ def routes(
         tenant = pages.catalog.tenants.get(request.path_params["tenant"])
         if tenant is None:
             return problem(404, "Unknown tenant", errors=[{"field": "tenant", "reason": "unknown tenant"}])
-        try:
-            body = SignInLinkRequest.model_validate(await read_json(request, max_bytes=MAX_API_BODY_BYTES))
-        except ValidationError as exc:
-            return problem(422, "Invalid sign-in link request", errors=field_errors(exc))
+        body = await validated_body(
+            request, SignInLinkRequest, title="Invalid sign-in link request", max_bytes=MAX_API_BODY_BYTES
+        )
+        if isinstance(body, Response):
+            return body
         next_path = body.next or f"/t/{tenant.id}/"
         if not is_local_path(next_path) or not next_path.startswith(f"/t/{tenant.id}/"):
             return problem(
