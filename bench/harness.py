@@ -184,9 +184,9 @@ class Deployment:
             "DATABASE_URL": self.database_url,
             "TEMPEN_TOPIC_PREFIX": self.prefix,
         }
-        # Consumer groups of their own, so no group carries members or offsets over from another phase.
-        extra = {f"TEMPEN_{service.upper()}_GROUP_ID": f"{self.prefix}{service}" for service in SERVICES}
-        extra |= self.extra_env
+        # The prefix gives every phase topics and consumer groups of its own (ServiceSettings.consumer_group),
+        # so no group carries members or offsets over from another phase.
+        extra = dict(self.extra_env)
         if self.infra.embedded_broker:
             extra.setdefault("TEMPEN_KAFKA_SESSION_TIMEOUT_MS", "6000")
             extra.setdefault("TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS", "500")

@@ -44,8 +44,9 @@ DATED_MODULES = frozenset(
 
 
 # End-to-end tests run at every pinned date only where the dates are what they test: the pipeline (months
-# closing, the sweepers' decisions, alerts opening), an alert's life (escalation after months, recovery)
-# and the README's first command (its example submission must be accepted on any date). The other e2e
+# closing, the sweepers' decisions, alerts opening), an alert's life (escalation after months, recovery),
+# the README's first command (its example submission must be accepted on any date) and My units and the
+# overview (which periods have closed, within their grace, decides what they show). The other e2e
 # tests place their data with test_pipeline's `month_start` and `pulse`, which those runs cover, and test
 # something else: a crash mid-stream, an outage, pages in a real browser (the portal's own dates, a
 # link's expiry or a session's hours, are tested with an injected clock in tests/portal/). Running them
@@ -54,6 +55,7 @@ DATED_E2E = frozenset(
     {
         "tests/e2e/test_alert_lifecycle.py",
         "tests/e2e/test_pipeline.py",
+        "tests/e2e/test_portal_overview_browser.py",  # the pages read scoring's latest closed period
         "tests/e2e/test_readme_first_command.py",
     }
 )

@@ -98,10 +98,42 @@ def _submission(rng: random.Random) -> dict[str, Any]:
     return body
 
 
+def _csv_cell(rng: random.Random) -> str:
+    value = rng.choice((*STRINGS, *TIMESTAMPS, *map(str, NUMBERS), "4,0", "", '"', '"x"y'))
+    return f'"{value}"' if rng.random() < 0.3 else value
+
+
+def _canonical_csv(rng: random.Random) -> bytes:
+    """Canonical CSV (ingest's `text/csv`): a header that passes, or one that breaks a rule (a column named
+    twice, hundreds of columns), and rows of hostile cells; sometimes a flood of blank lines."""
+    header = ["submission_id", "unit", "submitted_at", "instrument", "q1", "q2", "q3"]
+    pick = rng.random()
+    if pick < 0.1:
+        header.append("q1")
+    elif pick < 0.15:
+        header.extend(f"x{n}" for n in range(600))
+    elif pick < 0.35:
+        header.append(rng.choice(STRINGS) or "tom")
+    delimiter = rng.choice((",", ";"))
+    rows = [delimiter.join(header)]
+    for _ in range(rng.randrange(1, 6)):
+        cells = ["h-" + str(rng.randrange(10**9)), "grupp-a1", "2026-10-15T09:00:00+02:00", "test-puls", "4", "5", "6"]
+        cells += ["1"] * (len(header) - len(cells))
+        for _ in range(rng.randrange(1, 4)):  # break one to three cells
+            cells[rng.randrange(len(cells))] = _csv_cell(rng)
+        rows.append(delimiter.join(cells))
+    body = "\r\n".join(rows) + "\r\n"
+    if rng.random() < 0.1:
+        body += "\r\n" * 200_000
+    return body.encode("utf-8", errors="surrogatepass")
+
+
 def _body(rng: random.Random) -> tuple[bytes, str]:
     """A hostile body and its content type."""
     pick = rng.random()
     json_type = "application/json"
+    if pick < 0.1:
+        return _canonical_csv(rng), "text/csv"
     if pick < 0.35:
         return httpx.Response(200, json=_submission(rng)).content, json_type
     if pick < 0.45:

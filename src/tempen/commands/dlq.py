@@ -120,7 +120,7 @@ async def replay(bootstrap: str, topic: str, *, offset: int | None) -> tuple[int
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
-            group_id=REPLAY_GROUP,
+            group_id=os.environ.get("TEMPEN_TOPIC_PREFIX", "") + REPLAY_GROUP,  # as the services' groups are
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=6000,

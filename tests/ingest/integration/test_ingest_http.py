@@ -139,7 +139,8 @@ async def test_batch_reports_a_status_per_item_and_refuses_more_than_the_limit(
 async def test_canonical_csv_gets_a_result_per_row_with_its_line_and_a_file_that_is_not_csv_stores_nothing(
     infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
 ) -> None:
-    settings = _settings(infra, database_url, topic_prefix, fixture_config).model_copy(update={"max_batch_items": 4})
+    # Five lines below the header, the blank one included: blank lines count toward the limit.
+    settings = _settings(infra, database_url, topic_prefix, fixture_config).model_copy(update={"max_batch_items": 5})
     app = create_app(settings)
     when = YESTERDAY.isoformat()
     csv_body = (
@@ -178,7 +179,7 @@ async def test_canonical_csv_gets_a_result_per_row_with_its_line_and_a_file_that
     assert results[2]["errors"][0]["field"] == "answers.q1"
     assert response.json()["counts"] == {"accepted": 1, "duplicate": 1, "corrected": 0, "rejected": 2, "erased": 0}
     assert too_many.status_code == 413
-    assert "at most 4" in too_many.json()["errors"][0]["reason"]
+    assert "at most 5" in too_many.json()["errors"][0]["reason"]
     assert no_header.status_code == 422
     assert no_header.json()["errors"] == [
         {"field": "(body)", "reason": "the CSV header lacks submission_id, submitted_at"}

@@ -36,3 +36,28 @@ def test_more_rows_than_allowed_stop_at_the_first_one_past_the_limit() -> None:
 )
 def test_whole_numbers_also_as_spreadsheets_save_them(text: str, number: int | None) -> None:
     assert whole_number(text) == number
+
+
+def test_blank_lines_count_toward_the_limit_so_a_flood_of_them_is_refused_early() -> None:
+    data = (HEADER + "\r\n" * 1_000_000).encode()
+    with pytest.raises(TooManyRowsError, match="at most 10"):
+        list(read_canonical_csv(data, max_rows=10))
+
+
+def test_a_column_named_twice_refuses_the_file_rather_than_keep_one_answer() -> None:
+    data = b"submission_id,unit,submitted_at,q1,q1\ns-1,grupp-a1,2026-01-05T09:00:00+01:00,3,4\n"
+    with pytest.raises(CsvFileError, match="q1 more than once"):
+        list(read_canonical_csv(data))
+
+
+def test_a_header_wider_than_any_submission_is_refused_before_any_row_is_read() -> None:
+    items = ",".join(f"q{n}" for n in range(600))
+    data = f"submission_id,unit,submitted_at,{items}\n".encode() + b"s-1,grupp-a1,x" + b",1" * 600 + b"\n"
+    with pytest.raises(CsvFileError, match="at most 506"):
+        list(read_canonical_csv(data))
+
+
+def test_text_that_is_not_utf_8_is_refused_wherever_it_is_in_the_file() -> None:
+    data = (HEADER + "s-1,grupp-a1,2026-01-05T09:00:00+01:00,3\n").encode() + "s-å,grupp-a1,x,1\n".encode("latin-1")
+    with pytest.raises(CsvFileError, match="UTF-8"):
+        list(read_canonical_csv(data))

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 RESERVED_COLUMNS = ("tenant", "instrument", "unit", "submission_id", "submitted_at", "respondent")
 REQUIRED_COLUMNS = ("submission_id", "unit", "submitted_at")
+# A submission answers at most 500 items (CanonicalSubmission), beside the reserved columns.
+MAX_COLUMNS = 500 + len(RESERVED_COLUMNS)
 
 
 class CsvFileError(ValueError):
@@ -45,44 +48,61 @@ class CsvRow:
 def read_canonical_csv(data: bytes, *, max_rows: int | None = None) -> Iterator[CsvRow]:
     """Every non-blank data row of `data`, in order.
 
+    Bounded for an API that anyone with a token can post to: blank lines count toward `max_rows` (a body
+    of nothing but line breaks is refused at the limit, not read to its end), the header may name at
+    most `MAX_COLUMNS` columns, each once, and the text is decoded as it is read, never copied whole.
+
     Raises:
-        CsvFileError: not UTF-8, or a header without the required columns.
-        TooManyRowsError: more than `max_rows` rows (raised when the row past the limit is reached, so a
-            caller that collects the rows holds at most `max_rows` of them).
+        CsvFileError: not UTF-8, not CSV (a quote never closed), a header without the required columns,
+            with a column named twice or with more than `MAX_COLUMNS` columns.
+        TooManyRowsError: more than `max_rows` lines below the header (raised when the line past the
+            limit is reached, so a caller that collects the rows holds at most `max_rows` of them).
     """
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
     try:
-        text = data.decode("utf-8-sig")
+        header_line = text.readline(1 << 20)
+        delimiter = max((",", ";", "\t"), key=header_line.count)
+        # strict: a quote never closed would otherwise swallow the rest of the file into one cell, silently.
+        reader = csv.reader(itertools.chain((header_line,), text), delimiter=delimiter, strict=True)
+        header = _header(reader)
+        lines = 0
+        while True:
+            line = reader.line_num + 1
+            try:
+                cells = next(reader, None)
+            except csv.Error as exc:
+                raise CsvFileError(f"line {line} is not CSV: {exc}") from None
+            if cells is None:
+                return
+            lines += 1
+            if max_rows is not None and lines > max_rows:
+                raise TooManyRowsError(f"more than {max_rows} rows; send the file in parts of at most {max_rows}")
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(header):
+                yield CsvRow(line, None, (("(row)", f"{len(cells)} cells; the header has {len(header)}"),))
+                continue
+            yield _row(line, dict(zip(header, (cell.strip() for cell in cells), strict=True)))
     except UnicodeDecodeError:
         raise CsvFileError("the file is not UTF-8 text; save it as UTF-8") from None
-    header_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    # strict: a quote never closed would otherwise swallow the rest of the file into one cell, silently.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
         raise CsvFileError(f"the header row is not CSV: {exc}") from None
+    if len(header) > MAX_COLUMNS:
+        raise CsvFileError(
+            f"the header has {len(header)} columns; at most {MAX_COLUMNS} (500 items and {', '.join(RESERVED_COLUMNS)})"
+        )
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise CsvFileError(f"the header names {', '.join(repeated)} more than once; which one holds the answer?")
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise CsvFileError(f"the CSV header lacks {', '.join(missing)}")
-    count = 0
-    while True:
-        line = reader.line_num + 1
-        try:
-            cells = next(reader, None)
-        except csv.Error as exc:  # e.g. a quote never closed: the rest of the file is one cell
-            raise CsvFileError(f"line {line} is not CSV: {exc}") from None
-        if cells is None:
-            return
-        if not any(cell.strip() for cell in cells):
-            continue
-        count += 1
-        if max_rows is not None and count > max_rows:
-            raise TooManyRowsError(f"more than {max_rows} rows; send the file in parts of at most {max_rows}")
-        if len(cells) != len(header):
-            yield CsvRow(line, None, (("(row)", f"{len(cells)} cells; the header has {len(header)}"),))
-            continue
-        yield _row(line, dict(zip(header, (cell.strip() for cell in cells), strict=True)))
+    return header
 
 
 def _row(line: int, record: dict[str, str]) -> CsvRow:

@@ -45,7 +45,7 @@ from tempen_shared.http import measured as timed
 logger = logging.getLogger(__name__)
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
-CSV_TYPES = ("text/csv",)
+CSV_TYPES = ("text/csv", "application/csv")
 SUBMISSIONS_ROUTE = "/v1/tenants/{tenant}/submissions"
 WEBHOOK_ROUTE = "/v1/tenants/{tenant}/webhooks/{platform}/{mapping_id}"
 ERASE_ROUTE = "/v1/tenants/{tenant}/gdpr/erase"
@@ -93,7 +93,7 @@ def routes(
         return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
 
     async def post_csv(request: Request, svc: IngestService, tenant: str) -> Response:
-        """Canonical CSV (docs/api.md): one result per data row, with its line."""
+        """Canonical CSV (docs/platforms.md, "Importing files"): one result per data row, with its line."""
         try:
             body = await read_body(request, max_bytes=max_body_bytes)
             results = await svc.submit_csv(body, tenant_id=tenant, max_rows=max_items)
