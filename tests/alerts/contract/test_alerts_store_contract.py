@@ -37,7 +37,8 @@ from tempen_alerts.ports import (
 from tempen_alerts.sweeper import sweep_once
 from tempen_shared.clock import utc_now
 from tempen_shared.db import StoreUnavailableError
-from tempen_shared.events import AlertTransitioned
+from tempen_shared.events import AlertTransitioned, UnitScored
+from tempen_shared.events.wire import UnitScoredRecord, read_unit_scored
 from tempen_shared.outbox import OutboxMessage
 from tests.alerts.fakes import InMemoryAlertsRepository, InMemoryAlertsStore, InMemoryLinkStore
 from tests.alerts.integration.support import (
@@ -152,6 +153,13 @@ async def opened(
     return transition_id
 
 
+def as_read(scores: list[UnitScored]) -> list[UnitScoredRecord]:
+    """The events as alerts' consumer reads them off the topic: msgspec structs (`read_unit_scored`)."""
+    read = [read_unit_scored(s.model_dump_json().encode()) for s in scores]
+    assert all(isinstance(r, UnitScoredRecord) for r in read), "the fast path reads these"
+    return read  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Subject:
     store: AlertsStore
@@ -190,6 +198,19 @@ class AlertsStoreContract:
             ("2026-02", FEB_END, 41.0, 8, 2.0),
         ]
         assert [p.period for p in january] == ["2026-01"], "a period belongs to the history once it has ended"
+
+    async def test_score_events_as_the_consumer_reads_them_are_kept_as_the_events_are(self, subject: Subject) -> None:
+        async with subject.store.transaction() as repo:
+            await repo.upsert_scores(as_read(unit_scores(2026, 1, 45.0, sequence=2)))
+        async with subject.store.transaction() as repo:
+            assert await repo.upsert_scores(as_read(unit_scores(2026, 1, 30.0, sequence=1))) == {}, "older, late"
+            newer = await repo.upsert_scores(as_read(unit_scores(2026, 2, 50.0, sequence=3, respondents=9)))
+            stored = await repo.history(KEY, closed_before=FEB_END)
+        assert newer == {key(d): FEB_END for d in ("ledarskap", "motivation", "total")}
+        assert [(p.period, p.period_end, p.index, p.respondents, p.standard_error) for p in stored] == [
+            ("2026-01", JAN_END, 45.0, 8, 2.0),
+            ("2026-02", FEB_END, 50.0, 9, 2.0),
+        ]
 
     async def test_a_redelivered_or_older_score_changes_nothing_and_a_newer_one_replaces_it(
         self, subject: Subject
