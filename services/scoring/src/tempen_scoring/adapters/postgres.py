@@ -407,7 +407,7 @@ class PostgresScoringStore:
         saving = asyncio.ensure_future(self._save_ledger(conn, plan, known))
         # While the database takes the ledger rows, advance the slices kept in memory: that needs nothing
         # from the database, so the two overlap instead of taking turns.
-        per_slice = deltas_by_slice(delta)
+        per_slice = deltas_by_slice(delta, consume=True)  # the counts per group are not needed after
         advanced: dict[SliceKey, SliceState] = {}
         try:
             await asyncio.sleep(0)  # let the ledger rows go out first

@@ -347,8 +347,11 @@ class SliceState:
         return touched
 
 
-def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
-    """A batch's aggregate delta regrouped per slice and unit."""
+def deltas_by_slice(delta: AggregateDelta, *, consume: bool = False) -> dict[SliceKey, dict[str, Totals]]:
+    """A batch's aggregate delta regrouped per slice and unit. `consume`: take each group's delta out of
+    `delta.groups` as it is regrouped, so a batch does not hold its deltas twice (a dict of counts per
+    group and the same as `Totals`, some 25 MB each for 10,000 submissions on 3,000 units, issue 14);
+    `delta.periods` stays."""
     out: dict[SliceKey, dict[str, Totals]] = {}
 
     def totals_of(slice_key: SliceKey, unit: str) -> Totals:
@@ -358,7 +361,9 @@ def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
             found = per_unit[unit] = Totals()
         return found
 
-    for group, change in delta.groups.items():
+    groups = delta.groups
+    for group in list(groups) if consume else groups:
+        change = groups.pop(group) if consume else groups[group]
         totals = totals_of(group.slice, intern(group.unit))
         totals.respondents += change.respondents
         totals.add_counts({key: n for key, n in change.counts.items() if n}, share=False)
