@@ -20,16 +20,17 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from sys import intern
 from typing import Any
 
 import asyncpg
 
-from tempen_scoring.domain.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore
+from tempen_scoring.domain.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore_groups
 from tempen_scoring.domain.index import Contribution
 from tempen_scoring.domain.periods import Period
 from tempen_scoring.domain.rescoring import (
@@ -202,8 +203,29 @@ REVISION_LOCK = int.from_bytes(
 )
 
 
-async def _stage(conn: Connection, table: str, records: list[tuple[Any, ...]]) -> None:
-    await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=records)
+# What the comparison with new rows needs of a slice's stored score rows, and no more: each group's
+# figures hold every dimension's details too, and a slice's whole figures decoded are tens of MB (issue
+# 14). A float's JSON text reads back as the same double in PostgreSQL as in orjson; jsonb_each gives
+# the dimensions in the order the figures' text has them.
+_STORED_ROWS = f"""
+SELECT g.unit, g.scope, g.sequence, f.key AS dimension, (f.value ->> 'respondents')::integer AS respondents,
+       (f.value ->> 'publishable')::boolean AS publishable, (f.value ->> 'index')::double precision AS index,
+       (f.value ->> 'standard_error')::double precision AS standard_error,
+       (f.value ->> 'favourable_pct')::double precision AS favourable_pct
+FROM {SCHEMA}.score_groups g, jsonb_each(g.figures) f
+WHERE g.tenant = $1 AND g.instrument = $2 AND g.model = $3 AND g.period = $4
+"""
+
+
+async def _stage(conn: Connection, table: str, records: Iterable[tuple[Any, ...]]) -> bool:
+    """COPY the records into a staging table, taking them one at a time (a generator is built as COPY
+    takes it); returns whether there were any."""
+    rows = iter(records)
+    first = next(rows, None)
+    if first is None:
+        return False
+    await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chain((first,), rows))
+    return True
 
 
 class PostgresScoringStore:
@@ -385,7 +407,7 @@ class PostgresScoringStore:
         saving = asyncio.ensure_future(self._save_ledger(conn, plan, known))
         # While the database takes the ledger rows, advance the slices kept in memory: that needs nothing
         # from the database, so the two overlap instead of taking turns.
-        per_slice = deltas_by_slice(delta)
+        per_slice = deltas_by_slice(delta, consume=True)  # the counts per group are not needed after
         advanced: dict[SliceKey, SliceState] = {}
         try:
             await asyncio.sleep(0)  # let the ledger rows go out first
@@ -456,7 +478,7 @@ class PostgresScoringStore:
         """
         keys = sorted(unscored, key=_slice_values)
         locked = await conn.fetch(_LOCK_SLICES, *_slice_columns(keys))
-        rescored: list[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]] = []
+        rescored: list[tuple[SliceKey, SliceState, Iterator[list[tuple[ScoreRow, int]]], dict[str, float]]] = []
         shapes: dict[SliceKey, str] = {}  # the tree each scored slice was rolled up against
         for r in locked:
             key = _slice_of(r)
@@ -471,7 +493,7 @@ class PostgresScoringStore:
                 if state is None:
                     continue
                 self._slices[key] = state
-            rescored.append((key, state, *rescore(tenant, key, state, units)))
+            rescored.append((key, state, *rescore_groups(tenant, key, state, units)))
             shapes[key] = tenant.org.shape
         written = await self._save_scores(conn, rescored)
         if locked:
@@ -544,13 +566,14 @@ class PostgresScoringStore:
     async def _save_unit_totals(
         self, conn: Connection, changed: Sequence[tuple[SliceKey, SliceState, Mapping[str, Totals]]]
     ) -> None:
-        """Write the totals of every unit a batch changed, whole, as the slices now hold them."""
-        records: list[tuple[Any, ...]] = []
-        for key, state, deltas in changed:
-            for unit in deltas:
-                totals = state.unit_totals(unit)
-                records.append(
-                    (
+        """Write the totals of every unit a batch changed, whole, as the slices now hold them: streamed to
+        COPY, a unit at a time, not a list of every changed unit's counts (issue 14)."""
+
+        def records() -> Iterator[tuple[Any, ...]]:
+            for key, state, deltas in changed:
+                for unit in deltas:
+                    totals = state.unit_totals(unit)
+                    yield (
                         *_slice_values(key),
                         unit,
                         state.period_start,
@@ -562,9 +585,8 @@ class PostgresScoringStore:
                         },
                         {d: [n, str(total), str(squares)] for d, (n, total, squares) in totals.moments.items()},
                     )
-                )
-        if records:
-            await _stage(conn, "stage_unit_totals", records)
+
+        if await _stage(conn, "stage_unit_totals", records()):
             await conn.execute(_SAVE_UNIT_TOTALS)
 
     async def _bump_versions(
@@ -578,38 +600,48 @@ class PostgresScoringStore:
     async def _save_scores(
         self,
         conn: Connection,
-        rescored: Sequence[tuple[SliceKey, SliceState, list[tuple[ScoreRow, int]], dict[str, float]]],
+        rescored: Sequence[tuple[SliceKey, SliceState, Iterator[list[tuple[ScoreRow, int]]], dict[str, float]]],
     ) -> int:
         """Write the changed groups of every slice, one row each, with the next revisions: the relay
         publishes their events (`ScoreGroupsRelaySource`). Returns the score rows (group and dimension)
-        written."""
-        records: list[tuple[Any, ...]] = []
-        computed_at = utc_now()
+        written.
+
+        The groups are rescored as COPY takes them, one at a time: a tick holds one group's rows and
+        record, not the 23,000 rows of a slice rescored whole (issue 14, docs/benchmarks.md)."""
         written = 0
-        for key, state, changed, tenant_index in rescored:
-            model_version = self._catalog.tenants[key.tenant].models[key.model].version
-            groups: dict[tuple[str, str], tuple[int, dict[str, Any], dict[str, StoredRow]]] = {}
-            for row, sequence in changed:
-                group = groups.get((row.unit, row.scope))
-                if group is None:
-                    group = groups[(row.unit, row.scope)] = (sequence, {}, {})
-                group[1][row.dimension] = {
-                    "respondents": row.respondents,
-                    "publishable": row.publishable,
-                    "suppression_reason": row.suppression_reason,
-                    "index": row.index,
-                    "standard_error": row.standard_error,
-                    "favourable_pct": row.favourable_pct,
-                    "details": dict(row.details),
-                    "tenant_index": tenant_index.get(row.dimension),
-                }
-                group[2][row.dimension] = StoredRow(
-                    row.respondents, row.publishable, row.index, row.standard_error, row.favourable_pct, sequence
-                )
-            for (unit, scope), (sequence, figures, stored) in groups.items():
-                cause = self._causes.get((key.tenant, unit)) or self._causes.get((key.tenant, ""))
-                records.append(
-                    (
+
+        def records() -> Iterator[tuple[Any, ...]]:
+            nonlocal written
+            computed_at = utc_now()
+            for key, state, groups, tenant_index in rescored:
+                model_version = self._catalog.tenants[key.tenant].models[key.model].version
+                for changed in groups:
+                    unit, scope, sequence = changed[0][0].unit, changed[0][0].scope, changed[0][1]
+                    figures: dict[str, Any] = {}
+                    stored: dict[str, StoredRow] = {}
+                    for row, _ in changed:
+                        figures[row.dimension] = {
+                            "respondents": row.respondents,
+                            "publishable": row.publishable,
+                            "suppression_reason": row.suppression_reason,
+                            "index": row.index,
+                            "standard_error": row.standard_error,
+                            "favourable_pct": row.favourable_pct,
+                            "details": dict(row.details),
+                            "tenant_index": tenant_index.get(row.dimension),
+                        }
+                        stored[row.dimension] = StoredRow(
+                            row.respondents,
+                            row.publishable,
+                            row.index,
+                            row.standard_error,
+                            row.favourable_pct,
+                            sequence,
+                        )
+                    state.rows[(unit, scope)] = stored
+                    written += len(figures)
+                    cause = self._causes.get((key.tenant, unit)) or self._causes.get((key.tenant, ""))
+                    yield (
                         *_slice_values(key),
                         unit,
                         scope,
@@ -621,11 +653,8 @@ class PostgresScoringStore:
                         computed_at,
                         cause,
                     )
-                )
-                state.rows[(unit, scope)] = stored
-                written += len(figures)
-        if records:
-            await _stage(conn, "stage_score_groups", records)
+
+        if await _stage(conn, "stage_score_groups", records()):
             await conn.execute("SELECT pg_advisory_xact_lock($1)", REVISION_LOCK)
             await conn.execute(_MERGE_SCORES)
         return written
@@ -659,21 +688,14 @@ class PostgresScoringStore:
             for r in rows
         }
         stored: dict[tuple[str, str], dict[str, StoredRow]] = {}
-        for r in await conn.fetch(
-            f"SELECT unit, scope, figures, sequence FROM {SCHEMA}.score_groups WHERE {_SLICE_FILTER}",
-            *_slice_values(key),
-        ):
-            stored[(intern(r["unit"]), intern(r["scope"]))] = {
-                intern(dimension): StoredRow(
-                    f["respondents"],
-                    f["publishable"],
-                    f["index"],
-                    f["standard_error"],
-                    f["favourable_pct"],
-                    r["sequence"],
-                )
-                for dimension, f in r["figures"].items()
-            }
+        for r in await conn.fetch(_STORED_ROWS, *_slice_values(key)):
+            group = (intern(r["unit"]), intern(r["scope"]))
+            rows_of = stored.get(group)
+            if rows_of is None:
+                rows_of = stored[group] = {}
+            rows_of[intern(r["dimension"])] = StoredRow(
+                r["respondents"], r["publishable"], r["index"], r["standard_error"], r["favourable_pct"], r["sequence"]
+            )
         return SliceState.build(
             tenant, version=version, period_start=period_start, period_end=period_end, direct=direct, rows=stored
         )

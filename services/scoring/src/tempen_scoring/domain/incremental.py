@@ -26,7 +26,7 @@ changed the slice, and writes what `rescore` reports as changed.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -64,12 +64,17 @@ _EMPTY_LAYOUT = _Layout(())
 
 def _layout_of(keys: Iterable[tuple[str, int]], *, share: bool) -> _Layout:
     """A layout with at least these pairs: the shared one of their items (widened if need be), unless
-    `share` is False (a batch's deltas, short-lived and of every shape, have one of their own)."""
+    `share` is False (a batch's deltas, short-lived and of every shape): those take the shared layout of
+    their items only where it already has every pair, and have one of their own otherwise. Most of a
+    burst's deltas answered every item, so they share the kept groups' layout, and hold an array each
+    rather than a layout of their own (about 10 MB for a batch of 10,000 on 3,000 units, issue 14)."""
     wanted = set(keys)
-    if not share:
-        return _Layout(tuple(sorted(wanted)))
     items = frozenset(item for item, _ in wanted)
     layout = _LAYOUTS.get(items)
+    if not share:
+        if layout is not None and layout.index.keys() >= wanted:
+            return layout
+        return _Layout(tuple(sorted(wanted)))
     if layout is not None and layout.index.keys() >= wanted:
         return layout
     if layout is not None:
@@ -342,8 +347,11 @@ class SliceState:
         return touched
 
 
-def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
-    """A batch's aggregate delta regrouped per slice and unit."""
+def deltas_by_slice(delta: AggregateDelta, *, consume: bool = False) -> dict[SliceKey, dict[str, Totals]]:
+    """A batch's aggregate delta regrouped per slice and unit. `consume`: take each group's delta out of
+    `delta.groups` as it is regrouped, so a batch does not hold its deltas twice (a dict of counts per
+    group and the same as `Totals`, some 25 MB each for 10,000 submissions on 3,000 units, issue 14);
+    `delta.periods` stays."""
     out: dict[SliceKey, dict[str, Totals]] = {}
 
     def totals_of(slice_key: SliceKey, unit: str) -> Totals:
@@ -353,7 +361,9 @@ def deltas_by_slice(delta: AggregateDelta) -> dict[SliceKey, dict[str, Totals]]:
             found = per_unit[unit] = Totals()
         return found
 
-    for group, change in delta.groups.items():
+    groups = delta.groups
+    for group in list(groups) if consume else groups:
+        change = groups.pop(group) if consume else groups[group]
         totals = totals_of(group.slice, intern(group.unit))
         totals.respondents += change.respondents
         totals.add_counts({key: n for key, n in change.counts.items() if n}, share=False)
@@ -372,6 +382,20 @@ def rescore(
     is rewritten whole: its stored dimensions that are no longer produced are included withdrawn.
     Updates `state.verdicts`; the caller updates `state.rows` once the rows are written.
     """
+    groups, tenant_index = rescore_groups(tenant, key, state, touched)
+    return [pair for group in groups for pair in group], tenant_index
+
+
+def rescore_groups(
+    tenant: Tenant, key: SliceKey, state: SliceState, touched: Iterable[str] | None
+) -> tuple[Iterator[list[tuple[ScoreRow, int]]], dict[str, float]]:
+    """`rescore`, one changed group at a time: the tenant's own index at once, and an iterator over the
+    changed groups (each group's rows whole, with its next sequence number) that scores a group only when
+    asked for it. A slice rescored whole is some 23,000 rows on 3,000 units; the store streams them to
+    the database rather than holding them all (issue 14, docs/benchmarks.md).
+
+    `state.verdicts` is updated at once. The iterator reads `state.rows` of each group only when it gets
+    to it, so the caller may update a group's stored rows once it has that group's new ones."""
     tree = tenant.org
     instrument = tenant.instruments[key.instrument]
     model = tenant.models[key.model]
@@ -387,38 +411,61 @@ def rescore(
         dirty.update(group for group, verdict in seen.items() if state.verdicts.get(group) != verdict)
         dirty.add((tree.root, "subtree"))  # the tenant's own index goes into every event
     state.verdicts = seen
-    changed: list[tuple[ScoreRow, int]] = []
     tenant_index: dict[str, float] = {}
-    scored: dict[int, dict[str, DimensionResult]] = {}  # a leaf's unit and subtree groups share one aggregate
-    for unit in tree.units:
-        for scope in SCOPES:
-            if dirty is not None and (unit, scope) not in dirty:
-                continue
-            totals = state.totals(tree, unit, scope)
-            rows: list[ScoreRow] = []
-            if totals is not None and totals.respondents > 0:
-                verdict = seen[(unit, scope)]
-                aggregate = totals.aggregate()
-                if verdict.publishable:
-                    results = scored.get(id(totals))
-                    if results is None:
-                        results = scored[id(totals)] = score_group(instrument, model, aggregate)
-                    rows = [_published(unit, scope, aggregate.respondents, result) for result in results.values()]
-                    if unit == tree.root and scope == "subtree":
-                        tenant_index = {dimension: result.index for dimension, result in results.items()}
-                else:
-                    rows = [
-                        ScoreRow(
-                            unit, scope, dimension, aggregate.respondents, False, verdict.reason, None, None, None, {}
-                        )
-                        for dimension in answered_dimensions(instrument, model, aggregate)
-                    ]
-            changed.extend(_if_changed(tree, (unit, scope), rows, state.rows.get((unit, scope), {})))
-    if dirty is None:  # the tree may have changed: groups of units no longer in it are withdrawn
-        for group, before in state.rows.items():
-            if group[0] not in tree:
-                changed.extend(_if_changed(tree, group, [], before))
-    return changed, tenant_index
+    root = state.totals(tree, tree.root, "subtree")
+    root_results: dict[str, DimensionResult] | None = None
+    if root is not None and root.respondents > 0 and seen[(tree.root, "subtree")].publishable:
+        root_results = score_group(instrument, model, root.aggregate())
+        tenant_index = {dimension: result.index for dimension, result in root_results.items()}
+    # Groups of units no longer in the tree are withdrawn (the tree may have changed); listed now, before
+    # the caller updates `state.rows` as it takes the groups.
+    outside = [group for group in state.rows if group[0] not in tree] if dirty is None else []
+
+    def changed_groups() -> Iterator[list[tuple[ScoreRow, int]]]:
+        for unit in tree.units:
+            scored: tuple[Totals, dict[str, DimensionResult]] | None = None  # a leaf's two groups share totals
+            for scope in SCOPES:
+                if dirty is not None and (unit, scope) not in dirty:
+                    continue
+                totals = state.totals(tree, unit, scope)
+                rows: list[ScoreRow] = []
+                if totals is not None and totals.respondents > 0:
+                    verdict = seen[(unit, scope)]
+                    aggregate = totals.aggregate()
+                    if verdict.publishable:
+                        if totals is root and root_results is not None:
+                            results = root_results
+                        elif scored is not None and scored[0] is totals:
+                            results = scored[1]
+                        else:
+                            results = score_group(instrument, model, aggregate)
+                            scored = (totals, results)
+                        rows = [_published(unit, scope, aggregate.respondents, result) for result in results.values()]
+                    else:
+                        rows = [
+                            ScoreRow(
+                                unit,
+                                scope,
+                                dimension,
+                                aggregate.respondents,
+                                False,
+                                verdict.reason,
+                                None,
+                                None,
+                                None,
+                                {},
+                            )
+                            for dimension in answered_dimensions(instrument, model, aggregate)
+                        ]
+                changed = _if_changed(tree, (unit, scope), rows, state.rows.get((unit, scope), {}))
+                if changed:
+                    yield changed
+        for group in outside:
+            changed = _if_changed(tree, group, [], state.rows[group])
+            if changed:
+                yield changed
+
+    return changed_groups(), tenant_index
 
 
 def _published(unit: str, scope: Scope, respondents: int, result: DimensionResult) -> ScoreRow:
