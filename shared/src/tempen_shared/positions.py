@@ -108,9 +108,17 @@ class Ownership:
         ]
 
     def stored(self, topic: str, partition: int) -> int:
-        """The next offset stored when this process claimed the partition (0: none): the records below it
-        were applied before."""
+        """The partition's next offset as this process last stored or claimed it (0: none): the records
+        below it were applied before, and are left out when Kafka delivers them again (a seek of a
+        rebalance racing a batch in flight does)."""
         return self._stored.get((topic, partition), 0)
+
+    def advanced(self, positions: Iterable[Position]) -> None:
+        """These positions committed."""
+        for p in positions:
+            tp = (p.topic, p.partition)
+            if self._epochs.get(tp) == p.epoch:
+                self._stored[tp] = max(self._stored.get(tp, 0), p.next_offset)
 
     async def _claim(self, partitions: Sequence[Partition]) -> Mapping[Partition, Claim]:
         if not partitions:

@@ -116,8 +116,9 @@ def consume_topic(
 
 
 def _owned(ownership: Ownership, positions: KeptPositions[T]) -> PositionedHandle[T]:
-    """The batch's handle with its positions, epochs and all; records below a partition's stored offset
-    (a batch fetched before a late claim) were applied before and are left out."""
+    """The batch's handle with its positions, epochs and all. Records below a partition's stored offset
+    were applied before and are left out: a batch fetched before a late claim, or delivered again by a
+    rebalance's seek racing the batch in flight."""
 
     async def handle_at(parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], offsets: Offsets) -> None:
         try:
@@ -130,6 +131,7 @@ def _owned(ownership: Ownership, positions: KeptPositions[T]) -> PositionedHandl
         except PartitionFencedError as exc:
             ownership.fenced(exc.partitions)
             raise
+        ownership.advanced(at)
 
     return handle_at
 
