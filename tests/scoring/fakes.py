@@ -48,12 +48,17 @@ class InMemoryScoring:
     backlogs: list[bool] = field(default_factory=list)  # each batch's `backlog`, in order
     # (group, topic, partition) -> (epoch, next offset), as the adapter's `consumer_positions`
     positions: dict[tuple[str, str, int], tuple[int, int | None]] = field(default_factory=dict)
+    clusters: dict[tuple[str, str, int], str] = field(default_factory=dict)  # of each partition's last claim
 
-    async def claim(self, group: str, partitions: Sequence[Partition]) -> dict[Partition, Claim]:
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
         claims: dict[Partition, Claim] = {}
         for topic, partition in sorted(set(partitions)):
-            epoch, next_offset = self.positions.get((group, topic, partition), (0, None))
-            self.positions[(group, topic, partition)] = (epoch + 1, next_offset)
+            key = (group, topic, partition)
+            epoch, next_offset = self.positions.get(key, (0, None))
+            if self.clusters.get(key, cluster) != cluster:
+                next_offset = None
+            self.clusters[key] = cluster
+            self.positions[key] = (epoch + 1, next_offset)
             claims[(topic, partition)] = Claim(epoch + 1, next_offset)
         return claims
 

@@ -40,8 +40,9 @@ class Position:
     next_offset: int
 
 
-ClaimPartitions = Callable[[str, Sequence[Partition]], Awaitable[Mapping[Partition, Claim]]]
-"""Claims the group's partitions in one transaction (`store.claim`)."""
+ClaimPartitions = Callable[[str, Sequence[Partition], str], Awaitable[Mapping[Partition, Claim]]]
+"""Claims the group's partitions in one transaction (`store.claim(group, partitions, cluster=...)`);
+an offset stored on another Kafka cluster than the one given is not returned."""
 
 OwnedHandle = Callable[[Sequence[Parsed[T]], Sequence[DeadLetter], Sequence[Position]], Awaitable[None]]
 """Writes a batch and its positions in one transaction; raises PartitionFencedError when a position's
@@ -63,6 +64,7 @@ class Ownership:
 
     group: str
     claim: ClaimPartitions
+    cluster: Callable[[], Awaitable[str]]  # the Kafka cluster's id
     _epochs: dict[Partition, int] = field(default_factory=dict)
     _stored: dict[Partition, int] = field(default_factory=dict)  # the next offset stored when claimed
     _fenced: set[Partition] = field(default_factory=set)
@@ -123,7 +125,7 @@ class Ownership:
     async def _claim(self, partitions: Sequence[Partition]) -> Mapping[Partition, Claim]:
         if not partitions:
             return {}
-        claims = await self.claim(self.group, partitions)
+        claims = await self.claim(self.group, partitions, await self.cluster())
         for tp, c in claims.items():
             self._epochs[tp] = c.epoch
             if c.next_offset is None:

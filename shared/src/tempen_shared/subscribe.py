@@ -26,6 +26,7 @@ from tempen_shared.consumer import (
 )
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.events import DeadLetter
+from tempen_shared.kafka import fetch_cluster_id
 from tempen_shared.metrics import CommonMetrics
 from tempen_shared.positions import KeptPositions, Ownership
 from tempen_shared.settings import ServiceSettings
@@ -53,7 +54,19 @@ def consume_topic(
     subscriber claims its partitions on assignment and seeks to their stored offsets, `positions.handle`
     writes each batch's positions with it, and a batch fenced by another owner is handed back uncommitted.
     """
-    ownership = Ownership(group_id, positions.claim) if positions is not None else None
+    cluster: list[str] = []  # the cluster's id, once asked
+
+    async def cluster_id() -> str:
+        # An offset means something on one cluster only. The consumer's own client is aiokafka's
+        # private `_client`; without one (not started) the id is unknown, and no stored offset is used.
+        client = getattr(getattr(subscriber, "consumer", None), "_client", None)
+        if not cluster:
+            if client is None:
+                return "unknown"
+            cluster.append(await fetch_cluster_id(client))
+        return cluster[0]
+
+    ownership = Ownership(group_id, positions.claim, cluster_id) if positions is not None else None
     consumer: BatchConsumer[T] = BatchConsumer(
         name=name,
         parse=parse,

@@ -174,7 +174,8 @@ async def test_a_batch_of_a_consumer_whose_partition_was_claimed_since_is_refuse
             newer = PostgresScoringStore(
                 pool, catalog=load_catalog(fixture_config), topic=settings.topic, on_commit=lambda: None
             )
-            claimed = await newer.claim(GROUP, [(topic, held["partition"])])
+            cluster = await conn.fetchval("SELECT cluster FROM scoring.consumer_positions LIMIT 1")
+            claimed = await newer.claim(GROUP, [(topic, held["partition"])], cluster=cluster)
             assert claimed == {(topic, held["partition"]): Claim(held["epoch"] + 1, 6)}
 
             await publish(infra, topic, [f"b{i}" for i in range(6)])

@@ -29,10 +29,11 @@ class ScoringStore(Protocol):
         claimed under another epoch since (or was never claimed)."""
         ...
 
-    async def claim(self, group: str, partitions: Sequence[Partition]) -> Mapping[Partition, Claim]:
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> Mapping[Partition, Claim]:
         """Claim the group's partitions for the caller in one transaction: each partition's epoch goes up
         by one (the first claim: 1), fencing whoever held it before. Returns each one's new epoch and its
-        stored next offset (None when no batch has stored one)."""
+        stored next offset: None when no batch has stored one, or when it was stored on another Kafka
+        cluster than `cluster` (offsets of one cluster mean nothing on another)."""
         ...
 
 

@@ -161,12 +161,14 @@ WHERE (v.tenant, v.instrument, v.model, v.period) = (k.tenant, k.instrument, k.m
 """
 
 # A claim: every partition's epoch goes up by one, in one order (no deadlock between replicas claiming at
-# once); waits for a batch of the partition's previous owner that holds its row to commit.
+# once); waits for a batch of the partition's previous owner that holds its row to commit. An offset
+# stored on another Kafka cluster is forgotten.
 _CLAIM = f"""
-INSERT INTO {SCHEMA}.consumer_positions AS p (consumer_group, topic, partition, epoch)
-SELECT $1, topic, partition, 1 FROM unnest($2::text[], $3::int[]) AS k(topic, partition)
+INSERT INTO {SCHEMA}.consumer_positions AS p (consumer_group, topic, partition, epoch, cluster)
+SELECT $1, topic, partition, 1, $4 FROM unnest($2::text[], $3::int[]) AS k(topic, partition)
 ORDER BY 2, 3
-ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET epoch = p.epoch + 1, claimed_at = now()
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET epoch = p.epoch + 1, claimed_at = now(),
+    cluster = EXCLUDED.cluster, next_offset = CASE WHEN p.cluster = EXCLUDED.cluster THEN p.next_offset END
 RETURNING topic, partition, epoch, next_offset
 """
 
@@ -331,11 +333,11 @@ class PostgresScoringStore:
             last_tick_s=self._last_tick_s,
         )
 
-    async def claim(self, group: str, partitions: Sequence[Partition]) -> dict[Partition, Claim]:
-        """Claim the group's partitions: a new epoch each, and the next offset stored for it."""
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
+        """Claim the group's partitions: a new epoch each, and the next offset stored for it on this cluster."""
         ordered = sorted(set(partitions))
         try:
-            rows = await self._pool.fetch(_CLAIM, group, [t for t, _ in ordered], [p for _, p in ordered])
+            rows = await self._pool.fetch(_CLAIM, group, [t for t, _ in ordered], [p for _, p in ordered], cluster)
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailableError(str(exc)) from exc
         return {(r["topic"], r["partition"]): Claim(r["epoch"], r["next_offset"]) for r in rows}

@@ -99,7 +99,7 @@ def build_router(
         # Scoring's positions are its database's, saved in each batch's transaction: a batch that
         # committed is never applied again, whatever happened to Kafka's commit after it.
         positions=KeptPositions(
-            claim=lambda group, partitions: store().claim(group, partitions),
+            claim=lambda group, partitions, cluster: store().claim(group, partitions, cluster=cluster),
             handle=handle,
             on_fenced=metrics.fenced_batches.inc,
         ),
