@@ -83,12 +83,16 @@ class Ownership:
             self._stored.pop(tp, None)
             self._fenced.discard(tp)
 
-    def fenced(self, partitions: Iterable[Partition]) -> None:
-        """Another consumer holds these now: refuse their records until the group assigns them anew.
-        Claiming them back at once would fence the new owner in turn."""
-        for tp in partitions:
-            self._epochs.pop(tp, None)
-            self._fenced.add(tp)
+    def fenced(self, positions: Iterable[Position]) -> None:
+        """Another consumer holds these partitions now: refuse their records until the group assigns them
+        anew (claiming them back at once would fence the new owner in turn). A position under an epoch
+        this process no longer holds is passed over: a batch in flight across a rebalance that gave
+        the partition back to this process was fenced by this process's own new claim."""
+        for p in positions:
+            tp = (p.topic, p.partition)
+            if self._epochs.get(tp) == p.epoch:
+                del self._epochs[tp]
+                self._fenced.add(tp)
 
     async def positions(self, offsets: Offsets) -> list[Position]:
         """The positions a batch's transaction writes. A partition never claimed (the claim at assignment

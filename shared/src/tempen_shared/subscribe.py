@@ -134,15 +134,15 @@ def _owned(ownership: Ownership, positions: KeptPositions[T]) -> PositionedHandl
     rebalance's seek racing the batch in flight."""
 
     async def handle_at(parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], offsets: Offsets) -> None:
+        at = await ownership.positions(offsets)  # refuses a partition already fenced
         try:
-            at = await ownership.positions(offsets)
             await positions.handle(
                 [p for p in parsed if p.record.offset >= ownership.stored(p.record.topic, p.record.partition)],
                 [d for d in dead if d.offset >= ownership.stored(d.source_topic, d.partition)],
                 at,
             )
         except PartitionFencedError as exc:
-            ownership.fenced(exc.partitions)
+            ownership.fenced(p for p in at if (p.topic, p.partition) in exc.partitions)
             raise
         ownership.advanced(at)
 
