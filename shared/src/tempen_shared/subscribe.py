@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
@@ -58,12 +59,17 @@ def consume_topic(
 
     async def cluster_id() -> str:
         # An offset means something on one cluster only. The consumer's own client is aiokafka's
-        # private `_client`; without one (not started) the id is unknown, and no stored offset is used.
+        # private `_client`. Without an answer the id is "unknown": the claim then forgets the stored
+        # offset and Kafka's committed one stands (at least once, as before positions were kept).
         client = getattr(getattr(subscriber, "consumer", None), "_client", None)
         if not cluster:
             if client is None:
                 return "unknown"
-            cluster.append(await fetch_cluster_id(client))
+            try:
+                cluster.append(await fetch_cluster_id(client))
+            except KafkaError as exc:
+                logger.warning("could not read the Kafka cluster id; stored offsets not used", error=str(exc))
+                return "unknown"
         return cluster[0]
 
     ownership = Ownership(group_id, positions.claim, cluster_id) if positions is not None else None
@@ -149,7 +155,7 @@ def _owned(ownership: Ownership, positions: KeptPositions[T]) -> PositionedHandl
     return handle_at
 
 
-class _Claiming(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Claiming(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's listener base is untyped
     """Claims each partition the group assigns and seeks it to its stored offset; forgets revoked ones."""
 
     def __init__(self, ownership: Ownership, client: Callable[[], AIOKafkaConsumer | None]) -> None:

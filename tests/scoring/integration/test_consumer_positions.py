@@ -209,6 +209,54 @@ async def test_a_batch_of_a_consumer_whose_partition_was_claimed_since_is_refuse
         await pool.close()
 
 
+async def publish_spread(infra: Infra, topic: str, sids: list[str]) -> None:
+    """One submission per partition in turn, so that two consumers of the group both have work."""
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    try:
+        for n, sid in enumerate(sids):
+            await producer.send_and_wait(
+                topic, accepted(sid), key=b"testkommun:grupp-a1", partition=n % SUBMISSIONS.partitions
+            )
+    finally:
+        await producer.stop()
+
+
+async def test_two_consumers_of_one_group_through_rebalances_apply_every_submission_once(
+    infra: Infra, database_url: str, topic_prefix: str, fixture_config: Path
+) -> None:
+    await ensure_topics(infra.bootstrap_servers, {f"{topic_prefix}{n}": p for n, p in all_topic_names().items()})
+    topic = f"{topic_prefix}{SUBMISSIONS.name}"
+    settings = ScoringSettings(**environment(infra, database_url, topic_prefix, fixture_config))
+    conn = await asyncpg.connect(database_url)
+    outcomes: list[float] = []
+
+    async def outcome(http: httpx.AsyncClient) -> None:
+        outcomes.append(await metric(http, 'tempen_scored_submissions_total{outcome="ignored"}'))
+
+    try:
+        async with serving(create_app(settings)) as first, httpx.AsyncClient(base_url=first) as first_http:
+            await publish_spread(infra, topic, [f"a{i}" for i in range(16)])
+            await eventually(lambda: _reaches(conn, 16), timeout_s=60)
+            # A second member joins: the group rebalances while submissions keep coming.
+            async with serving(create_app(settings)) as second, httpx.AsyncClient(base_url=second) as second_http:
+                await publish_spread(infra, topic, [f"b{i}" for i in range(16)])
+                await eventually(lambda: _reaches(conn, 32), timeout_s=60)
+                await outcome(second_http)
+            # And leaves again: its partitions go back to the first.
+            await publish_spread(infra, topic, [f"c{i}" for i in range(16)])
+            await eventually(lambda: _reaches(conn, 48), timeout_s=60)
+            await outcome(first_http)
+        assert outcomes == [0, 0], "no batch was applied twice, whoever had the partition"
+        assert await respondents(conn) == 48
+        rows = await conn.fetch("SELECT partition, next_offset FROM scoring.consumer_positions ORDER BY partition")
+        assert [(r["partition"], r["next_offset"]) for r in rows] == [
+            (p, 48 // SUBMISSIONS.partitions) for p in range(SUBMISSIONS.partitions)
+        ]
+    finally:
+        await conn.close()
+
+
 async def _reaches(conn: asyncpg.Connection, total: int) -> bool:
     return await scored(conn) >= total
 
