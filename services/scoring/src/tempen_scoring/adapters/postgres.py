@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import chain
+from itertools import islice
 from sys import intern
 from typing import Any
 
@@ -230,7 +230,7 @@ REVISION_LOCK = int.from_bytes(
 # What the comparison with new rows needs of a slice's stored score rows, and no more: each group's
 # figures hold every dimension's details too, and a slice's whole figures decoded are tens of MB (issue
 # 14). A float's JSON text reads back as the same double in PostgreSQL as in orjson; jsonb_each gives
-# the dimensions in the order the figures' text has them.
+# the dimensions in jsonb's own key order, as decoding the whole figures did.
 _STORED_ROWS = f"""
 SELECT g.unit, g.scope, g.sequence, f.key AS dimension, (f.value ->> 'respondents')::integer AS respondents,
        (f.value ->> 'publishable')::boolean AS publishable, (f.value ->> 'index')::double precision AS index,
@@ -241,15 +241,22 @@ WHERE g.tenant = $1 AND g.instrument = $2 AND g.model = $3 AND g.period = $4
 """
 
 
+# Records per COPY into a staging table. A tick's records are built as they are taken (each group rescored
+# then), so one COPY of a whole tick would hold its work under one statement's timeout (60 s) and a slow
+# tick would time out again on every retry; a chunk bounds both the time per statement and the records
+# held at once.
+STAGE_CHUNK = 2_000
+
+
 async def _stage(conn: Connection, table: str, records: Iterable[tuple[Any, ...]]) -> bool:
-    """COPY the records into a staging table, taking them one at a time (a generator is built as COPY
-    takes it); returns whether there were any."""
+    """COPY the records into a staging table a chunk at a time, taking them from `records` as it goes (a
+    generator is built as it is taken); returns whether there were any."""
     rows = iter(records)
-    first = next(rows, None)
-    if first is None:
-        return False
-    await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chain((first,), rows))
-    return True
+    staged = False
+    while chunk := list(islice(rows, STAGE_CHUNK)):
+        await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chunk)
+        staged = True
+    return staged
 
 
 async def _save_positions(conn: Connection, positions: Sequence[Position]) -> None:
@@ -458,9 +465,10 @@ class PostgresScoringStore:
         saving = asyncio.ensure_future(self._save_ledger(conn, plan, known))
         # While the database takes the ledger rows, advance the slices kept in memory: that needs nothing
         # from the database, so the two overlap instead of taking turns.
-        per_slice = deltas_by_slice(delta, consume=True)  # the counts per group are not needed after
         advanced: dict[SliceKey, SliceState] = {}
         try:
+            # Inside the try: should it raise, the ledger's task is still awaited before the rollback.
+            per_slice = deltas_by_slice(delta, consume=True)  # the counts per group are not needed after
             await asyncio.sleep(0)  # let the ledger rows go out first
             for key in slices:
                 state = self._slices.pop(key, None)
