@@ -20,7 +20,9 @@ from tempen_scoring.domain.rescoring import (
     plan_changes,
 )
 from tempen_shared.clock import utc_now
+from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.events import DeadLetter
+from tempen_shared.positions import Claim, Partition, Position
 from tempen_shared.tenancy.loader import Catalog
 
 
@@ -44,6 +46,21 @@ class InMemoryScoring:
     groups: dict[tuple[SliceKey, str, str], _Group] = field(default_factory=dict)  # (slice, unit, scope)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     backlogs: list[bool] = field(default_factory=list)  # each batch's `backlog`, in order
+    # (group, topic, partition) -> (epoch, next offset), as the adapter's `consumer_positions`
+    positions: dict[tuple[str, str, int], tuple[int, int | None]] = field(default_factory=dict)
+    clusters: dict[tuple[str, str, int], str] = field(default_factory=dict)  # of each partition's last claim
+
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
+        claims: dict[Partition, Claim] = {}
+        for topic, partition in sorted(set(partitions)):
+            key = (group, topic, partition)
+            epoch, next_offset = self.positions.get(key, (0, None))
+            if self.clusters.get(key, cluster) != cluster:
+                next_offset = None
+            self.clusters[key] = cluster
+            self.positions[key] = (epoch + 1, next_offset)
+            claims[(topic, partition)] = Claim(epoch + 1, next_offset)
+        return claims
 
     async def apply(
         self,
@@ -52,7 +69,16 @@ class InMemoryScoring:
         *,
         realign: Sequence[SliceKey] = (),
         backlog: bool = False,
+        positions: Sequence[Position] = (),
     ) -> tuple[int, int, int]:
+        # Checked before anything changes: a fenced batch leaves nothing, as the adapter's rollback.
+        fenced = [
+            (p.topic, p.partition)
+            for p in positions
+            if self.positions.get((p.group, p.topic, p.partition), (None, None))[0] != p.epoch
+        ]
+        if fenced:
+            raise PartitionFencedError(fenced)
         self.backlogs.append(backlog)
         batch = {(i.tenant, i.submission_id) for i in incoming}
         plan = plan_changes(incoming, {k: c for k, c in self.ledger.items() if k[:2] in batch})
@@ -77,6 +103,8 @@ class InMemoryScoring:
             if k[:2] in batch:
                 self.ledger[k] = stored
         self.dead_letters.extend(dead_letters)
+        for p in positions:
+            self.positions[(p.group, p.topic, p.partition)] = (p.epoch, p.next_offset)
         return len(plan.winners), plan.ignored, written
 
     def _save(self, key: SliceKey, state: SliceState, changed: Sequence[tuple[ScoreRow, int]]) -> int:

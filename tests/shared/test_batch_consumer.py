@@ -9,7 +9,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from tempen_shared.consumer import BatchConsumer, Parsed, PoisonMessageError, Record
+from tempen_shared.consumer import BatchConsumer, Offsets, Parsed, PartitionFencedError, PoisonMessageError, Record
 from tempen_shared.events import DeadLetter
 from tempen_shared.outbox import dead_letter_messages
 
@@ -168,3 +168,51 @@ async def test_a_record_whose_parsing_raises_anything_is_dead_lettered_and_the_r
     assert sink.committed == ["v0", "v2"]
     assert [(d.offset, d.reason) for d in sink.dead] == [(1, "unparseable")]
     assert "OverflowError: date value out of range" in sink.dead[0].detail
+
+
+async def test_a_fenced_batch_is_neither_retried_nor_dead_lettered_and_is_handed_back() -> None:
+    offsets: list[dict[tuple[str, int], int]] = []
+    fenced: list[int] = []
+
+    async def handle_at(parsed: Sequence[Parsed[str]], dead: Sequence[DeadLetter], at: Offsets) -> None:
+        offsets.append(dict(at))
+        raise PartitionFencedError([("topic", 0)])
+
+    consumer: BatchConsumer[str] = BatchConsumer(
+        name="test",
+        parse=lambda r: r.value.decode(),
+        handle_at=handle_at,
+        max_attempts=1,
+        backoff_s=0,
+        on_fenced=lambda: fenced.append(1),
+        on_dead_letter=lambda d: pytest.fail(f"dead-lettered {d.offset}"),
+    )
+    with pytest.raises(PartitionFencedError):
+        await consumer.consume(_records(["a", "b", "c"]))
+
+    assert offsets == [{("topic", 0): 3}], "one call, with the batch's end: no retry, no halving"
+    assert fenced == [1]
+
+
+async def test_the_halves_of_a_failing_batch_leave_the_positions_at_its_start_until_the_dead_letters_are_written() -> (
+    None
+):
+    calls: list[tuple[list[str], list[int], dict[tuple[str, int], int]]] = []
+
+    async def handle_at(parsed: Sequence[Parsed[str]], dead: Sequence[DeadLetter], at: Offsets) -> None:
+        calls.append(([p.value for p in parsed], [d.offset for d in dead], dict(at)))
+        if "boom" in [p.value for p in parsed]:
+            raise RuntimeError("a bug triggered by one record")
+
+    records = [Record("topic", 0, 10 + i, b"key", v.encode()) for i, v in enumerate(["a", "boom", "c", "d"])]
+    consumer: BatchConsumer[str] = BatchConsumer(
+        name="test", parse=lambda r: r.value.decode(), handle_at=handle_at, max_attempts=1, backoff_s=0
+    )
+    await consumer.consume(records)
+
+    # A half that commits must not move the position past "boom", not yet dead-lettered.
+    assert {tuple(at.items()) for values, dead, at in calls if not dead and values != ["a", "boom", "c", "d"]} == {
+        ((("topic", 0), 10),)
+    }
+    assert calls[0][2] == {("topic", 0): 14}
+    assert calls[-1] == ([], [11], {("topic", 0): 14}), "the dead letters move it to the batch's end"

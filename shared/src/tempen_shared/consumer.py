@@ -11,6 +11,10 @@
 * Anything else is a bug: retry the batch a few times (it may be a race), then split the batch in
   halves until the failing part is a single record, so only the record that triggers the bug is
   dead-lettered, with the exception.
+* A consumer that keeps its positions in its own database (`handle_at`, `tempen_shared.positions`)
+  may find that another consumer has claimed a partition of the batch since it did
+  (`PartitionFencedError`): the batch was rolled back, and it is neither retried nor dead-lettered
+  nor committed. Kafka delivers it again to whoever owns the partition now.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +37,15 @@ from tempen_shared.events import DeadLetter
 logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+
+class PartitionFencedError(Exception):
+    """Another consumer has claimed a partition of the batch since this one did: nothing of the batch was
+    kept, and this process must not write that partition again until the group assigns it anew."""
+
+    def __init__(self, partitions: Sequence[tuple[str, int]]) -> None:
+        super().__init__("fenced on " + ", ".join(f"{topic}:{partition}" for topic, partition in partitions))
+        self.partitions = tuple(partitions)
 
 
 class PoisonMessageError(Exception):
@@ -93,12 +106,22 @@ class Parsed(Generic[T]):
 
 Handle = Callable[[Sequence[Parsed[T]], Sequence[DeadLetter]], Awaitable[None]]
 
+Offsets = Mapping[tuple[str, int], int]
+"""(topic, partition) -> the offset a call of the handle leaves the partition at, once its transaction
+commits: the next record to consume."""
+
+PositionedHandle = Callable[[Sequence[Parsed[T]], Sequence[DeadLetter], Offsets], Awaitable[None]]
+"""A handle that saves the partitions' positions (`Offsets`) in its transaction."""
+
 
 class BatchConsumer(Generic[T]):
     """Applies the error taxonomy above around a service's `handle(parsed, dead_letters)`.
 
     `handle` must write its results and the dead letters in one transaction, so a batch is either
-    wholly durable or not at all; the offsets are committed only after it returns.
+    wholly durable or not at all; the offsets are committed only after it returns. `handle_at`, given
+    instead, also gets the offsets to save in that transaction: the end of the batch, or its start
+    while a failing batch is split in halves (the halves' records are applied, but a record dead-lettered
+    at the end lies between them).
     """
 
     def __init__(
@@ -106,21 +129,29 @@ class BatchConsumer(Generic[T]):
         *,
         name: str,
         parse: Callable[[Record], T],
-        handle: Handle[T],
+        handle: Handle[T] | None = None,
+        handle_at: PositionedHandle[T] | None = None,
         max_attempts: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
         on_retry: Callable[[str], None] | None = None,
+        on_fenced: Callable[[], None] | None = None,
     ) -> None:
+        if handle_at is not None and handle is None:
+            self._handle: PositionedHandle[T] = handle_at
+        elif handle is not None and handle_at is None:
+            self._handle = _ignoring_offsets(handle)
+        else:
+            raise TypeError("give a consumer either handle or handle_at")
         self.name = name
         self._parse = parse
-        self._handle = handle
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         self._on_dead_letter = on_dead_letter
         self._on_retry = on_retry
+        self._on_fenced = on_fenced
         self._attempts: Counter[tuple[str, int, int]] = Counter()  # per process; a rebalance resets it, harmlessly
 
     def _split(self, records: Sequence[Record]) -> tuple[list[Parsed[T]], list[DeadLetter]]:
@@ -154,10 +185,32 @@ class BatchConsumer(Generic[T]):
             await self._consume(records)
 
     async def _consume(self, records: Sequence[Record]) -> None:
+        try:
+            await self._attempt(records)
+        except PartitionFencedError as exc:
+            # Not an error of this batch: the group has moved the partition on, and its new owner applies
+            # the batch. Refused without a commit; the pause keeps a consumer that has not yet heard of
+            # the rebalance from fetching and refusing the same records in a tight loop.
+            logger.warning(
+                "batch fenced: another consumer has claimed its partition; nothing of it was kept",
+                consumer=self.name,
+                batch=_position(records[0]),
+                records=len(records),
+                partitions=[f"{topic}:{partition}" for topic, partition in exc.partitions],
+            )
+            if self._on_fenced:
+                self._on_fenced()
+            await asyncio.sleep(self._backoff_s)
+            raise
+
+    async def _attempt(self, records: Sequence[Record]) -> None:
         first = (records[0].topic, records[0].partition, records[0].offset)
         parsed, dead = self._split(records)
         try:
-            await self._handle(parsed, dead)
+            await self._handle(parsed, dead, _ends(records))
+        except PartitionFencedError:
+            self._attempts.pop(first, None)
+            raise
         except StoreUnavailableError:
             self._attempts[first] += 1
             delay = min(self._max_backoff_s, self._backoff_s * 2 ** min(self._attempts[first], 16))
@@ -186,7 +239,7 @@ class BatchConsumer(Generic[T]):
                     self._on_retry("unexpected")
                 await asyncio.sleep(self._backoff_s)
                 raise
-            await self._isolate(parsed, dead)
+            await self._isolate(parsed, dead, records)
         self._attempts.pop(first, None)
         for letter in dead:
             # Logged once the dead letter is durable: the offset is committed next and the record is
@@ -201,30 +254,33 @@ class BatchConsumer(Generic[T]):
             if self._on_dead_letter:
                 self._on_dead_letter(letter)
 
-    async def _isolate(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter]) -> None:
+    async def _isolate(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter], records: Sequence[Record]) -> None:
         # Still failing after retries: find the record(s) that trigger the bug. Halving the batch until
         # the failing part is one record costs a few dozen transactions for a batch of thousands,
         # where going one by one would cost thousands; the records dead-lettered are the same.
+        # The halves leave the positions at the batch's start: until the last call, which writes the dead
+        # letters, a record of the batch may be neither applied nor dead-lettered.
+        starts = _starts(records)
         if len(parsed) == 1:
-            await self._bisect(parsed, dead)
+            await self._bisect(parsed, dead, starts)
         else:
             middle = len(parsed) // 2
-            await self._bisect(parsed[:middle], dead)
-            await self._bisect(parsed[middle:], dead)
-        await self._handle([], dead)
+            await self._bisect(parsed[:middle], dead, starts)
+            await self._bisect(parsed[middle:], dead, starts)
+        await self._handle([], dead, _ends(records))
 
-    async def _bisect(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter]) -> None:
+    async def _bisect(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter], starts: Offsets) -> None:
         if not parsed:
             return
         try:
-            await self._handle(parsed, [])
-        except StoreUnavailableError:
+            await self._handle(parsed, [], starts)
+        except (StoreUnavailableError, PartitionFencedError):
             raise
         except Exception as exc:
             if len(parsed) > 1:
                 middle = len(parsed) // 2
-                await self._bisect(parsed[:middle], dead)
-                await self._bisect(parsed[middle:], dead)
+                await self._bisect(parsed[:middle], dead, starts)
+                await self._bisect(parsed[middle:], dead, starts)
                 return
             item = parsed[0]
             with bound(correlation_id_of(item.record)):
@@ -233,6 +289,29 @@ class BatchConsumer(Generic[T]):
                 )
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             dead.append(dead_letter(item.record, reason="unexpected", detail=detail, consumer=self.name))
+
+
+def _ignoring_offsets(handle: Handle[T]) -> PositionedHandle[T]:
+    async def handle_at(parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], _offsets: Offsets) -> None:
+        await handle(parsed, dead)
+
+    return handle_at
+
+
+def _ends(records: Sequence[Record]) -> dict[tuple[str, int], int]:
+    """Each partition's offset after the batch's last record of it."""
+    out: dict[tuple[str, int], int] = {}
+    for r in records:
+        out[(r.topic, r.partition)] = max(out.get((r.topic, r.partition), 0), r.offset + 1)
+    return out
+
+
+def _starts(records: Sequence[Record]) -> dict[tuple[str, int], int]:
+    """Each partition's offset of the batch's first record of it."""
+    out: dict[tuple[str, int], int] = {}
+    for r in records:
+        out[(r.topic, r.partition)] = min(out.get((r.topic, r.partition), r.offset), r.offset)
+    return out
 
 
 def _position(record: Record) -> str:

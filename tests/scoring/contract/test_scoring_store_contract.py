@@ -16,15 +16,19 @@ from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoreReader, Postgr
 from tempen_scoring.domain.rescoring import IncomingContribution, IncomingRetraction
 from tempen_scoring.ports import ScoreReader, ScoringStore
 from tempen_scoring.service import contributions_of
+from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.events import DeadLetter, SubmissionAccepted, submission_event_id
 from tempen_shared.orgcopy import ORG_COPY
+from tempen_shared.positions import Claim, Position
 from tempen_shared.tenancy.loader import load_catalog
 from tests.conftest import FIXTURE_CONFIG
 from tests.scoring.fakes import InMemoryScoring
 
 CATALOG = load_catalog(FIXTURE_CONFIG)
 WHEN = datetime(2026, 9, 10, 9, 0, tzinfo=UTC)  # period 2026-09, closed whatever today is
+TOPIC = "tempen.submissions"
+CLUSTER = "kafka-1"
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,62 @@ class ScoringStoreContract:
         }  # fmt: skip
         assert await cells(["2026-08"], scope=None, units=None) == [], "only the periods asked for"
         assert await cells(["2026-08", "2026-09"], scope="subtree", units=["kommun"]) == published
+
+    # Consumer positions, fenced by an epoch (issue 14)
+
+    async def test_a_claim_bumps_each_partitions_epoch_in_its_group_only(self, subject: Subject) -> None:
+        first = await subject.store.claim("scoring", [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER)
+        assert first == {(TOPIC, 0): Claim(1, None), (TOPIC, 1): Claim(1, None)}, "nothing stored yet"
+        assert await subject.store.claim("scoring", [(TOPIC, 1)], cluster=CLUSTER) == {(TOPIC, 1): Claim(2, None)}
+        assert await subject.store.claim("another-group", [(TOPIC, 1)], cluster=CLUSTER) == {(TOPIC, 1): Claim(1, None)}
+        assert await subject.store.claim("scoring", [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER) == {
+            (TOPIC, 0): Claim(2, None),
+            (TOPIC, 1): Claim(3, None),
+        }
+
+    async def test_positions_advance_with_their_batch_and_the_next_claim_returns_them(self, subject: Subject) -> None:
+        epoch = (await subject.store.claim("scoring", [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        at = [Position("scoring", TOPIC, 0, epoch, 120), Position("scoring", TOPIC, 1, epoch, 7)]
+        assert await subject.store.apply(five("p"), [dead_letter(119)], positions=at) == (5, 0, 15)
+        assert await subject.store.apply([], [], positions=[Position("scoring", TOPIC, 0, epoch, 130)]) == (0, 0, 0)
+        assert await subject.store.claim("scoring", [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER) == {
+            (TOPIC, 0): Claim(epoch + 1, 130),
+            (TOPIC, 1): Claim(epoch + 1, 7),
+        }
+
+    async def test_a_batch_under_a_stale_epoch_is_refused_and_leaves_nothing(self, subject: Subject) -> None:
+        older = (await subject.store.claim("scoring", [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        await subject.store.apply([], [], positions=[Position("scoring", TOPIC, 0, older, 40)])
+        newer = (await subject.store.claim("scoring", [(TOPIC, 0)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        stale = [Position("scoring", TOPIC, 0, older, 50), Position("scoring", TOPIC, 1, older, 9)]
+        with pytest.raises(PartitionFencedError) as refused:
+            await subject.store.apply(five("q"), [dead_letter(49)], positions=stale)
+        assert refused.value.partitions == ((TOPIC, 0),), "partition 1 is still the older owner's"
+        assert await unit_rows(subject.reader) == []
+        assert await subject.dead_lettered() == []
+        # The new owner applies the same batch as new: no ledger row of it stayed.
+        mine = [Position("scoring", TOPIC, 0, newer, 50)]
+        assert await subject.store.apply(five("q"), [dead_letter(49)], positions=mine) == (5, 0, 15)
+        assert (await subject.store.claim("scoring", [(TOPIC, 0)], cluster=CLUSTER))[(TOPIC, 0)] == Claim(newer + 1, 50)
+        assert (await subject.store.claim("scoring", [(TOPIC, 1)], cluster=CLUSTER))[(TOPIC, 1)] == Claim(
+            older + 1, None
+        ), "nothing of the refused batch moved partition 1 either"
+
+    async def test_an_offset_stored_on_another_kafka_cluster_is_not_returned(self, subject: Subject) -> None:
+        epoch = (await subject.store.claim("scoring", [(TOPIC, 0)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        await subject.store.apply([], [], positions=[Position("scoring", TOPIC, 0, epoch, 80)])
+        assert await subject.store.claim("scoring", [(TOPIC, 0)], cluster="kafka-2") == {
+            (TOPIC, 0): Claim(epoch + 1, None)
+        }, "Kafka's committed offset on the new cluster stands"
+        await subject.store.apply([], [], positions=[Position("scoring", TOPIC, 0, epoch + 1, 3)])
+        assert await subject.store.claim("scoring", [(TOPIC, 0)], cluster="kafka-2") == {
+            (TOPIC, 0): Claim(epoch + 2, 3)
+        }
+
+    async def test_a_position_of_a_partition_never_claimed_is_refused(self, subject: Subject) -> None:
+        with pytest.raises(PartitionFencedError):
+            await subject.store.apply(five("r"), [], positions=[Position("scoring", TOPIC, 3, 1, 10)])
+        assert await unit_rows(subject.reader) == []
 
 
 class TestInMemoryScoring(ScoringStoreContract):

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
+from tempen_scoring.adapters import postgres as scoring_postgres
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.domain.index import contribution
 from tempen_scoring.domain.periods import period_of
@@ -147,11 +148,14 @@ async def _stored_rows(scoring_pool: asyncpg.Pool, key: SliceKey) -> dict[tuple[
     [(seed, ticks) for ticks in ("every batch", "now and then", "now and then, one replica") for seed in range(4)],
 )
 async def test_any_delivery_order_over_two_replicas_and_a_reorganisation_gives_the_from_scratch_figures(
-    scoring_pool: asyncpg.Pool, seed: int, ticks: str
+    scoring_pool: asyncpg.Pool, seed: int, ticks: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`now and then`: the replicas compute scores only when told (as their tick does, here at random
     points between batches), so scores lag the totals across batches, replicas and a reorganisation;
-    with one replica, only its memory of which units changed since says what to rescore."""
+    with one replica, only its memory of which units changed since says what to rescore. Odd seeds stage
+    one record per COPY, so the stores cross a chunk boundary at every record."""
+    if seed % 2:
+        monkeypatch.setattr(scoring_postgres, "STAGE_CHUNK", 1)
     rng = random.Random(seed)
     tree = {"now": BEFORE}
 

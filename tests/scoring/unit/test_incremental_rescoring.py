@@ -88,7 +88,8 @@ def test_incremental_rows_equal_a_full_rescore_after_every_batch(tree: str, seed
                 sid = f"s{serial}"
             live[sid] = (unit, c)
             delta.add(GroupKey("testkommun", unit, instrument.id, model.id, PERIOD), c, +1)
-        per_unit = deltas_by_slice(delta).get(key, {})
+        # Every other batch consumes its deltas as the store does: the figures must not tell the two apart.
+        per_unit = deltas_by_slice(delta, consume=batch % 2 == 0).get(key, {})
 
         if state is None or batch % 13 == 7:  # cold: built from what the database holds, every group rescored
             state = SliceState.build(
@@ -248,3 +249,26 @@ def test_both_rescoring_paths_hide_what_the_tenants_complementary_suppression_ch
             assert differencing == {("enhet", "subtree")}
         else:
             assert differencing == {(u, scope) for u in ("t9", "t8") for scope in ("unit", "subtree")}
+
+
+def test_consuming_a_batch_s_deltas_regroups_the_same_totals_and_leaves_only_the_periods() -> None:
+    tenant = load_catalog(FIXTURE_CONFIG).tenants["testkommun"]
+    instrument, model = tenant.instruments["test-puls"], tenant.models["test-model"]
+    rng = random.Random(7)
+
+    def batch() -> AggregateDelta:
+        delta = AggregateDelta()
+        for n in range(200):
+            c = contribution(instrument, model, {q: rng.choice((1, 3, 5, 6)) for q in ("q1", "q2", "q3")})
+            delta.add(GroupKey("testkommun", f"unit-{n % 9}", instrument.id, model.id, PERIOD), c, 1 if n % 5 else -1)
+        return delta
+
+    state = rng.getstate()
+    kept = deltas_by_slice(batch())
+    rng.setstate(state)
+    consumed_delta = batch()
+    periods = dict(consumed_delta.periods)
+    consumed = deltas_by_slice(consumed_delta, consume=True)
+    assert consumed == kept
+    assert consumed_delta.groups == {}, "each group's delta is taken out as it is regrouped"
+    assert consumed_delta.periods == periods, "the periods stay: the store reads their ends after"

@@ -27,3 +27,9 @@ class ScoringMetrics(CommonMetrics):
             ["outcome"],
             registry=registry,
         )
+        self.fenced_batches = Counter(
+            "tempen_scoring_fenced_batches_total",
+            "Batches refused whole because another consumer had claimed one of their partitions since"
+            " (a rebalance this consumer had not yet heard of); its new owner applies them.",
+            registry=registry,
+        )

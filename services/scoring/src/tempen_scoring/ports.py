@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from tempen_scoring.domain.rescoring import IncomingContribution, IncomingRetraction, SliceKey
 from tempen_shared.events import DeadLetter
+from tempen_shared.positions import Claim, Partition, Position
 
 
 class ScoringStore(Protocol):
@@ -19,9 +20,20 @@ class ScoringStore(Protocol):
         *,
         realign: Sequence[SliceKey] = (),
         backlog: bool = False,
+        positions: Sequence[Position] = (),
     ) -> tuple[int, int, int]:
-        """Apply a batch in one transaction, its dead letters with it. Returns (applied, ignored as stale
-        or duplicate, score rows written)."""
+        """Apply a batch in one transaction, its dead letters and its consumer positions with it. Returns
+        (applied, ignored as stale or duplicate, score rows written).
+
+        Raises PartitionFencedError, with nothing of the batch kept, when a position's partition has been
+        claimed under another epoch since (or was never claimed)."""
+        ...
+
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> Mapping[Partition, Claim]:
+        """Claim the group's partitions for the caller in one transaction: each partition's epoch goes up
+        by one (the first claim: 1), fencing whoever held it before. Returns each one's new epoch and its
+        stored next offset: None when no batch has stored one, or when it was stored on another Kafka
+        cluster than `cluster` (offsets of one cluster mean nothing on another)."""
         ...
 
 

@@ -14,6 +14,7 @@ from tempen_shared import correlation
 from tempen_shared.consumer import PoisonMessageError
 from tempen_shared.events import DeadLetter, SubmissionAccepted
 from tempen_shared.events.wire import SubmissionAcceptedRecord, SubmissionRecord, SubmissionRetractedRecord
+from tempen_shared.positions import Position
 from tempen_shared.tenancy.loader import Catalog
 from tempen_shared.topics import partition_key
 
@@ -73,13 +74,18 @@ def flatten(
 
 
 async def apply_submissions(
-    store: ScoringStore, changes: Sequence[list[Change]], dead_letters: Sequence[DeadLetter], *, max_batch: int
+    store: ScoringStore,
+    changes: Sequence[list[Change]],
+    dead_letters: Sequence[DeadLetter],
+    *,
+    max_batch: int,
+    positions: Sequence[Position] = (),
 ) -> tuple[int, int]:
     """Apply one batch of submission records, each record's changes, in one transaction with the batch's
-    dead letters. Returns (applied, ignored as stale or duplicate)."""
+    dead letters and the consumer's positions. Returns (applied, ignored as stale or duplicate)."""
     # A full batch means more are waiting: the store then computes scores less often.
     backlog = len(changes) + len(dead_letters) >= max_batch
-    applied, ignored, _ = await store.apply(flatten(changes), dead_letters, backlog=backlog)
+    applied, ignored, _ = await store.apply(flatten(changes), dead_letters, backlog=backlog, positions=positions)
     return applied, ignored
 
 

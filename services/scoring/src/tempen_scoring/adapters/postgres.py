@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import chain
+from itertools import islice
 from sys import intern
 from typing import Any
 
@@ -47,10 +47,12 @@ from tempen_scoring.domain.rescoring import (
 from tempen_scoring.domain.ticks import TickPolicy, tick_due
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
+from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter
 from tempen_shared.events.wire import DimensionScoreRecord, UnitScoredRecord, encode_event
 from tempen_shared.outbox import OutboxMessage, PositionedTable, dead_letter_messages, enqueue
+from tempen_shared.positions import Claim, Partition, Position
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import SCORES, partition_key
@@ -159,6 +161,28 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(ten
 WHERE (v.tenant, v.instrument, v.model, v.period) = (k.tenant, k.instrument, k.model, k.period)
 """
 
+# A claim: every partition's epoch goes up by one, in one order (no deadlock between replicas claiming at
+# once); waits for a batch of the partition's previous owner that holds its row to commit. An offset
+# stored on another Kafka cluster is forgotten.
+_CLAIM = f"""
+INSERT INTO {SCHEMA}.consumer_positions AS p (consumer_group, topic, partition, epoch, cluster)
+SELECT $1, topic, partition, 1, $4 FROM unnest($2::text[], $3::int[]) AS k(topic, partition)
+ORDER BY 2, 3
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET epoch = p.epoch + 1, claimed_at = now(),
+    cluster = EXCLUDED.cluster, next_offset = CASE WHEN p.cluster = EXCLUDED.cluster THEN p.next_offset END
+RETURNING topic, partition, epoch, next_offset
+"""
+
+# A batch's positions, where its consumer's epoch still holds; the rows it returns are the partitions
+# that do. First in the batch's transaction: the row locks keep a claim waiting until the batch commits.
+_SAVE_POSITIONS = f"""
+UPDATE {SCHEMA}.consumer_positions p SET next_offset = k.next_offset, updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
+    AS k(consumer_group, topic, partition, epoch, next_offset)
+WHERE (p.consumer_group, p.topic, p.partition, p.epoch) = (k.consumer_group, k.topic, k.partition, k.epoch)
+RETURNING p.consumer_group, p.topic, p.partition
+"""
+
 OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # the tenant's org tree in force on a day
 
 
@@ -206,7 +230,7 @@ REVISION_LOCK = int.from_bytes(
 # What the comparison with new rows needs of a slice's stored score rows, and no more: each group's
 # figures hold every dimension's details too, and a slice's whole figures decoded are tens of MB (issue
 # 14). A float's JSON text reads back as the same double in PostgreSQL as in orjson; jsonb_each gives
-# the dimensions in the order the figures' text has them.
+# the dimensions in jsonb's own key order, as decoding the whole figures did.
 _STORED_ROWS = f"""
 SELECT g.unit, g.scope, g.sequence, f.key AS dimension, (f.value ->> 'respondents')::integer AS respondents,
        (f.value ->> 'publishable')::boolean AS publishable, (f.value ->> 'index')::double precision AS index,
@@ -217,15 +241,36 @@ WHERE g.tenant = $1 AND g.instrument = $2 AND g.model = $3 AND g.period = $4
 """
 
 
+# Records per COPY into a staging table. A tick's records are built as they are taken (each group rescored
+# then), so one COPY of a whole tick would hold its work under one statement's timeout (60 s) and a slow
+# tick would time out again on every retry; a chunk bounds both the time per statement and the records
+# held at once.
+STAGE_CHUNK = 2_000
+
+
 async def _stage(conn: Connection, table: str, records: Iterable[tuple[Any, ...]]) -> bool:
-    """COPY the records into a staging table, taking them one at a time (a generator is built as COPY
-    takes it); returns whether there were any."""
+    """COPY the records into a staging table a chunk at a time, taking them from `records` as it goes (a
+    generator is built as it is taken); returns whether there were any."""
     rows = iter(records)
-    first = next(rows, None)
-    if first is None:
-        return False
-    await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chain((first,), rows))
-    return True
+    staged = False
+    while chunk := list(islice(rows, STAGE_CHUNK)):
+        await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chunk)
+        staged = True
+    return staged
+
+
+async def _save_positions(conn: Connection, positions: Sequence[Position]) -> None:
+    """Move the consumer's partitions on; PartitionFencedError (rolling the transaction back) when a
+    partition's epoch is no longer the one given: another consumer has claimed it since."""
+    if not positions:
+        return
+    ordered = sorted(positions, key=lambda p: (p.group, p.topic, p.partition))
+    columns = zip(*((p.group, p.topic, p.partition, p.epoch, p.next_offset) for p in ordered), strict=True)
+    rows = await conn.fetch(_SAVE_POSITIONS, *(list(c) for c in columns))
+    held = {(r["consumer_group"], r["topic"], r["partition"]) for r in rows}
+    fenced = [(p.topic, p.partition) for p in ordered if (p.group, p.topic, p.partition) not in held]
+    if fenced:
+        raise PartitionFencedError(fenced)
 
 
 class PostgresScoringStore:
@@ -278,20 +323,22 @@ class PostgresScoringStore:
         *,
         realign: Sequence[SliceKey] = (),
         backlog: bool = False,
+        positions: Sequence[Position] = (),
     ) -> tuple[int, int, int]:
         """Apply a batch in one transaction. Returns (applied, ignored as stale or duplicate, score rows written).
 
         The batch's slices get their new totals at once and their scores on the next tick, in this
         transaction if one is due. `backlog`: the batch came full, so more are waiting (ticks are
         longer then). `realign` slices are rescored whole from the database, against the org tree now
-        in force, in this transaction.
+        in force, in this transaction. `positions`: the consumer's, saved first, under its epochs
+        (PartitionFencedError when one has moved on).
         """
         async with self._serial:
             self._backlog = backlog
             self._last_batch = time.monotonic()
             due = bool(realign) or self._slice_cache == 0 or self._tick_due()
             try:
-                return await self._transaction(incoming, dead_letters, realign, score=due)
+                return await self._transaction(incoming, dead_letters, realign, score=due, positions=positions)
             finally:
                 # A backlog lasts while the next batch follows this one's end: a batch can take longer
                 # than the steady interval, and the tick waiting for it must not see the backlog over.
@@ -315,6 +362,15 @@ class PostgresScoringStore:
             last_tick_s=self._last_tick_s,
         )
 
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
+        """Claim the group's partitions: a new epoch each, and the next offset stored for it on this cluster."""
+        ordered = sorted(set(partitions))
+        try:
+            rows = await self._pool.fetch(_CLAIM, group, [t for t, _ in ordered], [p for _, p in ordered], cluster)
+        except TRANSIENT_DB_ERRORS as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        return {(r["topic"], r["partition"]): Claim(r["epoch"], r["next_offset"]) for r in rows}
+
     async def _transaction(
         self,
         incoming: Sequence[IncomingContribution | IncomingRetraction],
@@ -322,10 +378,12 @@ class PostgresScoringStore:
         realign: Sequence[SliceKey],
         *,
         score: bool,
+        positions: Sequence[Position] = (),
     ) -> tuple[int, int, int]:
         involved: set[SliceKey] = set()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
+                await _save_positions(conn, positions)
                 result = await self._apply(conn, incoming, dead_letters, involved, realign, score=score)
         except TRANSIENT_DB_ERRORS as exc:
             self._forget(involved)
@@ -407,9 +465,10 @@ class PostgresScoringStore:
         saving = asyncio.ensure_future(self._save_ledger(conn, plan, known))
         # While the database takes the ledger rows, advance the slices kept in memory: that needs nothing
         # from the database, so the two overlap instead of taking turns.
-        per_slice = deltas_by_slice(delta, consume=True)  # the counts per group are not needed after
         advanced: dict[SliceKey, SliceState] = {}
         try:
+            # Inside the try: should it raise, the ledger's task is still awaited before the rollback.
+            per_slice = deltas_by_slice(delta, consume=True)  # the counts per group are not needed after
             await asyncio.sleep(0)  # let the ledger rows go out first
             for key in slices:
                 state = self._slices.pop(key, None)

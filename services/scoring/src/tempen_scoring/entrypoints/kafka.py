@@ -19,6 +19,7 @@ from tempen_shared.clock import utc_now
 from tempen_shared.consumer import Parsed, Record
 from tempen_shared.events import DeadLetter
 from tempen_shared.events.wire import SubmissionRetractedRecord, read_submission_event
+from tempen_shared.positions import KeptPositions, Position
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
 from tempen_shared.tenancy.loader import Catalog
@@ -60,11 +61,13 @@ def build_router(
         period = changes[0].group.period if changes and isinstance(changes[0], IncomingContribution) else None
         return Consumed(changes, record.header("ingested_at"), cid, event.tenant, event.unit, period, event.revision)
 
-    async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
+    async def handle(
+        parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter], positions: Sequence[Position]
+    ) -> None:
         causes = score_causes(((p.value.tenant, p.value.unit, p.value.correlation_id) for p in parsed), catalog)
         with correlation.stamping(scores_topic, causes):
             applied, ignored = await apply_submissions(
-                store(), [p.value.changes for p in parsed], dead, max_batch=settings.max_batch
+                store(), [p.value.changes for p in parsed], dead, max_batch=settings.max_batch, positions=positions
             )
         now = utc_now()
         for p in parsed:
@@ -93,6 +96,12 @@ def build_router(
         settings=settings,
         metrics=metrics,
         parse=parse,
-        handle=handle,
+        # Scoring's positions are its database's, saved in each batch's transaction: a batch that
+        # committed is never applied again, whatever happened to Kafka's commit after it.
+        positions=KeptPositions(
+            claim=lambda group, partitions, cluster: store().claim(group, partitions, cluster=cluster),
+            handle=handle,
+            on_fenced=metrics.fenced_batches.inc,
+        ),
     )
     return router

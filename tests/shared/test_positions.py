@@ -1,0 +1,79 @@
+"""Ownership: the partitions a process has claimed, by epoch, and when it refuses a batch itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from tempen_shared.consumer import PartitionFencedError
+from tempen_shared.positions import Claim, Ownership, Partition, Position
+
+T = "tempen.submissions"
+
+
+class Table:
+    """consumer_positions as a dict: what a store's claim does."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Partition, tuple[int, int | None]] = {}
+        self.claims = 0
+
+    async def claim(self, group: str, partitions: Sequence[Partition], cluster: str) -> Mapping[Partition, Claim]:
+        self.claims += 1
+        out = {}
+        for tp in partitions:
+            epoch, offset = self.rows.get(tp, (0, None))
+            self.rows[tp] = (epoch + 1, offset)
+            out[tp] = Claim(epoch + 1, offset)
+        return out
+
+
+async def _cluster() -> str:
+    return "kafka-1"
+
+
+async def test_an_assignment_claims_and_seeks_only_where_an_offset_is_stored() -> None:
+    table = Table()
+    table.rows[(T, 1)] = (3, 120)
+    ownership = Ownership("scoring", table.claim, _cluster)
+    assert await ownership.assigned([(T, 0), (T, 1)]) == {(T, 1): 120}
+    assert await ownership.positions({(T, 0): 5, (T, 1): 130}) == [
+        Position("scoring", T, 0, 1, 5),
+        Position("scoring", T, 1, 4, 130),
+    ]
+    assert ownership.stored(T, 1) == 120
+
+
+async def test_a_partition_never_claimed_is_claimed_at_its_first_batch_and_never_goes_back() -> None:
+    table = Table()
+    table.rows[(T, 2)] = (1, 50)
+    ownership = Ownership("scoring", table.claim, _cluster)
+    # The claim at assignment failed; the batch came from Kafka's committed offset, 40, below the stored 50.
+    assert await ownership.positions({(T, 2): 45}) == [Position("scoring", T, 2, 2, 50)]
+    ownership.advanced([Position("scoring", T, 2, 2, 60)])
+    assert ownership.stored(T, 2) == 60
+    assert table.claims == 1
+
+
+async def test_a_fenced_partition_is_refused_until_assigned_again() -> None:
+    table = Table()
+    ownership = Ownership("scoring", table.claim, _cluster)
+    await ownership.assigned([(T, 0)])
+    ownership.fenced([Position("scoring", T, 0, 1, 10)])
+    with pytest.raises(PartitionFencedError):
+        await ownership.positions({(T, 0): 10})
+    assert table.claims == 1, "not claimed back: that would fence the new owner"
+    await ownership.assigned([(T, 0)])
+    assert await ownership.positions({(T, 0): 10}) == [Position("scoring", T, 0, 2, 10)]
+
+
+async def test_a_batch_fenced_by_this_processs_own_new_claim_does_not_fence_the_partition() -> None:
+    table = Table()
+    ownership = Ownership("scoring", table.claim, _cluster)
+    await ownership.assigned([(T, 0)])
+    in_flight = await ownership.positions({(T, 0): 10})
+    ownership.revoked([(T, 0)])
+    await ownership.assigned([(T, 0)])  # the rebalance gave it back: epoch 2
+    ownership.fenced(in_flight)  # the batch under epoch 1 was refused
+    assert await ownership.positions({(T, 0): 10}) == [Position("scoring", T, 0, 2, 10)]
