@@ -34,6 +34,11 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 GROUP = "scoring"  # ScoringSettings' default group id
 
 
+def consumer_group(topic: str) -> str:
+    """Scoring's consumer group for this submissions topic: groups carry the topic prefix, as topics do."""
+    return topic.removesuffix(SUBMISSIONS.name) + GROUP
+
+
 def accepted(sid: str) -> bytes:
     return (
         SubmissionAccepted(
@@ -103,7 +108,9 @@ async def stored(conn: asyncpg.Connection) -> list[int]:
 
 async def kafka_committed(infra: Infra, topic: str) -> dict[int, int]:
     """The group's offsets Kafka holds for the topic's partitions, where it holds one."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.bootstrap_servers, group_id=GROUP, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=infra.bootstrap_servers, group_id=consumer_group(topic), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         offsets = {p: await consumer.committed(TopicPartition(topic, p)) for p in range(SUBMISSIONS.partitions)}
@@ -175,7 +182,7 @@ async def test_a_batch_of_a_consumer_whose_partition_was_claimed_since_is_refuse
                 pool, catalog=load_catalog(fixture_config), topic=settings.topic, on_commit=lambda: None
             )
             cluster = await conn.fetchval("SELECT cluster FROM scoring.consumer_positions LIMIT 1")
-            claimed = await newer.claim(GROUP, [(topic, held["partition"])], cluster=cluster)
+            claimed = await newer.claim(consumer_group(topic), [(topic, held["partition"])], cluster=cluster)
             assert claimed == {(topic, held["partition"]): Claim(held["epoch"] + 1, 6)}
 
             await publish(infra, topic, [f"b{i}" for i in range(6)])
