@@ -54,6 +54,7 @@ def consume_topic(
     subscriber claims its partitions on assignment and seeks to their stored offsets, `positions.handle`
     writes each batch's positions with it, and a batch fenced by another owner is handed back uncommitted.
     """
+    group = settings.consumer_group(group_id)  # the group Kafka knows, and the key of stored positions
     cluster: list[str] = []  # the cluster's id, once asked
 
     async def cluster_id() -> str:
@@ -71,9 +72,7 @@ def consume_topic(
                 return "unknown"
         return cluster[0]
 
-    ownership = (
-        Ownership(settings.consumer_group(group_id), positions.claim, cluster_id) if positions is not None else None
-    )
+    ownership = Ownership(group, positions.claim, cluster_id) if positions is not None else None
     consumer: BatchConsumer[T] = BatchConsumer(
         name=name,
         parse=parse,
@@ -96,7 +95,7 @@ def consume_topic(
     # first joined may be skipped.
     subscriber = router.subscriber(
         topic,
-        group_id=settings.consumer_group(group_id),
+        group_id=group,
         batch=True,
         max_records=settings.max_batch,
         ack_policy=AckPolicy.NACK_ON_ERROR,

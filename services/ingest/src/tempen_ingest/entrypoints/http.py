@@ -89,8 +89,7 @@ def routes(
                     errors=[e.as_problem() for e in result.errors],
                 )
             return JSONResponse(result.as_json(), status_code=202)
-        counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
-        return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
+        return _batch_accepted(results)
 
     async def post_csv(request: Request, svc: IngestService, tenant: str) -> Response:
         """Canonical CSV (docs/platforms.md, "Importing files"): one result per data row, with its line."""
@@ -113,8 +112,7 @@ def routes(
         if not results:
             return problem(422, "Empty batch", errors=[{"field": "(body)", "reason": "no rows below the header"}])
         _count(metrics, results)
-        counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
-        return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
+        return _batch_accepted(results)
 
     async def post_webhook(request: Request) -> Response:
         svc = service()
@@ -268,6 +266,12 @@ def _count(metrics: IngestMetrics, results: list[ItemResult]) -> None:
         metrics.submissions.labels(result.outcome.value).inc()
         for error in result.errors[:1]:
             metrics.rejected.labels(error.code).inc()
+
+
+def _batch_accepted(results: list[ItemResult]) -> Response:
+    """202 with the counts per outcome and a result per item, in order: a batch's answer, whatever its format."""
+    counts = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
+    return JSONResponse({"counts": counts, "results": [r.as_json() for r in results]}, status_code=202)
 
 
 def _content_type(request: Request) -> str:
