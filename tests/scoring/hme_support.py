@@ -21,7 +21,6 @@ from pathlib import Path
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
 from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_scoring.service import contributions_of
 from tempen_shared.db import create_pool, migrate
@@ -29,7 +28,7 @@ from tempen_shared.events import SubmissionAccepted, submission_event_id
 from tempen_shared.orgcopy import ORG_COPY
 from tempen_shared.tenancy.loader import Catalog, load_catalog
 from tests.conftest import FIXTURE_CONFIG
-from tests.support import serving
+from tests.support import scoring_settings, serving
 
 REPO = Path(__file__).parents[2]
 TODAY = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -124,13 +123,11 @@ async def hme_scoring(
             pool, catalog=catalog, topic=lambda n: f"{topic_prefix}{n}", on_commit=lambda: None, slice_cache=0
         )
         await store.apply(all_submissions(catalog), [])
-        settings = ScoringSettings(
-            KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,
-            DATABASE_URL=database_url,
-            TEMPEN_CONFIG_DIR=config,
-            TEMPEN_TOPIC_PREFIX=topic_prefix,
-            TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-            TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+        settings = scoring_settings(
+            bootstrap_servers=bootstrap_servers,
+            database_url=database_url,
+            config_dir=config,
+            topic_prefix=topic_prefix,
         )
         async with serving(create_app(settings, clock=lambda: TODAY)) as base:
             yield base, store, catalog, config

@@ -12,7 +12,6 @@ import pytest
 
 from tempen.cli import main
 from tempen_scoring.app import create_app as create_scoring_app
-from tempen_scoring.config import ScoringSettings
 from tempen_shared.db import create_pool, migrate
 from tests.alerts.integration.support import (
     FIXTURE_CONFIG,
@@ -22,7 +21,7 @@ from tests.alerts.integration.support import (
     running_alerts,
     unit_scores,
 )
-from tests.support import free_port, serving
+from tests.support import free_port, scoring_settings, serving
 
 if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
     from tests.conftest import Infra
@@ -135,11 +134,11 @@ def test_the_gone_database_option_is_refused_saying_what_replaces_it_and_not_ech
 async def _alerts_reading_scoring(infra: Infra, database_url: str, topic_prefix: str) -> AsyncIterator[str]:
     """Scoring and alerts on real ports, alerts reading scoring's scores through scoring's API; yields
     alerts' URL."""
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
+    settings = scoring_settings(
+        bootstrap_servers=infra.bootstrap_servers,
+        database_url=database_url,
+        config_dir=FIXTURE_CONFIG,
+        topic_prefix=topic_prefix,
     )
     async with (
         serving(create_scoring_app(settings)) as scoring,

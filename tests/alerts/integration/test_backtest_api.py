@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from tempen_scoring.app import create_app as create_scoring_app
-from tempen_scoring.config import ScoringSettings
 from tempen_shared.access.store import create_token, migrate_access
 from tempen_shared.access.tokens import Scope
 from tempen_shared.db import create_pool
@@ -26,7 +25,7 @@ from tests.alerts.integration.support import (
     running_alerts,
     unit_scores,
 )
-from tests.support import free_port, serving
+from tests.support import free_port, scoring_settings, serving
 
 if TYPE_CHECKING:  # the fixture's type; nothing is imported from conftest at run time
     from tests.conftest import Infra
@@ -195,15 +194,15 @@ async def test_when_scoring_refuses_the_callers_token_the_backtest_says_so_with_
         await admin.execute(f'CREATE DATABASE "{other}"')
     finally:
         await admin.close()
-    scoring_settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=infra.database_url(other),
-        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
+    settings_of_scoring = scoring_settings(
+        bootstrap_servers=infra.bootstrap_servers,
+        database_url=infra.database_url(other),
+        config_dir=FIXTURE_CONFIG,
+        topic_prefix=topic_prefix,
     )
     try:
         async with (
-            serving(create_scoring_app(scoring_settings)) as scoring,
+            serving(create_scoring_app(settings_of_scoring)) as scoring,
             running_alerts(
                 bootstrap_servers=infra.bootstrap_servers,
                 database_url=database_url,

@@ -9,13 +9,12 @@ import pytest
 
 from tempen_scoring.adapters.postgres import SCHEMA, PostgresScoringStore
 from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
 from tempen_scoring.domain.rescoring import IncomingContribution
 from tempen_shared.db import create_pool, migrate
 from tempen_shared.orgcopy import ORG_COPY
 from tests.conftest import FIXTURE_CONFIG, Infra
 from tests.scoring.integration.support import CATALOG, MONTHS, TODAY, submissions
-from tests.support import serving
+from tests.support import scoring_settings, serving
 
 
 @pytest.fixture
@@ -51,13 +50,11 @@ async def six_months(
         batch += submissions("enhet-b", month, 0, 6)
         batch += submissions("grupp-a1", month, 0, 4 if month == 9 else 8)
     await store.apply(batch, [])
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=FIXTURE_CONFIG,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    settings = scoring_settings(
+        bootstrap_servers=infra.bootstrap_servers,
+        database_url=database_url,
+        config_dir=FIXTURE_CONFIG,
+        topic_prefix=topic_prefix,
     )
     async with serving(create_app(settings, clock=lambda: TODAY)) as base:
         yield base, store

@@ -18,7 +18,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
 from tempen_shared.events import OrgUnitVersioned, SubmissionAccepted, org_event_id, submission_event_id
 from tempen_shared.kafka import ensure_topics
 from tempen_shared.tenancy.loader import read_org_file
@@ -26,7 +25,7 @@ from tempen_shared.tenancy.org import OrgUnit
 from tempen_shared.topics import ORG, SUBMISSIONS, all_topic_names, partition_key
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
-from tests.support import eventually, serving
+from tests.support import eventually, scoring_settings, serving
 
 pytestmark = pytest.mark.integration
 
@@ -94,13 +93,11 @@ async def test_each_period_rolls_up_against_the_org_in_force_then(
     ]
     # Ingest accepted these against the imported version; scoring has not seen it yet.
     submissions += [(partition_key("testkommun", "grupp-c1"), _submission(n, "grupp-c1", OCTOBER)) for n in range(5)]
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=fixture_config,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    settings = scoring_settings(
+        bootstrap_servers=bootstrap,
+        database_url=database_url,
+        config_dir=fixture_config,
+        topic_prefix=topic_prefix,
     )
     conn = await asyncpg.connect(database_url)
 

@@ -13,13 +13,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tempen_scoring.app import create_app
-from tempen_scoring.config import ScoringSettings
 from tempen_shared.events import SubmissionAccepted, SubmissionRetracted, submission_event_id
 from tempen_shared.kafka import ensure_topics
 from tempen_shared.topics import SCORES, SUBMISSIONS, all_topic_names
 from tests.auth.helpers import admin_headers
 from tests.conftest import Infra
-from tests.support import eventually, read_all, read_topic, serving
+from tests.support import eventually, read_all, read_topic, scoring_settings, serving
 
 pytestmark = pytest.mark.integration
 
@@ -79,13 +78,11 @@ async def test_duplicates_corrections_and_retractions_leave_exactly_the_right_ag
     events += [retraction.model_dump_json().encode()]
     events += [b"{not json", orjson.dumps({"tenant": "testkommun", "schema_version": 99})]
     await publish(infra, topic, events)
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=fixture_config,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    settings = scoring_settings(
+        bootstrap_servers=infra.bootstrap_servers,
+        database_url=database_url,
+        config_dir=fixture_config,
+        topic_prefix=topic_prefix,
     )
     async with serving(create_app(settings)) as base:
         dead = await read_topic(infra.bootstrap_servers, f"{topic}.dlq", count=3)
@@ -145,13 +142,11 @@ async def test_score_events_carry_the_correlation_id_of_the_last_submission_that
                 )
     finally:
         await producer.stop()
-    settings = ScoringSettings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
-        DATABASE_URL=database_url,
-        TEMPEN_CONFIG_DIR=fixture_config,
-        TEMPEN_TOPIC_PREFIX=topic_prefix,
-        TEMPEN_KAFKA_SESSION_TIMEOUT_MS=2000,
-        TEMPEN_KAFKA_HEARTBEAT_INTERVAL_MS=300,
+    settings = scoring_settings(
+        bootstrap_servers=infra.bootstrap_servers,
+        database_url=database_url,
+        config_dir=fixture_config,
+        topic_prefix=topic_prefix,
     )
     async with serving(create_app(settings)):
         scores = await eventually(
