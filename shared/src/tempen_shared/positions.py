@@ -7,6 +7,9 @@ stands, so a deployment upgrades without reprocessing or skipping). Each batch's
 the positions of its partitions on only where the epoch is still this process's; where another
 consumer has claimed the partition since, the store refuses the whole batch (`PartitionFencedError`).
 Kafka's own commit still follows each batch, but only for monitoring: where to start is the store's.
+
+A service keeps them in `<schema>.consumer_positions` (its migration creates the table) and claims and saves
+them with `claim_partitions` and `save_positions` here.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic
 
+import asyncpg
+
 from tempen_shared.consumer import Offsets, Parsed, PartitionFencedError, T
+from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter
 
 Partition = tuple[str, int]  # (topic, partition)
@@ -137,3 +143,54 @@ class Ownership:
             else:
                 self._stored[tp] = c.next_offset
         return claims
+
+
+async def claim_partitions(
+    pool: asyncpg.Pool, schema: str, group: str, partitions: Sequence[Partition], *, cluster: str
+) -> dict[Partition, Claim]:
+    """Claim the group's partitions in `<schema>.consumer_positions`: a new epoch each, and the next offset
+    stored for it on this cluster. Every epoch goes up by one in one order (no deadlock between replicas
+    claiming at once); a claim waits for a batch of the partition's previous owner that holds its row to
+    commit. An offset stored on another Kafka cluster is forgotten."""
+    ordered = sorted(set(partitions))
+    try:
+        rows = await pool.fetch(
+            f"""INSERT INTO {schema}.consumer_positions AS p (consumer_group, topic, partition, epoch, cluster)
+                SELECT $1, topic, partition, 1, $4 FROM unnest($2::text[], $3::int[]) AS k(topic, partition)
+                ORDER BY 2, 3
+                ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET epoch = p.epoch + 1, claimed_at = now(),
+                    cluster = EXCLUDED.cluster,
+                    next_offset = CASE WHEN p.cluster = EXCLUDED.cluster THEN p.next_offset END
+                RETURNING topic, partition, epoch, next_offset""",
+            group,
+            [t for t, _ in ordered],
+            [p for _, p in ordered],
+            cluster,
+        )
+    except TRANSIENT_DB_ERRORS as exc:
+        raise StoreUnavailableError(str(exc)) from exc
+    return {(r["topic"], r["partition"]): Claim(r["epoch"], r["next_offset"]) for r in rows}
+
+
+async def save_positions(conn: Connection, schema: str, positions: Sequence[Position]) -> None:
+    """Move the consumer's partitions on in `<schema>.consumer_positions`, in the batch's transaction;
+    PartitionFencedError, which must roll the transaction back, when a partition's epoch is no longer the
+    one given: another consumer has claimed it since. First in the transaction: the row locks keep a
+    claim waiting until the batch commits."""
+    if not positions:
+        return
+    ordered = sorted(positions, key=lambda p: (p.group, p.topic, p.partition))
+    columns = zip(*((p.group, p.topic, p.partition, p.epoch, p.next_offset) for p in ordered), strict=True)
+    rows = await conn.fetch(
+        f"""UPDATE {schema}.consumer_positions p SET next_offset = k.next_offset, updated_at = now()
+            FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
+                AS k(consumer_group, topic, partition, epoch, next_offset)
+            WHERE (p.consumer_group, p.topic, p.partition, p.epoch)
+                = (k.consumer_group, k.topic, k.partition, k.epoch)
+            RETURNING p.consumer_group, p.topic, p.partition""",
+        *(list(c) for c in columns),
+    )
+    held = {(r["consumer_group"], r["topic"], r["partition"]) for r in rows}
+    fenced = [(p.topic, p.partition) for p in ordered if (p.group, p.topic, p.partition) not in held]
+    if fenced:
+        raise PartitionFencedError(fenced)

@@ -6,7 +6,7 @@ are wrong on purpose show that the suite catches a fake that drifts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -36,10 +36,12 @@ from tempen_alerts.ports import (
 )
 from tempen_alerts.sweeper import sweep_once
 from tempen_shared.clock import utc_now
+from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.events import AlertTransitioned, UnitScored
 from tempen_shared.events.wire import UnitScoredRecord, read_unit_scored
 from tempen_shared.outbox import OutboxMessage
+from tempen_shared.positions import Claim, Partition, Position
 from tests.alerts.fakes import InMemoryAlertsRepository, InMemoryAlertsStore, InMemoryLinkStore
 from tests.alerts.integration.support import (
     NEXT_LEVEL,
@@ -58,6 +60,7 @@ CATALOG = fixture_catalog()
 JAN_START, JAN_END = month(2026, 1)[1:]
 FEB_END, MAR_END, APR_END = (month(2026, n)[2] for n in (2, 3, 4))  # March ends when April begins
 OPENED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # January and February 2026 were challenged
+GROUP, TOPIC, CLUSTER = "alerts", "test.tempen.scores", "kafka-1"  # a consumer's positions
 
 
 def key(dimension: str = "ledarskap", *, unit: str = UNIT, tenant: str = TENANT) -> SeriesKey:
@@ -755,6 +758,88 @@ class AlertsStoreContract:
         assert shown[mine.notification_id] == at
         assert shown[webhook.notification_id] is None
 
+    # --- Consumer positions, fenced by an epoch (issue 14)
+
+    async def test_a_claim_bumps_each_partitions_epoch_in_its_group_only(self, subject: Subject) -> None:
+        first = await subject.store.claim(GROUP, [(TOPIC, 1), (TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER)
+        assert first == {(TOPIC, 0): Claim(1, None), (TOPIC, 1): Claim(1, None)}, "nothing stored yet"
+        assert await subject.store.claim(GROUP, [(TOPIC, 1)], cluster=CLUSTER) == {(TOPIC, 1): Claim(2, None)}
+        assert await subject.store.claim("another-group", [(TOPIC, 1)], cluster=CLUSTER) == {(TOPIC, 1): Claim(1, None)}
+        assert await subject.store.claim(GROUP, [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER) == {
+            (TOPIC, 0): Claim(2, None),
+            (TOPIC, 1): Claim(3, None),
+        }
+
+    async def test_positions_advance_with_their_batch_and_the_next_claim_returns_them(self, subject: Subject) -> None:
+        epoch = (await subject.store.claim(GROUP, [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        async with subject.store.transaction() as repo:
+            await repo.save_positions([Position(GROUP, TOPIC, 0, epoch, 120), Position(GROUP, TOPIC, 1, epoch, 7)])
+            await repo.upsert_scores(unit_scores(2026, 1, 40.0), judging=True)
+        async with subject.store.transaction() as repo:
+            await repo.save_positions([Position(GROUP, TOPIC, 0, epoch, 130)])
+            await repo.save_positions([])
+        assert await subject.store.claim(GROUP, [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER) == {
+            (TOPIC, 0): Claim(epoch + 1, 130),
+            (TOPIC, 1): Claim(epoch + 1, 7),
+        }
+
+    async def test_a_batch_under_a_stale_epoch_is_refused_and_leaves_nothing(self, subject: Subject) -> None:
+        older = (await subject.store.claim(GROUP, [(TOPIC, 0), (TOPIC, 1)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        async with subject.store.transaction() as repo:
+            await repo.save_positions([Position(GROUP, TOPIC, 0, older, 40)])
+        newer = (await subject.store.claim(GROUP, [(TOPIC, 0)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+
+        async def batch(positions: list[Position]) -> dict[SeriesKey, datetime]:
+            """What the consumer writes for one batch: its positions, a dead letter, scores, a judgement."""
+            async with subject.store.transaction() as repo:
+                await repo.save_positions(positions)
+                await repo.publish([OutboxMessage("test.tempen.scores.dlq", b"k", b"{}")])
+                changed = await repo.upsert_scores([*unit_scores(2026, 1, 40.0), *unit_scores(2026, 2, 41.0)])
+                await repo.save_alert("a1", KEY, snapshot(), now=OPENED)
+                transition_id = await transition(repo, "a1")
+                await repo.add_notifications(
+                    transition_id=transition_id, alert_id="a1", tenant=TENANT, rows=[email(NEXT_LEVEL)]
+                )
+            return changed
+
+        with pytest.raises(PartitionFencedError) as refused:
+            await batch([Position(GROUP, TOPIC, 0, older, 50), Position(GROUP, TOPIC, 1, older, 9)])
+        assert refused.value.partitions == ((TOPIC, 0),), "partition 1 is still the older owner's"
+        assert await subject.outbox() == []
+        assert await subject.queued() == []
+        assert await subject.reader.alert(TENANT, "a1") is None
+        # The new owner applies the same batch as new: none of its scores stayed.
+        assert len(await batch([Position(GROUP, TOPIC, 0, newer, 50)])) == 3
+        assert len(await subject.queued()) == 1
+        assert (await subject.store.claim(GROUP, [(TOPIC, 0)], cluster=CLUSTER))[(TOPIC, 0)] == Claim(newer + 1, 50)
+        assert (await subject.store.claim(GROUP, [(TOPIC, 1)], cluster=CLUSTER))[(TOPIC, 1)] == Claim(
+            older + 1, None
+        ), "nothing of the refused batch moved partition 1 either"
+
+    async def test_a_position_of_a_partition_never_claimed_is_refused_and_takes_its_batch_with_it(
+        self, subject: Subject
+    ) -> None:
+        async def scores_then_positions() -> None:
+            async with subject.store.transaction() as repo:
+                await repo.upsert_scores(unit_scores(2026, 1, 40.0))  # written before the positions: gone too
+                await repo.save_positions([Position(GROUP, TOPIC, 3, 1, 10)])
+
+        with pytest.raises(PartitionFencedError):
+            await scores_then_positions()
+        async with subject.store.transaction() as repo:
+            assert await repo.history(KEY, closed_before=APR_END) == []
+
+    async def test_an_offset_stored_on_another_kafka_cluster_is_not_returned(self, subject: Subject) -> None:
+        epoch = (await subject.store.claim(GROUP, [(TOPIC, 0)], cluster=CLUSTER))[(TOPIC, 0)].epoch
+        async with subject.store.transaction() as repo:
+            await repo.save_positions([Position(GROUP, TOPIC, 0, epoch, 80)])
+        assert await subject.store.claim(GROUP, [(TOPIC, 0)], cluster="kafka-2") == {
+            (TOPIC, 0): Claim(epoch + 1, None)
+        }, "Kafka's committed offset on the new cluster stands"
+        async with subject.store.transaction() as repo:
+            await repo.save_positions([Position(GROUP, TOPIC, 0, epoch + 1, 3)])
+        assert await subject.store.claim(GROUP, [(TOPIC, 0)], cluster="kafka-2") == {(TOPIC, 0): Claim(epoch + 2, 3)}
+
     # --- Outages
 
     async def test_an_unreachable_database_is_an_outage_not_an_error(self, subject: Subject) -> None:
@@ -768,6 +853,8 @@ class AlertsStoreContract:
                 await repo.active_counts()
         with pytest.raises(StoreUnavailableError):
             await subject.links.revoke(TENANT, link["notification_id"], at=OPENED, by="operator", reason="x")
+        with pytest.raises(StoreUnavailableError):
+            await subject.store.claim(GROUP, [(TOPIC, 0)], cluster=CLUSTER)
 
     # --- What the use cases need of the store
 
@@ -929,6 +1016,40 @@ class _RevocationOverwritten(InMemoryLinkStore):
         return await super().revoke(tenant, notification_id, at=at, by=by, reason=reason)
 
 
+class _PositionsWithoutEpoch(InMemoryAlertsRepository):
+    """Moves a claimed partition on whoever claimed it since: an older owner's batch is kept."""
+
+    async def save_positions(self, positions: Sequence[Position]) -> None:
+        for p in positions:
+            stored = self.t.consumer_positions.get((p.group, p.topic, p.partition))
+            if stored is None:
+                raise PartitionFencedError([(p.topic, p.partition)])
+            stored.next_offset = p.next_offset
+
+
+class _PositionsNotKept(InMemoryAlertsRepository):
+    async def save_positions(self, positions: Sequence[Position]) -> None:
+        return
+
+
+class _ClaimWithoutNewEpoch(InMemoryAlertsStore):
+    """Hands the partition to the claimant under the epoch it had: the previous owner is not fenced."""
+
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
+        claims = await super().claim(group, partitions, cluster=cluster)
+        for (topic, partition), c in claims.items():
+            self.tables.consumer_positions[(group, topic, partition)].epoch = max(1, c.epoch - 1)
+        return {tp: Claim(max(1, c.epoch - 1), c.next_offset) for tp, c in claims.items()}
+
+
+class _ClaimKeepsOtherClustersOffset(InMemoryAlertsStore):
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
+        for (g, _, _), stored in self.tables.consumer_positions.items():
+            if g == group:
+                stored.cluster = cluster
+        return await super().claim(group, partitions, cluster=cluster)
+
+
 def _with_repository(kind: type[InMemoryAlertsRepository]) -> Callable[[], InMemoryAlertsStore]:
     def build() -> InMemoryAlertsStore:
         fake = InMemoryAlertsStore()
@@ -974,6 +1095,14 @@ WRONG_FAKES: list[tuple[Callable[[], InMemoryAlertsStore], Callable[..., Awaitab
     (_WithoutRollback, CASES.test_a_transaction_that_raises_leaves_nothing_behind),
     (_WithoutRollback, CASES.test_a_series_has_one_active_alert_and_a_new_one_once_the_first_resolved),
     (_revoking_wrongly, CASES.test_a_persons_links_are_their_emails_and_a_revocation_is_kept_as_first_made),
+    (_with_repository(_PositionsWithoutEpoch), CASES.test_a_batch_under_a_stale_epoch_is_refused_and_leaves_nothing),
+    (
+        _with_repository(_PositionsNotKept),
+        CASES.test_positions_advance_with_their_batch_and_the_next_claim_returns_them,
+    ),
+    (_ClaimWithoutNewEpoch, CASES.test_a_claim_bumps_each_partitions_epoch_in_its_group_only),
+    (_ClaimWithoutNewEpoch, CASES.test_a_batch_under_a_stale_epoch_is_refused_and_leaves_nothing),
+    (_ClaimKeepsOtherClustersOffset, CASES.test_an_offset_stored_on_another_kafka_cluster_is_not_returned),
 ]
 
 

@@ -18,6 +18,12 @@ class AlertsMetrics(CommonMetrics):
             ["to_state"],
             registry=registry,
         )
+        self.fenced_batches = Counter(
+            "tempen_alerts_fenced_batches_total",
+            "Batches of score events refused whole because another consumer had claimed one of their partitions"
+            " since (a rebalance this consumer had not yet heard of); its new owner applies them.",
+            registry=registry,
+        )
         self.plan_reminders = Counter(
             "tempen_plan_reminders_total",
             "Reminders queued because an action plan's due date passed and it was not done.",

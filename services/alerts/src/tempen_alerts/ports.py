@@ -18,6 +18,7 @@ from tempen_alerts.domain.rules import AlertSnapshot, PeriodScore
 from tempen_shared.events import UnitScored
 from tempen_shared.events.wire import UnitScoredRecord
 from tempen_shared.outbox import OutboxMessage
+from tempen_shared.positions import Claim, Partition, Position
 from tempen_shared.tenancy.loader import Tenant
 
 
@@ -94,8 +95,20 @@ class AlertsRepository(Protocol):
     """Everything alerts reads and writes while judging, inside one transaction of `AlertsStore`.
 
     Nothing written is seen by others before the transaction commits, and nothing of it stays when it
-    rolls back: the judgement, the alert, its audit row, its notifications and its event go together.
+    rolls back: the judgement, the alert, its audit row, its notifications and its event go together,
+    and with them the consumer positions of the batch of score events behind them.
     """
+
+    async def save_positions(self, positions: Sequence[Position]) -> None:
+        """Move the consumer's partitions on to these positions, first in the transaction, where each
+        partition's stored epoch is still the position's (`tempen_shared.positions`).
+
+        Raises:
+            PartitionFencedError: a partition has been claimed under another epoch since (or was never
+                claimed); nothing is moved. The caller lets it end the transaction, so that nothing of
+                the batch is kept.
+        """
+        ...
 
     async def upsert_scores(
         self, scores: Sequence[UnitScoredRecord | UnitScored], *, judging: bool = False
@@ -307,6 +320,17 @@ class AlertsStore(Protocol):
 
         Raises:
             StoreUnavailableError: the database cannot be reached; nothing was committed.
+        """
+        ...
+
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> Mapping[Partition, Claim]:
+        """Claim the group's partitions for the caller in one transaction of its own: each partition's epoch
+        goes up by one (the first claim: 1), fencing whoever held it before. Returns each one's new epoch and
+        its stored next offset: None when no batch has stored one, or when it was stored on another Kafka
+        cluster than `cluster` (offsets of one cluster mean nothing on another).
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached; nothing was claimed.
         """
         ...
 

@@ -29,6 +29,7 @@ from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableEr
 from tempen_shared.events import DimensionScore, UnitScored
 from tempen_shared.events.wire import DimensionScoreRecord, UnitScoredRecord
 from tempen_shared.outbox import OutboxMessage, enqueue
+from tempen_shared.positions import Claim, Partition, Position, claim_partitions, save_positions
 from tempen_shared.tenancy.loader import Tenant
 
 SCHEMA = "alerts"
@@ -46,6 +47,9 @@ class PostgresAlertsRepository:
         self._active: dict[SeriesKey, StoredAlert | None] = {}
         self._batch: set[SeriesKey] = set()  # every key prefetched in this transaction
         self._judged: dict[SeriesKey, datetime | None] = {}  # mark_judged of prefetched series, written by flush
+
+    async def save_positions(self, positions: Sequence[Position]) -> None:
+        await save_positions(self.conn, SCHEMA, positions)
 
     async def prefetch(self, keys: Sequence[SeriesKey]) -> None:
         """Lock and read what judging `keys` needs in three statements instead of three per series.
@@ -625,6 +629,9 @@ class PostgresAlertsStore:
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailableError(str(exc)) from exc
         self._on_commit()
+
+    async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
+        return await claim_partitions(self.pool, SCHEMA, group, partitions, cluster=cluster)
 
     async def ping(self) -> bool:
         try:

@@ -17,6 +17,7 @@ from tempen_shared.consumer import Parsed, Record
 from tempen_shared.events import DeadLetter
 from tempen_shared.events.wire import UnitScoredRecord, read_unit_scored
 from tempen_shared.outbox import dead_letter_messages
+from tempen_shared.positions import KeptPositions, Position
 from tempen_shared.settings import ServiceSettings
 from tempen_shared.subscribe import consume_topic
 from tempen_shared.topics import SCORES
@@ -65,11 +66,14 @@ def build_router(
             correlation.correlation_id_of(record),
         )
 
-    async def handle(parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter]) -> None:
+    async def handle(
+        parsed: Sequence[Parsed[Consumed]], dead: Sequence[DeadLetter], positions: Sequence[Position]
+    ) -> None:
         now = service.clock()
         cause = causes(parsed)
         made: list[Change] = []
         async with store().transaction() as repo:
+            await repo.save_positions(positions)  # first: a batch fenced off is refused before it writes anything
             await repo.publish(dead_letter_messages(dead))
             changed = await repo.upsert_scores([p.value.score for p in parsed], judging=True)
             due = service.due(changed, now=now)
@@ -97,6 +101,13 @@ def build_router(
         settings=settings,
         metrics=metrics,
         parse=parse,
-        handle=handle,
+        # Alerts' positions are its database's, saved in each batch's transaction with the judgements, the
+        # transitions, notifications and events they make: a batch that committed is never applied again,
+        # whatever happened to Kafka's commit after it.
+        positions=KeptPositions(
+            claim=lambda group, partitions, cluster: store().claim(group, partitions, cluster=cluster),
+            handle=handle,
+            on_fenced=metrics.fenced_batches.inc,
+        ),
     )
     return router

@@ -47,12 +47,11 @@ from tempen_scoring.domain.rescoring import (
 from tempen_scoring.domain.ticks import TickPolicy, tick_due
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
-from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.db import TRANSIENT_DB_ERRORS, Connection, StoreUnavailableError
 from tempen_shared.events import DeadLetter
 from tempen_shared.events.wire import DimensionScoreRecord, UnitScoredRecord, encode_event
 from tempen_shared.outbox import OutboxMessage, PositionedTable, dead_letter_messages, enqueue
-from tempen_shared.positions import Claim, Partition, Position
+from tempen_shared.positions import Claim, Partition, Position, claim_partitions, save_positions
 from tempen_shared.tenancy.loader import Catalog, Tenant
 from tempen_shared.tenancy.org import OrgTree, org_day
 from tempen_shared.topics import SCORES, partition_key
@@ -161,28 +160,6 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(ten
 WHERE (v.tenant, v.instrument, v.model, v.period) = (k.tenant, k.instrument, k.model, k.period)
 """
 
-# A claim: every partition's epoch goes up by one, in one order (no deadlock between replicas claiming at
-# once); waits for a batch of the partition's previous owner that holds its row to commit. An offset
-# stored on another Kafka cluster is forgotten.
-_CLAIM = f"""
-INSERT INTO {SCHEMA}.consumer_positions AS p (consumer_group, topic, partition, epoch, cluster)
-SELECT $1, topic, partition, 1, $4 FROM unnest($2::text[], $3::int[]) AS k(topic, partition)
-ORDER BY 2, 3
-ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET epoch = p.epoch + 1, claimed_at = now(),
-    cluster = EXCLUDED.cluster, next_offset = CASE WHEN p.cluster = EXCLUDED.cluster THEN p.next_offset END
-RETURNING topic, partition, epoch, next_offset
-"""
-
-# A batch's positions, where its consumer's epoch still holds; the rows it returns are the partitions
-# that do. First in the batch's transaction: the row locks keep a claim waiting until the batch commits.
-_SAVE_POSITIONS = f"""
-UPDATE {SCHEMA}.consumer_positions p SET next_offset = k.next_offset, updated_at = now()
-FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])
-    AS k(consumer_group, topic, partition, epoch, next_offset)
-WHERE (p.consumer_group, p.topic, p.partition, p.epoch) = (k.consumer_group, k.topic, k.partition, k.epoch)
-RETURNING p.consumer_group, p.topic, p.partition
-"""
-
 OrgAt = Callable[[str, date], Awaitable[OrgTree]]  # the tenant's org tree in force on a day
 
 
@@ -257,20 +234,6 @@ async def _stage(conn: Connection, table: str, records: Iterable[tuple[Any, ...]
         await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chunk)
         staged = True
     return staged
-
-
-async def _save_positions(conn: Connection, positions: Sequence[Position]) -> None:
-    """Move the consumer's partitions on; PartitionFencedError (rolling the transaction back) when a
-    partition's epoch is no longer the one given: another consumer has claimed it since."""
-    if not positions:
-        return
-    ordered = sorted(positions, key=lambda p: (p.group, p.topic, p.partition))
-    columns = zip(*((p.group, p.topic, p.partition, p.epoch, p.next_offset) for p in ordered), strict=True)
-    rows = await conn.fetch(_SAVE_POSITIONS, *(list(c) for c in columns))
-    held = {(r["consumer_group"], r["topic"], r["partition"]) for r in rows}
-    fenced = [(p.topic, p.partition) for p in ordered if (p.group, p.topic, p.partition) not in held]
-    if fenced:
-        raise PartitionFencedError(fenced)
 
 
 class PostgresScoringStore:
@@ -364,12 +327,7 @@ class PostgresScoringStore:
 
     async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
         """Claim the group's partitions: a new epoch each, and the next offset stored for it on this cluster."""
-        ordered = sorted(set(partitions))
-        try:
-            rows = await self._pool.fetch(_CLAIM, group, [t for t, _ in ordered], [p for _, p in ordered], cluster)
-        except TRANSIENT_DB_ERRORS as exc:
-            raise StoreUnavailableError(str(exc)) from exc
-        return {(r["topic"], r["partition"]): Claim(r["epoch"], r["next_offset"]) for r in rows}
+        return await claim_partitions(self._pool, SCHEMA, group, partitions, cluster=cluster)
 
     async def _transaction(
         self,
@@ -383,7 +341,7 @@ class PostgresScoringStore:
         involved: set[SliceKey] = set()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await _save_positions(conn, positions)
+                await save_positions(conn, SCHEMA, positions)
                 result = await self._apply(conn, incoming, dead_letters, involved, realign, score=score)
         except TRANSIENT_DB_ERRORS as exc:
             self._forget(involved)
