@@ -174,7 +174,7 @@ async def test_a_fenced_batch_is_neither_retried_nor_dead_lettered_and_is_handed
     offsets: list[dict[tuple[str, int], int]] = []
     fenced: list[int] = []
 
-    async def handle_at(parsed: Sequence[Parsed[str]], dead: Sequence[DeadLetter], at: Offsets) -> None:
+    async def handle_at(parsed: Sequence[Parsed[str]], dead: Sequence[DeadLetter], at: Offsets) -> list[DeadLetter]:
         offsets.append(dict(at))
         raise PartitionFencedError([("topic", 0)])
 
@@ -199,10 +199,11 @@ async def test_the_halves_of_a_failing_batch_leave_the_positions_at_its_start_un
 ):
     calls: list[tuple[list[str], list[int], dict[tuple[str, int], int]]] = []
 
-    async def handle_at(parsed: Sequence[Parsed[str]], dead: Sequence[DeadLetter], at: Offsets) -> None:
+    async def handle_at(parsed: Sequence[Parsed[str]], dead: Sequence[DeadLetter], at: Offsets) -> Sequence[DeadLetter]:
         calls.append(([p.value for p in parsed], [d.offset for d in dead], dict(at)))
         if "boom" in [p.value for p in parsed]:
             raise RuntimeError("a bug triggered by one record")
+        return dead
 
     records = [Record("topic", 0, 10 + i, b"key", v.encode()) for i, v in enumerate(["a", "boom", "c", "d"])]
     consumer: BatchConsumer[str] = BatchConsumer(

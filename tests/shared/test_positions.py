@@ -6,8 +6,10 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from tempen_shared.consumer import PartitionFencedError
-from tempen_shared.positions import Claim, Ownership, Partition, Position
+from tempen_shared.consumer import BatchConsumer, Parsed, PartitionFencedError, Record
+from tempen_shared.events import DeadLetter
+from tempen_shared.positions import Claim, KeptPositions, Ownership, Partition, Position
+from tempen_shared.subscribe import _owned
 
 T = "tempen.submissions"
 
@@ -77,3 +79,29 @@ async def test_a_batch_fenced_by_this_processs_own_new_claim_does_not_fence_the_
     await ownership.assigned([(T, 0)])  # the rebalance gave it back: epoch 2
     ownership.fenced(in_flight)  # the batch under epoch 1 was refused
     assert await ownership.positions({(T, 0): 10}) == [Position("scoring", T, 0, 2, 10)]
+
+
+async def test_a_record_applied_before_is_neither_written_nor_reported_dead_lettered_again() -> None:
+    # A batch fetched from Kafka's committed offset, 0, while the store's position is 4: records 0-3 were
+    # applied (record 1 dead-lettered) by the process before, which exited before Kafka's commit.
+    table = Table()
+    table.rows[(T, 0)] = (1, 4)
+    ownership = Ownership("alerts", table.claim, _cluster)
+    await ownership.assigned([(T, 0)])
+    written: list[tuple[list[int], list[int]]] = []
+
+    async def handle(parsed: Sequence[Parsed[int]], dead: Sequence[DeadLetter], at: Sequence[Position]) -> None:
+        written.append(([p.record.offset for p in parsed], [d.offset for d in dead]))
+
+    reported: list[int] = []
+    consumer: BatchConsumer[int] = BatchConsumer(
+        name="test",
+        parse=lambda r: int(r.value),
+        handle_at=_owned(ownership, KeptPositions(table.claim, handle)),
+        on_dead_letter=lambda d: reported.append(d.offset),
+    )
+    values = [b"1", b"bad", b"3", b"4", b"bad", b"6"]
+    await consumer.consume([Record(T, 0, offset, b"key", v) for offset, v in enumerate(values)])
+
+    assert written == [([5], [4])]
+    assert reported == [4], "the dead letter of record 1 was written before: counted and logged once"

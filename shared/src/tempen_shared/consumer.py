@@ -110,8 +110,9 @@ Offsets = Mapping[tuple[str, int], int]
 """(topic, partition) -> the offset a call of the handle leaves the partition at, once its transaction
 commits: the next record to consume."""
 
-PositionedHandle = Callable[[Sequence[Parsed[T]], Sequence[DeadLetter], Offsets], Awaitable[None]]
-"""A handle that saves the partitions' positions (`Offsets`) in its transaction."""
+PositionedHandle = Callable[[Sequence[Parsed[T]], Sequence[DeadLetter], Offsets], Awaitable[Sequence[DeadLetter]]]
+"""A handle that saves the partitions' positions (`Offsets`) in its transaction; returns the dead letters
+it wrote (a record applied before, below a stored position, is left out, and so is its dead letter)."""
 
 
 class BatchConsumer(Generic[T]):
@@ -207,7 +208,7 @@ class BatchConsumer(Generic[T]):
         first = (records[0].topic, records[0].partition, records[0].offset)
         parsed, dead = self._split(records)
         try:
-            await self._handle(parsed, dead, _ends(records))
+            written = await self._handle(parsed, dead, _ends(records))
         except PartitionFencedError:
             self._attempts.pop(first, None)
             raise
@@ -239,9 +240,9 @@ class BatchConsumer(Generic[T]):
                     self._on_retry("unexpected")
                 await asyncio.sleep(self._backoff_s)
                 raise
-            await self._isolate(parsed, dead, records)
+            written = await self._isolate(parsed, dead, records)
         self._attempts.pop(first, None)
-        for letter in dead:
+        for letter in written:
             # Logged once the dead letter is durable: the offset is committed next and the record is
             # only in the DLQ from now on. Ids only; the value may hold answers.
             logger.warning(
@@ -254,7 +255,9 @@ class BatchConsumer(Generic[T]):
             if self._on_dead_letter:
                 self._on_dead_letter(letter)
 
-    async def _isolate(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter], records: Sequence[Record]) -> None:
+    async def _isolate(
+        self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter], records: Sequence[Record]
+    ) -> Sequence[DeadLetter]:
         # Still failing after retries: find the record(s) that trigger the bug. Halving the batch until
         # the failing part is one record costs a few dozen transactions for a batch of thousands,
         # where going one by one would cost thousands; the records dead-lettered are the same.
@@ -267,7 +270,7 @@ class BatchConsumer(Generic[T]):
             middle = len(parsed) // 2
             await self._bisect(parsed[:middle], dead, starts)
             await self._bisect(parsed[middle:], dead, starts)
-        await self._handle([], dead, _ends(records))
+        return await self._handle([], dead, _ends(records))
 
     async def _bisect(self, parsed: Sequence[Parsed[T]], dead: list[DeadLetter], starts: Offsets) -> None:
         if not parsed:
@@ -292,8 +295,11 @@ class BatchConsumer(Generic[T]):
 
 
 def _ignoring_offsets(handle: Handle[T]) -> PositionedHandle[T]:
-    async def handle_at(parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], _offsets: Offsets) -> None:
+    async def handle_at(
+        parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], _offsets: Offsets
+    ) -> Sequence[DeadLetter]:
         await handle(parsed, dead)
+        return dead
 
     return handle_at
 

@@ -135,18 +135,22 @@ def _owned(ownership: Ownership, positions: KeptPositions[T]) -> PositionedHandl
     were applied before and are left out: a batch fetched before a late claim, or delivered again by a
     rebalance's seek racing the batch in flight."""
 
-    async def handle_at(parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], offsets: Offsets) -> None:
+    async def handle_at(
+        parsed: Sequence[Parsed[T]], dead: Sequence[DeadLetter], offsets: Offsets
+    ) -> Sequence[DeadLetter]:
         at = await ownership.positions(offsets)  # refuses a partition already fenced
+        fresh_dead = [d for d in dead if d.offset >= ownership.stored(d.source_topic, d.partition)]
         try:
             await positions.handle(
                 [p for p in parsed if p.record.offset >= ownership.stored(p.record.topic, p.record.partition)],
-                [d for d in dead if d.offset >= ownership.stored(d.source_topic, d.partition)],
+                fresh_dead,
                 at,
             )
         except PartitionFencedError as exc:
             ownership.fenced(p for p in at if (p.topic, p.partition) in exc.partitions)
             raise
         ownership.advanced(at)
+        return fresh_dead
 
     return handle_at
 
