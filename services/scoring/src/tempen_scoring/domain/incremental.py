@@ -57,11 +57,12 @@ class _Layout:
     instrument mostly count the same pairs, so they share one layout (`_layout_of`) and hold only an
     integer array aligned with it."""
 
-    __slots__ = ("index", "keys")
+    __slots__ = ("index", "keys", "shared")
 
-    def __init__(self, keys: tuple[tuple[str, int], ...]) -> None:
+    def __init__(self, keys: tuple[tuple[str, int], ...], *, shared: bool = False) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
+        self.shared = shared  # in `_LAYOUTS`: kept groups may hold it
 
 
 # Per set of items, the layout with every (item, value) pair seen for them so far: a group's layout only
@@ -89,7 +90,7 @@ def _layout_of(keys: Iterable[tuple[str, int]], *, share: bool) -> _Layout:
         wanted |= layout.index.keys()
     elif len(_LAYOUTS) >= 1_000:  # bounded: a layout dropped here stays with the totals that hold it
         _LAYOUTS.clear()
-    layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)))
+    layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)), shared=True)
     return layout
 
 
@@ -217,6 +218,10 @@ class Totals:
         self.respondents += other.respondents
         if other._layout is self._layout:
             self._counts = array("q", map(add, self._counts, other._counts))
+        elif self._layout is _EMPTY_LAYOUT and (other._layout.shared or not share):
+            # Empty, as a new unit's totals and every sum of a batch's parts start: a copy of the other's
+            # counts on its layout, where widening would give the same pairs after sets and sorting.
+            self._layout, self._counts = other._layout, array("q", other._counts)
         elif other._counts:
             index = self._layout.index
             if not other._layout.index.keys() <= index.keys():
