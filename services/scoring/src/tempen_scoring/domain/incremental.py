@@ -231,7 +231,10 @@ class Totals:
             for key, n in zip(other._layout.keys, other._counts, strict=True):
                 if n:
                     mine[index[key]] += n
-        self._add_moments(other._moments.items())
+        if self._moments:
+            self._add_moments(other._moments.items())
+        else:  # the other's hold no all-zero moments either (`_add_moments`): its own, copied
+            self._moments = dict(other._moments)
 
     def aggregate(self) -> GroupAggregate:
         return GroupAggregate(
