@@ -196,15 +196,11 @@ class Totals:
     def _widen(self, keys: Iterable[tuple[str, int]], *, share: bool = True) -> None:
         """Make room for pairs not in the layout yet; the pairs counted zero are left out of the new one."""
         kept = [(key, n) for key, n in zip(self._layout.keys, self._counts, strict=True) if n]
-        self._move_to(_layout_of({key for key, _ in kept} | set(keys), share=share), kept)
-
-    def _move_to(self, layout: _Layout, kept: Iterable[tuple[tuple[str, int], int]]) -> None:
-        """Hold the counts on `layout`, which has every pair of `kept` (the counts, or those not zero)."""
+        layout = _layout_of({key for key, _ in kept} | set(keys), share=share)
         counts = array("q", bytes(8 * len(layout.keys)))
         index = layout.index
         for key, n in kept:
-            if n:
-                counts[index[key]] = n
+            counts[index[key]] = n
         self._layout, self._counts = layout, counts
 
     def add_counts(self, counts: Mapping[tuple[str, int], int], *, share: bool = True) -> None:
@@ -226,11 +222,6 @@ class Totals:
             # Empty, as a new unit's totals and every sum of a batch's parts start: a copy of the other's
             # counts on its layout, where widening would give the same pairs after sets and sorting.
             self._layout, self._counts = other._layout, array("q", other._counts)
-        elif other._layout.shared and self._layout.index.keys() <= other._layout.index.keys():
-            # On an older layout of the same items (a shared one only grows), or a batch's own: moved onto
-            # the other's once, so that this addition and the next batches' are of aligned arrays.
-            self._move_to(other._layout, zip(self._layout.keys, self._counts, strict=True))
-            self._counts = array("q", map(add, self._counts, other._counts))
         elif other._counts:
             index = self._layout.index
             if not other._layout.index.keys() <= index.keys():
