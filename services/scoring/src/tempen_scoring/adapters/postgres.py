@@ -29,6 +29,7 @@ from sys import intern
 from typing import Any
 
 import asyncpg
+import orjson
 
 from tempen_scoring.domain.incremental import SliceState, StoredRow, Totals, deltas_by_slice, rescore_groups
 from tempen_scoring.domain.index import Contribution
@@ -73,7 +74,7 @@ _LEDGER_COLUMNS = ("tenant", "submission_id", "respondent", "retracted_revision"
 # cheaply than array parameters do), then upserted into their tables in one statement each.
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_unit_totals (tenant text, instrument text, model text, period text,
-    unit text, period_start timestamptz, period_end timestamptz, respondents int, counts jsonb, moments jsonb)
+    unit text, period_start timestamptz, period_end timestamptz, respondents int, counts text, moments text)
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_ledger (tenant text, submission_id text, respondent text,
     retracted_revision int, contributions jsonb) ON COMMIT DELETE ROWS;
@@ -112,11 +113,13 @@ _STAGE_COLUMNS = {
     ),
 }
 
-# The changed units' totals, written whole: the slice's `slice_versions` row lock is held.
+# The changed units' totals, written whole: the slice's `slice_versions` row lock is held. Staged as JSON
+# text that the adapter encodes itself (`_totals_json`), not through the pool's jsonb codec.
 _SAVE_UNIT_TOTALS = f"""
 INSERT INTO {SCHEMA}.unit_totals AS t
     (tenant, instrument, model, period, unit, period_start, period_end, respondents, counts, moments)
-SELECT * FROM stage_unit_totals
+SELECT tenant, instrument, model, period, unit, period_start, period_end, respondents, counts::jsonb, moments::jsonb
+FROM stage_unit_totals
 ON CONFLICT (tenant, instrument, model, period, unit) DO UPDATE SET
     respondents = EXCLUDED.respondents, counts = EXCLUDED.counts, moments = EXCLUDED.moments
 """
@@ -234,6 +237,17 @@ async def _stage(conn: Connection, table: str, records: Iterable[tuple[Any, ...]
         await conn.copy_records_to_table(table, columns=_STAGE_COLUMNS[table], records=chunk)
         staged = True
     return staged
+
+
+def _totals_json(totals: Totals) -> tuple[str, str]:
+    """A unit's counts and moments as `unit_totals` stores them (migration 0005), as JSON text:
+    {"item": {"value": count}} and {"dimension": [n, "sum", "sum of squares"]}. orjson writes the
+    integer answer values as string keys itself, so the counts are not copied into a dict of strings
+    first (issue 14: a unit row per changed unit and batch)."""
+    return (
+        orjson.dumps(totals.counts, option=orjson.OPT_NON_STR_KEYS).decode(),
+        orjson.dumps(totals.fixed_moments()).decode(),
+    )
 
 
 class PostgresScoringStore:
@@ -596,11 +610,7 @@ class PostgresScoringStore:
                         state.period_start,
                         state.period_end,
                         totals.respondents,
-                        {
-                            item: {str(value): n for value, n in values.items()}
-                            for item, values in totals.counts.items()
-                        },
-                        {d: [n, str(total), str(squares)] for d, (n, total, squares) in totals.moments.items()},
+                        *_totals_json(totals),
                     )
 
         if await _stage(conn, "stage_unit_totals", records()):

@@ -36,7 +36,15 @@ from sys import intern  # kept slices hold the same few ids thousands of times: 
 
 from tempen_scoring.domain.anonymity import Visibility, visibility
 from tempen_scoring.domain.index import DimensionResult, GroupAggregate, answered_dimensions, score_group
-from tempen_scoring.domain.rescoring import EXACT, AggregateDelta, Scope, ScoreRow, SliceKey
+from tempen_scoring.domain.rescoring import (
+    EXACT,
+    SQUARES_PLACES,
+    SUM_PLACES,
+    AggregateDelta,
+    Scope,
+    ScoreRow,
+    SliceKey,
+)
 from tempen_shared.tenancy.loader import Tenant
 from tempen_shared.tenancy.org import OrgTree
 
@@ -49,11 +57,12 @@ class _Layout:
     instrument mostly count the same pairs, so they share one layout (`_layout_of`) and hold only an
     integer array aligned with it."""
 
-    __slots__ = ("index", "keys")
+    __slots__ = ("index", "keys", "shared")
 
-    def __init__(self, keys: tuple[tuple[str, int], ...]) -> None:
+    def __init__(self, keys: tuple[tuple[str, int], ...], *, shared: bool = False) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
+        self.shared = shared  # in `_LAYOUTS`: kept groups may hold it
 
 
 # Per set of items, the layout with every (item, value) pair seen for them so far: a group's layout only
@@ -81,11 +90,8 @@ def _layout_of(keys: Iterable[tuple[str, int]], *, share: bool) -> _Layout:
         wanted |= layout.index.keys()
     elif len(_LAYOUTS) >= 1_000:  # bounded: a layout dropped here stays with the totals that hold it
         _LAYOUTS.clear()
-    layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)))
+    layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)), shared=True)
     return layout
-
-
-_SUM_PLACES, _SQUARES_PLACES = 9, 18  # a score has at most 9 decimals (`rescoring.exact`), its square 18
 
 
 def _scaled(value: Decimal, places: int) -> int:
@@ -98,6 +104,12 @@ def _scaled(value: Decimal, places: int) -> int:
 
 def _decimal(scaled: int, places: int) -> Decimal:
     return Decimal(scaled).scaleb(-places, context=EXACT)
+
+
+def _fixed(scaled: int, places: int) -> str:
+    """`_decimal(scaled, places)` as a string in fixed notation, without making the Decimal."""
+    whole, fraction = divmod(-scaled if scaled < 0 else scaled, 10**places)
+    return f"{'-' if scaled < 0 else ''}{whole}.{fraction:0{places}d}"
 
 
 class Totals:
@@ -146,13 +158,18 @@ class Totals:
     def moments(self) -> dict[str, tuple[int, Decimal, Decimal]]:
         """Moments per dimension with exact decimal sums (a copy: change them with `add` or `add_moments`)."""
         return {
-            d: (n, _decimal(s, _SUM_PLACES), _decimal(ss, _SQUARES_PLACES)) for d, (n, s, ss) in self._moments.items()
+            d: (n, _decimal(s, SUM_PLACES), _decimal(ss, SQUARES_PLACES)) for d, (n, s, ss) in self._moments.items()
         }
+
+    def fixed_moments(self) -> dict[str, tuple[int, str, str]]:
+        """Moments per dimension with the sums as exact decimal strings ("125.000000000"), written
+        straight from the integers held: what the database row stores, with no Decimal in between."""
+        return {d: (n, _fixed(s, SUM_PLACES), _fixed(ss, SQUARES_PLACES)) for d, (n, s, ss) in self._moments.items()}
 
     def add_moments(self, moments: Mapping[str, tuple[int, Decimal, Decimal]]) -> None:
         """Add moments per dimension, (n, sum, sum of squares) as exact decimals."""
         self._add_moments(
-            (intern(d), (n, _scaled(s, _SUM_PLACES), _scaled(ss, _SQUARES_PLACES))) for d, (n, s, ss) in moments.items()
+            (intern(d), (n, _scaled(s, SUM_PLACES), _scaled(ss, SQUARES_PLACES))) for d, (n, s, ss) in moments.items()
         )
 
     def _add_moments(self, moments: Iterable[tuple[str, tuple[int, int, int]]]) -> None:
@@ -201,6 +218,10 @@ class Totals:
         self.respondents += other.respondents
         if other._layout is self._layout:
             self._counts = array("q", map(add, self._counts, other._counts))
+        elif self._layout is _EMPTY_LAYOUT and (other._layout.shared or not share):
+            # Empty, as a new unit's totals and every sum of a batch's parts start: a copy of the other's
+            # counts on its layout, where widening would give the same pairs after sets and sorting.
+            self._layout, self._counts = other._layout, array("q", other._counts)
         elif other._counts:
             index = self._layout.index
             if not other._layout.index.keys() <= index.keys():
@@ -210,14 +231,17 @@ class Totals:
             for key, n in zip(other._layout.keys, other._counts, strict=True):
                 if n:
                     mine[index[key]] += n
-        self._add_moments(other._moments.items())
+        if self._moments:
+            self._add_moments(other._moments.items())
+        else:  # the other's hold no all-zero moments either (`_add_moments`): its own, copied
+            self._moments = dict(other._moments)
 
     def aggregate(self) -> GroupAggregate:
         return GroupAggregate(
             respondents=self.respondents,
             item_counts=self.counts,
             dimension_moments={
-                d: (n, Fraction(s, 10**_SUM_PLACES), Fraction(ss, 10**_SQUARES_PLACES))
+                d: (n, Fraction(s, 10**SUM_PLACES), Fraction(ss, 10**SQUARES_PLACES))
                 for d, (n, s, ss) in self._moments.items()
             },
         )
@@ -367,7 +391,7 @@ def deltas_by_slice(delta: AggregateDelta, *, consume: bool = False) -> dict[Sli
         totals = totals_of(group.slice, intern(group.unit))
         totals.respondents += change.respondents
         totals.add_counts({key: n for key, n in change.counts.items() if n}, share=False)
-        totals.add_moments(change.moments)
+        totals._add_moments((intern(d), m) for d, m in change.moments.items())  # integers as Totals holds them
     return out
 
 
@@ -423,7 +447,9 @@ def rescore_groups(
 
     def changed_groups() -> Iterator[list[tuple[ScoreRow, int]]]:
         for unit in tree.units:
-            scored: tuple[Totals, dict[str, DimensionResult]] | None = None  # a leaf's two groups share totals
+            # A leaf's two groups share totals: their aggregate is built, and scored, once.
+            aggregated: tuple[Totals, GroupAggregate] | None = None
+            scored: tuple[Totals, dict[str, DimensionResult]] | None = None
             for scope in SCOPES:
                 if dirty is not None and (unit, scope) not in dirty:
                     continue
@@ -431,7 +457,11 @@ def rescore_groups(
                 rows: list[ScoreRow] = []
                 if totals is not None and totals.respondents > 0:
                     verdict = seen[(unit, scope)]
-                    aggregate = totals.aggregate()
+                    if aggregated is not None and aggregated[0] is totals:
+                        aggregate = aggregated[1]
+                    else:
+                        aggregate = totals.aggregate()
+                        aggregated = (totals, aggregate)
                     if verdict.publishable:
                         if totals is root and root_results is not None:
                             results = root_results
