@@ -2,6 +2,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tempen_shared.metrics import LATENCY_BUCKETS, CommonMetrics
 
+# Finer than the shared buckets between 0.25 and 5 s, where the decision latency's target (1 s) and its
+# steady-load values lie (docs/benchmarks.md).
+DECISION_BUCKETS = tuple(sorted({*LATENCY_BUCKETS, 0.75, 1.25, 1.5, 1.75, 2.0, 3.0, 3.5, 4.0, 4.5}))
+
 
 class AlertsMetrics(CommonMetrics):
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -10,7 +14,14 @@ class AlertsMetrics(CommonMetrics):
             "tempen_alert_decision_latency_seconds",
             "From a score being computed to the alert decision on it.",
             registry=registry,
-            buckets=LATENCY_BUCKETS,
+            buckets=DECISION_BUCKETS,
+        )
+        self.history_cache = Counter(
+            "tempen_alert_history_cache_lookups_total",
+            "Series histories looked up in memory before judging, by outcome: hit, miss (not kept), stale "
+            "(kept, but the database's had changed; read again).",
+            ["outcome"],
+            registry=registry,
         )
         self.transitions = Counter(
             "tempen_alert_transitions_total",
