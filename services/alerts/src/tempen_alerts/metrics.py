@@ -16,13 +16,6 @@ class AlertsMetrics(CommonMetrics):
             registry=registry,
             buckets=DECISION_BUCKETS,
         )
-        self.history_cache = Counter(
-            "tempen_alert_history_cache_lookups_total",
-            "Series histories looked up in memory before judging, by outcome: hit, miss (not kept), stale "
-            "(kept, but the database's had changed; read again).",
-            ["outcome"],
-            registry=registry,
-        )
         self.transitions = Counter(
             "tempen_alert_transitions_total",
             "Alert state changes, by the state reached.",
