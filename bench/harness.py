@@ -8,6 +8,7 @@ intake burst once that has drained: a system holding a full burst when the next 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
 import gc
@@ -30,8 +31,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import psutil
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import baselines, generator, profiling
@@ -760,7 +762,9 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
     sent_at: dict[str, float] = {}
     late: list[float] = []
     failures: list[str] = []
+    scores_topic = deployment.topic(SCORES.name)
     try:
+        scores_from = await _topic_ends(run.infra.bootstrap_servers, scores_topic)
         before = await metrics.scrape_all()
         base = Counters.of(before, deployment)
         if profiler:
@@ -814,6 +818,9 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
         resources = run.sampler.window(started, time.monotonic())
         profiles = profiler.stop() if profiler else {}
         scored, received = await _steady_latencies(deployment, sent_at)
+        published, unpublished = await _published_latencies(
+            deployment, sent_at, await _read_from(run.infra.bootstrap_servers, scores_from)
+        )
         scoring_hist = histogram_delta(
             histogram(after["scoring"], "tempen_scoring_latency_seconds"),
             histogram(before["scoring"], "tempen_scoring_latency_seconds"),
@@ -830,11 +837,14 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
             histogram(before["ingest"], "tempen_http_request_duration_seconds", where=submissions_route),
         )
         to_scored = _percentiles(scored)
+        to_published = _percentiles(published)
         decision = _histogram_percentiles(decision_hist)
+        # Alerts' histogram starts at the tick's computed_at, which comes before the score is on Kafka:
+        # the sum counts the tick's own time and the relay twice, so it is high rather than low.
         estimate = {
-            q: round(to_scored[q] + decision[q], 1)  # type: ignore[operator]
+            q: round(to_published[q] + decision[q], 1)  # type: ignore[operator]
             for q in ("p50", "p95", "p99")
-            if to_scored.get(q) is not None and decision.get(q) is not None
+            if to_published.get(q) is not None and decision.get(q) is not None
         }
         report: dict[str, Any] = {
             "rate": config.steady_rate,
@@ -850,6 +860,8 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
             "consumer_retries": retries,
             "latency_ms": {
                 "submitted_to_scored": to_scored,
+                "submitted_to_published": to_published,
+                "published_not_found": unpublished,
                 "submitted_to_received": _percentiles(received),
                 "ingest_server_histogram": _histogram_percentiles(server_hist),
                 "scoring_histogram": _histogram_percentiles(scoring_hist),
@@ -887,6 +899,75 @@ async def _steady_latencies(deployment: Deployment, sent_at: dict[str, float]) -
     scored = [max(0.0, r["scored"] - sent_at[r["submission_id"]]) for r in rows if r["submission_id"] in sent_at]
     received = [max(0.0, r["received"] - sent_at[r["submission_id"]]) for r in rows if r["submission_id"] in sent_at]
     return scored, received
+
+
+async def _topic_ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    """The next offset of each partition of `topic` now: where records produced from now on start."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # the consumer subscribes to nothing, so it has none yet
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def _read_from(bootstrap: str, starts: dict[TopicPartition, int]) -> list[Any]:
+    """Every record from `starts` (partitions of one topic) up to the partitions' ends now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
+    await consumer.start()
+    try:
+        consumer.assign(list(starts))
+        ends = await consumer.end_offsets(list(starts))
+        for tp, offset in starts.items():
+            consumer.seek(tp, offset)
+        records: list[Any] = []
+        waiting = {tp for tp in starts if ends[tp] > starts[tp]}
+        while waiting:
+            for tp, batch in (await consumer.getmany(*waiting, timeout_ms=1000)).items():
+                records.extend(batch)
+                if batch and batch[-1].offset + 1 >= ends[tp]:
+                    waiting.discard(tp)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _published_latencies(
+    deployment: Deployment, sent_at: dict[str, float], score_records: Sequence[Any]
+) -> tuple[list[float], int]:
+    """From the bench's send time to the first score event on Kafka that counts the submission, for every
+    model it contributes to: the first event of its unit (scope unit) and model computed after its
+    contribution was stored (a tick follows the batch it counts, the store runs them one at a time). The
+    time on Kafka is the record's timestamp, set by scoring's relay as it produced it. Returns the latencies
+    and how many submissions had no such event (a unit below the anonymity threshold publishes none)."""
+    events: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in score_records:
+        e = orjson.loads(r.value)
+        if e.get("scope") == "unit":
+            computed = datetime.fromisoformat(e["occurred_at"]).timestamp()
+            events.setdefault((e["unit"], e["model"]), []).append((computed, r.timestamp / 1000))
+    for series in events.values():
+        series.sort()
+    conn = await asyncpg.connect(deployment.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT submission_id, unit, model, extract(epoch FROM scored_at)::float8 AS scored"
+            " FROM scoring.contributions WHERE submission_id LIKE 'live%'"
+        )
+    finally:
+        await conn.close()
+    on_kafka: dict[str, float | None] = {}
+    for r in rows:
+        series = events.get((r["unit"], r["model"]), [])
+        i = bisect.bisect_right(series, (r["scored"], math.inf))
+        at = series[i][1] if i < len(series) else None
+        before = on_kafka.get(r["submission_id"], 0.0)
+        on_kafka[r["submission_id"]] = None if at is None or before is None else max(before, at)
+    latencies = [max(0.0, at - sent_at[sid]) for sid, at in on_kafka.items() if at is not None and sid in sent_at]
+    return latencies, sum(1 for at in on_kafka.values() if at is None)
 
 
 def machine() -> dict[str, Any]:

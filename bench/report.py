@@ -84,10 +84,28 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(
                 {"target": f"{phase}: RSS per service after the burst < 200 MB", "value": worst, "met": worst < 200}
             )
-    p99 = _get(results, "phases", "steady", "latency_ms", "submitted_to_scored", "p99")
+    # Scored means the unit's score counts the submission and is out (on Kafka, for alerts and the read
+    # API's readers); runs before 2026-12-07 measured only until scoring's batch had counted it.
+    published = _get(results, "phases", "steady", "latency_ms", "submitted_to_published", "p99")
+    p99 = (
+        published
+        if published is not None
+        else _get(results, "phases", "steady", "latency_ms", "submitted_to_scored", "p99")
+    )
     if p99 is not None:
         rate = _get(results, "phases", "steady", "rate")
-        out.append({"target": f"steady {rate}/s: p99 submitted->scored < 250 ms", "value": p99, "met": p99 < 250})
+        what = "its score on Kafka" if published is not None else "counted by scoring"
+        out.append({"target": f"steady {rate}/s: p99 submitted->{what} < 250 ms", "value": p99, "met": p99 < 250})
+    decided = _get(results, "phases", "steady", "latency_ms", "submitted_to_decided_estimate", "p99")
+    if published is not None and decided is not None:
+        rate = _get(results, "phases", "steady", "rate")
+        out.append(
+            {
+                "target": f"steady {rate}/s: p99 submitted->alert decided < 1 s (estimate)",
+                "value": decided,
+                "met": decided < 1000,
+            }
+        )
     return out
 
 
@@ -192,10 +210,11 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
         for key, title in (
             ("submitted_to_received", "submitted -> stored by ingest (DB clock)"),
             ("ingest_server_histogram", "request handled by ingest (ingest's own histogram)"),
-            ("submitted_to_scored", "submitted -> scored (DB clock, scoring transaction start)"),
-            ("scoring_histogram", "ingested -> scored durable (scoring histogram)"),
+            ("submitted_to_scored", "submitted -> counted by scoring (DB clock, its batch's transaction start)"),
+            ("scoring_histogram", "ingested -> counted durably (scoring histogram)"),
+            ("submitted_to_published", "submitted -> its unit's score on Kafka, every model (record timestamps)"),
             ("score_to_decided_histogram", "score computed -> alert decided (alerts histogram)"),
-            ("submitted_to_decided_estimate", "submitted -> alert decided (sum of the two above, upper bound)"),
+            ("submitted_to_decided_estimate", "submitted -> alert decided (on Kafka + computed -> decided, high)"),
         ):
             row = lat.get(key) or {}
             lines.append(
@@ -209,6 +228,12 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
                 if steady.get("drained_s") is not None
                 else f"Alerts had not caught up {steady.get('alerts_behind', 0):,} score events when the bench stopped "
                 "waiting; the decision latencies cover what it had judged. "
+            )
+            + (
+                f"Submissions whose unit published no score event (below the anonymity threshold): "
+                f"{steady['latency_ms']['published_not_found']:,}. "
+                if "published_not_found" in steady.get("latency_ms", {})
+                else ""
             )
             + f"Score events: {steady.get('score_events', 0):,.0f} "
             f"({steady.get('score_events', 0) / steady['sent']:.1f} per submission). "
@@ -312,8 +337,9 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
     ax = axes[1]
     lat = _get(results, "phases", "steady", "latency_ms") or {}
     series = [
-        ("submitted_to_scored", "submitted→scored"),
-        ("scoring_histogram", "ingested→scored (hist)"),
+        ("submitted_to_scored", "submitted→counted"),
+        ("scoring_histogram", "ingested→counted (hist)"),
+        ("submitted_to_published", "submitted→on Kafka"),
         ("score_to_decided_histogram", "score→decided (hist)"),
         ("submitted_to_decided_estimate", "submitted→decided (est.)"),
     ]

@@ -72,7 +72,16 @@ def test_a_small_bench_run_checks_exactly_once_and_writes_its_reports(infra: Inf
     assert data["limits"]["kafka"]["round_trip_per_s"] > 0, data["limits"]
     assert data["limits"]["plain"]["messages"] == 400, "the plain per-message baseline took every message"
     assert data["phases"]["http"]["row_writes_per_submission"]["scoring.ledger"] == 1.0
-    assert data["phases"]["steady"]["latency_ms"]["submitted_to_scored"]["p99"] > 0
+    latency = data["phases"]["steady"]["latency_ms"]
+    assert latency["submitted_to_scored"]["p99"] > 0
+    # Each live submission is either matched to the first score event that counts it, or reported as
+    # published by none (its unit below the anonymity threshold).
+    assert latency["submitted_to_published"]["n"] + latency["published_not_found"] == 150
+    assert latency["submitted_to_published"]["n"] > 0
+    assert (
+        latency["submitted_to_published"]["p50"] >= latency["submitted_to_scored"]["p50"]
+        or latency["published_not_found"]
+    )
     markdown = result.with_suffix(".md").read_text()
     assert "## Targets (reported, not asserted)" in markdown
 
