@@ -818,8 +818,14 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
         resources = run.sampler.window(started, time.monotonic())
         profiles = profiler.stop() if profiler else {}
         scored, received = await _steady_latencies(deployment, sent_at)
+        waited_for_tick: list[float] = []
+        tick_to_kafka: list[float] = []
         published, unpublished = await _published_latencies(
-            deployment, sent_at, await _read_from(run.infra.bootstrap_servers, scores_from)
+            deployment,
+            sent_at,
+            await _read_from(run.infra.bootstrap_servers, scores_from),
+            waited_for_tick,
+            tick_to_kafka,
         )
         scoring_hist = histogram_delta(
             histogram(after["scoring"], "tempen_scoring_latency_seconds"),
@@ -861,6 +867,8 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
             "latency_ms": {
                 "submitted_to_scored": to_scored,
                 "submitted_to_published": to_published,
+                "counted_to_tick": _percentiles(waited_for_tick),
+                "tick_to_published": _percentiles(tick_to_kafka),
                 "published_not_found": unpublished,
                 "submitted_to_received": _percentiles(received),
                 "ingest_server_histogram": _histogram_percentiles(server_hist),
@@ -936,13 +944,20 @@ async def _read_from(bootstrap: str, starts: dict[TopicPartition, int]) -> list[
 
 
 async def _published_latencies(
-    deployment: Deployment, sent_at: dict[str, float], score_records: Sequence[Any]
+    deployment: Deployment,
+    sent_at: dict[str, float],
+    score_records: Sequence[Any],
+    waited_for_tick: list[float],
+    tick_to_kafka: list[float],
 ) -> tuple[list[float], int]:
     """From the bench's send time to the first score event on Kafka that counts the submission, for every
     model it contributes to: the first event of its unit (scope unit) and model computed after its
     contribution was stored (a tick follows the batch it counts, the store runs them one at a time). The
     time on Kafka is the record's timestamp, set by scoring's relay as it produced it. Returns the latencies
-    and how many submissions had no such event (a unit below the anonymity threshold publishes none)."""
+    and how many submissions had no such event (a unit below the anonymity threshold publishes none); per
+    contribution, appends to `waited_for_tick` its time from being counted to the tick's start
+    (`computed_at`) and to `tick_to_kafka` from there to the event on Kafka (the tick's rescoring, its
+    commit and the relay)."""
     events: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for r in score_records:
         e = orjson.loads(r.value)
@@ -964,6 +979,9 @@ async def _published_latencies(
         series = events.get((r["unit"], r["model"]), [])
         i = bisect.bisect_right(series, (r["scored"], math.inf))
         at = series[i][1] if i < len(series) else None
+        if at is not None:
+            waited_for_tick.append(max(0.0, series[i][0] - r["scored"]))
+            tick_to_kafka.append(max(0.0, at - series[i][0]))
         before = on_kafka.get(r["submission_id"], 0.0)
         on_kafka[r["submission_id"]] = None if at is None or before is None else max(before, at)
     latencies = [max(0.0, at - sent_at[sid]) for sid, at in on_kafka.items() if at is not None and sid in sent_at]

@@ -213,6 +213,8 @@ def markdown(results: dict[str, Any], name: str, directory: Path) -> str:
             ("submitted_to_scored", "submitted -> counted by scoring (DB clock, its batch's transaction start)"),
             ("scoring_histogram", "ingested -> counted durably (scoring histogram)"),
             ("submitted_to_published", "submitted -> its unit's score on Kafka, every model (record timestamps)"),
+            ("counted_to_tick", "of which: counted -> the tick that scores it starts (per model)"),
+            ("tick_to_published", "of which: tick starts -> on Kafka (rescoring, commit, relay; per model)"),
             ("score_to_decided_histogram", "score computed -> alert decided (alerts histogram)"),
             ("submitted_to_decided_estimate", "submitted -> alert decided (on Kafka + computed -> decided, high)"),
         ):
