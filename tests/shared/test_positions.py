@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -105,3 +106,28 @@ async def test_a_record_applied_before_is_neither_written_nor_reported_dead_lett
 
     assert written == [([5], [4])]
     assert reported == [4], "the dead letter of record 1 was written before: counted and logged once"
+
+
+async def test_an_older_claim_returning_after_a_newer_one_does_not_take_its_place() -> None:
+    # The store bumps the epoch when the statement runs; the answers come back in the other order.
+    table = Table()
+    gates: list[asyncio.Event] = []
+
+    async def slow_claim(group: str, partitions: Sequence[Partition], cluster: str) -> Mapping[Partition, Claim]:
+        claimed = await table.claim(group, partitions, cluster)
+        gate = asyncio.Event()
+        gates.append(gate)
+        await gate.wait()
+        return claimed
+
+    ownership = Ownership("scoring", slow_claim, _cluster)
+    rebalance = asyncio.create_task(ownership.assigned([(T, 0)]))  # epoch 1
+    await asyncio.sleep(0)
+    batch = asyncio.create_task(ownership.positions({(T, 0): 5}))  # not claimed yet: claims itself, epoch 2
+    await asyncio.sleep(0)
+    gates[1].set()
+    assert await batch == [Position("scoring", T, 0, 2, 5)]
+    gates[0].set()
+    assert await rebalance == {}, "no seek back to where the older claim found the partition"
+
+    assert await ownership.positions({(T, 0): 6}) == [Position("scoring", T, 0, 2, 6)], "the store's epoch is 2"

@@ -135,8 +135,15 @@ class Ownership:
     async def _claim(self, partitions: Sequence[Partition]) -> Mapping[Partition, Claim]:
         if not partitions:
             return {}
-        claims = await self.claim(self.group, partitions, await self.cluster())
-        for tp, c in claims.items():
+        claims = dict(await self.claim(self.group, partitions, await self.cluster()))
+        for tp, c in list(claims.items()):
+            # Two claims of this process can overlap (a rebalance's, and a batch's late one for a partition
+            # the rebalance had just revoked and given back) and return in either order: the higher epoch
+            # is the one stored, so an older claim returning last must not take its place, or every batch
+            # of the partition would be refused as fenced until the next rebalance.
+            if c.epoch < self._epochs.get(tp, 0):
+                del claims[tp]  # nor seek to its offset: the newer claim's batches may have moved it on
+                continue
             self._epochs[tp] = c.epoch
             if c.next_offset is None:
                 self._stored.pop(tp, None)
