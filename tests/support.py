@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import orjson
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -121,6 +122,28 @@ async def read_topic(bootstrap: str, topic: str, *, count: int, timeout_s: float
     finally:
         await consumer.stop()
     return out
+
+
+async def committed_offsets(bootstrap: str, topic: str, group: str) -> dict[int, int]:
+    """The offsets Kafka holds for `group` on the partitions of `topic`, where it holds one."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        offsets = {p: await consumer.committed(TopicPartition(topic, p)) for p in partitions}
+    finally:
+        await consumer.stop()
+    return {p: offset for p, offset in offsets.items() if offset is not None}
+
+
+async def metric(http: httpx.AsyncClient, line: str) -> float:
+    """The value of one sample of a service's /metrics (`http` on its base URL), by its name and labels as
+    printed; 0 when absent."""
+    for row in (await http.get("/metrics")).text.splitlines():
+        if row.startswith(line + " "):
+            return float(row.rpartition(" ")[2])
+    return 0.0
 
 
 async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from tempen_alerts.adapters.postgres import PostgresAlertsStore
 from tempen_shared.db import create_pool
@@ -27,7 +27,7 @@ from tests.alerts.integration.crashing_alerts import CRASHED
 from tests.alerts.integration.support import FIXTURE_CONFIG, GRUPP_A1, GRUPP_B1, UNIT, SmtpSink, running_alerts
 from tests.alerts.integration.support import unit_scores as scores_of
 from tests.conftest import Infra
-from tests.support import child_environ, eventually, free_port
+from tests.support import child_environ, committed_offsets, eventually, free_port, metric
 
 pytestmark = pytest.mark.integration
 
@@ -82,14 +82,6 @@ def alerts(infra: Infra, database_url: str, topic_prefix: str, sink: SmtpSink) -
     )
 
 
-async def metric(http: httpx.AsyncClient, line: str) -> float:
-    """The value of one sample of /metrics, by its name and labels as printed; 0 when absent."""
-    for row in (await http.get("/metrics")).text.splitlines():
-        if row.startswith(line + " "):
-            return float(row.rpartition(" ")[2])
-    return 0.0
-
-
 DECIDED = "tempen_alert_decision_latency_seconds_count"  # score events whose batch committed, in this process
 FENCED = "tempen_alerts_fenced_batches_total"
 
@@ -109,18 +101,10 @@ async def stored(conn: asyncpg.Connection) -> list[int]:
 
 
 async def kafka_committed(infra: Infra, topic: str) -> dict[int, int]:
-    """The group's offsets Kafka holds for the topic's partitions, where it holds one."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=infra.bootstrap_servers,
-        group_id=topic.removesuffix(SCORES.name) + GROUP,  # groups carry the topic prefix, as topics do
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        offsets = {p: await consumer.committed(TopicPartition(topic, p)) for p in range(SCORES.partitions)}
-    finally:
-        await consumer.stop()
-    return {p: offset for p, offset in offsets.items() if offset is not None}
+    """The offsets Kafka holds for the consumer's group on the topic's partitions, where it holds one."""
+    return await committed_offsets(
+        infra.bootstrap_servers, topic, topic.removesuffix(SCORES.name) + GROUP
+    )  # groups carry the topic prefix, as topics do
 
 
 async def topics(infra: Infra, topic_prefix: str) -> str:

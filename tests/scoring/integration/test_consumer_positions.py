@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from tempen_scoring.adapters.postgres import PostgresScoringStore
 from tempen_scoring.app import create_app
@@ -25,7 +25,7 @@ from tempen_shared.tenancy.loader import load_catalog
 from tempen_shared.topics import SUBMISSIONS, all_topic_names
 from tests.conftest import Infra
 from tests.scoring.integration.crashing_scoring import CRASHED
-from tests.support import child_environ, eventually, free_port, serving
+from tests.support import child_environ, committed_offsets, eventually, free_port, metric, serving
 
 pytestmark = pytest.mark.integration
 
@@ -80,14 +80,6 @@ def environment(infra: Infra, database_url: str, topic_prefix: str, fixture_conf
     }
 
 
-async def metric(http: httpx.AsyncClient, line: str) -> float:
-    """The value of one sample of /metrics, by its name and labels as printed; 0 when absent."""
-    for row in (await http.get("/metrics")).text.splitlines():
-        if row.startswith(line + " "):
-            return float(row.rpartition(" ")[2])
-    return 0.0
-
-
 async def scored(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM scoring.ledger"))
 
@@ -107,16 +99,8 @@ async def stored(conn: asyncpg.Connection) -> list[int]:
 
 
 async def kafka_committed(infra: Infra, topic: str) -> dict[int, int]:
-    """The group's offsets Kafka holds for the topic's partitions, where it holds one."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=infra.bootstrap_servers, group_id=consumer_group(topic), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        offsets = {p: await consumer.committed(TopicPartition(topic, p)) for p in range(SUBMISSIONS.partitions)}
-    finally:
-        await consumer.stop()
-    return {p: offset for p, offset in offsets.items() if offset is not None}
+    """The offsets Kafka holds for the consumer's group on the topic's partitions, where it holds one."""
+    return await committed_offsets(infra.bootstrap_servers, topic, consumer_group(topic))
 
 
 async def test_a_batch_committed_just_before_a_crash_is_not_applied_again_and_nothing_is_lost(
