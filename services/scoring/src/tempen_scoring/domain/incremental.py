@@ -44,6 +44,7 @@ from tempen_scoring.domain.rescoring import (
     Scope,
     ScoreRow,
     SliceKey,
+    scaled,
 )
 from tempen_shared.tenancy.loader import Tenant
 from tempen_shared.tenancy.org import OrgTree
@@ -92,14 +93,6 @@ def _layout_of(keys: Iterable[tuple[str, int]], *, share: bool) -> _Layout:
         _LAYOUTS.clear()
     layout = _LAYOUTS[items] = _Layout(tuple(sorted((intern(item), value) for item, value in wanted)), shared=True)
     return layout
-
-
-def _scaled(value: Decimal, places: int) -> int:
-    scaled = value.scaleb(places, context=EXACT)
-    whole = int(scaled)
-    if whole != scaled:
-        raise ValueError(f"{value} has more than {places} decimals: not a sum of scores rounded to 1e-9")
-    return whole
 
 
 def _decimal(scaled: int, places: int) -> Decimal:
@@ -169,7 +162,7 @@ class Totals:
     def add_moments(self, moments: Mapping[str, tuple[int, Decimal, Decimal]]) -> None:
         """Add moments per dimension, (n, sum, sum of squares) as exact decimals."""
         self._add_moments(
-            (intern(d), (n, _scaled(s, SUM_PLACES), _scaled(ss, SQUARES_PLACES))) for d, (n, s, ss) in moments.items()
+            (intern(d), (n, scaled(s, SUM_PLACES), scaled(ss, SQUARES_PLACES))) for d, (n, s, ss) in moments.items()
         )
 
     def _add_moments(self, moments: Iterable[tuple[str, tuple[int, int, int]]]) -> None:

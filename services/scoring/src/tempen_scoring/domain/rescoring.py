@@ -74,6 +74,16 @@ def exact(value: float) -> Decimal:
 # with no Decimal on the hot path (issue 14).
 SUM_PLACES, SQUARES_PLACES = 9, 18
 
+
+def scaled(value: Decimal, places: int) -> int:
+    """An exact decimal as the whole number of 10**-places it is; ValueError if it is not one."""
+    scaled_value = value.scaleb(places, context=EXACT)
+    whole = int(scaled_value)
+    if whole != scaled_value:
+        raise ValueError(f"{value} has more than {places} decimals: not a sum of scores rounded to 1e-9")
+    return whole
+
+
 # A respondent's dimension score takes few distinct values (a mean of a handful of answers), so its
 # scaled integers are worked out once per value, not once per submission.
 _SCALED_PAIRS: dict[float, tuple[int, int]] = {}
@@ -84,10 +94,7 @@ def scaled_pair(value: float) -> tuple[int, int]:
     `exact` rounds it."""
     pair = _SCALED_PAIRS.get(value)
     if pair is None:
-        scaled = exact(value).scaleb(SUM_PLACES, context=EXACT)
-        whole = int(scaled)
-        if whole != scaled:
-            raise ValueError(f"{value} rounds to more than {SUM_PLACES} decimals")
+        whole = scaled(exact(value), SUM_PLACES)
         pair = (whole, whole * whole)
         if len(_SCALED_PAIRS) >= 100_000:
             _SCALED_PAIRS.clear()
