@@ -818,14 +818,8 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
         resources = run.sampler.window(started, time.monotonic())
         profiles = profiler.stop() if profiler else {}
         scored, received = await _steady_latencies(deployment, sent_at)
-        waited_for_tick: list[float] = []
-        tick_to_kafka: list[float] = []
-        published, unpublished = await _published_latencies(
-            deployment,
-            sent_at,
-            await _read_from(run.infra.bootstrap_servers, scores_from),
-            waited_for_tick,
-            tick_to_kafka,
+        published = await _published_latencies(
+            deployment, sent_at, await _read_from(run.infra.bootstrap_servers, scores_from)
         )
         scoring_hist = histogram_delta(
             histogram(after["scoring"], "tempen_scoring_latency_seconds"),
@@ -843,7 +837,7 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
             histogram(before["ingest"], "tempen_http_request_duration_seconds", where=submissions_route),
         )
         to_scored = _percentiles(scored)
-        to_published = _percentiles(published)
+        to_published = _percentiles(published.latencies)
         decision = _histogram_percentiles(decision_hist)
         # Alerts' histogram starts at the tick's computed_at, which comes before the score is on Kafka:
         # the sum counts the tick's own time and the relay twice, so it is high rather than low.
@@ -867,9 +861,9 @@ async def run_steady(run: Run, deployment: Deployment | None) -> dict[str, Any]:
             "latency_ms": {
                 "submitted_to_scored": to_scored,
                 "submitted_to_published": to_published,
-                "counted_to_tick": _percentiles(waited_for_tick),
-                "tick_to_published": _percentiles(tick_to_kafka),
-                "published_not_found": unpublished,
+                "counted_to_tick": _percentiles(published.waited_for_tick),
+                "tick_to_published": _percentiles(published.tick_to_kafka),
+                "published_not_found": published.not_found,
                 "submitted_to_received": _percentiles(received),
                 "ingest_server_histogram": _histogram_percentiles(server_hist),
                 "scoring_histogram": _histogram_percentiles(scoring_hist),
@@ -943,21 +937,23 @@ async def _read_from(bootstrap: str, starts: dict[TopicPartition, int]) -> list[
         await consumer.stop()
 
 
+@dataclass(frozen=True)
+class Published:
+    """Steady load's submissions to their scores on Kafka (`_published_latencies`), in seconds."""
+
+    latencies: list[float]  # per submission, from sent to its last model's first event that counts it
+    not_found: int  # submissions with no such event (a unit below the anonymity threshold publishes none)
+    waited_for_tick: list[float]  # per contribution, from counted to the start (`computed_at`) of its tick
+    tick_to_kafka: list[float]  # per contribution, from there to the event on Kafka (rescoring, commit, relay)
+
+
 async def _published_latencies(
-    deployment: Deployment,
-    sent_at: dict[str, float],
-    score_records: Sequence[Any],
-    waited_for_tick: list[float],
-    tick_to_kafka: list[float],
-) -> tuple[list[float], int]:
+    deployment: Deployment, sent_at: dict[str, float], score_records: Sequence[Any]
+) -> Published:
     """From the bench's send time to the first score event on Kafka that counts the submission, for every
     model it contributes to: the first event of its unit (scope unit) and model computed after its
     contribution was stored (a tick follows the batch it counts, the store runs them one at a time). The
-    time on Kafka is the record's timestamp, set by scoring's relay as it produced it. Returns the latencies
-    and how many submissions had no such event (a unit below the anonymity threshold publishes none); per
-    contribution, appends to `waited_for_tick` its time from being counted to the tick's start
-    (`computed_at`) and to `tick_to_kafka` from there to the event on Kafka (the tick's rescoring, its
-    commit and the relay)."""
+    time on Kafka is the record's timestamp, set by scoring's relay as it produced it."""
     events: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for r in score_records:
         e = orjson.loads(r.value)
@@ -975,6 +971,8 @@ async def _published_latencies(
     finally:
         await conn.close()
     on_kafka: dict[str, float | None] = {}
+    waited_for_tick: list[float] = []
+    tick_to_kafka: list[float] = []
     for r in rows:
         series = events.get((r["unit"], r["model"]), [])
         i = bisect.bisect_right(series, (r["scored"], math.inf))
@@ -984,8 +982,12 @@ async def _published_latencies(
             tick_to_kafka.append(max(0.0, at - series[i][0]))
         before = on_kafka.get(r["submission_id"], 0.0)
         on_kafka[r["submission_id"]] = None if at is None or before is None else max(before, at)
-    latencies = [max(0.0, at - sent_at[sid]) for sid, at in on_kafka.items() if at is not None and sid in sent_at]
-    return latencies, sum(1 for at in on_kafka.values() if at is None)
+    return Published(
+        latencies=[max(0.0, at - sent_at[sid]) for sid, at in on_kafka.items() if at is not None and sid in sent_at],
+        not_found=sum(1 for at in on_kafka.values() if at is None),
+        waited_for_tick=waited_for_tick,
+        tick_to_kafka=tick_to_kafka,
+    )
 
 
 def machine() -> dict[str, Any]:
