@@ -36,13 +36,13 @@ from tempen_alerts.ports import (
 )
 from tempen_shared import correlation
 from tempen_shared.clock import utc_now
-from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.db import StoreUnavailableError
 from tempen_shared.events import AlertState, UnitScored
 from tempen_shared.events.wire import UnitScoredRecord
 from tempen_shared.outbox import OutboxMessage
 from tempen_shared.positions import Claim, Partition, Position
 from tempen_shared.tenancy.loader import Tenant
+from tests.fake_positions import InMemoryPositions
 
 STATES = ("open", "acknowledged", "escalated", "resolved")
 PLAN_STATUSES = ("planned", "in_progress", "done")
@@ -167,13 +167,6 @@ class _Revocation:
 
 
 @dataclass
-class _Position:
-    epoch: int
-    next_offset: int | None
-    cluster: str  # of the last claim
-
-
-@dataclass
 class Tables:
     """What the adapter's tables hold, one attribute per table."""
 
@@ -188,7 +181,7 @@ class Tables:
     plan_comments: list[tuple[str, str, PlanComment]] = field(default_factory=list)  # (alert, tenant, ...)
     plan_reminders: dict[tuple[str, date], PlanReminder] = field(default_factory=dict)
     link_revocations: dict[UUID, _Revocation] = field(default_factory=dict)
-    consumer_positions: dict[tuple[str, str, int], _Position] = field(default_factory=dict)  # (group, topic, part.)
+    consumer_positions: InMemoryPositions = field(default_factory=InMemoryPositions)
 
     def active(self, key: SeriesKey) -> _Alert | None:
         return next((a for a in self.alerts.values() if a.key == key and a.snapshot.state != "resolved"), None)
@@ -220,16 +213,7 @@ class InMemoryAlertsRepository:
         self._now = now  # the transaction's now(), for what the database stamps itself
 
     async def save_positions(self, positions: Sequence[Position]) -> None:
-        held = self.t.consumer_positions
-        fenced = sorted(
-            (p.topic, p.partition)
-            for p in positions
-            if (stored := held.get((p.group, p.topic, p.partition))) is None or stored.epoch != p.epoch
-        )
-        if fenced:
-            raise PartitionFencedError(fenced)
-        for p in positions:
-            held[(p.group, p.topic, p.partition)].next_offset = p.next_offset
+        self.t.consumer_positions.save(positions)
 
     async def upsert_scores(
         self, scores: Sequence[UnitScoredRecord | UnitScored], *, judging: bool = False
@@ -585,16 +569,7 @@ class InMemoryAlertsStore:
     async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
         self._reachable()
         async with self._lock:  # as the adapter's claim waits for a batch that holds the partition's row
-            claims: dict[Partition, Claim] = {}
-            for topic, partition in sorted(set(partitions)):
-                stored = self.tables.consumer_positions.get((group, topic, partition))
-                if stored is None:
-                    stored = self.tables.consumer_positions[(group, topic, partition)] = _Position(0, None, cluster)
-                if stored.cluster != cluster:
-                    stored.next_offset = None
-                stored.epoch, stored.cluster = stored.epoch + 1, cluster
-                claims[(topic, partition)] = Claim(stored.epoch, stored.next_offset)
-            return claims
+            return self.tables.consumer_positions.claim(group, partitions, cluster=cluster)
 
     async def ping(self) -> bool:
         return not self.unavailable

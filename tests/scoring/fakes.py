@@ -20,10 +20,10 @@ from tempen_scoring.domain.rescoring import (
     plan_changes,
 )
 from tempen_shared.clock import utc_now
-from tempen_shared.consumer import PartitionFencedError
 from tempen_shared.events import DeadLetter
 from tempen_shared.positions import Claim, Partition, Position
 from tempen_shared.tenancy.loader import Catalog
+from tests.fake_positions import InMemoryPositions
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,21 +46,10 @@ class InMemoryScoring:
     groups: dict[tuple[SliceKey, str, str], _Group] = field(default_factory=dict)  # (slice, unit, scope)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     backlogs: list[bool] = field(default_factory=list)  # each batch's `backlog`, in order
-    # (group, topic, partition) -> (epoch, next offset), as the adapter's `consumer_positions`
-    positions: dict[tuple[str, str, int], tuple[int, int | None]] = field(default_factory=dict)
-    clusters: dict[tuple[str, str, int], str] = field(default_factory=dict)  # of each partition's last claim
+    positions: InMemoryPositions = field(default_factory=InMemoryPositions)  # the adapter's `consumer_positions`
 
     async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
-        claims: dict[Partition, Claim] = {}
-        for topic, partition in sorted(set(partitions)):
-            key = (group, topic, partition)
-            epoch, next_offset = self.positions.get(key, (0, None))
-            if self.clusters.get(key, cluster) != cluster:
-                next_offset = None
-            self.clusters[key] = cluster
-            self.positions[key] = (epoch + 1, next_offset)
-            claims[(topic, partition)] = Claim(epoch + 1, next_offset)
-        return claims
+        return self.positions.claim(group, partitions, cluster=cluster)
 
     async def apply(
         self,
@@ -71,14 +60,7 @@ class InMemoryScoring:
         backlog: bool = False,
         positions: Sequence[Position] = (),
     ) -> tuple[int, int, int]:
-        # Checked before anything changes: a fenced batch leaves nothing, as the adapter's rollback.
-        fenced = [
-            (p.topic, p.partition)
-            for p in positions
-            if self.positions.get((p.group, p.topic, p.partition), (None, None))[0] != p.epoch
-        ]
-        if fenced:
-            raise PartitionFencedError(fenced)
+        self.positions.check(positions)  # before anything changes: a fenced batch leaves nothing, as a rollback
         self.backlogs.append(backlog)
         batch = {(i.tenant, i.submission_id) for i in incoming}
         plan = plan_changes(incoming, {k: c for k, c in self.ledger.items() if k[:2] in batch})
@@ -103,8 +85,7 @@ class InMemoryScoring:
             if k[:2] in batch:
                 self.ledger[k] = stored
         self.dead_letters.extend(dead_letters)
-        for p in positions:
-            self.positions[(p.group, p.topic, p.partition)] = (p.epoch, p.next_offset)
+        self.positions.save(positions)
         return len(plan.winners), plan.ignored, written
 
     def _save(self, key: SliceKey, state: SliceState, changed: Sequence[tuple[ScoreRow, int]]) -> int:

@@ -1021,7 +1021,7 @@ class _PositionsWithoutEpoch(InMemoryAlertsRepository):
 
     async def save_positions(self, positions: Sequence[Position]) -> None:
         for p in positions:
-            stored = self.t.consumer_positions.get((p.group, p.topic, p.partition))
+            stored = self.t.consumer_positions.rows.get((p.group, p.topic, p.partition))
             if stored is None:
                 raise PartitionFencedError([(p.topic, p.partition)])
             stored.next_offset = p.next_offset
@@ -1038,13 +1038,13 @@ class _ClaimWithoutNewEpoch(InMemoryAlertsStore):
     async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
         claims = await super().claim(group, partitions, cluster=cluster)
         for (topic, partition), c in claims.items():
-            self.tables.consumer_positions[(group, topic, partition)].epoch = max(1, c.epoch - 1)
+            self.tables.consumer_positions.rows[(group, topic, partition)].epoch = max(1, c.epoch - 1)
         return {tp: Claim(max(1, c.epoch - 1), c.next_offset) for tp, c in claims.items()}
 
 
 class _ClaimKeepsOtherClustersOffset(InMemoryAlertsStore):
     async def claim(self, group: str, partitions: Sequence[Partition], *, cluster: str) -> dict[Partition, Claim]:
-        for (g, _, _), stored in self.tables.consumer_positions.items():
+        for (g, _, _), stored in self.tables.consumer_positions.rows.items():
             if g == group:
                 stored.cluster = cluster
         return await super().claim(group, partitions, cluster=cluster)
